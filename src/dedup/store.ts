@@ -1,0 +1,157 @@
+// What was already sent, and who is sending what, kept in Redis (contract §3).
+// Two steps, as Svix does: a short "in flight" claim taken atomically with
+// set-if-not-exists, then the long "done" marker `processed_messages:{id}`.
+// Every command goes through here; every key comes from names.ts.
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import { Redis } from 'ioredis'
+import { ErrorCodes, InfrastructureError } from '../errors.ts'
+import { redisKeys } from '../names.ts'
+import { NotificationKinds, type NotificationKind } from '../notifications/payload.ts'
+
+export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
+
+/** The callback and ids of a ProcessingRequest, kept so that a result without callback_url can be delivered. */
+export interface RecordedRequest {
+  callback_url: string
+  user_id: number
+  resume_id: number
+  requirements_id: number
+}
+
+// KEYS: done marker, claim. ARGV: token, claim ttl (ms).
+const CLAIM_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'done', 0} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'claimed', 0} end
+return {'busy', redis.call('PTTL', KEYS[2])}
+`
+// KEYS: claim. ARGV: token, ttl (ms). 1 if still ours (and extended), else 0.
+const EXTEND_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`
+// KEYS: done marker, claim. ARGV: token, done ttl (s).
+const FINISH_SCRIPT = `
+redis.call('SET', KEYS[1], '_', 'EX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+`
+// KEYS: claim. ARGV: token.
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+
+interface ScriptedRedis extends Redis {
+  claimNotification(done: string, claim: string, token: string, ttlMs: number): Promise<[string, number]>
+  extendClaim(claim: string, token: string, ttlMs: number): Promise<number>
+  finishNotification(done: string, claim: string, token: string, ttlSeconds: number): Promise<number>
+  releaseClaim(claim: string, token: string): Promise<number>
+}
+
+export class DedupStore {
+  readonly #redis: ScriptedRedis
+  readonly #processedTtlSeconds: number
+  readonly #instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  #claims = 0
+
+  constructor(redisUrl: string, processedTtlSeconds: number) {
+    this.#processedTtlSeconds = processedTtlSeconds
+    const redis = new Redis(redisUrl, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 2,
+      connectTimeout: 5000,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    })
+    redis.defineCommand('claimNotification', { numberOfKeys: 2, lua: CLAIM_SCRIPT })
+    redis.defineCommand('extendClaim', { numberOfKeys: 1, lua: EXTEND_SCRIPT })
+    redis.defineCommand('finishNotification', { numberOfKeys: 2, lua: FINISH_SCRIPT })
+    redis.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
+    this.#redis = redis as ScriptedRedis
+  }
+
+  /** Errors are reported through the caller's operations; this only observes connection state. */
+  onError(listener: (error: Error) => void): void {
+    this.#redis.on('error', listener)
+  }
+
+  async connect(): Promise<void> {
+    await this.#call(() => this.#redis.connect())
+  }
+
+  get isReady(): boolean {
+    return this.#redis.status === 'ready'
+  }
+
+  /** Atomically: already done, claimed by someone else (for how long), or now ours. */
+  async claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
+    const token = `${this.#instance}:${++this.#claims}`
+    const keys = keysFor(kind, processingId)
+    const [status, pttl] = await this.#call(() => this.#redis.claimNotification(keys.done, keys.claim, token, Math.ceil(ttlMs)))
+    if (status === 'done') return { status: 'done' }
+    if (status === 'claimed') return { status: 'claimed', token }
+    return { status: 'busy', retryInMs: pttl > 0 ? pttl : 100 }
+  }
+
+  /** Keeps the claim alive for another `ttlMs`; false when it was lost (expired, taken over). */
+  async extend(kind: NotificationKind, processingId: number, token: string, ttlMs: number): Promise<boolean> {
+    const result = await this.#call(() => this.#redis.extendClaim(keysFor(kind, processingId).claim, token, Math.ceil(ttlMs)))
+    return result === 1
+  }
+
+  /** Delivered or finally given up: never send it again (for STORAGE_TIME_PROCESSED_MESSAGES). */
+  async finish(kind: NotificationKind, processingId: number, token: string): Promise<void> {
+    const keys = keysFor(kind, processingId)
+    await this.#call(() => this.#redis.finishNotification(keys.done, keys.claim, token, this.#processedTtlSeconds))
+  }
+
+  /** Gives the claim back without marking done (shutdown: another replica takes over at once). */
+  async release(kind: NotificationKind, processingId: number, token: string): Promise<void> {
+    await this.#call(() => this.#redis.releaseClaim(keysFor(kind, processingId).claim, token))
+  }
+
+  async isDone(kind: NotificationKind, processingId: number): Promise<boolean> {
+    return (await this.#call(() => this.#redis.exists(keysFor(kind, processingId).done))) === 1
+  }
+
+  async recordRequest(processingId: number, request: RecordedRequest): Promise<void> {
+    const key = redisKeys.request(processingId)
+    await this.#call(() => this.#redis.set(key, JSON.stringify(request), 'EX', this.#processedTtlSeconds))
+  }
+
+  async recordedRequest(processingId: number): Promise<RecordedRequest | undefined> {
+    const text = await this.#call(() => this.#redis.get(redisKeys.request(processingId)))
+    return text === null ? undefined : (JSON.parse(text) as RecordedRequest)
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.#redis.ping()) === 'PONG'
+    } catch {
+      return false
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#redis.quit()
+    } catch {
+      this.#redis.disconnect()
+    }
+  }
+
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      throw new InfrastructureError(ErrorCodes.STORE_UNAVAILABLE, `Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+}
+
+function keysFor(kind: NotificationKind, processingId: number): { done: string; claim: string } {
+  return kind === NotificationKinds.RESULT
+    ? { done: redisKeys.processed(processingId), claim: redisKeys.inFlight(processingId) }
+    : { done: redisKeys.acceptedSent(processingId), claim: redisKeys.acceptedInFlight(processingId) }
+}

@@ -1,0 +1,56 @@
+// Pure retry policy (contract §3): when to try a failed delivery again, and after how long.
+// The schedule is configuration; ±20 % jitter spreads retries of many notifications; a 429
+// or a timeout waits at least `slowDownFloorMs`; a client's Retry-After is honoured within
+// 1×–2× of the scheduled delay; errors that cannot be helped by retrying are final.
+import type { DeliveryError } from '../errors.ts'
+
+export interface RetryPolicy {
+  /** Delay before retry n (index 0 = first retry). */
+  readonly scheduleMs: readonly number[]
+  /** Fraction of jitter either side of the scheduled delay. */
+  readonly jitter: number
+  /** Minimum wait after a 429 or a timeout. */
+  readonly slowDownFloorMs: number
+}
+
+export const DEFAULT_JITTER = 0.2
+export const DEFAULT_SLOW_DOWN_FLOOR_MS = 60_000
+
+export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: 'final' | 'exhausted' }
+
+/**
+ * @param attemptsMade attempts already made, the failed one included (1 after the first)
+ * @param random a number in [0, 1), injectable for tests
+ */
+export function decideRetry(policy: RetryPolicy, attemptsMade: number, error: DeliveryError, random: () => number = Math.random): RetryDecision {
+  if (!error.canRetry) return { retry: false, reason: 'final' }
+  const scheduled = policy.scheduleMs[attemptsMade - 1]
+  if (scheduled === undefined) return { retry: false, reason: 'exhausted' }
+
+  let delayMs = scheduled * (1 - policy.jitter + 2 * policy.jitter * random())
+  if (error.retryAfterSeconds !== undefined) {
+    delayMs = clamp(error.retryAfterSeconds * 1000, scheduled, 2 * scheduled)
+  }
+  const slowDown = error.statusCode === 429 || error.code === 'DELIVERY_TIMEOUT'
+  if (slowDown) delayMs = Math.max(delayMs, policy.slowDownFloorMs)
+  return { retry: true, delayMs: Math.round(delayMs) }
+}
+
+/** Seconds from a Retry-After header: delta-seconds or an HTTP-date; undefined if absent or malformed. */
+export function parseRetryAfter(header: string | string[] | undefined, nowMs: number): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header
+  if (value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text)
+  if (!HTTP_DATE.test(text)) return undefined
+  const dateMs = Date.parse(text)
+  if (Number.isNaN(dateMs)) return undefined
+  return Math.max(0, Math.ceil((dateMs - nowMs) / 1000))
+}
+
+/** IMF-fixdate, the HTTP-date form senders must use (RFC 9110 §5.6.7): "Fri, 27 Nov 2026 12:01:00 GMT". */
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(Math.max(value, min), max)
+}

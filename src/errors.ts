@@ -1,0 +1,83 @@
+// One error hierarchy: every error the service raises has a stable code and says
+// whether trying again can help. Loops read `canRetry`; they never guess from messages.
+
+export const ErrorCodes = {
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  MESSAGE_NOT_JSON: 'MESSAGE_NOT_JSON',
+  MESSAGE_SCHEMA: 'MESSAGE_SCHEMA',
+  MESSAGE_NO_CALLBACK: 'MESSAGE_NO_CALLBACK',
+  CALLBACK_URL_INVALID: 'CALLBACK_URL_INVALID',
+  CALLBACK_ADDRESS_BLOCKED: 'CALLBACK_ADDRESS_BLOCKED',
+  DELIVERY_HTTP_STATUS: 'DELIVERY_HTTP_STATUS',
+  DELIVERY_GONE: 'DELIVERY_GONE',
+  DELIVERY_TIMEOUT: 'DELIVERY_TIMEOUT',
+  DELIVERY_NETWORK: 'DELIVERY_NETWORK',
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  KAFKA_UNAVAILABLE: 'KAFKA_UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+} as const
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
+
+export class NotificationError extends Error {
+  readonly code: ErrorCode
+  readonly canRetry: boolean
+
+  constructor(code: ErrorCode, message: string, canRetry: boolean, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'NotificationError'
+    this.code = code
+    this.canRetry = canRetry
+  }
+}
+
+/** A setting is missing or malformed: the service must not start. */
+export class ConfigError extends NotificationError {
+  readonly variable: string
+
+  constructor(variable: string, problem: string) {
+    super(ErrorCodes.CONFIG_INVALID, `${variable}: ${problem}`, false)
+    this.name = 'ConfigError'
+    this.variable = variable
+  }
+}
+
+/** A Kafka message that can never be handled: it goes to the dead-letter topic. */
+export class PoisonMessageError extends NotificationError {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, false, options)
+    this.name = 'PoisonMessageError'
+  }
+}
+
+/** One HTTP attempt failed. `statusCode` is set when the client answered. */
+export class DeliveryError extends NotificationError {
+  readonly statusCode: number | undefined
+  /** Seconds the client asked us to wait (Retry-After), when it said so. */
+  readonly retryAfterSeconds: number | undefined
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    canRetry: boolean,
+    details: { statusCode?: number; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(code, message, canRetry, { cause: details.cause })
+    this.name = 'DeliveryError'
+    this.statusCode = details.statusCode
+    this.retryAfterSeconds = details.retryAfterSeconds
+  }
+}
+
+/** Redis or Kafka could not be reached: the work is not lost, it waits and tries again. */
+export class InfrastructureError extends NotificationError {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, true, options)
+    this.name = 'InfrastructureError'
+  }
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message
+  return String(error)
+}

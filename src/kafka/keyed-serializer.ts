@@ -1,0 +1,26 @@
+// Runs tasks with the same key one after another, in arrival order, and tasks with
+// different keys at once. Ordering we need is per processing_id, not per partition:
+// a request is recorded before its result is looked up, a duplicate waits for the original.
+
+export class KeyedSerializer<K> {
+  readonly #tails = new Map<K, Promise<unknown>>()
+
+  run<T>(key: K, task: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key)
+    const result = previous === undefined ? task() : previous.then(task, task)
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.#tails.set(key, tail)
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key)
+    })
+    return result
+  }
+
+  /** Keys with a task queued or running. */
+  get size(): number {
+    return this.#tails.size
+  }
+}

@@ -1,0 +1,97 @@
+// Writes to our output topics: the dead-letter topic and the outcomes topic (contract §3).
+// Callers await their message's acknowledgement (acks=all) before their offset may be
+// committed; messages sent within a few milliseconds share one produce request.
+import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
+import { ErrorCodes, InfrastructureError } from '../errors.ts'
+import type { TopicNames } from '../names.ts'
+
+type Outgoing = MessageToProduce<string, string, string, string>
+
+export interface DeadLetter {
+  reason: string
+  code: string
+  /** Where the message came from. */
+  source: { topic: string; partition: number; offset: string; key: string | null; timestamp: string | null }
+  /** The record's value as received (UTF-8), so it can be inspected and replayed. */
+  original: string
+  processing_id: number | null
+  /** For a notification given up after delivery attempts: what was sent, and how it went. */
+  notification?: { kind: string; webhook_id: string; callback_url: string; body: string; is_error: boolean }
+  attempts: number
+  last_error: string | null
+  last_status_code: number | null
+  failed_at: string
+}
+
+export interface Outcome {
+  processing_id: number
+  status: 'delivered' | 'failed'
+  attempts: number
+  last_status_code: number | null
+  at: string
+}
+
+const LINGER_MS = 2
+const MAX_BATCH = 500
+
+export class Publisher {
+  readonly #producer: Producer<string, string, string, string>
+  readonly #topics: TopicNames
+  #batch: Array<{ message: Outgoing; resolve: () => void; reject: (error: Error) => void }> = []
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(options: { brokers: readonly string[]; clientId: string; topics: TopicNames }) {
+    this.#topics = options.topics
+    this.#producer = new Producer({
+      clientId: `${options.clientId}-producer`,
+      bootstrapBrokers: [...options.brokers],
+      serializers: stringSerializers,
+      acks: ProduceAcks.ALL,
+      retries: 5,
+      retryDelay: 250,
+    })
+  }
+
+  async deadLetter(letter: DeadLetter): Promise<void> {
+    await this.#enqueue({
+      topic: this.#topics.deadLetter,
+      key: letter.processing_id === null ? (letter.source.key ?? undefined) : String(letter.processing_id),
+      value: JSON.stringify(letter),
+      headers: { 'dlq-code': letter.code, 'dlq-source-topic': letter.source.topic },
+    })
+  }
+
+  async outcome(outcome: Outcome): Promise<void> {
+    await this.#enqueue({ topic: this.#topics.outcomes, key: String(outcome.processing_id), value: JSON.stringify(outcome) })
+  }
+
+  async close(): Promise<void> {
+    this.#flush()
+    await this.#producer.close()
+  }
+
+  #enqueue(message: Outgoing): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#batch.push({ message, resolve, reject })
+      if (this.#batch.length >= MAX_BATCH) this.#flush()
+      else this.#timer ??= setTimeout(() => this.#flush(), LINGER_MS)
+    })
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const batch = this.#batch
+    if (batch.length === 0) return
+    this.#batch = []
+    this.#producer.send({ messages: batch.map((entry) => entry.message) }).then(
+      () => {
+        for (const entry of batch) entry.resolve()
+      },
+      (error: unknown) => {
+        const failure = new InfrastructureError(ErrorCodes.KAFKA_UNAVAILABLE, `Kafka produce failed: ${(error as Error).message}`, { cause: error })
+        for (const entry of batch) entry.reject(failure)
+      },
+    )
+  }
+}

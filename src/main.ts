@@ -1,0 +1,53 @@
+// Entry point: configuration (one line and exit 78 when a setting is wrong), logs, the
+// service, and a graceful stop on SIGTERM/SIGINT (exit 0).
+import { createApp } from './app.ts'
+import { loadConfig, loadDotEnv } from './config.ts'
+import { ConfigError, describeError } from './errors.ts'
+import { createLogger } from './log.ts'
+
+const EXIT_CONFIG = 78
+
+function readConfig() {
+  try {
+    loadDotEnv()
+    return loadConfig(process.env)
+  } catch (error) {
+    const line = error instanceof ConfigError ? `Invalid configuration: ${error.message}` : `Cannot read configuration: ${describeError(error)}`
+    process.stderr.write(`${line}\n`)
+    process.exit(EXIT_CONFIG)
+  }
+}
+
+const config = readConfig()
+const { logger, close: closeLogs } = createLogger({ level: config.logLevel, dir: config.logDir })
+const app = createApp(config, logger)
+
+let stopping = false
+async function stop(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  logger.info({ signal }, 'stopping')
+  try {
+    await app.close()
+    logger.info('stopped')
+    await closeLogs()
+    process.exit(0)
+  } catch (error) {
+    logger.error({ error: describeError(error) }, 'unclean stop')
+    await closeLogs()
+    process.exit(1)
+  }
+}
+process.on('SIGTERM', () => void stop('SIGTERM'))
+process.on('SIGINT', () => void stop('SIGINT'))
+
+try {
+  logger.info({ mode: config.mode, brokers: config.kafka.brokers, groupId: config.kafka.groupId }, 'starting')
+  await app.start()
+} catch (error) {
+  if (!stopping) {
+    logger.fatal({ error: describeError(error) }, 'could not start')
+    await closeLogs()
+    process.exit(1)
+  }
+}

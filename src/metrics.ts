@@ -1,0 +1,30 @@
+// Prometheus metrics (GET /metrics). One registry per service instance, so tests can run
+// several instances in one process.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export function createMetrics(options: { defaultMetrics: boolean }) {
+  const registry = new Registry()
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  return {
+    registry,
+    consumed: new Counter({ name: 'notifications_consumed_total', help: 'Kafka records consumed, by topic and kind', labelNames: ['topic', 'kind'], registers }),
+    delivered: new Counter({ name: 'notifications_delivered_total', help: 'Notifications delivered (2xx), by kind', labelNames: ['kind'], registers }),
+    failed: new Counter({ name: 'notifications_failed_total', help: 'Notifications finally given up, by error code', labelNames: ['code'], registers }),
+    attempts: new Counter({ name: 'notification_attempts_total', help: 'HTTP attempts, by result', labelNames: ['result'], registers }),
+    retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt', registers }),
+    deadLettered: new Counter({ name: 'notifications_dead_lettered_total', help: 'Records sent to the dead-letter topic, by code', labelNames: ['code'], registers }),
+    duplicates: new Counter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
+    requestsRecorded: new Counter({ name: 'processing_requests_recorded_total', help: 'ProcessingRequests recorded', registers }),
+    infrastructureRetries: new Counter({ name: 'infrastructure_retries_total', help: 'Steps retried because Redis or Kafka failed', labelNames: ['code'], registers }),
+    inFlight: new Gauge({ name: 'notifications_in_flight', help: 'Records being handled', registers }),
+    attemptDuration: new Histogram({
+      name: 'notification_attempt_duration_seconds',
+      help: 'Duration of one HTTP attempt',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,107 @@
+// Pure: what is sent for a result or a request (contract §2). No clock, no I/O: the
+// caller passes the time, so every byte here is covered by unit tests.
+import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts'
+
+export const NotificationKinds = { RESULT: 'result', ACCEPTED: 'accepted' } as const
+export type NotificationKind = (typeof NotificationKinds)[keyof typeof NotificationKinds]
+
+/** Everything needed to send one notification, the same on every attempt. */
+export interface Notification {
+  readonly kind: NotificationKind
+  readonly processingId: number
+  /** Standard Webhooks `webhook-id`: stable for this notification across retries and replicas. */
+  readonly webhookId: string
+  readonly callbackUrl: string
+  readonly body: string
+  /** True for error notifications (sent with `X-Error-Notification: true`). */
+  readonly isError: boolean
+  /** HTTP status the error payload reports (429 or 500), for logs and outcomes. */
+  readonly errorCode: number | undefined
+}
+
+export const ErrorStrings = {
+  PROCESSING_TYPE: 'processing_error',
+  PROCESSING_REASON: 'Unknown error',
+  RATE_LIMIT: 'Too many request',
+  SERVICE: 'ai_processor',
+} as const
+
+export function webhookIdFor(kind: NotificationKind, processingId: number): string {
+  return kind === NotificationKinds.RESULT ? `processing_${processingId}` : `processing_${processingId}_accepted`
+}
+
+/**
+ * @param raw the result's JSON object as received (field order and unknown fields kept)
+ * @param callbackUrl where to send: the result's own, or the one recorded from its request
+ */
+export function buildResultNotification(result: ProcessingResult, raw: Record<string, unknown>, callbackUrl: string, now: Date): Notification {
+  const processingId = result.response.processing_id
+  const base = { kind: NotificationKinds.RESULT, processingId, webhookId: webhookIdFor(NotificationKinds.RESULT, processingId), callbackUrl }
+  if (result.success) {
+    return { ...base, body: JSON.stringify(successBody(raw)), isError: false, errorCode: undefined }
+  }
+  const body = errorBody(result, now)
+  return { ...base, body: JSON.stringify(body), isError: true, errorCode: body.error.code }
+}
+
+function successBody(raw: Record<string, unknown>): Record<string, unknown> {
+  const { callback_url: _removed, ...response } = raw.response as Record<string, unknown>
+  return { ...raw, response }
+}
+
+export interface ErrorBody {
+  status: 'error'
+  timestamp: string
+  processing_id: number
+  error: {
+    type: string
+    code: 429 | 500
+    message: string
+    details: { reason: string; service: string; retry_after_seconds?: number }
+  }
+}
+
+export function errorBody(result: ProcessingResult, now: Date): ErrorBody {
+  const waitSeconds = result.wait_seconds ?? 0
+  const rateLimited = waitSeconds > 0
+  const message = result.message_error ?? (rateLimited ? ErrorStrings.RATE_LIMIT : ErrorStrings.PROCESSING_REASON)
+  return {
+    status: 'error',
+    timestamp: now.toISOString(),
+    processing_id: result.response.processing_id,
+    error: rateLimited
+      ? {
+          type: ErrorStrings.RATE_LIMIT,
+          code: 429,
+          message,
+          details: { reason: ErrorStrings.RATE_LIMIT, service: ErrorStrings.SERVICE, retry_after_seconds: waitSeconds },
+        }
+      : {
+          type: ErrorStrings.PROCESSING_TYPE,
+          code: 500,
+          message,
+          details: { reason: ErrorStrings.PROCESSING_REASON, service: ErrorStrings.SERVICE },
+        },
+  }
+}
+
+/** The optional "accepted" notification for a ProcessingRequest (NOTIFY_ON_ACCEPTED=true). */
+export function buildAcceptedNotification(request: ProcessingRequest, now: Date): Notification {
+  const body = {
+    status: 'accepted',
+    timestamp: now.toISOString(),
+    processing_id: request.processing_id,
+    user_id: request.user_id,
+    resume_id: request.resume_id,
+    requirements_id: request.requirements_id,
+  }
+  return {
+    kind: NotificationKinds.ACCEPTED,
+    processingId: request.processing_id,
+    webhookId: webhookIdFor(NotificationKinds.ACCEPTED, request.processing_id),
+    callbackUrl: request.callback_url,
+    body: JSON.stringify(body),
+    isError: false,
+    errorCode: undefined,
+  }
+}
