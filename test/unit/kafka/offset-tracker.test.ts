@@ -1,0 +1,148 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { OffsetTracker, partitionKey } from '../../../src/kafka/offset-tracker.ts'
+
+describe('OffsetTracker', () => {
+  it('commits only the contiguous finished prefix on out-of-order completion', () => {
+    const tracker = new OffsetTracker<string>()
+    const t0 = tracker.track('t', 0, 0n, 'm0')
+    const t1 = tracker.track('t', 0, 1n, 'm1')
+    const t2 = tracker.track('t', 0, 2n, 'm2')
+
+    tracker.complete(t2)
+    assert.deepEqual(tracker.takeCommittable(), [])
+    tracker.complete(t1)
+    assert.deepEqual(tracker.takeCommittable(), [])
+    tracker.complete(t0)
+    assert.deepEqual(tracker.takeCommittable(), ['m2'])
+  })
+
+  it('stops at the first unfinished offset', () => {
+    const tracker = new OffsetTracker<string>()
+    const tokens = [10n, 11n, 12n, 13n].map((offset) => tracker.track('t', 0, offset, `m${offset}`))
+    tracker.complete(tokens[0]!)
+    tracker.complete(tokens[1]!)
+    tracker.complete(tokens[3]!)
+    assert.deepEqual(tracker.takeCommittable(), ['m11'])
+    tracker.complete(tokens[2]!)
+    assert.deepEqual(tracker.takeCommittable(), ['m13'])
+  })
+
+  it('returns each advance once', () => {
+    const tracker = new OffsetTracker<string>()
+    tracker.complete(tracker.track('t', 0, 0n, 'm0'))
+    assert.deepEqual(tracker.takeCommittable(), ['m0'])
+    assert.deepEqual(tracker.takeCommittable(), [])
+    tracker.complete(tracker.track('t', 0, 1n, 'm1'))
+    assert.deepEqual(tracker.takeCommittable(), ['m1'])
+    assert.deepEqual(tracker.takeCommittable(), [])
+  })
+
+  it('keeps partitions independent, one handle each', () => {
+    const tracker = new OffsetTracker<string>()
+    const a0 = tracker.track('t', 0, 0n, 'a0')
+    const a1 = tracker.track('t', 0, 1n, 'a1')
+    const b0 = tracker.track('t', 1, 0n, 'b0')
+    const c0 = tracker.track('u', 0, 5n, 'c0')
+    tracker.complete(a1)
+    tracker.complete(b0)
+    tracker.complete(c0)
+    assert.deepEqual(tracker.takeCommittable().sort(), ['b0', 'c0'])
+    tracker.complete(a0)
+    assert.deepEqual(tracker.takeCommittable(), ['a1'])
+  })
+
+  it('ignores a second completion of the same token', () => {
+    const tracker = new OffsetTracker<string>()
+    const t0 = tracker.track('t', 0, 0n, 'm0')
+    tracker.complete(t0)
+    tracker.takeCommittable()
+    tracker.complete(t0)
+    assert.deepEqual(tracker.takeCommittable(), [])
+    assert.equal(tracker.unfinished, 0)
+  })
+
+  it('starts a new window on rewind; old tokens no longer count', () => {
+    const tracker = new OffsetTracker<string>()
+    const old5 = tracker.track('t', 0, 5n, 'old5')
+    const old6 = tracker.track('t', 0, 6n, 'old6')
+    const new5 = tracker.track('t', 0, 5n, 'new5')
+    assert.equal(tracker.unfinished, 1)
+    tracker.complete(old5)
+    tracker.complete(old6)
+    assert.deepEqual(tracker.takeCommittable(), [])
+    assert.equal(tracker.unfinished, 1)
+    tracker.complete(new5)
+    assert.deepEqual(tracker.takeCommittable(), ['new5'])
+  })
+
+  it('treats an offset equal to the last tracked as a rewind', () => {
+    const tracker = new OffsetTracker<string>()
+    const first = tracker.track('t', 0, 3n, 'first')
+    const again = tracker.track('t', 0, 3n, 'again')
+    tracker.complete(first)
+    assert.deepEqual(tracker.takeCommittable(), [])
+    tracker.complete(again)
+    assert.deepEqual(tracker.takeCommittable(), ['again'])
+  })
+
+  it('drops revoked partitions with retainOnly', () => {
+    const tracker = new OffsetTracker<string>()
+    const kept = tracker.track('t', 0, 0n, 'kept')
+    const revoked = tracker.track('t', 1, 0n, 'revoked')
+    tracker.track('t', 1, 1n, 'revoked1')
+    assert.equal(tracker.unfinished, 3)
+    tracker.retainOnly(new Set([partitionKey('t', 0)]))
+    assert.equal(tracker.unfinished, 1)
+    tracker.complete(revoked)
+    tracker.complete(kept)
+    assert.deepEqual(tracker.takeCommittable(), ['kept'])
+  })
+
+  it('drops a pending committable handle of a revoked partition', () => {
+    const tracker = new OffsetTracker<string>()
+    tracker.complete(tracker.track('t', 1, 0n, 'revoked'))
+    tracker.retainOnly(new Set())
+    assert.deepEqual(tracker.takeCommittable(), [])
+  })
+
+  it('counts unfinished messages over all partitions', () => {
+    const tracker = new OffsetTracker<string>()
+    assert.equal(tracker.unfinished, 0)
+    const a = tracker.track('t', 0, 0n, 'a')
+    const b = tracker.track('t', 0, 1n, 'b')
+    const c = tracker.track('t', 2, 7n, 'c')
+    assert.equal(tracker.unfinished, 3)
+    tracker.complete(b)
+    assert.equal(tracker.unfinished, 3, 'a finished message behind an unfinished one is not committable yet')
+    tracker.complete(a)
+    assert.equal(tracker.unfinished, 1)
+    tracker.complete(c)
+    assert.equal(tracker.unfinished, 0)
+  })
+
+  it('forgets everything on clear', () => {
+    const tracker = new OffsetTracker<string>()
+    const token = tracker.track('t', 0, 0n, 'm')
+    tracker.clear()
+    assert.equal(tracker.unfinished, 0)
+    tracker.complete(token)
+    assert.deepEqual(tracker.takeCommittable(), [])
+  })
+
+  it('handles long windows (compaction) without losing the commit point', () => {
+    const tracker = new OffsetTracker<number>()
+    const tokens = Array.from({ length: 3000 }, (_, i) => tracker.track('t', 0, BigInt(i), i))
+    for (const token of tokens.slice(0, 2500)) tracker.complete(token)
+    assert.deepEqual(tracker.takeCommittable(), [2499])
+    for (const token of tokens.slice(2500).reverse()) tracker.complete(token)
+    assert.deepEqual(tracker.takeCommittable(), [2999])
+    assert.equal(tracker.unfinished, 0)
+  })
+})
+
+describe('partitionKey', () => {
+  it('joins topic and partition', () => {
+    assert.equal(partitionKey('sending', 3), 'sending:3')
+  })
+})
