@@ -1,0 +1,96 @@
+// A real local HTTP receiver for integration tests (like Svix's TestReceiver): it records
+// every request and answers with whatever the test's responder decides.
+import { once } from 'node:events'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface ReceivedRequest {
+  path: string
+  headers: IncomingHttpHeaders
+  body: string
+  json: unknown
+  at: number
+}
+
+export interface Reply {
+  status: number
+  headers?: Record<string, string>
+  /** Wait this long before answering. */
+  delayMs?: number
+  /** Never answer (the request hangs until the client gives up). */
+  hang?: boolean
+}
+
+export type Responder = (request: ReceivedRequest, index: number) => Reply
+
+export interface Receiver {
+  readonly url: string
+  readonly port: number
+  readonly requests: ReceivedRequest[]
+  respond: Responder
+  /** Resolves once `count` requests matching `filter` arrived; rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs?: number, filter?: (request: ReceivedRequest) => boolean): Promise<ReceivedRequest[]>
+  close(): Promise<void>
+}
+
+export async function startReceiver(respond: Responder = () => ({ status: 200 })): Promise<Receiver> {
+  const requests: ReceivedRequest[] = []
+  const waiters = new Set<() => void>()
+  // eslint-disable-next-line prefer-const -- assigned once the receiver it serves exists
+  let server: Server | undefined
+  const receiver: Receiver = {
+    url: '',
+    port: 0,
+    requests,
+    respond,
+    waitFor(count, timeoutMs = 20_000, filter = () => true) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const matching = requests.filter(filter)
+          if (matching.length >= count) {
+            waiters.delete(check)
+            clearTimeout(timer)
+            resolve(matching)
+          }
+        }
+        const timer = setTimeout(() => {
+          waiters.delete(check)
+          reject(new Error(`receiver: ${requests.filter(filter).length} of ${count} requests after ${timeoutMs} ms`))
+        }, timeoutMs)
+        waiters.add(check)
+        check()
+      })
+    },
+    async close() {
+      server?.closeAllConnections()
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+    },
+  }
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8')
+      let json: unknown
+      try {
+        json = JSON.parse(body)
+      } catch {
+        json = undefined
+      }
+      const request: ReceivedRequest = { path: req.url ?? '/', headers: req.headers, body, json, at: Date.now() }
+      const reply = receiver.respond(request, requests.length)
+      requests.push(request)
+      for (const waiter of [...waiters]) waiter()
+      if (reply.hang) return
+      setTimeout(() => {
+        res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers })
+        res.end('{"ok":true}')
+      }, reply.delayMs ?? 0)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  Object.assign(receiver, { url: `http://127.0.0.1:${port}`, port })
+  return receiver
+}
