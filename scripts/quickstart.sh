@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `npm run quickstart`: the whole system on this machine, on local defaults. Installs what
+# is missing, starts Redis and a single-node Kafka broker, then runs the demo: a local
+# receiver, the service itself (`npm start`), and three sample results whose
+# notifications arrive at the receiver. Ctrl-C stops it; `-- --once` exits after the samples.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+[[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+bash scripts/redis.sh ensure
+bash scripts/kafka.sh start
+exec node scripts/demo.ts "$@"

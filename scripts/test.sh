@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, makes sure Redis and the Kafka broker run, then
+# typecheck, lint, unit tests and integration tests (real Kafka, real Redis, real HTTP).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+[[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+bash scripts/redis.sh ensure
+bash scripts/kafka.sh start
+
+echo "== typecheck"; tsc -p .
+echo "== lint"; eslint .
+echo "== unit and integration tests (node $(node --version))"
+node --test --test-concurrency=1 --test-timeout=180000 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
