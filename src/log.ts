@@ -37,5 +37,6 @@ export function createLogger(options: { level: LogLevel; dir: string | undefined
 function rotatedName(time: number | Date | null): string {
   if (time === null) return LOG_FILE
   const date = typeof time === 'number' ? new Date(time) : time
-  return `${LOG_FILE}.${date.toISOString().slice(0, 10)}`
+  const day = `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`
+  return `${LOG_FILE}.${day}`
 }
