@@ -166,7 +166,7 @@ export class RecordHandler {
     if (result.status === 'delivered') {
       await this.#step(signal, () => store.finish(kind, processingId, token))
       metrics.delivered.inc({ kind })
-      logger.info({ processingId, kind, attempts: result.attempts, statusCode: result.statusCode }, 'notification delivered')
+      logger.debug({ processingId, kind, attempts: result.attempts, statusCode: result.statusCode }, 'notification delivered')
       if (isResult) {
         await this.#step(signal, () =>
           publisher.outcome({ processing_id: processingId, status: 'delivered', attempts: result.attempts, last_status_code: result.statusCode, at: new Date().toISOString() }),

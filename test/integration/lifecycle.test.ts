@@ -2,6 +2,8 @@
 // finishes in-flight work and commits; kill -9 mid-stream loses nothing.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { ChildProcess } from 'node:child_process'
 import { newProcessingId, processingRequest, successResult } from '../helpers/messages.ts'
@@ -98,7 +100,7 @@ describe('service lifecycle', () => {
 
   test('SIGTERM mid-stream: exits 0 after finishing in-flight work; a restart delivers the rest, each exactly once', async () => {
     const topics = uniqueTopics('sigterm')
-    const env = testEnv(topics)
+    const env = testEnv(topics, { LOG_LEVEL: 'info' })
     const { ids, records } = batch(topics.KAFKA_TOPIC_FOR_SENDING, 1500)
     const first = await readyChild(env, 18_471)
     await produce(records)
@@ -107,6 +109,9 @@ describe('service lifecycle', () => {
     first.kill('SIGTERM')
     const { code } = await exit
     assert.equal(code, 0)
+    const logLines = readFileSync(join(env.LOG_DIR ?? '', 'notification_service.log'), 'utf8').trim().split('\n')
+    const messages = logLines.map((line) => (JSON.parse(line) as { msg: string }).msg)
+    assert.ok(messages.includes('consuming') && messages.at(-1) === 'stopped', `log file ends with: ${messages.slice(-3).join(' | ')}`)
     const deliveredBeforeStop = countById(receiver.requests, ids).size
     assert.ok(deliveredBeforeStop < ids.size, 'stopped mid-stream')
 
