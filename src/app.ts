@@ -5,14 +5,17 @@ import { DedupStore } from './dedup/store.ts'
 import { AddressGuard } from './delivery/address-guard.ts'
 import { CallbackClient } from './delivery/http-client.ts'
 import type { RetryPolicy } from './delivery/retry-policy.ts'
+import { formatDuration } from './duration.ts'
 import { describeError } from './errors.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
-import { ConsumerLoop } from './kafka/consumer-loop.ts'
+import { ConsumerLoop, type RecordProcessor } from './kafka/consumer-loop.ts'
 import { Publisher } from './kafka/publisher.ts'
 import { ensureTopics } from './kafka/topics.ts'
 import type { Logger } from './log.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
-import { inputTopics, outputTopics } from './names.ts'
+import { classify, type Classified } from './messages/classify.ts'
+import { parseEnvelope } from './messages/retry-envelope.ts'
+import { inputTopics, ourKeyFor, outputTopics, retryTiers } from './names.ts'
 import { RecordHandler } from './record-handler.ts'
 
 export interface App {
@@ -51,10 +54,43 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     guard: new AddressGuard(config.allowedNetworks),
   })
   const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, topics: config.kafka.topics })
-  const handler = new RecordHandler({ config, store, client, publisher, metrics, logger, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) })
-  const loop = new ConsumerLoop({ config, handler, logger, metrics })
+  const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
+  const handler = new RecordHandler({ config, store, client, publisher, metrics, logger, tiers, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) })
+  const onUnexpected: RecordProcessor['onUnexpected'] = (record, error, signal) => handler.deadLetterUnexpected(record, error, signal)
+  const loopOptions = { brokers: config.kafka.brokers, clientId: config.kafka.clientId, tuning: config.tuning, logger, metrics }
+  const inputLoop = new ConsumerLoop({
+    ...loopOptions,
+    name: 'input',
+    groupId: config.kafka.groupId,
+    topics: inputTopics(config.kafka.topics),
+    processor: {
+      prepare(record) {
+        const classified = classify(record.key, record.value, ourKeyFor(config.kafka.topics, record.topic))
+        return { key: processingIdOf(classified), run: (signal) => handler.handle(record, classified, signal) }
+      },
+      onUnexpected,
+    },
+  })
+  // One loop per retry tier: a tier whose head is not due yet never holds back another tier.
+  const retryLoops = tiers.map(
+    (tier) =>
+      new ConsumerLoop({
+        ...loopOptions,
+        name: `retry.${formatDuration(tier.delayMs)}`,
+        groupId: tier.groupId,
+        topics: [tier.topic],
+        processor: {
+          prepare(record) {
+            const parsed = parseEnvelope(record.value)
+            return { key: 'envelope' in parsed ? String(parsed.envelope.notification.processing_id) : undefined, run: (signal) => handler.handleRetry(record, parsed, signal) }
+          },
+          onUnexpected,
+        },
+      }),
+  )
+  const loops = [inputLoop, ...retryLoops]
   const readiness = async (): Promise<Readiness> => {
-    const checks = { redis: store.isReady && (await store.ping()), kafka: loop.isJoined }
+    const checks = { redis: store.isReady && (await store.ping()), kafka: loops.every((loop) => loop.isJoined) }
     return { ready: checks.redis && checks.kafka, checks }
   }
   const server = new OpsServer({ readiness, registry: metrics.registry })
@@ -87,19 +123,30 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       await untilDone('connecting to Redis', () => store.connect())
       const topics = config.kafka.topics
       await untilDone('creating topics', async () => {
-        const created = await ensureTopics(config.kafka.brokers, config.kafka.clientId, [...inputTopics(topics), ...outputTopics(topics)])
+        const created = await ensureTopics(config.kafka.brokers, config.kafka.clientId, [
+          ...inputTopics(topics),
+          ...outputTopics(topics),
+          ...tiers.map((tier) => tier.topic),
+        ])
         if (created.length > 0) logger.info({ topics: created }, 'created missing topics')
       })
-      await untilDone('joining the consumer group', () => loop.start())
+      await Promise.all(loops.map((loop) => untilDone('joining the consumer group', () => loop.start())))
       started = true
-      logger.info({ groupId: config.kafka.groupId, topics: inputTopics(topics) }, 'consuming')
+      logger.info({ groupId: config.kafka.groupId, topics: inputTopics(topics), retryTopics: tiers.map((tier) => tier.topic) }, 'consuming')
     },
     async close() {
       stopping.abort()
-      if (started) await loop.stop()
+      if (started) await Promise.all(loops.map((loop) => loop.stop()))
       await Promise.allSettled([publisher.close(), client.close()])
       await store.close()
       await server.close()
     },
   }
+}
+
+/** Records of one processing_id are handled in order; others need no order. */
+function processingIdOf(classified: Classified): string | undefined {
+  if (classified.kind === 'result') return String(classified.result.response.processing_id)
+  if (classified.kind === 'request') return String(classified.request.processing_id)
+  return undefined
 }

@@ -17,7 +17,7 @@ export function createMetrics(options: { defaultMetrics: boolean }) {
     duplicates: new Counter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
     requestsRecorded: new Counter({ name: 'processing_requests_recorded_total', help: 'ProcessingRequests recorded', registers }),
     infrastructureRetries: new Counter({ name: 'infrastructure_retries_total', help: 'Steps retried because Redis or Kafka failed', labelNames: ['code'], registers }),
-    inFlight: new Gauge({ name: 'notifications_in_flight', help: 'Records being handled', registers }),
+    inFlight: new Gauge({ name: 'notifications_in_flight', help: 'Records being handled (waiting retries included), by consumer loop', labelNames: ['loop'], registers }),
     attemptDuration: new Histogram({
       name: 'notification_attempt_duration_seconds',
       help: 'Duration of one HTTP attempt',

@@ -1,5 +1,6 @@
 // Every Redis key and Kafka topic name the service uses is built here, and only here.
 import type { Config } from './config.ts'
+import { formatDuration } from './duration.ts'
 
 export const redisKeys = {
   /** Contract §3: set once the notification is delivered or finally given up. */
@@ -18,6 +19,9 @@ export const messageKeys = {
   sending: 'new_sending',
   aiHandler: 'new_request',
 } as const
+
+/** Redis key marking a dead letter as replayed, so a second replay run skips it. */
+export const replayedKey = (dlqTopic: string, partition: number, offset: string) => `replayed:${dlqTopic}:${partition}:${offset}`
 
 export interface TopicNames {
   readonly sending: string
@@ -38,6 +42,32 @@ export function inputTopics(topics: TopicNames): string[] {
 /** Topics this service writes to. */
 export function outputTopics(topics: TopicNames): string[] {
   return [topics.deadLetter, topics.outcomes]
+}
+
+/**
+ * A retry tier: a topic where notifications wait for one delay of RETRY_SCHEDULE, and the
+ * consumer group that reads it. One tier per distinct delay; they belong to this service's
+ * group, so two deployments with different groups never share retries.
+ */
+export interface RetryTier {
+  readonly delayMs: number
+  readonly topic: string
+  readonly groupId: string
+}
+
+export function retryTiers(groupId: string, scheduleMs: readonly number[]): RetryTier[] {
+  const base = groupId.replace(/[^A-Za-z0-9._-]/g, '_')
+  return [...new Set(scheduleMs)].map((delayMs) => ({
+    delayMs,
+    topic: `${base}.retry.${formatDuration(delayMs)}`,
+    groupId: `${groupId}.retry.${formatDuration(delayMs)}`,
+  }))
+}
+
+/** The tier that holds a notification after `attemptsMade` attempts (undefined: schedule exhausted). */
+export function tierAfter(tiers: readonly RetryTier[], scheduleMs: readonly number[], attemptsMade: number): RetryTier | undefined {
+  const delay = scheduleMs[attemptsMade - 1]
+  return delay === undefined ? undefined : tiers.find((tier) => tier.delayMs === delay)
 }
 
 /** The key under which a topic's own messages arrive. */

@@ -1,19 +1,22 @@
-// Handles one Kafka record to the end: when `handle` resolves, the record's offset may be
-// committed (delivered, given up and dead-lettered, skipped as a duplicate or foreign, or
-// poison dead-lettered). When Redis or Kafka fail, the step waits and is tried again: the
-// record is never dropped. On shutdown it rejects with Interrupted and is left uncommitted.
+// Handles one Kafka record to the end: when a handler resolves, the record's offset may be
+// committed. The end is one of: delivered; failed and moved to a retry topic (durably
+// scheduled); given up and dead-lettered; skipped as a duplicate or foreign; poison
+// dead-lettered. When Redis or Kafka fail, the step waits and is tried again: the record is
+// never dropped. On shutdown it rejects with Interrupted and the record stays uncommitted.
 import type { Config } from './config.ts'
 import type { DedupStore } from './dedup/store.ts'
-import { deliverWithRetries, sleep, type DeliveryResult } from './delivery/deliver.ts'
-import type { CallbackClient } from './delivery/http-client.ts'
-import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
-import { ErrorCodes, NotificationError, PoisonMessageError, describeError } from './errors.ts'
-import type { Classified } from './messages/classify.ts'
-import type { ProcessingRequest, ProcessingResult } from './messages/schemas.ts'
-import type { Logger } from './log.ts'
-import type { Metrics } from './metrics.ts'
-import { buildAcceptedNotification, buildResultNotification, NotificationKinds, type Notification } from './notifications/payload.ts'
+import type { AttemptOutcome, CallbackClient } from './delivery/http-client.ts'
+import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, decideRetry, type RetryPolicy } from './delivery/retry-policy.ts'
+import { ErrorCodes, NotificationError, PoisonMessageError, describeError, type DeliveryError } from './errors.ts'
 import type { DeadLetter, Publisher } from './kafka/publisher.ts'
+import type { Logger } from './log.ts'
+import type { Classified } from './messages/classify.ts'
+import { fromEnvelopeNotification, toEnvelopeNotification, type RecordSource, type RetryEnvelope } from './messages/retry-envelope.ts'
+import type { ProcessingRequest, ProcessingResult } from './messages/schemas.ts'
+import type { Metrics } from './metrics.ts'
+import { tierAfter, type RetryTier } from './names.ts'
+import { buildAcceptedNotification, buildResultNotification, NotificationKinds, type Notification } from './notifications/payload.ts'
+import { sleep } from './sleep.ts'
 
 export interface InputRecord {
   readonly topic: string
@@ -31,6 +34,12 @@ export class Interrupted extends Error {
   }
 }
 
+/** Where a notification came from: named in its dead letter, carried through retries. */
+interface Origin {
+  readonly source: RecordSource
+  readonly original: string
+}
+
 /** Margin added to a claim beyond one attempt's timeout. */
 const CLAIM_MARGIN_MS = 15_000
 /** Longest wait between looks at a notification another replica is sending. */
@@ -43,13 +52,14 @@ export interface RecordHandlerDeps {
   publisher: Publisher
   metrics: Metrics
   logger: Logger
+  tiers: readonly RetryTier[]
   retryPolicy?: Partial<RetryPolicy>
 }
 
 export class RecordHandler {
   readonly #deps: RecordHandlerDeps
   readonly #policy: RetryPolicy
-  readonly #attemptBudgetMs: number
+  readonly #claimMs: number
 
   constructor(deps: RecordHandlerDeps) {
     this.#deps = deps
@@ -59,16 +69,17 @@ export class RecordHandler {
       slowDownFloorMs: DEFAULT_SLOW_DOWN_FLOOR_MS,
       ...deps.retryPolicy,
     }
-    this.#attemptBudgetMs = deps.config.callbackTimeoutMs + CLAIM_MARGIN_MS
+    this.#claimMs = deps.config.callbackTimeoutMs + CLAIM_MARGIN_MS
   }
 
+  /** A record from an input topic (sending, AI_handler). */
   async handle(record: InputRecord, classified: Classified, signal: AbortSignal): Promise<void> {
     this.#deps.metrics.consumed.inc({ topic: record.topic, kind: classified.kind })
     switch (classified.kind) {
       case 'foreign':
         return
       case 'poison':
-        return this.#deadLetterPoison(record, classified.error, signal)
+        return this.#deadLetterPoison(originOf(record), classified.error, signal)
       case 'request':
         return this.#handleRequest(record, classified.request, signal)
       case 'result':
@@ -76,11 +87,21 @@ export class RecordHandler {
     }
   }
 
+  /** A record from a retry topic: wait until it is due, then make the next attempt. */
+  async handleRetry(record: InputRecord, parsed: { envelope: RetryEnvelope } | { error: string }, signal: AbortSignal): Promise<void> {
+    if ('error' in parsed) {
+      return this.#deadLetterPoison(originOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_SCHEMA, parsed.error), signal)
+    }
+    const { envelope } = parsed
+    if (!(await sleep(envelope.due_at - Date.now(), signal))) throw new Interrupted()
+    await this.#send({ source: envelope.source, original: envelope.original }, fromEnvelopeNotification(envelope.notification), envelope.attempts, signal, envelope.first_attempt_at)
+  }
+
   /** A record whose handling hit a bug: dead-lettered with the error so its partition moves on. */
   async deadLetterUnexpected(record: InputRecord, error: unknown, signal: AbortSignal): Promise<void> {
     const reason = `internal error: ${describeError(error)}`
     await this.#step(signal, () =>
-      this.#deps.publisher.deadLetter({ ...this.#letterBase(record, ErrorCodes.INTERNAL, reason, null), attempts: 0, last_error: reason, last_status_code: null }),
+      this.#deps.publisher.deadLetter({ ...letterBase(originOf(record), ErrorCodes.INTERNAL, reason, null), attempts: 0, last_error: reason, last_status_code: null }),
     )
     this.#deps.metrics.deadLettered.inc({ code: ErrorCodes.INTERNAL })
   }
@@ -90,7 +111,7 @@ export class RecordHandler {
     await this.#step(signal, () => this.#deps.store.recordRequest(request.processing_id, { callback_url, user_id, resume_id, requirements_id }))
     this.#deps.metrics.requestsRecorded.inc()
     if (this.#deps.config.notifyOnAccepted) {
-      await this.#send(record, buildAcceptedNotification(request, new Date()), signal)
+      await this.#send(originOf(record), buildAcceptedNotification(request, new Date()), 0, signal)
     }
   }
 
@@ -103,17 +124,20 @@ export class RecordHandler {
     }
     if (callbackUrl === undefined) {
       const reason = `result ${processingId} has no callback_url and no ProcessingRequest was recorded for it`
-      return this.#deadLetterPoison(record, new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
+      return this.#deadLetterPoison(originOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
     }
-    await this.#send(record, buildResultNotification(result, raw, callbackUrl, new Date()), signal)
+    await this.#send(originOf(record), buildResultNotification(result, raw, callbackUrl, new Date()), 0, signal)
   }
 
-  /** Claim, deliver with retries, record the outcome. Returns once the notification is settled. */
-  async #send(record: InputRecord, notification: Notification, signal: AbortSignal): Promise<void> {
-    const { store, logger, metrics } = this.#deps
+  /**
+   * Claims the notification, makes one attempt, and settles it: delivered, moved to the
+   * retry tier its attempt count calls for, or given up. Returns once that is durable.
+   */
+  async #send(origin: Origin, notification: Notification, attemptsBefore: number, signal: AbortSignal, firstAttemptAt?: number): Promise<void> {
+    const { store, metrics, logger } = this.#deps
     const { kind, processingId } = notification
     for (;;) {
-      const claim = await this.#step(signal, () => store.claim(kind, processingId, this.#attemptBudgetMs))
+      const claim = await this.#step(signal, () => store.claim(kind, processingId, this.#claimMs))
       if (claim.status === 'done') {
         metrics.duplicates.inc()
         logger.debug({ processingId, kind }, 'already sent: skipped')
@@ -124,107 +148,94 @@ export class RecordHandler {
         continue
       }
 
-      const result = await deliverWithRetries(
-        notification,
-        {
-          send: (n) => this.#deps.client.send(n),
-          keepClaim: (ttlMs) => this.#step(signal, () => store.extend(kind, processingId, claim.token, ttlMs)),
-          policy: this.#policy,
-          attemptBudgetMs: this.#attemptBudgetMs,
-          onAttempt: (outcome) => {
-            metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
-            metrics.attemptDuration.observe(outcome.durationMs / 1000)
-          },
-          onRetryScheduled: (delayMs, attempt, error) => {
-            metrics.retriesScheduled.inc()
-            logger.info({ processingId, kind, attempt, delayMs, error: error.message }, 'delivery failed: retry scheduled')
-          },
-        },
-        signal,
-      )
-
-      if (result.status === 'interrupted') {
-        if (result.reason === 'claim-lost') continue
-        await store.release(kind, processingId, claim.token).catch(() => undefined)
-        throw new Interrupted()
-      }
-      await this.#settle(record, notification, result, claim.token, signal)
+      const startedAt = Date.now()
+      const outcome = await this.#deps.client.send(notification)
+      const attempts = attemptsBefore + 1
+      metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
+      metrics.attemptDuration.observe(outcome.durationMs / 1000)
+      // From here the attempt happened: settle it even if shutdown began meanwhile.
+      await this.#settle(origin, notification, outcome, attempts, claim.token, firstAttemptAt ?? startedAt, signal)
       return
     }
   }
 
   async #settle(
-    record: InputRecord,
+    origin: Origin,
     notification: Notification,
-    result: Exclude<DeliveryResult, { status: 'interrupted' }>,
+    outcome: AttemptOutcome,
+    attempts: number,
     token: string,
+    firstAttemptAt: number,
     signal: AbortSignal,
   ): Promise<void> {
     const { store, publisher, metrics, logger } = this.#deps
     const { kind, processingId } = notification
     const isResult = kind === NotificationKinds.RESULT
-    if (result.status === 'delivered') {
-      await this.#step(signal, () => store.finish(kind, processingId, token))
+    const settling = { settling: true }
+
+    if (outcome.ok) {
+      await this.#step(signal, () => store.finish(kind, processingId, token), settling)
       metrics.delivered.inc({ kind })
-      logger.debug({ processingId, kind, attempts: result.attempts, statusCode: result.statusCode }, 'notification delivered')
+      logger.debug({ processingId, kind, attempts, statusCode: outcome.statusCode }, 'notification delivered')
       if (isResult) {
-        await this.#step(signal, () =>
-          publisher.outcome({ processing_id: processingId, status: 'delivered', attempts: result.attempts, last_status_code: result.statusCode, at: new Date().toISOString() }),
-        )
+        await this.#step(signal, () => publisher.outcome({ processing_id: processingId, status: 'delivered', attempts, last_status_code: outcome.statusCode, at: new Date().toISOString() }), settling)
       }
       return
     }
 
-    const { error, attempts } = result
-    await this.#step(signal, () =>
-      publisher.deadLetter({
-        ...this.#letterBase(record, error.code, `delivery given up: ${error.message}`, processingId),
-        notification: { kind, webhook_id: notification.webhookId, callback_url: notification.callbackUrl, body: notification.body, is_error: notification.isError },
-        attempts,
-        last_error: error.message,
-        last_status_code: error.statusCode ?? null,
-      }),
+    const { error } = outcome
+    const decision = decideRetry(this.#policy, attempts, error)
+    const tier = decision.retry ? tierAfter(this.#deps.tiers, this.#policy.scheduleMs, attempts) : undefined
+    if (decision.retry && tier) {
+      const envelope = retryEnvelope(origin, notification, attempts, Date.now() + decision.delayMs, firstAttemptAt, error)
+      await this.#step(signal, () => publisher.scheduleRetry(tier.topic, envelope), settling)
+      await store.release(kind, processingId, token).catch(() => undefined)
+      metrics.retriesScheduled.inc()
+      logger.info({ processingId, kind, attempts, delayMs: decision.delayMs, tier: tier.topic, error: error.message }, 'delivery failed: retry scheduled')
+      return
+    }
+
+    await this.#step(
+      signal,
+      () =>
+        publisher.deadLetter({
+          ...letterBase(origin, error.code, `delivery given up after ${attempts} attempt(s): ${error.message}`, processingId),
+          notification: { kind, webhook_id: notification.webhookId, callback_url: notification.callbackUrl, body: notification.body, is_error: notification.isError },
+          attempts,
+          last_error: error.message,
+          last_status_code: error.statusCode ?? null,
+        }),
+      settling,
     )
-    await this.#step(signal, () => store.finish(kind, processingId, token))
+    await this.#step(signal, () => store.finish(kind, processingId, token), settling)
     metrics.failed.inc({ code: error.code })
     metrics.deadLettered.inc({ code: error.code })
     logger.warn({ processingId, kind, attempts, code: error.code, error: error.message }, 'notification given up: dead-lettered')
     if (isResult) {
-      await this.#step(signal, () =>
-        publisher.outcome({ processing_id: processingId, status: 'failed', attempts, last_status_code: error.statusCode ?? null, at: new Date().toISOString() }),
+      await this.#step(
+        signal,
+        () => publisher.outcome({ processing_id: processingId, status: 'failed', attempts, last_status_code: error.statusCode ?? null, at: new Date().toISOString() }),
+        settling,
       )
     }
   }
 
-  async #deadLetterPoison(record: InputRecord, error: NotificationError, signal: AbortSignal, processingId: number | null = null): Promise<void> {
+  async #deadLetterPoison(origin: Origin, error: NotificationError, signal: AbortSignal, processingId: number | null = null): Promise<void> {
     await this.#step(signal, () =>
-      this.#deps.publisher.deadLetter({ ...this.#letterBase(record, error.code, error.message, processingId), attempts: 0, last_error: null, last_status_code: null }),
+      this.#deps.publisher.deadLetter({ ...letterBase(origin, error.code, error.message, processingId), attempts: 0, last_error: null, last_status_code: null }),
     )
     this.#deps.metrics.deadLettered.inc({ code: error.code })
-    this.#deps.logger.warn({ topic: record.topic, partition: record.partition, offset: String(record.offset), code: error.code, reason: error.message }, 'poison message dead-lettered')
+    this.#deps.logger.warn({ source: origin.source, code: error.code, reason: error.message }, 'poison message dead-lettered')
   }
 
-  #letterBase(record: InputRecord, code: string, reason: string, processingId: number | null): Omit<DeadLetter, 'attempts' | 'last_error' | 'last_status_code'> {
-    return {
-      reason,
-      code,
-      source: {
-        topic: record.topic,
-        partition: record.partition,
-        offset: String(record.offset),
-        key: record.key ?? null,
-        timestamp: record.timestamp === undefined ? null : new Date(Number(record.timestamp)).toISOString(),
-      },
-      original: record.value?.toString('utf8') ?? '',
-      processing_id: processingId,
-      failed_at: new Date().toISOString(),
-    }
-  }
-
-  /** Runs a Redis or Kafka step until it succeeds; waits between tries; gives up only on shutdown. */
-  async #step<T>(signal: AbortSignal, operation: () => Promise<T>): Promise<T> {
-    for (;;) {
-      if (signal.aborted) throw new Interrupted()
+  /**
+   * Runs a Redis or Kafka step until it succeeds, waiting between tries. Stops with
+   * Interrupted on shutdown; a `settling` step (after an attempt was made) is still tried
+   * once after shutdown began, so a delivered notification is marked whenever possible.
+   */
+  async #step<T>(signal: AbortSignal, operation: () => Promise<T>, options: { settling?: boolean } = {}): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      if (signal.aborted && !(options.settling && tries === 0)) throw new Interrupted()
       try {
         return await operation()
       } catch (error) {
@@ -234,5 +245,37 @@ export class RecordHandler {
         if (!(await sleep(this.#deps.config.tuning.infrastructureRetryMs, signal))) throw new Interrupted()
       }
     }
+  }
+}
+
+function originOf(record: InputRecord): Origin {
+  return {
+    source: {
+      topic: record.topic,
+      partition: record.partition,
+      offset: String(record.offset),
+      key: record.key ?? null,
+      timestamp: record.timestamp === undefined ? null : new Date(Number(record.timestamp)).toISOString(),
+    },
+    original: record.value?.toString('utf8') ?? '',
+  }
+}
+
+function letterBase(origin: Origin, code: string, reason: string, processingId: number | null): Omit<DeadLetter, 'attempts' | 'last_error' | 'last_status_code'> {
+  return { reason, code, source: origin.source, original: origin.original, processing_id: processingId, failed_at: new Date().toISOString() }
+}
+
+function retryEnvelope(origin: Origin, notification: Notification, attempts: number, dueAt: number, firstAttemptAt: number, error: DeliveryError): RetryEnvelope {
+  return {
+    v: 1,
+    notification: toEnvelopeNotification(notification),
+    attempts,
+    due_at: dueAt,
+    first_attempt_at: firstAttemptAt,
+    last_error: error.message,
+    last_error_code: error.code,
+    last_status_code: error.statusCode ?? null,
+    source: origin.source,
+    original: origin.original,
   }
 }

@@ -111,6 +111,16 @@ export class DedupStore {
     await this.#call(() => this.#redis.releaseClaim(keysFor(kind, processingId).claim, token))
   }
 
+  /** Forgets that a notification was sent or given up, so it may be sent again (replay). */
+  async forget(kind: NotificationKind, processingId: number): Promise<void> {
+    await this.#call(() => this.#redis.del(keysFor(kind, processingId).done))
+  }
+
+  /** Records that a dead letter was replayed; false if it already was. */
+  async markReplayed(key: string): Promise<boolean> {
+    return (await this.#call(() => this.#redis.set(key, '_', 'EX', this.#processedTtlSeconds, 'NX'))) === 'OK'
+  }
+
   async isDone(kind: NotificationKind, processingId: number): Promise<boolean> {
     return (await this.#call(() => this.#redis.exists(keysFor(kind, processingId).done))) === 1
   }

@@ -1,6 +1,6 @@
-// Consumes the input topics as one member of the consumer group and hands each record to
-// the handler, many at once: bounded overall (backpressure pauses the stream), serialised
-// per processing_id. Offsets are committed, in batches, only up to the last record of each
+// Consumes topics as one member of a consumer group and runs each record's work, many at
+// once: bounded overall (backpressure pauses the stream), serialised per key (the
+// processing_id). Offsets are committed, in batches, only up to the last record of each
 // partition below which every record is finished (offset-tracker.ts). Autocommit is off.
 import {
   Consumer,
@@ -10,48 +10,69 @@ import {
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka'
-import type { Config } from '../config.ts'
+import type { Tuning } from '../config.ts'
 import { describeError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { classify, type Classified } from '../messages/classify.ts'
 import type { Metrics } from '../metrics.ts'
-import { inputTopics, ourKeyFor } from '../names.ts'
-import { Interrupted, type InputRecord, type RecordHandler } from '../record-handler.ts'
+import { Interrupted, type InputRecord } from '../record-handler.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { OffsetTracker, partitionKey } from './offset-tracker.ts'
 
 type KafkaMessage = Message<string, Buffer, Buffer, Buffer>
+type Stream = MessagesStream<string, Buffer, Buffer, Buffer>
+
+export interface PreparedRecord {
+  /** Records with the same key run one after another, in arrival order. */
+  readonly key: string | undefined
+  run(signal: AbortSignal): Promise<void>
+}
+
+export interface RecordProcessor {
+  /** Called synchronously for every record, in arrival order. */
+  prepare(record: InputRecord): PreparedRecord
+  /** Last resort for work that failed with something other than Interrupted (a bug). */
+  onUnexpected(record: InputRecord, error: unknown, signal: AbortSignal): Promise<void>
+}
+
+export interface ConsumerLoopOptions {
+  /** For logs and metrics: "input", "retry.5s", … */
+  name: string
+  brokers: readonly string[]
+  clientId: string
+  groupId: string
+  topics: string[]
+  tuning: Tuning
+  processor: RecordProcessor
+  logger: Logger
+  metrics: Metrics
+}
 
 const RESTART_DELAY_MS = 1000
 
 export class ConsumerLoop {
-  readonly #config: Config
-  readonly #handler: RecordHandler
+  readonly #options: ConsumerLoopOptions
   readonly #logger: Logger
-  readonly #metrics: Metrics
   readonly #consumer: Consumer<string, Buffer, Buffer, Buffer>
   readonly #tracker = new OffsetTracker<KafkaMessage>()
   readonly #serializer = new KeyedSerializer<string>()
   readonly #shutdown = new AbortController()
   readonly #tasks = new Set<Promise<void>>()
-  #stream: MessagesStream<string, Buffer, Buffer, Buffer> | undefined
+  #stream: Stream | undefined
   #commitTimer: NodeJS.Timeout | undefined
   #paused = false
-  #stopping = false
 
-  constructor(deps: { config: Config; handler: RecordHandler; logger: Logger; metrics: Metrics }) {
-    this.#config = deps.config
-    this.#handler = deps.handler
-    this.#logger = deps.logger
-    this.#metrics = deps.metrics
+  constructor(options: ConsumerLoopOptions) {
+    this.#options = options
+    this.#logger = options.logger.child({ loop: options.name })
     this.#consumer = new Consumer({
-      clientId: `${deps.config.kafka.clientId}-consumer`,
-      groupId: deps.config.kafka.groupId,
-      bootstrapBrokers: [...deps.config.kafka.brokers],
+      clientId: `${options.clientId}-${options.name}`,
+      groupId: options.groupId,
+      bootstrapBrokers: [...options.brokers],
       deserializers: { key: stringDeserializer },
       autocommit: false,
-      sessionTimeout: 20_000,
-      heartbeatInterval: 2000,
+      // A replica that dies is noticed within 10 s; its partitions (and their waiting retries) move on.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
       rebalanceTimeout: 30_000,
       retries: 5,
       retryDelay: 500,
@@ -59,32 +80,28 @@ export class ConsumerLoop {
     this.#consumer.on('consumer:group:join', () => this.#onAssignment())
   }
 
-  /** True while this replica is an active member of its consumer group. */
+  /** True while this loop is an active member of its consumer group. */
   get isJoined(): boolean {
     return this.#consumer.isActive()
   }
 
-  get inFlight(): number {
-    return this.#tasks.size
-  }
-
   async start(): Promise<void> {
     await this.#openStream()
-    this.#commitTimer = setInterval(() => void this.#commitFinished(), this.#config.tuning.commitIntervalMs)
+    this.#commitTimer = setInterval(() => void this.#commitFinished(), this.#options.tuning.commitIntervalMs)
   }
 
-  /** Stops taking records, lets in-flight ones finish within the grace period, commits, leaves the group. */
+  /**
+   * Stops taking records. Waits are cut short and attempts under way finish and are
+   * settled (bounded by the grace period); unfinished records are left uncommitted for
+   * whoever takes the partition next. Then commits and leaves the group.
+   */
   async stop(): Promise<void> {
-    if (this.#stopping) return
-    this.#stopping = true
+    if (this.#shutdown.signal.aborted) return
     this.#stream?.pause()
-    const graceEnded = AbortSignal.timeout(this.#config.tuning.shutdownGraceMs)
-    while (this.#tasks.size > 0 && !graceEnded.aborted) await Promise.race([...this.#tasks, onAbort(graceEnded)])
-    if (this.#tasks.size > 0) {
-      this.#logger.warn({ inFlight: this.#tasks.size }, 'grace period over: handing unfinished records back to the group')
-    }
     this.#shutdown.abort()
-    await Promise.allSettled([...this.#tasks])
+    const grace = AbortSignal.timeout(this.#options.tuning.shutdownGraceMs)
+    await Promise.race([Promise.allSettled([...this.#tasks]), new Promise((resolve) => grace.addEventListener('abort', resolve, { once: true }))])
+    if (this.#tasks.size > 0) this.#logger.warn({ inFlight: this.#tasks.size }, 'grace period over: leaving unfinished records uncommitted')
     clearInterval(this.#commitTimer)
     await this.#commitFinished()
     await this.#stream?.close().catch((error: unknown) => this.#logger.warn({ error: describeError(error) }, 'closing the stream failed'))
@@ -93,7 +110,7 @@ export class ConsumerLoop {
 
   async #openStream(): Promise<void> {
     const stream = await this.#consumer.consume({
-      topics: inputTopics(this.#config.kafka.topics),
+      topics: this.#options.topics,
       mode: MessagesStreamModes.COMMITTED,
       fallbackMode: MessagesStreamFallbackModes.EARLIEST,
       autocommit: false,
@@ -107,10 +124,10 @@ export class ConsumerLoop {
   }
 
   /** A stream that ends while we are running is replaced; what it had in flight is fetched again. */
-  async #onStreamClosed(stream: MessagesStream<string, Buffer, Buffer, Buffer>): Promise<void> {
-    if (this.#stopping || this.#stream !== stream) return
+  async #onStreamClosed(stream: Stream): Promise<void> {
+    if (this.#shutdown.signal.aborted || this.#stream !== stream) return
     this.#logger.warn('consumer stream closed: reopening')
-    while (!this.#stopping) {
+    while (!this.#shutdown.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS))
       try {
         await this.#openStream()
@@ -131,9 +148,9 @@ export class ConsumerLoop {
       timestamp: message.timestamp,
     }
     const token = this.#tracker.track(message.topic, message.partition, message.offset, message)
-    const classified = classify(record.key, record.value, ourKeyFor(this.#config.kafka.topics, record.topic))
-    const run = () => this.#handler.handle(record, classified, this.#shutdown.signal)
-    const work = serialKey(classified) === undefined ? run() : this.#serializer.run(serialKey(classified) as string, run)
+    const signal = this.#shutdown.signal
+    const prepared = this.#options.processor.prepare(record)
+    const work = prepared.key === undefined ? prepared.run(signal) : this.#serializer.run(prepared.key, () => prepared.run(signal))
 
     const task: Promise<void> = work.then(
       () => this.#tracker.complete(token),
@@ -142,7 +159,7 @@ export class ConsumerLoop {
         // A bug, not an outage: park the record in the dead-letter topic rather than stall the partition.
         this.#logger.error({ error: describeError(error), stack: (error as Error).stack, topic: record.topic, offset: String(record.offset) }, 'unexpected error handling a record')
         try {
-          await this.#handler.deadLetterUnexpected(record, error, this.#shutdown.signal)
+          await this.#options.processor.onUnexpected(record, error, signal)
           this.#tracker.complete(token)
         } catch (deadLetterError) {
           this.#logger.error({ error: describeError(deadLetterError) }, 'could not dead-letter the record: left uncommitted')
@@ -150,19 +167,23 @@ export class ConsumerLoop {
       },
     )
     this.#tasks.add(task)
-    this.#metrics.inFlight.set(this.#tasks.size)
+    this.#updateInFlight()
     void task.finally(() => {
       this.#tasks.delete(task)
-      this.#metrics.inFlight.set(this.#tasks.size)
-      if (this.#paused && this.#tasks.size <= this.#config.tuning.maxInFlight * 0.75 && !this.#stopping) {
+      this.#updateInFlight()
+      if (this.#paused && this.#tasks.size <= this.#options.tuning.maxInFlight * 0.75 && !signal.aborted) {
         this.#paused = false
         this.#stream?.resume()
       }
     })
-    if (!this.#paused && this.#tasks.size >= this.#config.tuning.maxInFlight) {
+    if (!this.#paused && this.#tasks.size >= this.#options.tuning.maxInFlight) {
       this.#paused = true
       this.#stream?.pause()
     }
+  }
+
+  #updateInFlight(): void {
+    this.#options.metrics.inFlight.set({ loop: this.#options.name }, this.#tasks.size)
   }
 
   #onAssignment(): void {
@@ -184,20 +205,9 @@ export class ConsumerLoop {
   }
 }
 
-/** Records of one processing_id are handled in order; others need no order. */
-function serialKey(classified: Classified): string | undefined {
-  if (classified.kind === 'result') return String(classified.result.response.processing_id)
-  if (classified.kind === 'request') return String(classified.request.processing_id)
-  return undefined
-}
-
 /** Commits up to and including this message (Kafka stores the next offset to read). */
 function commit(message: KafkaMessage): Promise<void> {
   return new Promise((resolve, reject) => {
     void message.commit((error) => (error ? reject(error) : resolve()))
   })
-}
-
-function onAbort(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
 }

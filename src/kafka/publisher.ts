@@ -1,8 +1,10 @@
-// Writes to our output topics: the dead-letter topic and the outcomes topic (contract §3).
+// Writes to our output topics: the dead-letter topic, the outcomes topic (contract §3) and
+// the retry tiers.
 // Callers await their message's acknowledgement (acks=all) before their offset may be
 // committed; messages sent within a few milliseconds share one produce request.
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError } from '../errors.ts'
+import type { RetryEnvelope } from '../messages/retry-envelope.ts'
 import type { TopicNames } from '../names.ts'
 
 type Outgoing = MessageToProduce<string, string, string, string>
@@ -59,6 +61,16 @@ export class Publisher {
       value: JSON.stringify(letter),
       headers: { 'dlq-code': letter.code, 'dlq-source-topic': letter.source.topic },
     })
+  }
+
+  /** Parks a notification in a retry tier until its next attempt is due. Key: processing_id. */
+  async scheduleRetry(topic: string, envelope: RetryEnvelope): Promise<void> {
+    await this.#enqueue({ topic, key: String(envelope.notification.processing_id), value: JSON.stringify(envelope) })
+  }
+
+  /** Produces a record as given (replay of a dead-lettered input record to its source topic). */
+  async republish(topic: string, key: string | null, value: string): Promise<void> {
+    await this.#enqueue({ topic, ...(key === null ? {} : { key }), value })
   }
 
   async outcome(outcome: Outcome): Promise<void> {

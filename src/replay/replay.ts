@@ -1,0 +1,98 @@
+// Replays dead-lettered notifications: a notification that was given up is sent again
+// through the first retry tier with a fresh schedule (its "sent" marker is cleared first);
+// a poison record, only when asked, is produced again to the topic it came from.
+// A dead letter is replayed once: a second run skips it unless forced.
+import type { DedupStore } from '../dedup/store.ts'
+import type { DeadLetter, Publisher } from '../kafka/publisher.ts'
+import type { RetryEnvelope } from '../messages/retry-envelope.ts'
+import { replayedKey, type RetryTier } from '../names.ts'
+import { NotificationKinds } from '../notifications/payload.ts'
+import type { StoredDeadLetter } from './dead-letters.ts'
+
+export interface ReplaySelection {
+  /** Replay only these processing ids; empty = all. */
+  readonly processingIds: ReadonlySet<number>
+  readonly includePoison: boolean
+}
+
+export type ReplayAction =
+  | { kind: 'notification'; stored: StoredDeadLetter; letter: DeadLetter & { notification: NonNullable<DeadLetter['notification']> }; processingId: number }
+  | { kind: 'poison'; stored: StoredDeadLetter; letter: DeadLetter }
+
+/** Pure: which dead letters a selection replays, and how. */
+export function planReplay(letters: readonly StoredDeadLetter[], selection: ReplaySelection): ReplayAction[] {
+  const actions: ReplayAction[] = []
+  for (const stored of letters) {
+    const { letter } = stored
+    if (!letter) continue
+    if (selection.processingIds.size > 0 && (letter.processing_id === null || !selection.processingIds.has(letter.processing_id))) continue
+    if (letter.notification && letter.processing_id !== null) {
+      actions.push({ kind: 'notification', stored, letter: { ...letter, notification: letter.notification }, processingId: letter.processing_id })
+    } else if (selection.includePoison) {
+      actions.push({ kind: 'poison', stored, letter })
+    }
+  }
+  return actions
+}
+
+/** Pure: the retry record that sends a given-up notification again, due now. */
+export function replayEnvelope(action: Extract<ReplayAction, { kind: 'notification' }>, now: number): RetryEnvelope {
+  const { letter, processingId } = action
+  const kind = letter.notification.kind === NotificationKinds.ACCEPTED ? NotificationKinds.ACCEPTED : NotificationKinds.RESULT
+  return {
+    v: 1,
+    notification: {
+      kind,
+      processing_id: processingId,
+      webhook_id: letter.notification.webhook_id,
+      callback_url: letter.notification.callback_url,
+      body: letter.notification.body,
+      is_error: letter.notification.is_error,
+      error_code: null,
+    },
+    attempts: 0,
+    due_at: now,
+    first_attempt_at: now,
+    last_error: letter.last_error ?? letter.reason,
+    last_error_code: letter.code,
+    last_status_code: letter.last_status_code,
+    source: letter.source,
+    original: letter.original,
+  }
+}
+
+export interface ReplayDeps {
+  store: DedupStore
+  publisher: Publisher
+  /** Where replayed notifications start again: the first retry tier. */
+  firstTier: RetryTier
+  deadLetterTopic: string
+  /** Produces a record as-is (poison replay). */
+  produceRaw(topic: string, key: string | null, value: string): Promise<void>
+}
+
+export interface ReplayReport {
+  replayed: number
+  alreadyReplayed: number
+}
+
+export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps, options: { force: boolean }, onProgress: (done: number) => void = () => undefined): Promise<ReplayReport> {
+  const report: ReplayReport = { replayed: 0, alreadyReplayed: 0 }
+  let done = 0
+  for (const action of actions) {
+    const marker = replayedKey(deps.deadLetterTopic, action.stored.partition, action.stored.offset)
+    if (!(await deps.store.markReplayed(marker)) && !options.force) {
+      report.alreadyReplayed++
+    } else if (action.kind === 'notification') {
+      const envelope = replayEnvelope(action, Date.now())
+      await deps.store.forget(envelope.notification.kind, action.processingId)
+      await deps.publisher.scheduleRetry(deps.firstTier.topic, envelope)
+      report.replayed++
+    } else {
+      await deps.produceRaw(action.letter.source.topic, action.letter.source.key, action.letter.original)
+      report.replayed++
+    }
+    onProgress(++done)
+  }
+  return report
+}
