@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { redisKeys, retryTiers, tierAfter } from '../../src/names.ts'
+
+describe('redisKeys', () => {
+  it('builds the contract key for a sent notification', () => {
+    assert.equal(redisKeys.processed(42), 'processed_messages:42')
+  })
+})
+
+describe('retryTiers', () => {
+  const schedule = [5000, 30_000, 120_000, 30_000]
+
+  it('makes one tier per distinct delay, named after the group and the delay', () => {
+    assert.deepEqual(
+      retryTiers('notification_service', schedule).map((tier) => [tier.topic, tier.groupId]),
+      [
+        ['notification_service.retry.5s', 'notification_service.retry.5s'],
+        ['notification_service.retry.30s', 'notification_service.retry.30s'],
+        ['notification_service.retry.2m', 'notification_service.retry.2m'],
+      ],
+    )
+  })
+
+  it('keeps topic names valid whatever the group id contains', () => {
+    const [tier] = retryTiers('team a/notifications', [1500])
+    assert.equal(tier?.topic, 'team_a_notifications.retry.1500ms')
+    assert.equal(tier?.groupId, 'team a/notifications.retry.1500ms')
+  })
+
+  it('picks the tier of the delay that follows the attempts made, and none after the schedule', () => {
+    const tiers = retryTiers('g', schedule)
+    assert.equal(tierAfter(tiers, schedule, 1)?.delayMs, 5000)
+    assert.equal(tierAfter(tiers, schedule, 2)?.delayMs, 30_000)
+    assert.equal(tierAfter(tiers, schedule, 4)?.topic, 'g.retry.30s')
+    assert.equal(tierAfter(tiers, schedule, 5), undefined)
+  })
+})
