@@ -15,7 +15,7 @@ import type { Logger } from './log.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { classify, type Classified } from './messages/classify.ts'
 import { parseEnvelope } from './messages/retry-envelope.ts'
-import { inputTopics, ourKeyFor, outputTopics, retryTiers } from './names.ts'
+import { inputTopics, ourKeyFor, retryTiers } from './names.ts'
 import { RecordHandler } from './record-handler.ts'
 
 export interface App {
@@ -37,6 +37,8 @@ export interface AppOptions {
 }
 
 const CONNECT_RETRY_MS = 2000
+const DAY_MS = 86_400_000
+const DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
 
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true })
@@ -124,9 +126,12 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       const topics = config.kafka.topics
       await untilDone('creating topics', async () => {
         const created = await ensureTopics(config.kafka.brokers, config.kafka.clientId, [
-          ...inputTopics(topics),
-          ...outputTopics(topics),
-          ...tiers.map((tier) => tier.topic),
+          ...inputTopics(topics).map((name) => ({ name })),
+          { name: topics.outcomes },
+          // Dead letters wait for a person to look at them and replay them.
+          { name: topics.deadLetter, configs: { 'retention.ms': String(DEAD_LETTER_RETENTION_MS) } },
+          // A retry must outlive its wait by far, whatever the cluster's default retention.
+          ...tiers.map((tier) => ({ name: tier.topic, configs: { 'retention.ms': String(Math.max(7 * DAY_MS, 4 * tier.delayMs)) } })),
         ])
         if (created.length > 0) logger.info({ topics: created }, 'created missing topics')
       })

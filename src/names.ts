@@ -39,11 +39,6 @@ export function inputTopics(topics: TopicNames): string[] {
   return [topics.sending, topics.aiHandler]
 }
 
-/** Topics this service writes to. */
-export function outputTopics(topics: TopicNames): string[] {
-  return [topics.deadLetter, topics.outcomes]
-}
-
 /**
  * A retry tier: a topic where notifications wait for one delay of RETRY_SCHEDULE, and the
  * consumer group that reads it. One tier per distinct delay; they belong to this service's
