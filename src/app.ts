@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from './metrics.ts'
 import { classify, type Classified } from './messages/classify.ts'
 import { parseEnvelope } from './messages/retry-envelope.ts'
 import { inputTopics, ourKeyFor, retryTiers } from './names.ts'
+import { NotificationKinds } from './notifications/payload.ts'
 import { RecordHandler } from './record-handler.ts'
 
 export interface App {
@@ -95,7 +96,16 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     const checks = { redis: store.isReady && (await store.ping()), kafka: loops.every((loop) => loop.isJoined) }
     return { ready: checks.redis && checks.kafka, checks }
   }
-  const server = new OpsServer({ readiness, registry: metrics.registry })
+  const server = new OpsServer({
+    readiness,
+    registry: metrics.registry,
+    adminToken: config.adminToken,
+    async notificationStatus(processingId) {
+      const [result, accepted] = await Promise.all([store.status(NotificationKinds.RESULT, processingId), store.status(NotificationKinds.ACCEPTED, processingId)])
+      if (!result && !accepted) return undefined
+      return { processing_id: processingId, ...(result ? { ...result.status, history: result.history } : { status: 'unknown' }), ...(accepted ? { accepted: { ...accepted.status, history: accepted.history } } : {}) }
+    },
+  })
   const stopping = new AbortController()
   let httpPort = config.httpPort
   let started = false

@@ -12,6 +12,11 @@ export const redisKeys = {
   /** "Accepted" notifications are deduplicated apart from the result's. */
   acceptedSent: (processingId: number) => `processed_messages:${processingId}:accepted`,
   acceptedInFlight: (processingId: number) => `notification_lock:${processingId}:accepted`,
+  /** Status and attempt history shown by GET /notifications/{id}; they expire with the done marker. */
+  status: (processingId: number) => `notification_status:${processingId}`,
+  attempts: (processingId: number) => `notification_attempts:${processingId}`,
+  acceptedStatus: (processingId: number) => `notification_status:${processingId}:accepted`,
+  acceptedAttempts: (processingId: number) => `notification_attempts:${processingId}:accepted`,
 } as const
 
 /** Message keys on the input topics that belong to this service (contract §1). */

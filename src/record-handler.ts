@@ -4,7 +4,7 @@
 // dead-lettered. When Redis or Kafka fail, the step waits and is tried again: the record is
 // never dropped. On shutdown it rejects with Interrupted and the record stays uncommitted.
 import type { Config } from './config.ts'
-import type { DedupStore } from './dedup/store.ts'
+import type { AttemptRecord, DedupStore, NotificationStatus } from './dedup/store.ts'
 import type { AttemptOutcome, CallbackClient } from './delivery/http-client.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, decideRetry, type RetryPolicy } from './delivery/retry-policy.ts'
 import { ErrorCodes, NotificationError, PoisonMessageError, describeError, type DeliveryError } from './errors.ts'
@@ -154,7 +154,7 @@ export class RecordHandler {
       metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
       metrics.attemptDuration.observe(outcome.durationMs / 1000)
       // From here the attempt happened: settle it even if shutdown began meanwhile.
-      await this.#settle(origin, notification, outcome, attempts, claim.token, firstAttemptAt ?? startedAt, signal)
+      await this.#settle(origin, notification, outcome, attempts, claim.token, { at: startedAt, first: firstAttemptAt ?? startedAt }, signal)
       return
     }
   }
@@ -165,16 +165,18 @@ export class RecordHandler {
     outcome: AttemptOutcome,
     attempts: number,
     token: string,
-    firstAttemptAt: number,
+    times: { at: number; first: number },
     signal: AbortSignal,
   ): Promise<void> {
     const { store, publisher, metrics, logger } = this.#deps
     const { kind, processingId } = notification
     const isResult = kind === NotificationKinds.RESULT
     const settling = { settling: true }
+    const attempt = attemptRecord(outcome, times.at)
 
     if (outcome.ok) {
-      await this.#step(signal, () => store.finish(kind, processingId, token), settling)
+      const status = statusRecord('delivered', attempts, attempt, null)
+      await this.#step(signal, () => store.finish(kind, processingId, token, status, attempt), settling)
       metrics.delivered.inc({ kind })
       logger.debug({ processingId, kind, attempts, statusCode: outcome.statusCode }, 'notification delivered')
       if (isResult) {
@@ -187,9 +189,11 @@ export class RecordHandler {
     const decision = decideRetry(this.#policy, attempts, error)
     const tier = decision.retry ? tierAfter(this.#deps.tiers, this.#policy.scheduleMs, attempts) : undefined
     if (decision.retry && tier) {
-      const envelope = retryEnvelope(origin, notification, attempts, Date.now() + decision.delayMs, firstAttemptAt, error)
+      const dueAt = Date.now() + decision.delayMs
+      const envelope = retryEnvelope(origin, notification, attempts, dueAt, times.first, error)
       await this.#step(signal, () => publisher.scheduleRetry(tier.topic, envelope), settling)
-      await store.release(kind, processingId, token).catch(() => undefined)
+      // Best effort: the claim expires by itself, and the status is only for people to read.
+      await store.reschedule(kind, processingId, token, statusRecord('retrying', attempts, attempt, dueAt), attempt).catch(() => undefined)
       metrics.retriesScheduled.inc()
       logger.info({ processingId, kind, attempts, delayMs: decision.delayMs, tier: tier.topic, error: error.message }, 'delivery failed: retry scheduled')
       return
@@ -207,7 +211,7 @@ export class RecordHandler {
         }),
       settling,
     )
-    await this.#step(signal, () => store.finish(kind, processingId, token), settling)
+    await this.#step(signal, () => store.finish(kind, processingId, token, statusRecord('failed', attempts, attempt, null), attempt), settling)
     metrics.failed.inc({ code: error.code })
     metrics.deadLettered.inc({ code: error.code })
     logger.warn({ processingId, kind, attempts, code: error.code, error: error.message }, 'notification given up: dead-lettered')
@@ -263,6 +267,26 @@ function originOf(record: InputRecord): Origin {
 
 function letterBase(origin: Origin, code: string, reason: string, processingId: number | null): Omit<DeadLetter, 'attempts' | 'last_error' | 'last_status_code'> {
   return { reason, code, source: origin.source, original: origin.original, processing_id: processingId, failed_at: new Date().toISOString() }
+}
+
+function attemptRecord(outcome: AttemptOutcome, at: number): AttemptRecord {
+  return {
+    at: new Date(at).toISOString(),
+    status_code: outcome.ok ? outcome.statusCode : (outcome.error.statusCode ?? null),
+    error: outcome.ok ? null : outcome.error.message,
+    duration_ms: outcome.durationMs,
+  }
+}
+
+function statusRecord(status: NotificationStatus['status'], attempts: number, last: AttemptRecord, nextAttemptAt: number | null): NotificationStatus {
+  return {
+    status,
+    attempts,
+    last_status_code: last.status_code,
+    last_error: last.error,
+    next_attempt_at: nextAttemptAt === null ? null : new Date(nextAttemptAt).toISOString(),
+    updated_at: new Date().toISOString(),
+  }
 }
 
 function retryEnvelope(origin: Origin, notification: Notification, attempts: number, dueAt: number, firstAttemptAt: number, error: DeliveryError): RetryEnvelope {

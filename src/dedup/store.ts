@@ -19,21 +19,34 @@ export interface RecordedRequest {
   requirements_id: number
 }
 
+/** Attempts kept in a notification's history. */
+const MAX_ATTEMPTS_KEPT = 20
+
 // KEYS: done marker, claim. ARGV: token, claim ttl (ms).
 const CLAIM_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'done', 0} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'claimed', 0} end
 return {'busy', redis.call('PTTL', KEYS[2])}
 `
-// KEYS: claim. ARGV: token, ttl (ms). 1 if still ours (and extended), else 0.
-const EXTEND_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`
-// KEYS: done marker, claim. ARGV: token, done ttl (s).
+// Delivered or given up: done marker, claim released, status and attempt history kept.
+// KEYS: done marker, claim, status, attempts. ARGV: token, ttl (s), status JSON, attempt JSON.
 const FINISH_SCRIPT = `
 redis.call('SET', KEYS[1], '_', 'EX', ARGV[2])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
+redis.call('RPUSH', KEYS[4], ARGV[4])
+redis.call('LTRIM', KEYS[4], -${MAX_ATTEMPTS_KEPT}, -1)
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+return 1
+`
+// Handed to a retry tier: claim released, status and attempt history kept.
+// KEYS: claim, status, attempts. ARGV: token, ttl (s), status JSON, attempt JSON.
+const RESCHEDULE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[4])
+redis.call('LTRIM', KEYS[3], -${MAX_ATTEMPTS_KEPT}, -1)
+redis.call('EXPIRE', KEYS[3], ARGV[2])
 return 1
 `
 // KEYS: claim. ARGV: token.
@@ -44,9 +57,26 @@ return 0
 
 interface ScriptedRedis extends Redis {
   claimNotification(done: string, claim: string, token: string, ttlMs: number): Promise<[string, number]>
-  extendClaim(claim: string, token: string, ttlMs: number): Promise<number>
-  finishNotification(done: string, claim: string, token: string, ttlSeconds: number): Promise<number>
+  finishNotification(done: string, claim: string, status: string, attempts: string, token: string, ttlSeconds: number, statusJson: string, attemptJson: string): Promise<number>
+  rescheduleNotification(claim: string, status: string, attempts: string, token: string, ttlSeconds: number, statusJson: string, attemptJson: string): Promise<number>
   releaseClaim(claim: string, token: string): Promise<number>
+}
+
+/** What GET /notifications/{id} shows: kept as long as the done marker. */
+export interface NotificationStatus {
+  status: 'delivered' | 'retrying' | 'failed'
+  attempts: number
+  last_status_code: number | null
+  last_error: string | null
+  next_attempt_at: string | null
+  updated_at: string
+}
+
+export interface AttemptRecord {
+  at: string
+  status_code: number | null
+  error: string | null
+  duration_ms: number
 }
 
 export class DedupStore {
@@ -65,8 +95,8 @@ export class DedupStore {
       retryStrategy: (times) => Math.min(times * 200, 2000),
     })
     redis.defineCommand('claimNotification', { numberOfKeys: 2, lua: CLAIM_SCRIPT })
-    redis.defineCommand('extendClaim', { numberOfKeys: 1, lua: EXTEND_SCRIPT })
-    redis.defineCommand('finishNotification', { numberOfKeys: 2, lua: FINISH_SCRIPT })
+    redis.defineCommand('finishNotification', { numberOfKeys: 4, lua: FINISH_SCRIPT })
+    redis.defineCommand('rescheduleNotification', { numberOfKeys: 3, lua: RESCHEDULE_SCRIPT })
     redis.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
     this.#redis = redis as ScriptedRedis
   }
@@ -94,16 +124,32 @@ export class DedupStore {
     return { status: 'busy', retryInMs: pttl > 0 ? pttl : 100 }
   }
 
-  /** Keeps the claim alive for another `ttlMs`; false when it was lost (expired, taken over). */
-  async extend(kind: NotificationKind, processingId: number, token: string, ttlMs: number): Promise<boolean> {
-    const result = await this.#call(() => this.#redis.extendClaim(keysFor(kind, processingId).claim, token, Math.ceil(ttlMs)))
-    return result === 1
+  /** Delivered or finally given up: never send it again (for STORAGE_TIME_PROCESSED_MESSAGES). */
+  async finish(kind: NotificationKind, processingId: number, token: string, status: NotificationStatus, attempt: AttemptRecord): Promise<void> {
+    const keys = keysFor(kind, processingId)
+    await this.#call(() =>
+      this.#redis.finishNotification(keys.done, keys.claim, keys.status, keys.attempts, token, this.#processedTtlSeconds, JSON.stringify(status), JSON.stringify(attempt)),
+    )
   }
 
-  /** Delivered or finally given up: never send it again (for STORAGE_TIME_PROCESSED_MESSAGES). */
-  async finish(kind: NotificationKind, processingId: number, token: string): Promise<void> {
+  /** The attempt failed and the notification now waits in a retry tier: the claim is given back. */
+  async reschedule(kind: NotificationKind, processingId: number, token: string, status: NotificationStatus, attempt: AttemptRecord): Promise<void> {
     const keys = keysFor(kind, processingId)
-    await this.#call(() => this.#redis.finishNotification(keys.done, keys.claim, token, this.#processedTtlSeconds))
+    await this.#call(() =>
+      this.#redis.rescheduleNotification(keys.claim, keys.status, keys.attempts, token, this.#processedTtlSeconds, JSON.stringify(status), JSON.stringify(attempt)),
+    )
+  }
+
+  /** Status and attempt history of a notification; undefined when none is known. */
+  async status(kind: NotificationKind, processingId: number): Promise<{ status: NotificationStatus | { status: 'pending' }; history: AttemptRecord[] } | undefined> {
+    const keys = keysFor(kind, processingId)
+    const [status, history, claimed] = await this.#call(() =>
+      Promise.all([this.#redis.get(keys.status), this.#redis.lrange(keys.attempts, 0, -1), this.#redis.exists(keys.claim)]),
+    )
+    const attempts = history.map((entry) => JSON.parse(entry) as AttemptRecord)
+    if (status !== null) return { status: JSON.parse(status) as NotificationStatus, history: attempts }
+    if (claimed === 1) return { status: { status: 'pending' }, history: attempts }
+    return undefined
   }
 
   /** Gives the claim back without marking done (shutdown: another replica takes over at once). */
@@ -160,8 +206,18 @@ export class DedupStore {
   }
 }
 
-function keysFor(kind: NotificationKind, processingId: number): { done: string; claim: string } {
+function keysFor(kind: NotificationKind, processingId: number): { done: string; claim: string; status: string; attempts: string } {
   return kind === NotificationKinds.RESULT
-    ? { done: redisKeys.processed(processingId), claim: redisKeys.inFlight(processingId) }
-    : { done: redisKeys.acceptedSent(processingId), claim: redisKeys.acceptedInFlight(processingId) }
+    ? {
+        done: redisKeys.processed(processingId),
+        claim: redisKeys.inFlight(processingId),
+        status: redisKeys.status(processingId),
+        attempts: redisKeys.attempts(processingId),
+      }
+    : {
+        done: redisKeys.acceptedSent(processingId),
+        claim: redisKeys.acceptedInFlight(processingId),
+        status: redisKeys.acceptedStatus(processingId),
+        attempts: redisKeys.acceptedAttempts(processingId),
+      }
 }

@@ -1,4 +1,6 @@
-// Operations endpoints on HTTP_PORT (contract §5): liveness, readiness, Prometheus metrics.
+// Operations endpoints on HTTP_PORT (contract §5): liveness, readiness, Prometheus metrics,
+// and, only when ADMIN_TOKEN is set and sent as a bearer token, a notification's status.
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
@@ -11,7 +13,12 @@ export interface Readiness {
 export interface OpsServerDeps {
   readiness(): Promise<Readiness>
   registry: Registry
+  /** Unset: the admin endpoints are off (404), not open. */
+  adminToken: string | undefined
+  notificationStatus(processingId: number): Promise<unknown>
 }
+
+const NOTIFICATION_PATH = /^\/notifications\/(\d{1,16})$/
 
 export class OpsServer {
   readonly #server: Server
@@ -57,10 +64,24 @@ export class OpsServer {
         response.end(body)
         return
       }
-      default:
-        return send(response, 404, { error: 'not found' })
+      default: {
+        const match = NOTIFICATION_PATH.exec(path ?? '')
+        if (!match || this.#deps.adminToken === undefined) return send(response, 404, { error: 'not found' })
+        if (!bearerMatches(request.headers.authorization, this.#deps.adminToken)) {
+          response.setHeader('www-authenticate', 'Bearer')
+          return send(response, 401, { error: 'unauthorized' })
+        }
+        const status = await this.#deps.notificationStatus(Number(match[1]))
+        return status === undefined ? send(response, 404, { error: 'no such notification' }) : send(response, 200, status)
+      }
     }
   }
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? ''
+  // Compare digests: equal length, constant time, whatever was sent.
+  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(token).digest())
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {

@@ -93,6 +93,8 @@ describe('service lifecycle', () => {
       assert.equal(result?.headers['webhook-id'], `processing_${id}`)
       await new Promise((resolve) => setTimeout(resolve, 500))
       assert.equal(receiver.requests.filter(isMine).length, 2, 'the duplicate request is not announced twice')
+      const statusApi = await fetch(`http://127.0.0.1:${service.app.httpPort}/notifications/${id}`, { headers: { authorization: 'Bearer anything-at-all-1234' } })
+      assert.equal(statusApi.status, 404, 'without ADMIN_TOKEN the status API is off, not open')
     } finally {
       await service.close()
     }

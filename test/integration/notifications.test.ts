@@ -8,12 +8,13 @@ import { startReceiver, type Receiver } from '../helpers/receiver.ts'
 import { metricValue, startService, testEnv, waitUntil, type RunningService } from '../helpers/service.ts'
 
 const topics = uniqueTopics('flow')
+const ADMIN_TOKEN = 'test-admin-token-0123456789'
 let service: RunningService
 let receiver: Receiver
 
 before(async () => {
   receiver = await startReceiver()
-  service = await startService(testEnv(topics))
+  service = await startService(testEnv(topics, { ADMIN_TOKEN }))
 })
 
 after(async () => {
@@ -150,7 +151,7 @@ describe('notifications end to end', () => {
     assert.equal(receiver.requests.filter(forId(id)).length, 0)
   })
 
-  test('a receiver that answers 500 then 200 gets the notification on the retry, with the same webhook-id', async () => {
+  test('a receiver that answers 500 then 200 gets the notification on the retry, with the same webhook-id; its status shows both attempts', async () => {
     const id = newProcessingId()
     let calls = 0
     const previous = receiver.respond
@@ -162,6 +163,21 @@ describe('notifications end to end', () => {
       const [outcome] = await outcomesFor(id)
       assert.equal(outcome?.status, 'delivered')
       assert.equal(outcome?.attempts, 2)
+
+      const statusUrl = `http://127.0.0.1:${service.app.httpPort}/notifications/${id}`
+      assert.equal((await fetch(statusUrl)).status, 401)
+      assert.equal((await fetch(statusUrl, { headers: { authorization: 'Bearer wrong' } })).status, 401)
+      const status = (await (await fetch(statusUrl, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as {
+        status: string
+        attempts: number
+        history: Array<{ status_code: number; error: string | null }>
+      }
+      assert.equal(status.status, 'delivered')
+      assert.equal(status.attempts, 2)
+      assert.deepEqual(status.history.map((attempt) => attempt.status_code), [500, 200])
+      assert.equal(status.history[0]?.error, 'callback answered 500')
+      const unknown = await fetch(`http://127.0.0.1:${service.app.httpPort}/notifications/1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      assert.equal(unknown.status, 404)
     } finally {
       receiver.respond = previous
     }
