@@ -1,0 +1,157 @@
+// Command-line settings of `npm run bench`. Everything that shapes a run is here, so it is
+// written, as is, into the result JSON.
+import { parseArgs } from 'node:util'
+import { DEFAULT_TUNING } from '../../src/config.ts'
+
+export const MODES = ['throughput', 'steady', 'backlog', 'slow'] as const
+export type Mode = (typeof MODES)[number]
+
+export interface Settings {
+  mode: Mode
+  /** Results produced (steady: rate × duration). */
+  n: number
+  /** steady: results per second produced. */
+  rate: number
+  /** steady: seconds of producing. */
+  durationS: number
+  /** throughput/slow: produce all results before starting the service, or once it is ready. */
+  produce: 'before' | 'during'
+  /** Distinct callback origins (127.0.0.2 … 127.0.0.{1+origins}). */
+  origins: number
+  partitions: number
+  /** Messages per producer.send(). */
+  batchSize: number
+  /** producer.send() calls in flight at once. */
+  sendsInFlight: number
+  /** CALLBACK_TIMEOUT_MS given to the service. */
+  callbackTimeoutMs: number
+  /** slow: index (0-based) of the origin that never answers. */
+  hangOrigin: number
+  /** slow: delivered/s of a normal run to compare with; measured in the same invocation when absent. */
+  baselineRate: number | undefined
+  /** throughput: also measure the bare-consumer and bare-HTTP ceilings. */
+  ceilings: boolean
+  /** HTTP ceiling: requests in flight at once (default: the service's maxInFlight). */
+  ceilingConcurrency: number
+  /** HTTP ceiling: connections per origin (default: the service's connectionsPerOrigin). */
+  ceilingConnections: number
+  /** Give up when no delivery was seen for this long. */
+  stallS: number
+  sampleMs: number
+  /** Pass --cpu-prof to the service child and summarise its profile. */
+  profile: boolean
+  brokers: string[]
+  /** Extra environment for the service (--env KEY=VALUE, repeatable). */
+  extraEnv: Record<string, string>
+}
+
+export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|slow] [options]
+
+  --n N                 results to produce (throughput/slow 200000, backlog 1000000)
+  --rate R              steady: results per second (1000)
+  --duration S          steady: seconds (60)
+  --produce before|during
+                        throughput/slow: produce everything before starting the service
+                        (default: the window measures the service alone) or once it is ready
+  --origins K           distinct callback origins 127.0.0.2… (20)
+  --partitions P        partitions of the topics created up front (6, as the service does)
+  --batch B             messages per producer.send (1000)
+  --sends-in-flight F   producer.send calls in flight (4)
+  --timeout-ms MS       CALLBACK_TIMEOUT_MS for the service (10000)
+  --hang-origin I       slow: the origin (0-based) that never answers (last one)
+  --baseline RATE       slow: delivered/s of a normal run; measured first when absent
+  --no-ceilings         throughput: skip the bare consumer and bare HTTP ceilings
+  --ceiling-concurrency C  HTTP ceiling: requests in flight (${DEFAULT_TUNING.maxInFlight}, the service's maxInFlight)
+  --ceiling-connections C  HTTP ceiling: connections per origin (${DEFAULT_TUNING.connectionsPerOrigin}, as the service)
+  --stall S             give up after S seconds without a delivery (60)
+  --sample-ms MS        RSS/CPU sampling interval (200)
+  --profile             run the service with --cpu-prof and print its top self-time functions
+  --brokers LIST        Kafka bootstrap servers (KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)
+  --env KEY=VALUE       extra environment for the service (repeatable)
+`
+
+export function parseSettings(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      mode: { type: 'string', default: 'throughput' },
+      n: { type: 'string' },
+      rate: { type: 'string', default: '1000' },
+      duration: { type: 'string', default: '60' },
+      produce: { type: 'string', default: 'before' },
+      origins: { type: 'string', default: '20' },
+      partitions: { type: 'string', default: '6' },
+      batch: { type: 'string', default: '1000' },
+      'sends-in-flight': { type: 'string', default: '4' },
+      'timeout-ms': { type: 'string', default: '10000' },
+      'hang-origin': { type: 'string' },
+      baseline: { type: 'string' },
+      'no-ceilings': { type: 'boolean', default: false },
+      'ceiling-concurrency': { type: 'string', default: String(DEFAULT_TUNING.maxInFlight) },
+      'ceiling-connections': { type: 'string', default: String(DEFAULT_TUNING.connectionsPerOrigin) },
+      stall: { type: 'string', default: '60' },
+      'sample-ms': { type: 'string', default: '200' },
+      profile: { type: 'boolean', default: false },
+      brokers: { type: 'string', default: process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092' },
+      env: { type: 'string', multiple: true, default: [] },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
+  const mode = values.mode as Mode
+  if (!MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}, got "${values.mode}"`)
+  if (values.produce !== 'before' && values.produce !== 'during') throw new UsageError(`--produce must be before or during`)
+  const rate = positive('rate', values.rate)
+  const durationS = positive('duration', values.duration)
+  const origins = integer('origins', values.origins, 1)
+  if (origins > 200) throw new UsageError('--origins: at most 200 (127.0.0.2 … 127.0.0.201)')
+  const defaultN = mode === 'backlog' ? 1_000_000 : mode === 'steady' ? Math.round(rate * durationS) : 200_000
+  const hangOrigin = values['hang-origin'] === undefined ? origins - 1 : integer('hang-origin', values['hang-origin'], 0)
+  if (hangOrigin >= origins) throw new UsageError(`--hang-origin must be below --origins (${origins})`)
+  const extraEnv: Record<string, string> = {}
+  for (const pair of values.env) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new UsageError(`--env expects KEY=VALUE, got "${pair}"`)
+    extraEnv[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  return {
+    mode,
+    n: mode === 'steady' ? Math.round(rate * durationS) : values.n === undefined ? defaultN : integer('n', values.n, 1),
+    rate,
+    durationS,
+    produce: values.produce,
+    origins,
+    partitions: integer('partitions', values.partitions, 1),
+    batchSize: integer('batch', values.batch, 1),
+    sendsInFlight: integer('sends-in-flight', values['sends-in-flight'], 1),
+    callbackTimeoutMs: positive('timeout-ms', values['timeout-ms']),
+    hangOrigin,
+    baselineRate: values.baseline === undefined ? undefined : positive('baseline', values.baseline),
+    ceilings: !values['no-ceilings'],
+    ceilingConcurrency: integer('ceiling-concurrency', values['ceiling-concurrency'], 1),
+    ceilingConnections: integer('ceiling-connections', values['ceiling-connections'], 1),
+    stallS: positive('stall', values.stall),
+    sampleMs: positive('sample-ms', values['sample-ms']),
+    profile: values.profile,
+    brokers: values.brokers.split(',').map((broker) => broker.trim()).filter(Boolean),
+    extraEnv,
+  }
+}
+
+export class UsageError extends Error {}
+
+function positive(name: string, text: string): number {
+  const value = Number(text)
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} must be a positive number, got "${text}"`)
+  return value
+}
+
+function integer(name: string, text: string, min: number): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${text}"`)
+  return value
+}

@@ -1,0 +1,524 @@
+// `npm run bench`: measures the notification service, run as a child process exactly as in
+// production, against the real local Kafka broker and Redis, delivering to a receiver child
+// listening on 20 loopback origins. See `npm run bench -- --help` and bench/README.md.
+//
+// Modes:
+//   throughput  produce --n results, then start the service (or --produce during: once it is
+//               ready), measure delivered/s from the first to the last delivery, latency, peak
+//               RSS and CPU; then the ceilings (a) a bare consumer reading the same topic and
+//               (b) a bare undici loop POSTing the same bodies to the same receiver.
+//   steady      --rate results/s for --duration s into a running service: latency under load.
+//   backlog     produce --n results before starting the service: drain rate and peak RSS.
+//   slow        like throughput, but one origin never answers: throughput of the other
+//               origins compared with a normal run (measured first, or --baseline).
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import os from 'node:os'
+import { join, relative } from 'node:path'
+import { parseSettings, USAGE, UsageError, type Settings } from './lib/args.ts'
+import { httpCeiling } from './lib/http-ceiling.ts'
+import { brokerAnswers, consumeCeiling, createTopics, freshTopics, produceResults, type BenchTopics, type ConsumeCeiling, type ProduceReport } from './lib/kafka.ts'
+import { countExcluding, processingIdBase, type Layout } from './lib/messages.ts'
+import { ROOT, RESULTS_DIR } from './lib/paths.ts'
+import { ProcSampler, type ProcessUsage } from './lib/procstat.ts'
+import { newestProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts'
+import { Progress } from './lib/progress.ts'
+import { ReceiverClient } from './lib/receiver-client.ts'
+import type { LatencySummary, ReceiverFinal } from './lib/receiver-protocol.ts'
+import { logSummary, outputTail, scrapeMetrics, spawnService, stopService, waitReady, type ServiceProcess } from './lib/service.ts'
+
+const READY_TIMEOUT_MS = 120_000
+
+let settings: Settings
+try {
+  settings = parseSettings(process.argv.slice(2))
+} catch (error) {
+  process.stderr.write(`${error instanceof UsageError ? 'bench: ' : ''}${(error as Error).message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+const layout: Layout = { partitions: settings.partitions, origins: settings.origins }
+const startedAt = new Date()
+const loadAtStart = os.loadavg()
+const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
+mkdirSync(RESULTS_DIR, { recursive: true })
+
+await ensureInfrastructure()
+
+const sampler = new ProcSampler(settings.sampleMs)
+const progress = new Progress()
+sampler.add('bench', process.pid)
+const brokerPid = findBrokerPid()
+const redisPid = findRedisPid(redisTarget().port)
+if (brokerPid) sampler.add('kafka', brokerPid)
+if (redisPid) sampler.add('redis', redisPid)
+const receiver = await ReceiverClient.start(settings.origins)
+sampler.add('receiver', receiver.pid)
+let currentService: ServiceProcess | undefined
+const abortProducing = new AbortController()
+
+async function cleanup(): Promise<void> {
+  progress.stop()
+  abortProducing.abort()
+  if (currentService) await stopService(currentService, 5000).catch(() => undefined)
+  await receiver.close().catch(() => undefined)
+  sampler.stop()
+}
+
+process.once('SIGINT', () => {
+  process.stderr.write('\ninterrupted: stopping the service and the receiver\n')
+  void cleanup().finally(() => process.exit(130))
+})
+
+// ------------------------------------------------------------------------ phases ---
+
+interface ServicePhase {
+  label: string
+  topics: BenchTopics
+  n: number
+  /** Deliveries that end the phase (slow: those to the answering origins). */
+  expected: number
+  hangOrigin: number
+  outcome: 'complete' | 'stalled' | 'service exited'
+  produce: ProduceReport & { when: 'before' | 'during' | 'fixed rate' }
+  service: {
+    pid: number
+    spawnedAt: number
+    logDir: string
+    exit: { code: number | null; signal: string | null; killed: boolean }
+    startupMs: number | null
+    firstDeliveryAfterSpawnMs: number | null
+    windowSeconds: number
+    deliveredPerSecond: number
+    peakRssMb: number
+    meanCpuPct: number
+    peakCpuPct: number
+    lifetimeMeanCpuPct: number
+    metrics: Record<string, number>
+    log: { lines: number; byMessage: Record<string, number> }
+  }
+  receiver: Omit<ReceiverFinal, 'latencyMs'>
+  latencyMs: LatencySummary
+  /** Other processes over the same delivery window. */
+  others: Record<string, ProcessUsage | undefined>
+  timeline: Array<{ s: number; delivered: number; rssMb: number; cpuPct: number }>
+  profile?: ProfileSummary
+}
+
+type ProduceWhen = 'before' | 'during' | 'fixed rate'
+
+async function runServicePhase(label: string, n: number, hangOrigin: number, when: ProduceWhen): Promise<ServicePhase> {
+  const topics = freshTopics(label)
+  await createTopics(settings.brokers, topics, settings.partitions)
+  const base = processingIdBase()
+  const expected = hangOrigin < 0 ? n : countExcluding(layout, n, hangOrigin)
+  await receiver.reset({ base, n, hangOrigin })
+  const produceOptions = {
+    brokers: settings.brokers,
+    topic: topics.KAFKA_TOPIC_FOR_SENDING,
+    n,
+    base,
+    layout,
+    origins: receiver.origins,
+    batchSize: settings.batchSize,
+    sendsInFlight: settings.sendsInFlight,
+    signal: abortProducing.signal,
+  }
+
+  let produceReport: ProduceReport | undefined
+  if (when === 'before') {
+    progress.start(`${label}:produce`, n)
+    produceReport = await produceResults({ ...produceOptions, onProgress: (produced) => progress.update(produced) })
+    progress.stop()
+  }
+
+  const env: Record<string, string> = {
+    ...topics,
+    KAFKA_BOOTSTRAP_SERVERS: settings.brokers.join(','),
+    CALLBACK_TIMEOUT_MS: String(settings.callbackTimeoutMs),
+    CALLBACK_ALLOWED_NETWORKS: '127.0.0.0/8',
+    LOG_LEVEL: 'warn',
+    ...settings.extraEnv,
+  }
+  const profileDir = settings.profile ? join(RESULTS_DIR, `profile-${stamp}`) : undefined
+  const service = await spawnService(env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`)
+  currentService = service
+  sampler.add('service', service.pid)
+  let readyAt: number | undefined
+  let readyError: Error | undefined
+  const ready = waitReady(service, READY_TIMEOUT_MS).then(
+    (at) => void (readyAt = at),
+    (error: Error) => void (readyError = error),
+  )
+
+  let produced = when === 'before' ? n : 0
+  let producing: Promise<ProduceReport> | undefined
+  if (when !== 'before') {
+    progress.start(`${label}:start`, 1, 'waiting for /readyz')
+    await ready
+    progress.stop()
+    if (readyError) throw readyError
+    producing = produceResults({ ...produceOptions, ...(when === 'fixed rate' ? { rate: settings.rate } : {}), onProgress: (count) => (produced = count) })
+    // A failure is reported when the phase awaits it.
+    producing.catch(() => undefined)
+  }
+
+  const timeline: ServicePhase['timeline'] = []
+  progress.start(label, expected)
+  let outcome: ServicePhase['outcome'] = 'complete'
+  let lastCount = -1
+  let lastChange = Date.now()
+  for (;;) {
+    await sleep(settings.sampleMs)
+    const counts = await receiver.counts()
+    const rssMb = (sampler.latest('service')?.rssKb ?? 0) / 1024
+    const cpuPct = sampler.recentCpuPct('service')
+    timeline.push({ s: round((Date.now() - service.spawnedAt) / 1000, 1), delivered: counts.delivered, rssMb: round(rssMb, 1), cpuPct: round(cpuPct, 0) })
+    const extra = [when === 'before' ? '' : `produced ${produced}`, hangOrigin >= 0 ? `hung ${counts.hung}` : '', counts.duplicates ? `dup ${counts.duplicates}` : '']
+    progress.update(counts.delivered, [`rss ${Math.round(rssMb)} MB`, `cpu ${Math.round(cpuPct)}%`, ...extra].filter(Boolean).join(' | '))
+    if (counts.delivered >= expected) break
+    if (!service.isRunning()) {
+      outcome = 'service exited'
+      break
+    }
+    if (counts.delivered !== lastCount) {
+      lastCount = counts.delivered
+      lastChange = Date.now()
+    } else if (Date.now() - lastChange > settings.stallS * 1000) {
+      outcome = 'stalled'
+      break
+    }
+  }
+  progress.stop()
+
+  const finishedProducing = producing ? await producing : undefined
+  produceReport ??= finishedProducing
+  const metrics = await scrapeMetrics(service)
+  const final = await receiver.final()
+  sampler.finish('service')
+  const exit = await stopService(service)
+  currentService = undefined
+  if (outcome !== 'complete') process.stderr.write(`${label}: ${outcome} after ${final.delivered} of ${expected} deliveries; last service output:\n${outputTail(service)}\n`)
+
+  const windowSeconds = final.last > final.first ? (final.last - final.first) / 1000 : 0
+  const usage = sampler.usage('service', final.first, final.last)
+  const lifetime = sampler.usage('service')
+  const others: Record<string, ProcessUsage | undefined> = {}
+  for (const name of ['receiver', 'kafka', 'redis', 'bench']) others[name] = sampler.usage(name, final.first, final.last)
+  const { latencyMs, ...receiverCounts } = final
+  let profile: ProfileSummary | undefined
+  if (profileDir) {
+    const file = newestProfile(profileDir, service.spawnedAt)
+    if (file) profile = summariseProfile(file)
+  }
+  return {
+    label,
+    topics,
+    n,
+    expected,
+    hangOrigin,
+    outcome,
+    produce: { ...(produceReport ?? { produced: 0, seconds: 0, perSecond: 0 }), when },
+    service: {
+      pid: service.pid,
+      spawnedAt: service.spawnedAt,
+      logDir: service.logDir,
+      exit: { code: exit.code, signal: exit.signal, killed: exit.killed },
+      startupMs: readyAt === undefined ? null : readyAt - service.spawnedAt,
+      firstDeliveryAfterSpawnMs: final.first ? final.first - service.spawnedAt : null,
+      windowSeconds,
+      deliveredPerSecond: windowSeconds > 0 ? final.delivered / windowSeconds : 0,
+      peakRssMb: sampler.peakRssMb('service'),
+      meanCpuPct: usage?.meanCpuPct ?? 0,
+      peakCpuPct: usage?.peakCpuPct ?? 0,
+      lifetimeMeanCpuPct: lifetime?.meanCpuPct ?? 0,
+      metrics,
+      log: logSummary(service),
+    },
+    receiver: receiverCounts,
+    latencyMs,
+    others,
+    timeline,
+    ...(profile ? { profile } : {}),
+  }
+}
+
+interface HttpCeilingResult {
+  sent: number
+  failed: number
+  /** Receiver-side, first to last request (comparable to the service's window). */
+  perSecond: number
+  clientSeconds: number
+  benchCpuPct: number | undefined
+  receiverCpuPct: number | undefined
+}
+
+async function runHttpCeiling(n: number): Promise<HttpCeilingResult> {
+  const base = processingIdBase()
+  await receiver.reset({ base, n, hangOrigin: -1 })
+  progress.start('ceiling:http', n)
+  const report = await httpCeiling({
+    origins: receiver.origins,
+    n,
+    base,
+    layout,
+    concurrency: settings.ceilingConcurrency,
+    connectionsPerOrigin: settings.ceilingConnections,
+    onProgress: (done) => progress.update(done),
+  })
+  progress.stop()
+  const final = await receiver.final()
+  const window = (final.last - final.first) / 1000
+  return {
+    sent: report.sent,
+    failed: report.failed,
+    perSecond: window > 0 ? final.delivered / window : 0,
+    clientSeconds: report.seconds,
+    benchCpuPct: sampler.usage('bench', final.first, final.last)?.meanCpuPct,
+    receiverCpuPct: sampler.usage('receiver', final.first, final.last)?.meanCpuPct,
+  }
+}
+
+async function runConsumeCeiling(topic: string, n: number): Promise<ConsumeCeiling> {
+  progress.start('ceiling:kafka', n)
+  const report = await consumeCeiling({ brokers: settings.brokers, topic, n, stallMs: settings.stallS * 1000, onProgress: (consumed) => progress.update(consumed) })
+  progress.stop()
+  return report
+}
+
+/** Delivered/s of one phase counting only the origins other than `exclude`. */
+function ratePerSecondExcluding(phase: ServicePhase, exclude: number): number {
+  const origins = phase.receiver.perOrigin.filter((_, index) => index !== exclude && _.delivered > 0)
+  const delivered = origins.reduce((sum, origin) => sum + origin.delivered, 0)
+  const first = Math.min(...origins.map((origin) => origin.first))
+  const last = Math.max(...origins.map((origin) => origin.last))
+  return last > first ? delivered / ((last - first) / 1000) : 0
+}
+
+// -------------------------------------------------------------------------- main ---
+
+const results: Record<string, unknown> = {}
+const tables: Array<{ title: string; rows: Array<[string, string]> }> = []
+let exitCode = 0
+
+try {
+  switch (settings.mode) {
+    case 'throughput': {
+      const phase = await runServicePhase('throughput', settings.n, -1, settings.produce)
+      results.service = phase
+      const rows = phaseRows(phase)
+      if (settings.ceilings) {
+        const consume = await runConsumeCeiling(phase.topics.KAFKA_TOPIC_FOR_SENDING, settings.n)
+        const http = await runHttpCeiling(settings.n)
+        const ceiling = Math.min(consume.perSecond, http.perSecond)
+        const share = ceiling > 0 ? (phase.service.deliveredPerSecond / ceiling) * 100 : 0
+        results.ceilings = { consume, http, min: ceiling, serviceShareOfMinPct: share }
+        rows.push(
+          ['ceiling (a) bare consumer, msg/s', `${int(consume.perSecond)}${consume.complete ? '' : ` (incomplete: ${consume.consumed})`}`],
+          ['ceiling (b) bare undici POST, req/s', `${int(http.perSecond)}${http.failed ? ` (${http.failed} failed)` : ''}  [bench ${pct(http.benchCpuPct)}, receiver ${pct(http.receiverCpuPct)} CPU]`],
+          ['service ÷ min(a, b)', `${share.toFixed(1)} %`],
+        )
+      }
+      tables.push({ title: `throughput: ${settings.n} results, produced ${settings.produce === 'before' ? 'before the service starts' : 'once the service is ready'}`, rows })
+      break
+    }
+    case 'steady': {
+      const phase = await runServicePhase('steady', settings.n, -1, 'fixed rate')
+      results.service = phase
+      const rows = phaseRows(phase)
+      rows.splice(1, 0, ['target rate / duration', `${int(settings.rate)}/s for ${settings.durationS} s`], ['max producer lag behind schedule', `${phase.produce.maxLagMs ?? 0} ms`])
+      tables.push({ title: `steady: ${int(settings.rate)}/s for ${settings.durationS} s`, rows })
+      break
+    }
+    case 'backlog': {
+      const phase = await runServicePhase('backlog', settings.n, -1, 'before')
+      results.service = phase
+      const drainMs = phase.receiver.last ? phase.receiver.last - phase.service.spawnedAt : null
+      results.spawnToDrainedMs = drainMs
+      const rows = phaseRows(phase)
+      rows.splice(4, 0, ['spawn → backlog drained', sec(drainMs)])
+      tables.push({ title: `backlog: ${settings.n} results produced before the service started`, rows })
+      break
+    }
+    case 'slow': {
+      let baselineRate = settings.baselineRate
+      let baseline: ServicePhase | undefined
+      if (baselineRate === undefined) {
+        baseline = await runServicePhase('slow-baseline', settings.n, -1, settings.produce)
+        baselineRate = ratePerSecondExcluding(baseline, settings.hangOrigin)
+        results.baseline = baseline
+        tables.push({ title: `slow, baseline: normal run, ${settings.n} results`, rows: phaseRows(baseline) })
+      }
+      const phase = await runServicePhase('slow', settings.n, settings.hangOrigin, settings.produce)
+      results.service = phase
+      const slowRate = phase.service.deliveredPerSecond
+      const ratio = baselineRate > 0 ? (slowRate / baselineRate) * 100 : 0
+      results.comparison = { baselineRateOthers: baselineRate, slowRateOthers: slowRate, ratioPct: ratio, goalPct: 80, met: ratio >= 80 }
+      const rows = phaseRows(phase)
+      rows.push(
+        ['hanging origin', `${receiver.origins[settings.hangOrigin] ?? '?'}: ${phase.receiver.hung} requests, never answered`],
+        [`other ${settings.origins - 1} origins, delivered/s: slow vs normal`, `${int(slowRate)} vs ${int(baselineRate)}${baseline ? '' : ' (--baseline)'}`],
+        ['slow ÷ normal (goal ≥ 80 %)', `${ratio.toFixed(1)} % ${ratio >= 80 ? 'met' : 'NOT met'}`],
+      )
+      tables.push({ title: `slow: ${settings.n} results, 1 of ${settings.origins} origins hangs (CALLBACK_TIMEOUT_MS=${settings.callbackTimeoutMs})`, rows })
+      break
+    }
+  }
+} catch (error) {
+  progress.stop()
+  process.stderr.write(`benchmark failed: ${(error as Error).stack ?? String(error)}\n`)
+  results.error = String(error)
+  exitCode = 1
+} finally {
+  await cleanup()
+}
+
+const machine = {
+  cores: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model ?? '',
+  memoryMb: Math.round(os.totalmem() / 2 ** 20),
+  node: process.version,
+  platform: `${os.platform()} ${os.release()}`,
+  loadAverageAtStart: loadAtStart,
+  kafkaJvmOptions: brokerPid ? jvmOptions(brokerPid) : undefined,
+}
+const file = join(RESULTS_DIR, `${settings.mode}-${stamp}.json`)
+writeFileSync(file, `${JSON.stringify({ mode: settings.mode, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine, settings, results }, null, 2)}\n`)
+
+for (const table of tables) printTable(table.title, table.rows)
+const profiled = [results.baseline, results.service].filter((phase): phase is ServicePhase => typeof phase === 'object' && phase !== null && 'profile' in phase)
+for (const phase of profiled) printProfile(phase)
+if (machine.kafkaJvmOptions?.includes('-XX:TieredStopAtLevel=1')) {
+  process.stdout.write('note: the broker runs C1-only (-XX:TieredStopAtLevel=1, the test default of scripts/kafka.sh); for final numbers restart it with KAFKA_JVM_OPTS without it\n')
+}
+process.stdout.write(`machine: ${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}, load at start ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}\n`)
+process.stdout.write(`results: ${relative(process.cwd(), file)}\n`)
+process.exit(exitCode)
+
+// ----------------------------------------------------------------------- helpers ---
+
+function phaseRows(phase: ServicePhase): Array<[string, string]> {
+  const s = phase.service
+  const r = phase.receiver
+  const l = phase.latencyMs
+  const o = phase.others
+  const rows: Array<[string, string]> = [
+    ['outcome', `${phase.outcome}: ${r.delivered} of ${phase.expected} delivered${r.duplicates ? `, ${r.duplicates} duplicates` : ''}${r.unknown ? `, ${r.unknown} unknown` : ''}`],
+    [`produced (${phase.produce.when})`, `${phase.produce.produced} in ${phase.produce.seconds.toFixed(1)} s (${int(phase.produce.perSecond)}/s)`],
+    ['service spawn → ready / → first delivery', `${sec(s.startupMs)} / ${sec(s.firstDeliveryAfterSpawnMs)}`],
+    ['delivered/s (first → last delivery)', `${int(s.deliveredPerSecond)} over ${s.windowSeconds.toFixed(1)} s`],
+    [`latency p50 / p99 / max${phase.produce.when === 'before' ? ' (incl. wait in Kafka)' : ''}`, `${int(l.p50)} / ${int(l.p99)} / ${int(l.max)} ms`],
+    ['service peak RSS', `${s.peakRssMb.toFixed(0)} MB`],
+    ['service CPU, mean / peak (of one core)', `${s.meanCpuPct.toFixed(0)} % / ${s.peakCpuPct.toFixed(0)} %`],
+    ['same window: receiver / kafka / redis / bench CPU', [o.receiver, o.kafka, o.redis, o.bench].map((usage) => pct(usage?.meanCpuPct)).join(' / ')],
+  ]
+  const logged = Object.entries(s.log.byMessage).sort((a, b) => b[1] - a[1]).slice(0, 3)
+  if (s.log.lines > 0) rows.push(['service log lines (warn+)', `${s.log.lines}: ${logged.map(([message, count]) => `${count}× ${message}`).join('; ')}`])
+  return rows
+}
+
+function printTable(title: string, rows: Array<[string, string]>): void {
+  const width = Math.max(...rows.map(([label]) => label.length))
+  const valueWidth = Math.max(...rows.map(([, value]) => value.length))
+  const line = `+${'-'.repeat(width + 2)}+${'-'.repeat(valueWidth + 2)}+`
+  process.stdout.write(`\n${title}\n${line}\n`)
+  for (const [label, value] of rows) process.stdout.write(`| ${label.padEnd(width)} | ${value.padEnd(valueWidth)} |\n`)
+  process.stdout.write(`${line}\n`)
+}
+
+function printProfile(phase: ServicePhase): void {
+  const profile = phase.profile
+  if (!profile) return
+  process.stdout.write(`\n${phase.label}: service CPU profile ${relative(process.cwd(), profile.file)} (${(profile.totalMs / 1000).toFixed(1)} s sampled), top self time:\n`)
+  for (const entry of profile.topFunctions) process.stdout.write(`  ${entry.pct.toFixed(1).padStart(5)} %  ${entry.fn}  ${entry.where}\n`)
+  process.stdout.write('  by package: ')
+  process.stdout.write(`${profile.byPackage.map((entry) => `${entry.pkg} ${entry.pct.toFixed(1)} %`).join(', ')}\n`)
+}
+
+function int(value: number): string {
+  return Math.round(value).toLocaleString('en-US')
+}
+
+function pct(value: number | undefined): string {
+  return value === undefined ? 'n/a' : `${value.toFixed(0)} %`
+}
+
+function sec(ms: number | null): string {
+  return ms === null ? 'n/a' : `${(ms / 1000).toFixed(1)} s`
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits
+  return Math.round(value * factor) / factor
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function ensureInfrastructure(): Promise<void> {
+  if (!(await brokerAnswers(settings.brokers))) {
+    const local = settings.brokers.length === 1 && settings.brokers[0] === '127.0.0.1:9092'
+    if (!local) throw new Error(`no Kafka broker answers on ${settings.brokers.join(',')}`)
+    process.stderr.write('no broker on 127.0.0.1:9092: bash scripts/kafka.sh start\n')
+    const started = spawnSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'start'], { cwd: ROOT, stdio: ['ignore', 2, 2] })
+    if (started.status !== 0 || !(await brokerAnswers(settings.brokers))) throw new Error('could not start the local Kafka broker')
+  }
+  const { host, port } = redisTarget()
+  if (!(await redisAnswers(host, port))) throw new Error(`Redis does not answer on ${host}:${port} (bash scripts/redis.sh starts a local one)`)
+}
+
+function redisTarget(): { host: string; port: number } {
+  const redisUrl = settings.extraEnv.REDIS_URL
+  if (redisUrl) return { host: new URL(redisUrl).hostname, port: Number(new URL(redisUrl).port || 6379) }
+  return { host: settings.extraEnv.REDIS_HOST ?? '127.0.0.1', port: Number(settings.extraEnv.REDIS_PORT ?? 6379) }
+}
+
+function redisAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port })
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(3000, () => done(false))
+    socket.once('error', () => done(false))
+    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.once('data', (data: Buffer) => done(data.toString().startsWith('+PONG')))
+  })
+}
+
+function findBrokerPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(ROOT, '.kafka/kafka.pid'), 'utf8').trim())
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka') ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The redis-server serving `port` (others may run on this machine, e.g. for fault tests). */
+function findRedisPid(port: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'redis-server') continue
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ')
+      if (cmdline.includes(`:${port}`) || (port === 6379 && !/:\d+/.test(cmdline))) return Number(entry)
+    } catch {
+      // gone
+    }
+  }
+  return undefined
+}
+
+function jvmOptions(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((arg) => arg.startsWith('-X'))
+  } catch {
+    return []
+  }
+}
