@@ -4,6 +4,7 @@ import type { Config } from './config.ts'
 import { DedupStore } from './dedup/store.ts'
 import { AddressGuard } from './delivery/address-guard.ts'
 import { CallbackClient } from './delivery/http-client.ts'
+import { OriginGate } from './delivery/origin-gate.ts'
 import type { RetryPolicy } from './delivery/retry-policy.ts'
 import { formatDuration } from './duration.ts'
 import { describeError } from './errors.ts'
@@ -40,9 +41,18 @@ export interface AppOptions {
 const CONNECT_RETRY_MS = 2000
 const DAY_MS = 86_400_000
 const DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
+/** Dead letters and retry records wrap a record of up to 1 MiB (JSON-escaped, plus metadata). */
+const WRAPPED_RECORD_MAX_BYTES = 8 * 1024 * 1024
 
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
-  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true })
+  const gate = new OriginGate()
+  const metrics = createMetrics({
+    defaultMetrics: options.defaultMetrics ?? true,
+    sources: {
+      inFlight: () => loops.map((loop) => ({ loop: loop.name, count: loop.inFlight })),
+      circuits: () => gate.unhealthy(Date.now()),
+    },
+  })
   const store = new DedupStore(config.redisUrl, config.processedTtlSeconds)
   let lastRedisError = ''
   store.onError((error) => {
@@ -58,9 +68,9 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   })
   const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, topics: config.kafka.topics })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
-  const handler = new RecordHandler({ config, store, client, publisher, metrics, logger, tiers, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) })
+  const handler = new RecordHandler({ config, store, client, publisher, metrics, logger, tiers, gate, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) })
   const onUnexpected: RecordProcessor['onUnexpected'] = (record, error, signal) => handler.deadLetterUnexpected(record, error, signal)
-  const loopOptions = { brokers: config.kafka.brokers, clientId: config.kafka.clientId, tuning: config.tuning, logger, metrics }
+  const loopOptions = { brokers: config.kafka.brokers, clientId: config.kafka.clientId, tuning: config.tuning, logger }
   const inputLoop = new ConsumerLoop({
     ...loopOptions,
     name: 'input',
@@ -139,9 +149,12 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
           ...inputTopics(topics).map((name) => ({ name })),
           { name: topics.outcomes },
           // Dead letters wait for a person to look at them and replay them.
-          { name: topics.deadLetter, configs: { 'retention.ms': String(DEAD_LETTER_RETENTION_MS) } },
+          { name: topics.deadLetter, configs: { 'retention.ms': String(DEAD_LETTER_RETENTION_MS), 'max.message.bytes': String(WRAPPED_RECORD_MAX_BYTES) } },
           // A retry must outlive its wait by far, whatever the cluster's default retention.
-          ...tiers.map((tier) => ({ name: tier.topic, configs: { 'retention.ms': String(Math.max(7 * DAY_MS, 4 * tier.delayMs)) } })),
+          ...tiers.map((tier) => ({
+            name: tier.topic,
+            configs: { 'retention.ms': String(Math.max(7 * DAY_MS, 4 * tier.delayMs)), 'max.message.bytes': String(WRAPPED_RECORD_MAX_BYTES) },
+          })),
         ])
         if (created.length > 0) logger.info({ topics: created }, 'created missing topics')
       })

@@ -2,7 +2,13 @@
 // several instances in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
-export function createMetrics(options: { defaultMetrics: boolean }) {
+/** Values read when /metrics is scraped, instead of being updated on every record. */
+export interface MetricSources {
+  inFlight(): Array<{ loop: string; count: number }>
+  circuits(): Array<{ origin: string; state: string }>
+}
+
+export function createMetrics(options: { defaultMetrics: boolean; sources: MetricSources }) {
   const registry = new Registry()
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry })
   const registers = [registry]
@@ -15,9 +21,28 @@ export function createMetrics(options: { defaultMetrics: boolean }) {
     retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt', registers }),
     deadLettered: new Counter({ name: 'notifications_dead_lettered_total', help: 'Records sent to the dead-letter topic, by code', labelNames: ['code'], registers }),
     duplicates: new Counter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
+    deferred: new Counter({ name: 'notifications_deferred_total', help: 'Notifications sent to a retry tier without an attempt because their origin was failing or saturated', labelNames: ['reason'], registers }),
     requestsRecorded: new Counter({ name: 'processing_requests_recorded_total', help: 'ProcessingRequests recorded', registers }),
     infrastructureRetries: new Counter({ name: 'infrastructure_retries_total', help: 'Steps retried because Redis or Kafka failed', labelNames: ['code'], registers }),
-    inFlight: new Gauge({ name: 'notifications_in_flight', help: 'Records being handled (waiting retries included), by consumer loop', labelNames: ['loop'], registers }),
+    inFlight: new Gauge({
+      name: 'notifications_in_flight',
+      help: 'Records being handled (waiting retries included), by consumer loop',
+      labelNames: ['loop'],
+      registers,
+      collect() {
+        for (const { loop, count } of options.sources.inFlight()) this.set({ loop }, count)
+      },
+    }),
+    circuits: new Gauge({
+      name: 'callback_circuit_state',
+      help: 'Callback origins whose circuit is not closed (1 = in that state)',
+      labelNames: ['origin', 'state'],
+      registers,
+      collect() {
+        this.reset()
+        for (const { origin, state } of options.sources.circuits()) this.set({ origin, state }, 1)
+      },
+    }),
     attemptDuration: new Histogram({
       name: 'notification_attempt_duration_seconds',
       help: 'Duration of one HTTP attempt',

@@ -6,8 +6,9 @@
 import type { Config } from './config.ts'
 import type { AttemptRecord, DedupStore, NotificationStatus } from './dedup/store.ts'
 import type { AttemptOutcome, CallbackClient } from './delivery/http-client.ts'
+import { originOf, type OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, decideRetry, type RetryPolicy } from './delivery/retry-policy.ts'
-import { ErrorCodes, NotificationError, PoisonMessageError, describeError, type DeliveryError } from './errors.ts'
+import { DeliveryError, ErrorCodes, NotificationError, PoisonMessageError, describeError } from './errors.ts'
 import type { DeadLetter, Publisher } from './kafka/publisher.ts'
 import type { Logger } from './log.ts'
 import type { Classified } from './messages/classify.ts'
@@ -37,8 +38,13 @@ export class Interrupted extends Error {
 /** Where a notification came from: named in its dead letter, carried through retries. */
 interface Origin {
   readonly source: RecordSource
+  /** The record's value as received, cut to MAX_ORIGINAL_BYTES so a dead letter always fits. */
   readonly original: string
+  readonly original_truncated: boolean
 }
+
+/** How much of a record is copied into its dead letter or retry record. */
+const MAX_ORIGINAL_BYTES = 64 * 1024
 
 /** Margin added to a claim beyond one attempt's timeout. */
 const CLAIM_MARGIN_MS = 15_000
@@ -53,6 +59,7 @@ export interface RecordHandlerDeps {
   metrics: Metrics
   logger: Logger
   tiers: readonly RetryTier[]
+  gate: OriginGate
   retryPolicy?: Partial<RetryPolicy>
 }
 
@@ -60,6 +67,7 @@ export class RecordHandler {
   readonly #deps: RecordHandlerDeps
   readonly #policy: RetryPolicy
   readonly #claimMs: number
+  readonly #scheduleTotalMs: number
 
   constructor(deps: RecordHandlerDeps) {
     this.#deps = deps
@@ -70,6 +78,7 @@ export class RecordHandler {
       ...deps.retryPolicy,
     }
     this.#claimMs = deps.config.callbackTimeoutMs + CLAIM_MARGIN_MS
+    this.#scheduleTotalMs = this.#policy.scheduleMs.reduce((sum, delay) => sum + delay, 0)
   }
 
   /** A record from an input topic (sending, AI_handler). */
@@ -79,7 +88,7 @@ export class RecordHandler {
       case 'foreign':
         return
       case 'poison':
-        return this.#deadLetterPoison(originOf(record), classified.error, signal)
+        return this.#deadLetterPoison(sourceOf(record), classified.error, signal)
       case 'request':
         return this.#handleRequest(record, classified.request, signal)
       case 'result':
@@ -90,18 +99,19 @@ export class RecordHandler {
   /** A record from a retry topic: wait until it is due, then make the next attempt. */
   async handleRetry(record: InputRecord, parsed: { envelope: RetryEnvelope } | { error: string }, signal: AbortSignal): Promise<void> {
     if ('error' in parsed) {
-      return this.#deadLetterPoison(originOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_SCHEMA, parsed.error), signal)
+      return this.#deadLetterPoison(sourceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_SCHEMA, parsed.error), signal)
     }
     const { envelope } = parsed
     if (!(await sleep(envelope.due_at - Date.now(), signal))) throw new Interrupted()
-    await this.#send({ source: envelope.source, original: envelope.original }, fromEnvelopeNotification(envelope.notification), envelope.attempts, signal, envelope.first_attempt_at)
+    const origin = { source: envelope.source, original: envelope.original, original_truncated: envelope.original_truncated }
+    await this.#send(origin, fromEnvelopeNotification(envelope.notification), envelope.attempts, signal, envelope.first_attempt_at)
   }
 
   /** A record whose handling hit a bug: dead-lettered with the error so its partition moves on. */
   async deadLetterUnexpected(record: InputRecord, error: unknown, signal: AbortSignal): Promise<void> {
     const reason = `internal error: ${describeError(error)}`
     await this.#step(signal, () =>
-      this.#deps.publisher.deadLetter({ ...letterBase(originOf(record), ErrorCodes.INTERNAL, reason, null), attempts: 0, last_error: reason, last_status_code: null }),
+      this.#deps.publisher.deadLetter({ ...letterBase(sourceOf(record), ErrorCodes.INTERNAL, reason, null), attempts: 0, last_error: reason, last_status_code: null }),
     )
     this.#deps.metrics.deadLettered.inc({ code: ErrorCodes.INTERNAL })
   }
@@ -111,7 +121,7 @@ export class RecordHandler {
     await this.#step(signal, () => this.#deps.store.recordRequest(request.processing_id, { callback_url, user_id, resume_id, requirements_id }))
     this.#deps.metrics.requestsRecorded.inc()
     if (this.#deps.config.notifyOnAccepted) {
-      await this.#send(originOf(record), buildAcceptedNotification(request, new Date()), 0, signal)
+      await this.#send(sourceOf(record), buildAcceptedNotification(request, new Date()), 0, signal)
     }
   }
 
@@ -124,9 +134,9 @@ export class RecordHandler {
     }
     if (callbackUrl === undefined) {
       const reason = `result ${processingId} has no callback_url and no ProcessingRequest was recorded for it`
-      return this.#deadLetterPoison(originOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
+      return this.#deadLetterPoison(sourceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
     }
-    await this.#send(originOf(record), buildResultNotification(result, raw, callbackUrl, new Date()), 0, signal)
+    await this.#send(sourceOf(record), buildResultNotification(result, raw, callbackUrl, new Date()), 0, signal)
   }
 
   /**
@@ -134,10 +144,20 @@ export class RecordHandler {
    * retry tier its attempt count calls for, or given up. Returns once that is durable.
    */
   async #send(origin: Origin, notification: Notification, attemptsBefore: number, signal: AbortSignal, firstAttemptAt?: number): Promise<void> {
-    const { store, metrics, logger } = this.#deps
+    const { store, metrics, logger, gate } = this.#deps
     const { kind, processingId } = notification
     for (;;) {
-      const claim = await this.#step(signal, () => store.claim(kind, processingId, this.#claimMs))
+      const admitted = gate.acquire(originOf(notification.callbackUrl), Date.now())
+      if (!admitted.ok) return this.#defer(origin, notification, attemptsBefore, admitted, signal, firstAttemptAt ?? Date.now())
+
+      let claim
+      try {
+        claim = await this.#step(signal, () => store.claim(kind, processingId, this.#claimMs))
+      } catch (error) {
+        gate.release(admitted.ticket, true, Date.now())
+        throw error
+      }
+      if (claim.status !== 'claimed') gate.release(admitted.ticket, true, Date.now())
       if (claim.status === 'done') {
         metrics.duplicates.inc()
         logger.debug({ processingId, kind }, 'already sent: skipped')
@@ -150,6 +170,7 @@ export class RecordHandler {
 
       const startedAt = Date.now()
       const outcome = await this.#deps.client.send(notification)
+      gate.release(admitted.ticket, outcome.ok || !signalsUnhealthy(outcome.error), Date.now())
       const attempts = attemptsBefore + 1
       metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
       metrics.attemptDuration.observe(outcome.durationMs / 1000)
@@ -157,6 +178,41 @@ export class RecordHandler {
       await this.#settle(origin, notification, outcome, attempts, claim.token, { at: startedAt, first: firstAttemptAt ?? startedAt }, signal)
       return
     }
+  }
+
+  /**
+   * The origin's circuit is open or it is saturated: the notification waits in a retry tier
+   * without an attempt being counted, unless it has waited longer than the whole schedule.
+   */
+  async #defer(origin: Origin, notification: Notification, attemptsBefore: number, refused: { reason: string; retryAt: number }, signal: AbortSignal, firstAttemptAt: number): Promise<void> {
+    const { metrics, logger, publisher } = this.#deps
+    const reason = `callback origin ${originOf(notification.callbackUrl)} ${refused.reason === 'saturated' ? 'is saturated (slow answers)' : 'has its circuit open (repeated failures)'}`
+    metrics.deferred.inc({ reason: refused.reason })
+    const now = Date.now()
+    const tier = tierAfter(this.#deps.tiers, this.#policy.scheduleMs, Math.max(attemptsBefore, 1))
+    if (!tier || now - firstAttemptAt > this.#scheduleTotalMs) {
+      const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, `${reason} for longer than the retry schedule`, false)
+      await this.#step(signal, () =>
+        publisher.deadLetter({
+          ...letterBase(origin, error.code, `delivery given up: ${error.message}`, notification.processingId),
+          notification: notificationOf(notification),
+          attempts: attemptsBefore,
+          last_error: error.message,
+          last_status_code: null,
+        }),
+      )
+      await this.#step(signal, () => this.#deps.store.forceFinish(notification.kind, notification.processingId))
+      metrics.failed.inc({ code: error.code })
+      metrics.deadLettered.inc({ code: error.code })
+      if (notification.kind === NotificationKinds.RESULT) {
+        await this.#step(signal, () => publisher.outcome({ processing_id: notification.processingId, status: 'failed', attempts: attemptsBefore, last_status_code: null, at: new Date().toISOString() }))
+      }
+      return
+    }
+    const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, reason, true)
+    const dueAt = Math.max(now + tier.delayMs, refused.retryAt)
+    await this.#step(signal, () => publisher.scheduleRetry(tier.topic, retryEnvelope(origin, notification, attemptsBefore, dueAt, firstAttemptAt, error)))
+    logger.debug({ processingId: notification.processingId, reason: refused.reason, dueAt }, 'delivery deferred')
   }
 
   async #settle(
@@ -204,7 +260,7 @@ export class RecordHandler {
       () =>
         publisher.deadLetter({
           ...letterBase(origin, error.code, `delivery given up after ${attempts} attempt(s): ${error.message}`, processingId),
-          notification: { kind, webhook_id: notification.webhookId, callback_url: notification.callbackUrl, body: notification.body, is_error: notification.isError },
+          notification: notificationOf(notification),
           attempts,
           last_error: error.message,
           last_status_code: error.statusCode ?? null,
@@ -252,7 +308,7 @@ export class RecordHandler {
   }
 }
 
-function originOf(record: InputRecord): Origin {
+function sourceOf(record: InputRecord): Origin {
   return {
     source: {
       topic: record.topic,
@@ -261,12 +317,24 @@ function originOf(record: InputRecord): Origin {
       key: record.key ?? null,
       timestamp: record.timestamp === undefined ? null : new Date(Number(record.timestamp)).toISOString(),
     },
-    original: record.value?.toString('utf8') ?? '',
+    original: record.value?.subarray(0, MAX_ORIGINAL_BYTES).toString('utf8') ?? '',
+    original_truncated: (record.value?.length ?? 0) > MAX_ORIGINAL_BYTES,
   }
 }
 
 function letterBase(origin: Origin, code: string, reason: string, processingId: number | null): Omit<DeadLetter, 'attempts' | 'last_error' | 'last_status_code'> {
-  return { reason, code, source: origin.source, original: origin.original, processing_id: processingId, failed_at: new Date().toISOString() }
+  const { source, original, original_truncated } = origin
+  return { reason, code, source, original, original_truncated, processing_id: processingId, failed_at: new Date().toISOString() }
+}
+
+function notificationOf(notification: Notification): NonNullable<DeadLetter['notification']> {
+  return { kind: notification.kind, webhook_id: notification.webhookId, callback_url: notification.callbackUrl, body: notification.body, is_error: notification.isError }
+}
+
+/** Failures that say the endpoint is unwell (as opposed to a client error such as 404). */
+function signalsUnhealthy(error: DeliveryError): boolean {
+  if (error.code === ErrorCodes.DELIVERY_TIMEOUT || error.code === ErrorCodes.DELIVERY_NETWORK) return true
+  return error.statusCode !== undefined && (error.statusCode >= 500 || error.statusCode === 429)
 }
 
 function attemptRecord(outcome: AttemptOutcome, at: number): AttemptRecord {
@@ -301,5 +369,6 @@ function retryEnvelope(origin: Origin, notification: Notification, attempts: num
     last_status_code: error.statusCode ?? null,
     source: origin.source,
     original: origin.original,
+    original_truncated: origin.original_truncated,
   }
 }

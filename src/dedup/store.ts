@@ -152,6 +152,11 @@ export class DedupStore {
     return undefined
   }
 
+  /** Marks a notification given up without a claim (deferred past its whole schedule). */
+  async forceFinish(kind: NotificationKind, processingId: number): Promise<void> {
+    await this.#call(() => this.#redis.set(keysFor(kind, processingId).done, '_', 'EX', this.#processedTtlSeconds))
+  }
+
   /** Gives the claim back without marking done (shutdown: another replica takes over at once). */
   async release(kind: NotificationKind, processingId: number, token: string): Promise<void> {
     await this.#call(() => this.#redis.releaseClaim(keysFor(kind, processingId).claim, token))

@@ -13,7 +13,6 @@ import {
 import type { Tuning } from '../config.ts'
 import { describeError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import type { Metrics } from '../metrics.ts'
 import { Interrupted, type InputRecord } from '../record-handler.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { OffsetTracker, partitionKey } from './offset-tracker.ts'
@@ -44,10 +43,12 @@ export interface ConsumerLoopOptions {
   tuning: Tuning
   processor: RecordProcessor
   logger: Logger
-  metrics: Metrics
 }
 
 const RESTART_DELAY_MS = 1000
+const FETCH_MAX_BYTES = 2 * 1024 * 1024
+const FETCH_MAX_BYTES_PER_PARTITION = 256 * 1024
+const STREAM_BUFFERED_RECORDS = 512
 
 export class ConsumerLoop {
   readonly #options: ConsumerLoopOptions
@@ -78,6 +79,15 @@ export class ConsumerLoop {
       retryDelay: 500,
     })
     this.#consumer.on('consumer:group:join', () => this.#onAssignment())
+  }
+
+  get name(): string {
+    return this.#options.name
+  }
+
+  /** Records being handled, waiting retries included. */
+  get inFlight(): number {
+    return this.#tasks.size
   }
 
   /** True while this loop is an active member of its consumer group. */
@@ -115,6 +125,11 @@ export class ConsumerLoop {
       fallbackMode: MessagesStreamFallbackModes.EARLIEST,
       autocommit: false,
       maxWaitTime: 500,
+      // The client's defaults (50 MB per fetch and partition) would pull a whole backlog into
+      // memory at once; these keep a replica's footprint bounded whatever waits in Kafka.
+      maxBytes: FETCH_MAX_BYTES,
+      maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
+      highWaterMark: STREAM_BUFFERED_RECORDS,
     })
     this.#stream = stream
     this.#tracker.clear()
@@ -167,10 +182,8 @@ export class ConsumerLoop {
       },
     )
     this.#tasks.add(task)
-    this.#updateInFlight()
     void task.finally(() => {
       this.#tasks.delete(task)
-      this.#updateInFlight()
       if (this.#paused && this.#tasks.size <= this.#options.tuning.maxInFlight * 0.75 && !signal.aborted) {
         this.#paused = false
         this.#stream?.resume()
@@ -180,10 +193,6 @@ export class ConsumerLoop {
       this.#paused = true
       this.#stream?.pause()
     }
-  }
-
-  #updateInFlight(): void {
-    this.#options.metrics.inFlight.set({ loop: this.#options.name }, this.#tasks.size)
   }
 
   #onAssignment(): void {

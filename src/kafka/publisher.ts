@@ -3,7 +3,8 @@
 // Callers await their message's acknowledgement (acks=all) before their offset may be
 // committed; messages sent within a few milliseconds share one produce request.
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
-import { ErrorCodes, InfrastructureError } from '../errors.ts'
+import { findErrorBy } from '@platformatic/kafka'
+import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
 import type { RetryEnvelope } from '../messages/retry-envelope.ts'
 import type { TopicNames } from '../names.ts'
 
@@ -14,8 +15,9 @@ export interface DeadLetter {
   code: string
   /** Where the message came from. */
   source: { topic: string; partition: number; offset: string; key: string | null; timestamp: string | null }
-  /** The record's value as received (UTF-8), so it can be inspected and replayed. */
+  /** The record's value as received (UTF-8), so it can be inspected and replayed; the first 64 KiB only when `original_truncated`. */
   original: string
+  original_truncated: boolean
   processing_id: number | null
   /** For a notification given up after delivery attempts: what was sent, and how it went. */
   notification?: { kind: string; webhook_id: string; callback_url: string; body: string; is_error: boolean }
@@ -101,9 +103,38 @@ export class Publisher {
         for (const entry of batch) entry.resolve()
       },
       (error: unknown) => {
-        const failure = new InfrastructureError(ErrorCodes.KAFKA_UNAVAILABLE, `Kafka produce failed: ${(error as Error).message}`, { cause: error })
+        const failure = produceError(error)
         for (const entry of batch) entry.reject(failure)
       },
     )
   }
+}
+
+/**
+ * Kafka down or a leader moving: wait and try again. The broker refusing the record itself
+ * (too large, topic or authorisation problems): final, trying again cannot help.
+ */
+function produceError(error: unknown): NotificationError {
+  const cause = error as Error
+  const retryable = findErrorBy(cause, 'canRetry', true) !== null || findErrorBy(cause, 'canRetry', false) === null
+  const detail = describeKafkaError(error)
+  return retryable
+    ? new InfrastructureError(ErrorCodes.KAFKA_UNAVAILABLE, `Kafka produce failed: ${detail}`, { cause: error })
+    : new NotificationError(ErrorCodes.KAFKA_REJECTED, `Kafka refused the record: ${detail}`, false, { cause: error })
+}
+
+/** The library nests the broker's answer (e.g. MESSAGE_TOO_LARGE) inside generic messages. */
+function describeKafkaError(error: unknown): string {
+  const codes = new Set<string>()
+  const visit = (value: unknown, depth: number) => {
+    if (depth > 6 || typeof value !== 'object' || value === null) return
+    const { apiCode, apiId, errors, cause } = value as { apiCode?: unknown; apiId?: unknown; errors?: unknown; cause?: unknown }
+    if (typeof apiId === 'string') codes.add(apiId)
+    else if (typeof apiCode === 'number') codes.add(`code ${apiCode}`)
+    if (Array.isArray(errors)) for (const inner of errors) visit(inner, depth + 1)
+    if (cause) visit(cause, depth + 1)
+  }
+  visit(error, 0)
+  const message = error instanceof Error ? error.message : String(error)
+  return codes.size > 0 ? `${message} (${[...codes].join(', ')})` : message
 }

@@ -34,6 +34,7 @@ export const retryEnvelopeSchema = z.object({
   /** The input record the notification came from, for the dead letter if it is given up. */
   source,
   original: z.string(),
+  original_truncated: z.boolean().default(false),
 })
 
 export type RetryEnvelope = z.infer<typeof retryEnvelopeSchema>

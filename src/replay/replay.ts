@@ -1,6 +1,7 @@
 // Replays dead-lettered notifications: a notification that was given up is sent again
 // through the first retry tier with a fresh schedule (its "sent" marker is cleared first);
-// a poison record, only when asked, is produced again to the topic it came from.
+// a poison record, only when asked, is produced again to the topic it came from (unless
+// only its first 64 KiB were kept).
 // A dead letter is replayed once: a second run skips it unless forced.
 import type { DedupStore } from '../dedup/store.ts'
 import type { DeadLetter, Publisher } from '../kafka/publisher.ts'
@@ -28,7 +29,7 @@ export function planReplay(letters: readonly StoredDeadLetter[], selection: Repl
     if (selection.processingIds.size > 0 && (letter.processing_id === null || !selection.processingIds.has(letter.processing_id))) continue
     if (letter.notification && letter.processing_id !== null) {
       actions.push({ kind: 'notification', stored, letter: { ...letter, notification: letter.notification }, processingId: letter.processing_id })
-    } else if (selection.includePoison) {
+    } else if (selection.includePoison && !letter.original_truncated) {
       actions.push({ kind: 'poison', stored, letter })
     }
   }
@@ -58,6 +59,7 @@ export function replayEnvelope(action: Extract<ReplayAction, { kind: 'notificati
     last_status_code: letter.last_status_code,
     source: letter.source,
     original: letter.original,
+    original_truncated: letter.original_truncated ?? false,
   }
 }
 

@@ -33,7 +33,7 @@ export interface Receiver {
   close(): Promise<void>
 }
 
-export async function startReceiver(respond: Responder = () => ({ status: 200 })): Promise<Receiver> {
+export async function startReceiver(respond: Responder = () => ({ status: 200 }), host = '127.0.0.1'): Promise<Receiver> {
   const requests: ReceivedRequest[] = []
   const waiters = new Set<() => void>()
   // eslint-disable-next-line prefer-const -- assigned once the receiver it serves exists
@@ -88,9 +88,9 @@ export async function startReceiver(respond: Responder = () => ({ status: 200 })
       }, reply.delayMs ?? 0)
     })
   })
-  server.listen(0, '127.0.0.1')
+  server.listen(0, host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
-  Object.assign(receiver, { url: `http://127.0.0.1:${port}`, port })
+  Object.assign(receiver, { url: `http://${host}:${port}`, port })
   return receiver
 }

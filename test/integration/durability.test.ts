@@ -1,13 +1,14 @@
 // Deliveries that survive: retries parked in Kafka retry topics (on time after kill -9,
 // never blocking other notifications), Redis outages, and replicas joining and leaving.
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { after, before, describe, test } from 'node:test'
 import { newProcessingId, successResult } from '../helpers/messages.ts'
-import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
+import { BROKERS, produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
+import { ensureTopics } from '../../src/kafka/topics.ts'
 import { startReceiver, type ReceivedRequest, type Receiver } from '../helpers/receiver.ts'
-import { ROOT, spawnService, startService, testEnv, waitUntil } from '../helpers/service.ts'
+import { ROOT, metricValue, spawnService, startService, testEnv, waitUntil } from '../helpers/service.ts'
 
 let receiver: Receiver
 
@@ -69,37 +70,51 @@ describe('durable delivery', () => {
     }
   })
 
-  test('an endpoint that hangs until timeout does not slow deliveries to others', async () => {
+  test('an endpoint that hangs does not slow deliveries to others; once saturated, its notifications wait in a retry tier', async () => {
     const topics = uniqueTopics('hang')
-    const service = await startService(testEnv(topics, { CALLBACK_TIMEOUT_MS: '3000', RETRY_SCHEDULE: '1s' }))
-    receiver.respond = (request) => (request.path.startsWith('/hang/') ? { status: 200, hang: true } : { status: 200 })
+    const service = await startService(testEnv(topics, { CALLBACK_TIMEOUT_MS: '5000', RETRY_SCHEDULE: '1s' }))
+    // Another origin (127.0.0.2: Linux routes all of 127/8 to loopback) that never answers.
+    const hanging = await startReceiver(() => ({ status: 200, hang: true }), '127.0.0.2')
     try {
-      const stuck = newProcessingId()
-      const others = Array.from({ length: 200 }, () => newProcessingId())
-      await produce([
-        { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(stuck, `${receiver.url}/hang/${stuck}`)) },
-        ...others.map((id) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${receiver.url}/fast/${id}`)) })),
-      ])
-      const [hung] = await receiver.waitFor(1, 20_000, pathIs(`/hang/${stuck}`))
-      const delivered = await receiver.waitFor(200, 20_000, (r) => r.path.startsWith('/fast/') && others.includes(Number(r.path.split('/')[2])))
+      const fast: number[] = []
+      let firstHungAt = 0
+      // For 4 s: every 200 ms, 5 notifications to the hung endpoint and 20 to healthy ones.
+      for (let round = 0; round < 20; round++) {
+        const records = []
+        for (let i = 0; i < 25; i++) {
+          const id = newProcessingId()
+          const hung = i < 5
+          if (!hung) fast.push(id)
+          records.push({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${hung ? hanging.url : receiver.url}/${hung ? 'hang' : 'fast'}/${id}`)) })
+        }
+        await produce(records)
+        if (round === 0) firstHungAt = Date.now()
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+      const delivered = await receiver.waitFor(fast.length, 20_000, (r) => r.path.startsWith('/fast/') && fast.includes(Number(r.path.split('/')[2])))
       const lastFast = Math.max(...delivered.map((r) => r.at))
-      assert.ok(lastFast - (hung?.at ?? 0) < 3000, `the 200 others finished ${lastFast - (hung?.at ?? 0)} ms after the hung request began (timeout 3000 ms)`)
+      assert.ok(lastFast - firstHungAt < 5000, `healthy endpoints were all served ${lastFast - firstHungAt} ms after the hung one began (its timeout: 5000 ms)`)
+      const hungAttempts = hanging.requests.length
+      assert.ok(hungAttempts < 100, `${hungAttempts} of 100 hung notifications were attempted while it was saturated`)
+      assert.ok((await metricValue(service.app, 'notifications_deferred_total', { reason: 'saturated' })) > 0)
     } finally {
-      receiver.respond = () => ({ status: 200 })
       await service.close()
+      await hanging.close()
     }
   })
 
   test('Redis unavailable: not ready, nothing sent unclaimed; resumes by itself and delivers each once', async () => {
     const port = 6391
-    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-    const topics = uniqueTopics('redis')
-    const redisUrl = `redis://127.0.0.1:${port}`
-    await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}`).catch((e: Error) => e)) !== undefined, 5000, 'redis up')
-    const service = await startService(testEnv(topics, { REDIS_URL: redisUrl }), { tuning: { infrastructureRetryMs: 200 } })
-    const base = `http://127.0.0.1:${service.app.httpPort}`
+    const startRedis = () => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    const redisAnswers = () => new Promise<boolean>((resolve) => execFile('redis-cli', ['-p', String(port), 'ping'], (error, stdout) => resolve(!error && stdout.trim() === 'PONG')))
+    const redis = startRedis()
     let restarted: ChildProcess | undefined
+    let service: Awaited<ReturnType<typeof startService>> | undefined
     try {
+      await waitUntil(redisAnswers, 10_000, 'redis up')
+      const topics = uniqueTopics('redis')
+      service = await startService(testEnv(topics, { REDIS_URL: `redis://127.0.0.1:${port}` }), { tuning: { infrastructureRetryMs: 200 } })
+      const base = `http://127.0.0.1:${service.app.httpPort}`
       redis.kill('SIGTERM')
       await once(redis, 'exit')
       await waitUntil(async () => (await fetch(`${base}/readyz`)).status === 503, 20_000, 'not ready without Redis')
@@ -109,16 +124,20 @@ describe('durable delivery', () => {
       await new Promise((resolve) => setTimeout(resolve, 3000))
       assert.equal(processingIds(receiver.requests, '/redis/').length, 0, 'nothing is sent while Redis is down')
 
-      restarted = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+      restarted = startRedis()
       await receiver.waitFor(20, 30_000, (r) => r.path.startsWith('/redis/'))
       await waitUntil(async () => (await fetch(`${base}/readyz`)).status === 200, 20_000, 'ready again')
       await new Promise((resolve) => setTimeout(resolve, 500))
       const delivered = processingIds(receiver.requests, '/redis/')
       assert.deepEqual([...delivered].sort(), [...ids].sort())
     } finally {
-      await service.close()
-      restarted?.kill('SIGTERM')
-      if (restarted) await once(restarted, 'exit')
+      await service?.close()
+      for (const child of [redis, restarted]) {
+        if (child && child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM')
+          await once(child, 'exit')
+        }
+      }
     }
   })
 
@@ -179,6 +198,30 @@ describe('durable delivery', () => {
       assert.equal(receiver.requests.filter(pathIs(path)).length, 3)
     } finally {
       receiver.respond = () => ({ status: 200 })
+      await service.close()
+    }
+  })
+  test('an oversized record is dead-lettered with its first 64 KiB and the partition moves on', async () => {
+    const topics = uniqueTopics('oversized')
+    await ensureTopics(BROKERS, 'test', [{ name: topics.KAFKA_TOPIC_FOR_SENDING, configs: { 'max.message.bytes': String(4 * 1024 * 1024) } }])
+    const service = await startService(testEnv(topics))
+    try {
+      const big = newProcessingId()
+      const good = newProcessingId()
+      const huge = JSON.stringify(successResult(big, `${receiver.url}/big/${big}`, { padding: 'x'.repeat(1536 * 1024) }))
+      await produce([
+        { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: huge },
+        { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(good, `${receiver.url}/big/${good}`)) },
+      ])
+      await receiver.waitFor(1, 20_000, pathIs(`/big/${good}`))
+      const [letter] = await readTopic(topics.KAFKA_TOPIC_DLQ, 1, 20_000)
+      const parsed = JSON.parse(letter?.value ?? '{}') as { code: string; reason: string; original: string; original_truncated: boolean }
+      assert.equal(parsed.code, 'MESSAGE_SCHEMA')
+      assert.match(parsed.reason, /exceeds/)
+      assert.equal(parsed.original_truncated, true)
+      assert.equal(parsed.original.length, 64 * 1024)
+      assert.equal(receiver.requests.filter(pathIs(`/big/${big}`)).length, 0)
+    } finally {
       await service.close()
     }
   })

@@ -24,6 +24,7 @@ const envelope: RetryEnvelope = {
   last_status_code: 503,
   source: { topic: 'sending', partition: 1, offset: '12', key: 'new_sending', timestamp: null },
   original: '{"success":true,"response":{}}',
+  original_truncated: false,
 }
 
 describe('retry envelope', () => {
@@ -32,6 +33,12 @@ describe('retry envelope', () => {
     assert.ok('envelope' in parsed)
     assert.deepEqual(parsed.envelope, envelope)
     assert.deepEqual(fromEnvelopeNotification(parsed.envelope.notification), notification)
+  })
+
+  it('reads envelopes written before original_truncated existed', () => {
+    const { original_truncated: _absent, ...older } = envelope
+    const parsed = parseEnvelope(Buffer.from(JSON.stringify(older)))
+    assert.ok('envelope' in parsed && parsed.envelope.original_truncated === false)
   })
 
   it('keeps the error code of an error notification', () => {

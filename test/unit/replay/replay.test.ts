@@ -12,6 +12,7 @@ function given(processingId: number): DeadLetter {
     code: 'DELIVERY_HTTP_STATUS',
     source,
     original: '{"success":true}',
+    original_truncated: false,
     processing_id: processingId,
     notification: { kind: 'result', webhook_id: `processing_${processingId}`, callback_url: 'https://c.example/h', body: '{"a":1}', is_error: false },
     attempts: 10,
@@ -21,7 +22,7 @@ function given(processingId: number): DeadLetter {
   }
 }
 
-const poison: DeadLetter = { reason: 'not valid JSON', code: 'MESSAGE_NOT_JSON', source, original: '{x', processing_id: null, attempts: 0, last_error: null, last_status_code: null, failed_at: '2026-11-27T12:00:00.000Z' }
+const poison: DeadLetter = { reason: 'not valid JSON', code: 'MESSAGE_NOT_JSON', source, original: '{x', original_truncated: false, processing_id: null, attempts: 0, last_error: null, last_status_code: null, failed_at: '2026-11-27T12:00:00.000Z' }
 
 const stored = (letter: DeadLetter | undefined, offset: number): StoredDeadLetter => ({ partition: 0, offset: String(offset), letter })
 const letters = [stored(given(1), 0), stored(poison, 1), stored(given(2), 2), stored(undefined, 3)]
@@ -30,6 +31,11 @@ describe('planReplay', () => {
   it('replays every given-up notification with --all, poison only when asked', () => {
     assert.deepEqual(planReplay(letters, { processingIds: new Set(), includePoison: false }).map((a) => a.kind), ['notification', 'notification'])
     assert.deepEqual(planReplay(letters, { processingIds: new Set(), includePoison: true }).map((a) => a.kind), ['notification', 'poison', 'notification'])
+  })
+
+  it('never re-produces a poison record of which only the start was kept', () => {
+    const cut = stored({ ...poison, original_truncated: true }, 9)
+    assert.deepEqual(planReplay([cut], { processingIds: new Set(), includePoison: true }), [])
   })
 
   it('selects by processing id', () => {

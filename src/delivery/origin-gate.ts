@@ -1,0 +1,119 @@
+// Per callback origin: a circuit breaker and a saturation check, so that one client whose
+// endpoint fails or hangs is tried less often instead of holding the capacity every other
+// client needs. Pure (time is passed in); the handler defers refused notifications to a
+// retry tier without counting an attempt.
+//
+// closed ──(failureThreshold consecutive failures)──► open ──(openMs)──► half-open:
+//   one trial attempt; success closes it, failure opens it again for twice as long (capped).
+// Saturated: at least `saturatedInFlight` attempts in flight and the oldest started more
+// than `slowAfterMs` ago. A fast origin with many requests in flight is not saturated.
+
+export interface OriginGateOptions {
+  readonly failureThreshold: number
+  readonly openMs: number
+  readonly maxOpenMs: number
+  readonly saturatedInFlight: number
+  readonly slowAfterMs: number
+}
+
+export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
+  failureThreshold: 5,
+  openMs: 30_000,
+  maxOpenMs: 10 * 60_000,
+  saturatedInFlight: 32,
+  slowAfterMs: 2000,
+}
+
+export type CircuitState = 'closed' | 'open' | 'half-open'
+
+export type GateDecision =
+  | { ok: true; ticket: Ticket }
+  | { ok: false; reason: 'circuit-open' | 'saturated'; retryAt: number }
+
+export interface Ticket {
+  readonly origin: string
+  readonly id: number
+}
+
+interface OriginState {
+  readonly inFlight: Map<number, number>
+  consecutiveFailures: number
+  openUntil: number
+  openMs: number
+  trialInFlight: boolean
+}
+
+export class OriginGate {
+  readonly #options: OriginGateOptions
+  readonly #origins = new Map<string, OriginState>()
+  #tickets = 0
+
+  constructor(options: OriginGateOptions = DEFAULT_ORIGIN_GATE) {
+    this.#options = options
+  }
+
+  acquire(origin: string, now: number): GateDecision {
+    const state = this.#state(origin)
+    if (state.openUntil > now) return { ok: false, reason: 'circuit-open', retryAt: state.openUntil }
+    const halfOpen = state.openUntil > 0
+    if (halfOpen) {
+      if (state.trialInFlight) return { ok: false, reason: 'circuit-open', retryAt: now + this.#options.openMs }
+      state.trialInFlight = true
+    } else if (state.inFlight.size >= this.#options.saturatedInFlight) {
+      const oldest = state.inFlight.values().next().value ?? now
+      if (now - oldest >= this.#options.slowAfterMs) return { ok: false, reason: 'saturated', retryAt: now + this.#options.slowAfterMs }
+    }
+    const ticket = { origin, id: ++this.#tickets }
+    state.inFlight.set(ticket.id, now)
+    return { ok: true, ticket }
+  }
+
+  /** @param healthy false for answers and errors that say the endpoint is unwell (timeouts, refused connections, 5xx, 429) */
+  release(ticket: Ticket, healthy: boolean, now: number): void {
+    const state = this.#origins.get(ticket.origin)
+    if (!state || !state.inFlight.delete(ticket.id)) return
+    const wasTrial = state.openUntil > 0 && state.trialInFlight
+    if (wasTrial) state.trialInFlight = false
+    if (healthy) {
+      state.consecutiveFailures = 0
+      state.openUntil = 0
+      state.openMs = this.#options.openMs
+    } else {
+      state.consecutiveFailures++
+      if (wasTrial) {
+        state.openMs = Math.min(state.openMs * 2, this.#options.maxOpenMs)
+        state.openUntil = now + state.openMs
+      } else if (state.openUntil === 0 && state.consecutiveFailures >= this.#options.failureThreshold) {
+        state.openUntil = now + state.openMs
+      }
+    }
+    if (state.inFlight.size === 0 && state.openUntil === 0 && state.consecutiveFailures === 0) this.#origins.delete(ticket.origin)
+  }
+
+  circuit(origin: string, now: number): CircuitState {
+    const state = this.#origins.get(origin)
+    if (!state || state.openUntil === 0) return 'closed'
+    return state.openUntil > now ? 'open' : 'half-open'
+  }
+
+  /** Origins whose circuit is not closed, for metrics. */
+  unhealthy(now: number): Array<{ origin: string; state: CircuitState }> {
+    const list: Array<{ origin: string; state: CircuitState }> = []
+    for (const [origin, state] of this.#origins) if (state.openUntil > 0) list.push({ origin, state: state.openUntil > now ? 'open' : 'half-open' })
+    return list
+  }
+
+  #state(origin: string): OriginState {
+    let state = this.#origins.get(origin)
+    if (!state) {
+      state = { inFlight: new Map(), consecutiveFailures: 0, openUntil: 0, openMs: this.#options.openMs, trialInFlight: false }
+      this.#origins.set(origin, state)
+    }
+    return state
+  }
+}
+
+/** "scheme://host:port" of a callback URL: what a circuit is kept for. */
+export function originOf(url: string): string {
+  return URL.parse(url)?.origin ?? url
+}

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { OriginGate, originOf, type GateDecision, type Ticket } from '../../../src/delivery/origin-gate.ts'
+
+const options = { failureThreshold: 3, openMs: 1000, maxOpenMs: 3000, saturatedInFlight: 2, slowAfterMs: 500 }
+const A = 'http://a.example:80'
+
+function ticket(decision: GateDecision): Ticket {
+  assert.ok(decision.ok, `expected admission, got ${JSON.stringify(decision)}`)
+  return decision.ticket
+}
+
+describe('OriginGate circuit', () => {
+  it('opens after consecutive failures, refuses until openMs, then lets one trial through', () => {
+    const gate = new OriginGate(options)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 10)
+    assert.equal(gate.circuit(A, 10), 'open')
+    assert.deepEqual(gate.acquire(A, 500), { ok: false, reason: 'circuit-open', retryAt: 1010 })
+    assert.equal(gate.circuit(A, 1010), 'half-open')
+    const trial = ticket(gate.acquire(A, 1010))
+    assert.equal(gate.acquire(A, 1011).ok, false, 'only one trial at a time')
+    gate.release(trial, true, 1020)
+    assert.equal(gate.circuit(A, 1020), 'closed')
+    assert.equal(gate.acquire(A, 1021).ok, true)
+  })
+
+  it('a failed trial opens the circuit again for twice as long, capped', () => {
+    const gate = new OriginGate(options)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    gate.release(ticket(gate.acquire(A, 1000)), false, 1000)
+    assert.deepEqual(gate.acquire(A, 2999), { ok: false, reason: 'circuit-open', retryAt: 3000 })
+    gate.release(ticket(gate.acquire(A, 3000)), false, 3000)
+    gate.release(ticket(gate.acquire(A, 7000)), false, 7000)
+    assert.deepEqual(gate.acquire(A, 7001), { ok: false, reason: 'circuit-open', retryAt: 10_000 }, 'capped at maxOpenMs')
+  })
+
+  it('a success resets the failure count', () => {
+    const gate = new OriginGate(options)
+    gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    gate.release(ticket(gate.acquire(A, 0)), true, 0)
+    gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    assert.equal(gate.circuit(A, 0), 'closed')
+  })
+
+  it('reports unhealthy origins only', () => {
+    const gate = new OriginGate(options)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    gate.release(ticket(gate.acquire('http://b.example:80', 0)), true, 0)
+    assert.deepEqual(gate.unhealthy(10), [{ origin: A, state: 'open' }])
+  })
+})
+
+describe('OriginGate saturation', () => {
+  it('refuses an origin with many attempts in flight when the oldest is slow', () => {
+    const gate = new OriginGate(options)
+    const first = ticket(gate.acquire(A, 0))
+    const second = ticket(gate.acquire(A, 100))
+    const third = ticket(gate.acquire(A, 499))
+    assert.deepEqual(gate.acquire(A, 500), { ok: false, reason: 'saturated', retryAt: 1000 })
+    gate.release(first, true, 550)
+    assert.equal(gate.acquire(A, 550).ok, true, 'the oldest in flight now started at 100: 450 ms ago')
+    gate.release(second, true, 560)
+    gate.release(third, true, 560)
+    assert.equal(gate.acquire(A, 2000).ok, true)
+  })
+
+  it('never refuses a fast origin however many requests it has in flight', () => {
+    const gate = new OriginGate(options)
+    for (let i = 0; i < 100; i++) assert.equal(gate.acquire(A, i).ok, true, `request ${i}`)
+  })
+
+  it('keys circuits by scheme, host and port', () => {
+    assert.equal(originOf('https://client.example/hooks/1?x=1'), 'https://client.example')
+    assert.equal(originOf('http://127.0.0.2:8080/a'), 'http://127.0.0.2:8080')
+  })
+})
