@@ -1,0 +1,234 @@
+// Processes the fault script starts and stops: replicas of the service (`node src/main.ts`),
+// its own Redis (with AOF persistence), and the local Kafka broker through scripts/kafka.sh.
+// Every child is registered so that an exit or Ctrl-C stops it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createWriteStream, existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+
+export const ROOT = new URL('../..', import.meta.url).pathname
+
+const children = new Set<ChildProcess>()
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Synchronous last resort (process 'exit'): SIGKILL every child still running. */
+export function killAllChildrenNow(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+// ------------------------------------------------------------------ service ---
+
+let replicaSerial = 0
+
+export interface ExitInfo {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+export class Replica {
+  readonly name: string
+  readonly port: number
+  readonly child: ChildProcess
+  readonly exited: Promise<ExitInfo>
+  readonly logFile: string
+  /** Set by us before we signal it: an exit without it is unexpected. */
+  expectedExit = false
+  /** It answered /readyz 200 at least once. */
+  wasReady = false
+  stderrTail = ''
+
+  private constructor(name: string, port: number, child: ChildProcess, logFile: string) {
+    this.name = name
+    this.port = port
+    this.child = child
+    this.logFile = logFile
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  }
+
+  static async start(env: Record<string, string>, logDir: string): Promise<Replica> {
+    const port = await freePort()
+    const name = `replica#${++replicaSerial}`
+    const logFile = join(logDir, `${name.replace('#', '-')}.out`)
+    const out = createWriteStream(logFile, { flags: 'a' })
+    const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, HTTP_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    children.add(child)
+    const replica = new Replica(name, port, child, logFile)
+    child.stdout?.pipe(out, { end: false })
+    child.stderr?.on('data', (chunk: Buffer) => {
+      out.write(chunk)
+      replica.stderrTail = (replica.stderrTail + chunk.toString('utf8')).slice(-2000)
+    })
+    child.once('exit', () => {
+      children.delete(child)
+      setTimeout(() => out.end(), 100)
+    })
+    return replica
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  async isReady(): Promise<boolean> {
+    const response = await fetch(`http://127.0.0.1:${this.port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)
+    await response?.body?.cancel()
+    return response?.status === 200
+  }
+
+  /** Resolves once /readyz answers 200; rejects when the process exits or the time is up. */
+  async waitReady(timeoutMs = 120_000, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (signal?.aborted) throw new Error('interrupted')
+      if (!this.running) throw new Error(`${this.name} exited before it was ready: ${this.firstError()}`)
+      if (await this.isReady()) {
+        this.wasReady = true
+        return
+      }
+      await sleep(200)
+    }
+    throw new Error(`${this.name} not ready after ${timeoutMs} ms`)
+  }
+
+  /** The first error line it printed (or its last line). */
+  firstError(): string {
+    const lines = this.stderrTail.split('\n').map((l) => l.trim()).filter(Boolean)
+    return (lines.find((l) => /Error\b/.test(l)) ?? lines.at(-1) ?? '').slice(0, 200)
+  }
+
+  kill9(): void {
+    this.expectedExit = true
+    this.child.kill('SIGKILL')
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  async stop(graceMs = 45_000): Promise<ExitInfo> {
+    if (!this.running) return this.exited
+    this.expectedExit = true
+    this.child.kill('SIGTERM')
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs)
+    const info = await this.exited
+    clearTimeout(timer)
+    return info
+  }
+}
+
+// -------------------------------------------------------------------- redis ---
+
+export class OwnRedis {
+  readonly port: number
+  readonly dir: string
+
+  constructor(port: number, dir: string) {
+    this.port = port
+    this.dir = dir
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  ping(): boolean {
+    const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), 'ping'], { encoding: 'utf8', timeout: 3000 })
+    return result.stdout?.trim() === 'PONG'
+  }
+
+  async start(): Promise<void> {
+    const result = spawnSync(
+      'redis-server',
+      [
+        '--port', String(this.port), '--bind', '127.0.0.1',
+        '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
+        '--dir', this.dir, '--daemonize', 'yes',
+        '--pidfile', join(this.dir, 'redis.pid'), '--logfile', join(this.dir, 'redis.log'),
+      ],
+      { encoding: 'utf8', timeout: 10_000 },
+    )
+    if (result.status !== 0) throw new Error(`redis-server failed to start: ${result.stderr || result.stdout}`)
+    const deadline = Date.now() + 20_000
+    while (Date.now() < deadline) {
+      if (this.ping()) return
+      await sleep(100)
+    }
+    throw new Error(`Redis on ${this.port} did not answer within 20 s (see ${join(this.dir, 'redis.log')})`)
+  }
+
+  /** SHUTDOWN (the AOF keeps the data), and wait until it no longer answers. */
+  async shutdown(save = true): Promise<void> {
+    const pid = this.pid()
+    spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), 'shutdown', ...(save ? [] : ['nosave'])], { timeout: 10_000 })
+    const deadline = Date.now() + 15_000
+    while (Date.now() < deadline && (this.ping() || (pid !== undefined && alive(pid)))) await sleep(100)
+    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL')
+  }
+
+  pid(): number | undefined {
+    const file = join(this.dir, 'redis.pid')
+    if (!existsSync(file)) return undefined
+    const pid = Number(readFileSync(file, 'utf8').trim())
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  }
+
+  /** Synchronous last resort for process 'exit'. */
+  killNow(): void {
+    const pid = this.pid()
+    if (pid !== undefined && alive(pid)) {
+      try {
+        process.kill(pid, 'SIGTERM')
+      } catch {
+        // gone already
+      }
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// -------------------------------------------------------------------- kafka ---
+
+/** Runs `bash scripts/kafka.sh <command>`; resolves with its exit code and output. */
+export async function kafkaSh(command: 'start' | 'stop' | 'status'): Promise<{ code: number; output: string }> {
+  // its own process group: a Ctrl-C must not interrupt a broker start or stop halfway
+  const child = spawn('bash', [join(ROOT, 'scripts/kafka.sh'), command], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  const [code] = (await once(child, 'exit')) as [number | null]
+  return { code: code ?? 1, output: output.trim() }
+}
+
+export async function ensureBrokerRunning(): Promise<string | undefined> {
+  if ((await kafkaSh('status')).code === 0) return undefined
+  const { code, output } = await kafkaSh('start')
+  if (code !== 0) throw new Error(`kafka.sh start failed: ${output}`)
+  return output
+}
