@@ -154,10 +154,10 @@ export class RecordHandler {
       try {
         claim = await this.#step(signal, () => store.claim(kind, processingId, this.#claimMs))
       } catch (error) {
-        gate.release(admitted.ticket, true, Date.now())
+        gate.abandon(admitted.ticket)
         throw error
       }
-      if (claim.status !== 'claimed') gate.release(admitted.ticket, true, Date.now())
+      if (claim.status !== 'claimed') gate.abandon(admitted.ticket)
       if (claim.status === 'done') {
         metrics.duplicates.inc()
         logger.debug({ processingId, kind }, 'already sent: skipped')

@@ -90,6 +90,14 @@ export class OriginGate {
     if (state.inFlight.size === 0 && state.openUntil === 0 && state.consecutiveFailures === 0) this.#origins.delete(ticket.origin)
   }
 
+  /** Gives a ticket back when no attempt was made: says nothing about the origin's health. */
+  abandon(ticket: Ticket): void {
+    const state = this.#origins.get(ticket.origin)
+    if (!state || !state.inFlight.delete(ticket.id)) return
+    if (state.openUntil > 0) state.trialInFlight = false
+    if (state.inFlight.size === 0 && state.openUntil === 0 && state.consecutiveFailures === 0) this.#origins.delete(ticket.origin)
+  }
+
   circuit(origin: string, now: number): CircuitState {
     const state = this.#origins.get(origin)
     if (!state || state.openUntil === 0) return 'closed'

@@ -43,6 +43,15 @@ describe('OriginGate circuit', () => {
     assert.equal(gate.circuit(A, 0), 'closed')
   })
 
+  it('a ticket given back without an attempt changes nothing about the origin\'s health', () => {
+    const gate = new OriginGate(options)
+    gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    gate.abandon(ticket(gate.acquire(A, 0)))
+    gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    assert.equal(gate.circuit(A, 0), 'open', 'three real failures in a row, whatever was abandoned between them')
+  })
+
   it('reports unhealthy origins only', () => {
     const gate = new OriginGate(options)
     for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 0)
