@@ -50,6 +50,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     defaultMetrics: options.defaultMetrics ?? true,
     sources: {
       inFlight: () => loops.map((loop) => ({ loop: loop.name, count: loop.inFlight })),
+      lag: () => loops.flatMap((loop) => loop.lag()),
       circuits: () => gate.unhealthy(Date.now()),
     },
   })

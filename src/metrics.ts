@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Values read when /metrics is scraped, instead of being updated on every record. */
 export interface MetricSources {
   inFlight(): Array<{ loop: string; count: number }>
+  lag(): Array<{ topic: string; partition: number; lag: number }>
   circuits(): Array<{ origin: string; state: string }>
 }
 
@@ -31,6 +32,16 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
       registers,
       collect() {
         for (const { loop, count } of options.sources.inFlight()) this.set({ loop }, count)
+      },
+    }),
+    lag: new Gauge({
+      name: 'kafka_consumer_lag',
+      help: 'Records waiting in Kafka, per topic and partition owned by this replica (refreshed every 10 s)',
+      labelNames: ['topic', 'partition'],
+      registers,
+      collect() {
+        this.reset()
+        for (const { topic, partition, lag } of options.sources.lag()) this.set({ topic, partition: String(partition) }, lag)
       },
     }),
     circuits: new Gauge({

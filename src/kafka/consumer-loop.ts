@@ -46,6 +46,7 @@ export interface ConsumerLoopOptions {
 }
 
 const RESTART_DELAY_MS = 1000
+const LAG_INTERVAL_MS = 10_000
 const FETCH_MAX_BYTES = 2 * 1024 * 1024
 const FETCH_MAX_BYTES_PER_PARTITION = 256 * 1024
 const STREAM_BUFFERED_RECORDS = 512
@@ -61,6 +62,7 @@ export class ConsumerLoop {
   #stream: Stream | undefined
   #commitTimer: NodeJS.Timeout | undefined
   #paused = false
+  #lag = new Map<string, bigint[]>()
 
   constructor(options: ConsumerLoopOptions) {
     this.#options = options
@@ -79,6 +81,18 @@ export class ConsumerLoop {
       retryDelay: 500,
     })
     this.#consumer.on('consumer:group:join', () => this.#onAssignment())
+    this.#consumer.on('consumer:lag', (lag) => (this.#lag = lag))
+  }
+
+  /** Records waiting in Kafka for this loop, per owned partition (refreshed every LAG_INTERVAL_MS). */
+  lag(): Array<{ topic: string; partition: number; lag: number }> {
+    const list: Array<{ topic: string; partition: number; lag: number }> = []
+    for (const [topic, partitions] of this.#lag) {
+      partitions.forEach((lag, partition) => {
+        if (lag >= 0n) list.push({ topic, partition, lag: Number(lag) })
+      })
+    }
+    return list
   }
 
   get name(): string {
@@ -98,6 +112,7 @@ export class ConsumerLoop {
   async start(): Promise<void> {
     await this.#openStream()
     this.#commitTimer = setInterval(() => void this.#commitFinished(), this.#options.tuning.commitIntervalMs)
+    this.#consumer.startLagMonitoring({ topics: this.#options.topics }, LAG_INTERVAL_MS)
   }
 
   /**
@@ -113,6 +128,7 @@ export class ConsumerLoop {
     await Promise.race([Promise.allSettled([...this.#tasks]), new Promise((resolve) => grace.addEventListener('abort', resolve, { once: true }))])
     if (this.#tasks.size > 0) this.#logger.warn({ inFlight: this.#tasks.size }, 'grace period over: leaving unfinished records uncommitted')
     clearInterval(this.#commitTimer)
+    this.#consumer.stopLagMonitoring()
     await this.#commitFinished()
     await this.#stream?.close().catch((error: unknown) => this.#logger.warn({ error: describeError(error) }, 'closing the stream failed'))
     await this.#consumer.close(true).catch((error: unknown) => this.#logger.warn({ error: describeError(error) }, 'leaving the group failed'))

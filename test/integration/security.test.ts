@@ -1,0 +1,71 @@
+// What a client can trust and what strangers cannot make us do: signed requests (checked
+// with the Standard Webhooks reference verifier, not our own code) and refused private
+// callback addresses, end to end against the real broker and Redis.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import { Webhook } from 'standardwebhooks'
+import { newProcessingId, successResult } from '../helpers/messages.ts'
+import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
+import { startReceiver, type Receiver } from '../helpers/receiver.ts'
+import { startService, testEnv } from '../helpers/service.ts'
+
+let receiver: Receiver
+
+before(async () => {
+  receiver = await startReceiver()
+})
+
+after(async () => {
+  await receiver?.close()
+})
+
+describe('security', () => {
+  test('with two secrets (rotation) each request carries two signatures, each verified by the reference verifier', async () => {
+    const oldSecret = `whsec_${randomBytes(24).toString('base64')}`
+    const newSecret = `whsec_${randomBytes(32).toString('base64')}`
+    const topics = uniqueTopics('signed')
+    const service = await startService(testEnv(topics, { WEBHOOK_SECRET: `${oldSecret} ${newSecret}` }))
+    try {
+      const id = newProcessingId()
+      await produce([{ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${receiver.url}/signed/${id}`)) }])
+      const [request] = await receiver.waitFor(1, 20_000, (r) => r.path === `/signed/${id}`)
+      assert.ok(request)
+      const headers = {
+        'webhook-id': String(request.headers['webhook-id']),
+        'webhook-timestamp': String(request.headers['webhook-timestamp']),
+        'webhook-signature': String(request.headers['webhook-signature']),
+      }
+      assert.equal(headers['webhook-signature'].split(' ').length, 2)
+      for (const secret of [oldSecret, newSecret]) assert.doesNotThrow(() => new Webhook(secret).verify(request.body, headers))
+      assert.throws(() => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(request.body, headers))
+      assert.throws(() => new Webhook(newSecret).verify(request.body.replace('"score":50', '"score":99'), headers), 'a changed body fails')
+    } finally {
+      await service.close()
+    }
+  })
+
+  test('a callback URL that resolves to a loopback address is refused without a request and dead-lettered with the reason', async () => {
+    const topics = uniqueTopics('ssrf')
+    const service = await startService(testEnv(topics, { CALLBACK_ALLOWED_NETWORKS: '' }))
+    try {
+      const byName = newProcessingId()
+      const byAddress = newProcessingId()
+      const port = receiver.port
+      await produce([
+        { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(byName, `http://localhost:${port}/ssrf/${byName}`)) },
+        { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(byAddress, `http://[::ffff:127.0.0.1]:${port}/ssrf/${byAddress}`)) },
+      ])
+      const letters = (await readTopic(topics.KAFKA_TOPIC_DLQ, 2, 20_000)).map((record) => JSON.parse(record.value) as { processing_id: number; code: string; attempts: number; reason: string })
+      assert.deepEqual(letters.map((letter) => letter.processing_id).sort(), [byName, byAddress].sort())
+      for (const letter of letters) {
+        assert.equal(letter.code, 'CALLBACK_ADDRESS_BLOCKED')
+        assert.equal(letter.attempts, 1, 'final at once, never retried')
+        assert.match(letter.reason, /non-public address/)
+      }
+      assert.equal(receiver.requests.filter((r) => r.path.startsWith('/ssrf/')).length, 0)
+    } finally {
+      await service.close()
+    }
+  })
+})
