@@ -6,9 +6,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-[[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
-export PATH="$PWD/node_modules/.bin:$PATH"
-
-bash scripts/redis.sh ensure
-bash scripts/kafka.sh start
+# shellcheck source=scripts/local-services.sh
+source scripts/local-services.sh
 exec node scripts/demo.ts "$@"

@@ -4,11 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-[[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
-export PATH="$PWD/node_modules/.bin:$PATH"
-
-bash scripts/redis.sh ensure
-bash scripts/kafka.sh start
+# shellcheck source=scripts/local-services.sh
+source scripts/local-services.sh
 
 echo "== typecheck"; tsc -p .
 echo "== lint"; eslint .

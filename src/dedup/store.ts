@@ -28,25 +28,28 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {'done', 0} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'claimed', 0} end
 return {'busy', redis.call('PTTL', KEYS[2])}
 `
+/** Lua lines that set the status document (ARGV[3]) and append the attempt (ARGV[4]), both expiring after ARGV[2] s. */
+function recordStatusLua(statusKey: string, attemptsKey: string): string {
+  return `
+redis.call('SET', ${statusKey}, ARGV[3], 'EX', ARGV[2])
+redis.call('RPUSH', ${attemptsKey}, ARGV[4])
+redis.call('LTRIM', ${attemptsKey}, -${MAX_ATTEMPTS_KEPT}, -1)
+redis.call('EXPIRE', ${attemptsKey}, ARGV[2])`
+}
+
 // Delivered or given up: done marker, claim released, status and attempt history kept.
 // KEYS: done marker, claim, status, attempts. ARGV: token, ttl (s), status JSON, attempt JSON.
 const FINISH_SCRIPT = `
 redis.call('SET', KEYS[1], '_', 'EX', ARGV[2])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
-redis.call('RPUSH', KEYS[4], ARGV[4])
-redis.call('LTRIM', KEYS[4], -${MAX_ATTEMPTS_KEPT}, -1)
-redis.call('EXPIRE', KEYS[4], ARGV[2])
+${recordStatusLua('KEYS[3]', 'KEYS[4]')}
 return 1
 `
 // Handed to a retry tier: claim released, status and attempt history kept.
 // KEYS: claim, status, attempts. ARGV: token, ttl (s), status JSON, attempt JSON.
 const RESCHEDULE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
-redis.call('RPUSH', KEYS[3], ARGV[4])
-redis.call('LTRIM', KEYS[3], -${MAX_ATTEMPTS_KEPT}, -1)
-redis.call('EXPIRE', KEYS[3], ARGV[2])
+${recordStatusLua('KEYS[2]', 'KEYS[3]')}
 return 1
 `
 // KEYS: claim. ARGV: token.

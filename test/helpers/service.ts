@@ -58,6 +58,15 @@ export function spawnService(env: Record<string, string>): ChildProcess {
   })
 }
 
+/** The entry point as a child process on `port`, once its /readyz answers 200. */
+export async function readyChild(env: Record<string, string>, port: number): Promise<ChildProcess> {
+  const child = spawnService({ ...env, HTTP_PORT: String(port) })
+  child.stdout?.resume()
+  child.stderr?.resume()
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 'child ready')
+  return child
+}
+
 export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {

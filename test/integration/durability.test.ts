@@ -8,7 +8,7 @@ import { newProcessingId, successResult } from '../helpers/messages.ts'
 import { BROKERS, produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
 import { ensureTopics } from '../../src/kafka/topics.ts'
 import { startReceiver, type ReceivedRequest, type Receiver } from '../helpers/receiver.ts'
-import { ROOT, metricValue, spawnService, startService, testEnv, waitUntil } from '../helpers/service.ts'
+import { ROOT, metricValue, readyChild, startService, testEnv, waitUntil } from '../helpers/service.ts'
 
 let receiver: Receiver
 
@@ -21,14 +21,6 @@ after(async () => {
 })
 
 const pathIs = (path: string) => (request: ReceivedRequest) => request.path === path
-
-async function readyChild(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawnService({ ...env, HTTP_PORT: String(port) })
-  child.stdout?.resume()
-  child.stderr?.resume()
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 'child ready')
-  return child
-}
 
 function processingIds(requests: ReceivedRequest[], prefix: string): number[] {
   return requests.filter((r) => r.path.startsWith(prefix)).map((r) => (r.json as { response: { processing_id: number } }).response.processing_id)

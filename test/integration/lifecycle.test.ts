@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process'
 import { newProcessingId, processingRequest, successResult } from '../helpers/messages.ts'
 import { produce, uniqueTopics } from '../helpers/kafka.ts'
 import { startReceiver, type ReceivedRequest, type Receiver } from '../helpers/receiver.ts'
-import { spawnService, startService, testEnv, waitUntil } from '../helpers/service.ts'
+import { readyChild, spawnService, startService, testEnv, waitUntil } from '../helpers/service.ts'
 
 let receiver: Receiver
 
@@ -27,14 +27,6 @@ async function exitOf(child: ChildProcess): Promise<{ code: number | null; signa
   child.stdout?.resume()
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null]
   return { code, signal, stderr }
-}
-
-async function readyChild(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawnService({ ...env, HTTP_PORT: String(port) })
-  child.stdout?.resume()
-  child.stderr?.resume()
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 'child ready')
-  return child
 }
 
 function countById(requests: ReceivedRequest[], ids: Set<number>): Map<number, number> {
