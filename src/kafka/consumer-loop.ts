@@ -47,6 +47,10 @@ export interface ConsumerLoopOptions {
 
 const RESTART_DELAY_MS = 1000
 const LAG_INTERVAL_MS = 10_000
+const CONSUME_TIMEOUT_MS = 60_000
+const CLOSE_TIMEOUT_MS = 5000
+/** Longer than a rebalance may take (rebalanceTimeout 30 s). */
+const INACTIVE_LIMIT_MS = 60_000
 const FETCH_MAX_BYTES = 2 * 1024 * 1024
 const FETCH_MAX_BYTES_PER_PARTITION = 256 * 1024
 const STREAM_BUFFERED_RECORDS = 512
@@ -54,7 +58,7 @@ const STREAM_BUFFERED_RECORDS = 512
 export class ConsumerLoop {
   readonly #options: ConsumerLoopOptions
   readonly #logger: Logger
-  readonly #consumer: Consumer<string, Buffer, Buffer, Buffer>
+  #consumer: Consumer<string, Buffer, Buffer, Buffer> | undefined
   readonly #tracker = new OffsetTracker<KafkaMessage>()
   readonly #serializer = new KeyedSerializer<string>()
   readonly #shutdown = new AbortController()
@@ -63,25 +67,12 @@ export class ConsumerLoop {
   #commitTimer: NodeJS.Timeout | undefined
   #paused = false
   #lag = new Map<string, bigint[]>()
+  #inactiveSince: number | undefined
+  #reconnecting = false
 
   constructor(options: ConsumerLoopOptions) {
     this.#options = options
     this.#logger = options.logger.child({ loop: options.name })
-    this.#consumer = new Consumer({
-      clientId: `${options.clientId}-${options.name}`,
-      groupId: options.groupId,
-      bootstrapBrokers: [...options.brokers],
-      deserializers: { key: stringDeserializer },
-      autocommit: false,
-      // A replica that dies is noticed within 10 s; its partitions (and their waiting retries) move on.
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      rebalanceTimeout: 30_000,
-      retries: 5,
-      retryDelay: 500,
-    })
-    this.#consumer.on('consumer:group:join', () => this.#onAssignment())
-    this.#consumer.on('consumer:lag', (lag) => (this.#lag = lag))
   }
 
   /** Records waiting in Kafka for this loop, per owned partition (refreshed every LAG_INTERVAL_MS). */
@@ -106,13 +97,15 @@ export class ConsumerLoop {
 
   /** True while this loop is an active member of its consumer group. */
   get isJoined(): boolean {
-    return this.#consumer.isActive()
+    return this.#consumer?.isActive() ?? false
   }
 
   async start(): Promise<void> {
-    await this.#openStream()
-    this.#commitTimer = setInterval(() => void this.#commitFinished(), this.#options.tuning.commitIntervalMs)
-    this.#consumer.startLagMonitoring({ topics: this.#options.topics }, LAG_INTERVAL_MS)
+    await this.#connect()
+    this.#commitTimer = setInterval(() => {
+      void this.#commitFinished()
+      this.#watchdog()
+    }, this.#options.tuning.commitIntervalMs)
   }
 
   /**
@@ -128,44 +121,103 @@ export class ConsumerLoop {
     await Promise.race([Promise.allSettled([...this.#tasks]), new Promise((resolve) => grace.addEventListener('abort', resolve, { once: true }))])
     if (this.#tasks.size > 0) this.#logger.warn({ inFlight: this.#tasks.size }, 'grace period over: leaving unfinished records uncommitted')
     clearInterval(this.#commitTimer)
-    this.#consumer.stopLagMonitoring()
     await this.#commitFinished()
     await this.#stream?.close().catch((error: unknown) => this.#logger.warn({ error: describeError(error) }, 'closing the stream failed'))
-    await this.#consumer.close(true).catch((error: unknown) => this.#logger.warn({ error: describeError(error) }, 'leaving the group failed'))
+    await this.#closeConsumer(this.#consumer)
   }
 
-  async #openStream(): Promise<void> {
-    const stream = await this.#consumer.consume({
-      topics: this.#options.topics,
-      mode: MessagesStreamModes.COMMITTED,
-      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+  /**
+   * A new group member and its stream. After a failure the old member is thrown away
+   * whole: a client that lost the broker for long does not always rejoin by itself.
+   */
+  async #connect(): Promise<void> {
+    const consumer = new Consumer<string, Buffer, Buffer, Buffer>({
+      clientId: `${this.#options.clientId}-${this.#options.name}`,
+      groupId: this.#options.groupId,
+      bootstrapBrokers: [...this.#options.brokers],
+      deserializers: { key: stringDeserializer },
       autocommit: false,
-      maxWaitTime: 500,
-      // The client's defaults (50 MB per fetch and partition) would pull a whole backlog into
-      // memory at once; these keep a replica's footprint bounded whatever waits in Kafka.
-      maxBytes: FETCH_MAX_BYTES,
-      maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
-      highWaterMark: STREAM_BUFFERED_RECORDS,
+      // A replica that dies is noticed within 10 s; its partitions (and their waiting retries) move on.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      rebalanceTimeout: 30_000,
+      retries: 5,
+      retryDelay: 500,
     })
+    consumer.on('consumer:group:join', () => this.#onAssignment(consumer))
+    consumer.on('consumer:lag', (lag) => (this.#lag = lag))
+    let stream: Stream
+    try {
+      stream = await withTimeout(
+        consumer.consume({
+          topics: this.#options.topics,
+          mode: MessagesStreamModes.COMMITTED,
+          fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+          autocommit: false,
+          maxWaitTime: 500,
+          // The client's defaults (50 MB per fetch and partition) would pull a whole backlog into
+          // memory at once; these keep a replica's footprint bounded whatever waits in Kafka.
+          maxBytes: FETCH_MAX_BYTES,
+          maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
+          highWaterMark: STREAM_BUFFERED_RECORDS,
+        }),
+        CONSUME_TIMEOUT_MS,
+        'joining the group',
+      )
+    } catch (error) {
+      await this.#closeConsumer(consumer)
+      throw error
+    }
+    this.#consumer = consumer
     this.#stream = stream
+    this.#inactiveSince = undefined
     this.#tracker.clear()
+    consumer.startLagMonitoring({ topics: this.#options.topics }, LAG_INTERVAL_MS)
     stream.on('data', (message: KafkaMessage) => this.#accept(message))
     stream.on('error', (error: Error) => this.#logger.error({ error: describeError(error) }, 'consumer stream failed'))
-    stream.on('close', () => void this.#onStreamClosed(stream))
+    stream.on('close', () => void this.#reconnect(stream, 'consumer stream closed'))
   }
 
-  /** A stream that ends while we are running is replaced; what it had in flight is fetched again. */
-  async #onStreamClosed(stream: Stream): Promise<void> {
-    if (this.#shutdown.signal.aborted || this.#stream !== stream) return
-    this.#logger.warn('consumer stream closed: reopening')
+  /** Replaces a failed member; what it had in flight is fetched again and de-duplicated. */
+  async #reconnect(failed: Stream, why: string): Promise<void> {
+    if (this.#shutdown.signal.aborted || this.#stream !== failed || this.#reconnecting) return
+    this.#reconnecting = true
+    this.#logger.warn(`${why}: joining the group again`)
+    const old = this.#consumer
+    this.#consumer = undefined
+    void failed.close().catch(() => undefined)
+    await this.#closeConsumer(old)
     while (!this.#shutdown.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS))
       try {
-        await this.#openStream()
-        return
+        await this.#connect()
+        this.#logger.info('joined the group again')
+        break
       } catch (error) {
-        this.#logger.warn({ error: describeError(error) }, 'reopening the consumer stream failed: will retry')
+        this.#logger.warn({ error: describeError(error) }, 'joining the group again failed: will retry')
       }
+    }
+    this.#reconnecting = false
+  }
+
+  /** A member that stays out of its group (not rebalancing, just lost) is replaced. */
+  #watchdog(): void {
+    if (this.#reconnecting || this.#shutdown.signal.aborted || !this.#stream) return
+    if (this.isJoined) {
+      this.#inactiveSince = undefined
+      return
+    }
+    this.#inactiveSince ??= Date.now()
+    if (Date.now() - this.#inactiveSince > INACTIVE_LIMIT_MS) void this.#reconnect(this.#stream, `not in the group for ${INACTIVE_LIMIT_MS / 1000} s`)
+  }
+
+  async #closeConsumer(consumer: Consumer<string, Buffer, Buffer, Buffer> | undefined): Promise<void> {
+    if (!consumer) return
+    consumer.stopLagMonitoring()
+    try {
+      await withTimeout(consumer.close(true), CLOSE_TIMEOUT_MS, 'leaving the group')
+    } catch (error) {
+      this.#logger.warn({ error: describeError(error) }, 'leaving the group failed')
     }
   }
 
@@ -211,9 +263,9 @@ export class ConsumerLoop {
     }
   }
 
-  #onAssignment(): void {
+  #onAssignment(consumer: Consumer<string, Buffer, Buffer, Buffer>): void {
     const owned = new Set<string>()
-    for (const { topic, partitions } of this.#consumer.assignments ?? []) {
+    for (const { topic, partitions } of consumer.assignments ?? []) {
       for (const partition of partitions) owned.add(partitionKey(topic, partition))
     }
     this.#tracker.retainOnly(owned)
@@ -235,4 +287,12 @@ function commit(message: KafkaMessage): Promise<void> {
   return new Promise((resolve, reject) => {
     void message.commit((error) => (error ? reject(error) : resolve()))
   })
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
