@@ -95,6 +95,7 @@ export interface StreamOptions {
 }
 
 const SEND_TIMEOUT_MS = 20_000
+const MAX_BATCH = 500
 
 function newProducer(byKey: boolean): Producer<string, string, string, string> {
   let next = 0
@@ -137,7 +138,9 @@ export async function produceSteadily(options: StreamOptions): Promise<void> {
       // one send: every normal record due, or a single "alone" record
       let end = sent
       if (records[sent]?.alone) end = sent + 1
-      else while (end < due && !records[end]?.alone) end++
+      // at most MAX_BATCH per send: after an outage the due records would otherwise go out
+      // as one request larger than the broker accepts (MESSAGE_TOO_LARGE, retried forever)
+      else while (end < due && end - sent < MAX_BATCH && !records[end]?.alone) end++
       const batch = records.slice(sent, end)
       const now = Date.now()
       for (const record of batch) record.producedAt ??= now
