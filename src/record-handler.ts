@@ -46,6 +46,15 @@ interface Origin {
 /** How much of a record is copied into its dead letter or retry record. */
 const MAX_ORIGINAL_BYTES = 64 * 1024
 
+/** Where a notification stands: attempts made, times refused by its origin's gate, first attempt. */
+interface History {
+  readonly attempts: number
+  readonly deferrals: number
+  readonly firstAttemptAt: number | undefined
+}
+
+const FIRST_TIME: History = { attempts: 0, deferrals: 0, firstAttemptAt: undefined }
+
 /** Margin added to a claim beyond one attempt's timeout. */
 const CLAIM_MARGIN_MS = 15_000
 /** Longest wait between looks at a notification another replica is sending. */
@@ -67,7 +76,6 @@ export class RecordHandler {
   readonly #deps: RecordHandlerDeps
   readonly #policy: RetryPolicy
   readonly #claimMs: number
-  readonly #scheduleTotalMs: number
 
   constructor(deps: RecordHandlerDeps) {
     this.#deps = deps
@@ -78,7 +86,6 @@ export class RecordHandler {
       ...deps.retryPolicy,
     }
     this.#claimMs = deps.config.callbackTimeoutMs + CLAIM_MARGIN_MS
-    this.#scheduleTotalMs = this.#policy.scheduleMs.reduce((sum, delay) => sum + delay, 0)
   }
 
   /** A record from an input topic (sending, AI_handler). */
@@ -104,7 +111,7 @@ export class RecordHandler {
     const { envelope } = parsed
     if (!(await sleep(envelope.due_at - Date.now(), signal))) throw new Interrupted()
     const origin = { source: envelope.source, original: envelope.original, original_truncated: envelope.original_truncated }
-    await this.#send(origin, fromEnvelopeNotification(envelope.notification), envelope.attempts, signal, envelope.first_attempt_at)
+    await this.#send(origin, fromEnvelopeNotification(envelope.notification), { attempts: envelope.attempts, deferrals: envelope.deferrals, firstAttemptAt: envelope.first_attempt_at }, signal)
   }
 
   /** A record whose handling hit a bug: dead-lettered with the error so its partition moves on. */
@@ -121,7 +128,7 @@ export class RecordHandler {
     await this.#step(signal, () => this.#deps.store.recordRequest(request.processing_id, { callback_url, user_id, resume_id, requirements_id }))
     this.#deps.metrics.requestsRecorded.inc()
     if (this.#deps.config.notifyOnAccepted) {
-      await this.#send(sourceOf(record), buildAcceptedNotification(request, new Date()), 0, signal)
+      await this.#send(sourceOf(record), buildAcceptedNotification(request, new Date()), FIRST_TIME, signal)
     }
   }
 
@@ -136,19 +143,19 @@ export class RecordHandler {
       const reason = `result ${processingId} has no callback_url and no ProcessingRequest was recorded for it`
       return this.#deadLetterPoison(sourceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
     }
-    await this.#send(sourceOf(record), buildResultNotification(result, raw, callbackUrl, new Date()), 0, signal)
+    await this.#send(sourceOf(record), buildResultNotification(result, raw, callbackUrl, new Date()), FIRST_TIME, signal)
   }
 
   /**
    * Claims the notification, makes one attempt, and settles it: delivered, moved to the
    * retry tier its attempt count calls for, or given up. Returns once that is durable.
    */
-  async #send(origin: Origin, notification: Notification, attemptsBefore: number, signal: AbortSignal, firstAttemptAt?: number): Promise<void> {
+  async #send(origin: Origin, notification: Notification, history: History, signal: AbortSignal): Promise<void> {
     const { store, metrics, logger, gate } = this.#deps
     const { kind, processingId } = notification
     for (;;) {
       const admitted = gate.acquire(originOf(notification.callbackUrl), Date.now())
-      if (!admitted.ok) return this.#defer(origin, notification, attemptsBefore, admitted, signal, firstAttemptAt ?? Date.now())
+      if (!admitted.ok) return this.#defer(origin, notification, history, admitted, signal)
 
       let claim
       try {
@@ -171,11 +178,11 @@ export class RecordHandler {
       const startedAt = Date.now()
       const outcome = await this.#deps.client.send(notification)
       gate.release(admitted.ticket, outcome.ok || !signalsUnhealthy(outcome.error), Date.now())
-      const attempts = attemptsBefore + 1
+      const attempts = history.attempts + 1
       metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
       metrics.attemptDuration.observe(outcome.durationMs / 1000)
       // From here the attempt happened: settle it even if shutdown began meanwhile.
-      await this.#settle(origin, notification, outcome, attempts, claim.token, { at: startedAt, first: firstAttemptAt ?? startedAt }, signal)
+      await this.#settle(origin, notification, outcome, attempts, claim.token, { at: startedAt, first: history.firstAttemptAt ?? startedAt, deferrals: history.deferrals }, signal)
       return
     }
   }
@@ -184,19 +191,22 @@ export class RecordHandler {
    * The origin's circuit is open or it is saturated: the notification waits in a retry tier
    * without an attempt being counted, unless it has waited longer than the whole schedule.
    */
-  async #defer(origin: Origin, notification: Notification, attemptsBefore: number, refused: { reason: string; retryAt: number }, signal: AbortSignal, firstAttemptAt: number): Promise<void> {
+  async #defer(origin: Origin, notification: Notification, history: History, refused: { reason: string; retryAt: number }, signal: AbortSignal): Promise<void> {
     const { metrics, logger, publisher } = this.#deps
     const reason = `callback origin ${originOf(notification.callbackUrl)} ${refused.reason === 'saturated' ? 'is saturated (slow answers)' : 'has its circuit open (repeated failures)'}`
     metrics.deferred.inc({ reason: refused.reason })
     const now = Date.now()
-    const tier = tierAfter(this.#deps.tiers, this.#policy.scheduleMs, Math.max(attemptsBefore, 1))
-    if (!tier || now - firstAttemptAt > this.#scheduleTotalMs) {
+    // Deferrals walk the schedule on their own: waiting for an origin never costs one of the
+    // notification's attempts, and a notification refused for the whole schedule is given up.
+    const deferrals = history.deferrals + 1
+    const tier = tierAfter(this.#deps.tiers, this.#policy.scheduleMs, deferrals)
+    if (!tier) {
       const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, `${reason} for longer than the retry schedule`, false)
       await this.#step(signal, () =>
         publisher.deadLetter({
           ...letterBase(origin, error.code, `delivery given up: ${error.message}`, notification.processingId),
           notification: notificationOf(notification),
-          attempts: attemptsBefore,
+          attempts: history.attempts,
           last_error: error.message,
           last_status_code: null,
         }),
@@ -205,13 +215,14 @@ export class RecordHandler {
       metrics.failed.inc({ code: error.code })
       metrics.deadLettered.inc({ code: error.code })
       if (notification.kind === NotificationKinds.RESULT) {
-        await this.#step(signal, () => publisher.outcome({ processing_id: notification.processingId, status: 'failed', attempts: attemptsBefore, last_status_code: null, at: new Date().toISOString() }))
+        await this.#step(signal, () => publisher.outcome({ processing_id: notification.processingId, status: 'failed', attempts: history.attempts, last_status_code: null, at: new Date().toISOString() }))
       }
       return
     }
     const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, reason, true)
     const dueAt = Math.max(now + tier.delayMs, refused.retryAt)
-    await this.#step(signal, () => publisher.scheduleRetry(tier.topic, retryEnvelope(origin, notification, attemptsBefore, dueAt, firstAttemptAt, error)))
+    const envelope = retryEnvelope(origin, notification, { ...history, deferrals }, dueAt, history.firstAttemptAt ?? now, error)
+    await this.#step(signal, () => publisher.scheduleRetry(tier.topic, envelope))
     logger.debug({ processingId: notification.processingId, reason: refused.reason, dueAt }, 'delivery deferred')
   }
 
@@ -221,7 +232,7 @@ export class RecordHandler {
     outcome: AttemptOutcome,
     attempts: number,
     token: string,
-    times: { at: number; first: number },
+    times: { at: number; first: number; deferrals: number },
     signal: AbortSignal,
   ): Promise<void> {
     const { store, publisher, metrics, logger } = this.#deps
@@ -246,7 +257,7 @@ export class RecordHandler {
     const tier = decision.retry ? tierAfter(this.#deps.tiers, this.#policy.scheduleMs, attempts) : undefined
     if (decision.retry && tier) {
       const dueAt = Date.now() + decision.delayMs
-      const envelope = retryEnvelope(origin, notification, attempts, dueAt, times.first, error)
+      const envelope = retryEnvelope(origin, notification, { attempts, deferrals: times.deferrals }, dueAt, times.first, error)
       await this.#step(signal, () => publisher.scheduleRetry(tier.topic, envelope), settling)
       // Best effort: the claim expires by itself, and the status is only for people to read.
       await store.reschedule(kind, processingId, token, statusRecord('retrying', attempts, attempt, dueAt), attempt).catch(() => undefined)
@@ -357,11 +368,19 @@ function statusRecord(status: NotificationStatus['status'], attempts: number, la
   }
 }
 
-function retryEnvelope(origin: Origin, notification: Notification, attempts: number, dueAt: number, firstAttemptAt: number, error: DeliveryError): RetryEnvelope {
+function retryEnvelope(
+  origin: Origin,
+  notification: Notification,
+  counts: { attempts: number; deferrals: number },
+  dueAt: number,
+  firstAttemptAt: number,
+  error: DeliveryError,
+): RetryEnvelope {
   return {
     v: 1,
     notification: toEnvelopeNotification(notification),
-    attempts,
+    attempts: counts.attempts,
+    deferrals: counts.deferrals,
     due_at: dueAt,
     first_attempt_at: firstAttemptAt,
     last_error: error.message,

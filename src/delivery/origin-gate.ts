@@ -3,12 +3,17 @@
 // client needs. Pure (time is passed in); the handler defers refused notifications to a
 // retry tier without counting an attempt.
 //
-// closed ──(failureThreshold consecutive failures)──► open ──(openMs)──► half-open:
-//   one trial attempt; success closes it, failure opens it again for twice as long (capped).
+// closed ──(failureThreshold of the last `window` attempts failed)──► open ──(openMs)──►
+//   half-open: one trial attempt; success closes it, failure opens it again for twice as
+//   long (capped). A rate, not a run of failures: a busy endpoint that fails a third of the
+//   time still gets its traffic; one that is down stops getting it.
 // Saturated: at least `saturatedInFlight` attempts in flight and the oldest started more
 // than `slowAfterMs` ago. A fast origin with many requests in flight is not saturated.
 
 export interface OriginGateOptions {
+  /** Attempts remembered per origin. */
+  readonly window: number
+  /** Failed attempts among the last `window` that open the circuit. */
   readonly failureThreshold: number
   readonly openMs: number
   readonly maxOpenMs: number
@@ -17,7 +22,8 @@ export interface OriginGateOptions {
 }
 
 export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
-  failureThreshold: 5,
+  window: 20,
+  failureThreshold: 16,
   openMs: 30_000,
   maxOpenMs: 10 * 60_000,
   saturatedInFlight: 32,
@@ -37,7 +43,10 @@ export interface Ticket {
 
 interface OriginState {
   readonly inFlight: Map<number, number>
-  consecutiveFailures: number
+  /** Last results, true = failed; a ring of `window` entries. */
+  readonly recent: boolean[]
+  next: number
+  failures: number
   openUntil: number
   openMs: number
   trialInFlight: boolean
@@ -74,20 +83,20 @@ export class OriginGate {
     if (!state || !state.inFlight.delete(ticket.id)) return
     const wasTrial = state.openUntil > 0 && state.trialInFlight
     if (wasTrial) state.trialInFlight = false
+    this.#remember(state, !healthy)
     if (healthy) {
-      state.consecutiveFailures = 0
-      state.openUntil = 0
-      state.openMs = this.#options.openMs
-    } else {
-      state.consecutiveFailures++
-      if (wasTrial) {
-        state.openMs = Math.min(state.openMs * 2, this.#options.maxOpenMs)
-        state.openUntil = now + state.openMs
-      } else if (state.openUntil === 0 && state.consecutiveFailures >= this.#options.failureThreshold) {
-        state.openUntil = now + state.openMs
+      if (state.openUntil > 0) {
+        state.openUntil = 0
+        state.openMs = this.#options.openMs
+        this.#forget(state)
       }
+    } else if (wasTrial) {
+      state.openMs = Math.min(state.openMs * 2, this.#options.maxOpenMs)
+      state.openUntil = now + state.openMs
+    } else if (state.openUntil === 0 && state.failures >= this.#options.failureThreshold) {
+      state.openUntil = now + state.openMs
     }
-    if (state.inFlight.size === 0 && state.openUntil === 0 && state.consecutiveFailures === 0) this.#origins.delete(ticket.origin)
+    this.#dropIfIdle(ticket.origin, state)
   }
 
   /** Gives a ticket back when no attempt was made: says nothing about the origin's health. */
@@ -95,7 +104,7 @@ export class OriginGate {
     const state = this.#origins.get(ticket.origin)
     if (!state || !state.inFlight.delete(ticket.id)) return
     if (state.openUntil > 0) state.trialInFlight = false
-    if (state.inFlight.size === 0 && state.openUntil === 0 && state.consecutiveFailures === 0) this.#origins.delete(ticket.origin)
+    this.#dropIfIdle(ticket.origin, state)
   }
 
   circuit(origin: string, now: number): CircuitState {
@@ -114,10 +123,31 @@ export class OriginGate {
   #state(origin: string): OriginState {
     let state = this.#origins.get(origin)
     if (!state) {
-      state = { inFlight: new Map(), consecutiveFailures: 0, openUntil: 0, openMs: this.#options.openMs, trialInFlight: false }
+      state = { inFlight: new Map(), recent: [], next: 0, failures: 0, openUntil: 0, openMs: this.#options.openMs, trialInFlight: false }
       this.#origins.set(origin, state)
     }
     return state
+  }
+
+  #remember(state: OriginState, failed: boolean): void {
+    if (state.recent.length < this.#options.window) state.recent.push(failed)
+    else {
+      if (state.recent[state.next]) state.failures--
+      state.recent[state.next] = failed
+      state.next = (state.next + 1) % this.#options.window
+    }
+    if (failed) state.failures++
+  }
+
+  #forget(state: OriginState): void {
+    state.recent.length = 0
+    state.next = 0
+    state.failures = 0
+  }
+
+  /** An origin with nothing in flight, a closed circuit and no recent failure needs no state. */
+  #dropIfIdle(origin: string, state: OriginState): void {
+    if (state.inFlight.size === 0 && state.openUntil === 0 && state.failures === 0) this.#origins.delete(origin)
   }
 }
 

@@ -25,6 +25,8 @@ export const retryEnvelopeSchema = z.object({
   }),
   /** Attempts made so far (0 for a notification replayed from the dead-letter topic). */
   attempts: z.number().int().nonnegative(),
+  /** Times the callback origin refused it (circuit open, saturated) without an attempt. */
+  deferrals: z.number().int().nonnegative().default(0),
   /** When the next attempt is due, epoch milliseconds. */
   due_at: z.number(),
   first_attempt_at: z.number(),

@@ -52,6 +52,7 @@ export function replayEnvelope(action: Extract<ReplayAction, { kind: 'notificati
       error_code: null,
     },
     attempts: 0,
+    deferrals: 0,
     due_at: now,
     first_attempt_at: now,
     last_error: letter.last_error ?? letter.reason,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { OriginGate, originOf, type GateDecision, type Ticket } from '../../../src/delivery/origin-gate.ts'
 
-const options = { failureThreshold: 3, openMs: 1000, maxOpenMs: 3000, saturatedInFlight: 2, slowAfterMs: 500 }
+const options = { window: 4, failureThreshold: 3, openMs: 1000, maxOpenMs: 3000, saturatedInFlight: 2, slowAfterMs: 500 }
 const A = 'http://a.example:80'
 
 function ticket(decision: GateDecision): Ticket {
@@ -34,13 +34,16 @@ describe('OriginGate circuit', () => {
     assert.deepEqual(gate.acquire(A, 7001), { ok: false, reason: 'circuit-open', retryAt: 10_000 }, 'capped at maxOpenMs')
   })
 
-  it('a success resets the failure count', () => {
+  it('opens on a rate of failures among recent attempts, not on a run of them', () => {
     const gate = new OriginGate(options)
-    gate.release(ticket(gate.acquire(A, 0)), false, 0)
-    gate.release(ticket(gate.acquire(A, 0)), false, 0)
-    gate.release(ticket(gate.acquire(A, 0)), true, 0)
-    gate.release(ticket(gate.acquire(A, 0)), false, 0)
-    assert.equal(gate.circuit(A, 0), 'closed')
+    for (const failed of [true, true, false, true]) gate.release(ticket(gate.acquire(A, 0)), !failed, 0)
+    assert.equal(gate.circuit(A, 0), 'open', '3 of the last 4 failed')
+  })
+
+  it('keeps serving an origin that fails often but mostly works', () => {
+    const gate = new OriginGate(options)
+    for (let i = 0; i < 1000; i++) gate.release(ticket(gate.acquire(A, i)), i % 2 === 0, i)
+    assert.equal(gate.circuit(A, 1000), 'closed', 'half of the attempts failing stays under 3 of 4')
   })
 
   it('a ticket given back without an attempt changes nothing about the origin\'s health', () => {

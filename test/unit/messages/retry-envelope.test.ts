@@ -17,6 +17,7 @@ const envelope: RetryEnvelope = {
   v: 1,
   notification: toEnvelopeNotification(notification),
   attempts: 2,
+  deferrals: 0,
   due_at: 1_800_000_000_000,
   first_attempt_at: 1_799_999_990_000,
   last_error: 'callback answered 503',
@@ -36,9 +37,9 @@ describe('retry envelope', () => {
   })
 
   it('reads envelopes written before original_truncated existed', () => {
-    const { original_truncated: _absent, ...older } = envelope
+    const { original_truncated: _absent, deferrals: _none, ...older } = envelope
     const parsed = parseEnvelope(Buffer.from(JSON.stringify(older)))
-    assert.ok('envelope' in parsed && parsed.envelope.original_truncated === false)
+    assert.ok('envelope' in parsed && parsed.envelope.original_truncated === false && parsed.envelope.deferrals === 0)
   })
 
   it('keeps the error code of an error notification', () => {
