@@ -95,6 +95,26 @@ describe('durable delivery', () => {
     }
   })
 
+  test('an endpoint that keeps failing gets its circuit opened: its notifications wait in a retry tier without attempts', async () => {
+    const topics = uniqueTopics('circuit')
+    const service = await startService(testEnv(topics, { RETRY_SCHEDULE: '10s' }))
+    const failing = await startReceiver(() => ({ status: 503 }), '127.0.0.3')
+    try {
+      const ids = Array.from({ length: 60 }, () => newProcessingId())
+      for (let i = 0; i < ids.length; i += 10) {
+        await produce(ids.slice(i, i + 10).map((id) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${failing.url}/down/${id}`)) })))
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      await waitUntil(async () => (await metricValue(service.app, 'notifications_deferred_total', { reason: 'circuit-open' })) > 0, 20_000, 'circuit opened')
+      const metrics = await (await fetch(`http://127.0.0.1:${service.app.httpPort}/metrics`)).text()
+      assert.match(metrics, /callback_circuit_state\{origin="http:\/\/127\.0\.0\.3:\d+",state="open"\} 1/)
+      assert.ok(failing.requests.length < ids.length, `${failing.requests.length} attempts for ${ids.length} notifications`)
+    } finally {
+      await service.close()
+      await failing.close()
+    }
+  })
+
   test('Redis unavailable: not ready, nothing sent unclaimed; resumes by itself and delivers each once', async () => {
     const port = 6391
     const startRedis = () => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
