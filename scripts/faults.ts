@@ -354,7 +354,8 @@ function poisonRecords(count: number, tag: string, ids: Set<number>): Poison[] {
     } else {
       oversized++
       ids.add(id)
-      const head = JSON.stringify({ success: true, response: { ...response, recommendation: '' }, message_error: null, wait_seconds: null })
+      // the token first: the dead letter keeps only the record's first 64 KiB
+      const head = JSON.stringify({ fault_token: token, success: true, response: { ...response, recommendation: '' }, message_error: null, wait_seconds: null })
       const padding = 'x'.repeat(OVERSIZED_BYTES - head.length)
       value = head.replace('"recommendation":""', `"recommendation":"${padding}"`)
     }
