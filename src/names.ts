@@ -1,5 +1,4 @@
 // Every Redis key and Kafka topic name the service uses is built here, and only here.
-import type { Config } from './config.ts'
 import { formatDuration } from './duration.ts'
 
 export const redisKeys = {
@@ -33,10 +32,6 @@ export interface TopicNames {
   readonly aiHandler: string
   readonly deadLetter: string
   readonly outcomes: string
-}
-
-export function topicNames(config: Config): TopicNames {
-  return config.kafka.topics
 }
 
 /** Topics consumed, in a stable order. */

@@ -175,10 +175,6 @@ export class DedupStore {
     return (await this.#call(() => this.#redis.set(key, '_', 'EX', this.#processedTtlSeconds, 'NX'))) === 'OK'
   }
 
-  async isDone(kind: NotificationKind, processingId: number): Promise<boolean> {
-    return (await this.#call(() => this.#redis.exists(keysFor(kind, processingId).done))) === 1
-  }
-
   async recordRequest(processingId: number, request: RecordedRequest): Promise<void> {
     const key = redisKeys.request(processingId)
     await this.#call(() => this.#redis.set(key, JSON.stringify(request), 'EX', this.#processedTtlSeconds))
