@@ -154,8 +154,9 @@ export class RecordHandler {
     const { store, metrics, logger, gate } = this.#deps
     const { kind, processingId } = notification
     for (;;) {
-      const admitted = gate.acquire(originOf(notification.callbackUrl), Date.now())
-      if (!admitted.ok) return this.#defer(origin, notification, history, admitted, signal)
+      const callbackOrigin = originOf(notification.callbackUrl)
+      const admitted = gate.acquire(callbackOrigin, Date.now())
+      if (!admitted.ok) return this.#defer(origin, notification, history, { ...admitted, callbackOrigin }, signal)
 
       let claim
       try {
@@ -191,9 +192,15 @@ export class RecordHandler {
    * The origin's circuit is open or it is saturated: the notification waits in a retry tier
    * without an attempt being counted, unless it has waited longer than the whole schedule.
    */
-  async #defer(origin: Origin, notification: Notification, history: History, refused: { reason: string; retryAt: number }, signal: AbortSignal): Promise<void> {
+  async #defer(
+    origin: Origin,
+    notification: Notification,
+    history: History,
+    refused: { reason: string; retryAt: number; callbackOrigin: string },
+    signal: AbortSignal,
+  ): Promise<void> {
     const { metrics, logger, publisher } = this.#deps
-    const reason = `callback origin ${originOf(notification.callbackUrl)} ${refused.reason === 'saturated' ? 'is saturated (slow answers)' : 'has its circuit open (repeated failures)'}`
+    const reason = `callback origin ${refused.callbackOrigin} ${refused.reason === 'saturated' ? 'is saturated (slow answers)' : 'has its circuit open (repeated failures)'}`
     metrics.deferred.inc({ reason: refused.reason })
     const now = Date.now()
     // Deferrals walk the schedule on their own: waiting for an origin never costs one of the
@@ -202,22 +209,7 @@ export class RecordHandler {
     const tier = tierAfter(this.#deps.tiers, this.#policy.scheduleMs, deferrals)
     if (!tier) {
       const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, `${reason} for longer than the retry schedule`, false)
-      await this.#step(signal, () =>
-        publisher.deadLetter({
-          ...letterBase(origin, error.code, `delivery given up: ${error.message}`, notification.processingId),
-          notification: notificationOf(notification),
-          attempts: history.attempts,
-          last_error: error.message,
-          last_status_code: null,
-        }),
-      )
-      await this.#step(signal, () => this.#deps.store.forceFinish(notification.kind, notification.processingId))
-      metrics.failed.inc({ code: error.code })
-      metrics.deadLettered.inc({ code: error.code })
-      if (notification.kind === NotificationKinds.RESULT) {
-        await this.#step(signal, () => publisher.outcome({ processing_id: notification.processingId, status: 'failed', attempts: history.attempts, last_status_code: null, at: new Date().toISOString() }))
-      }
-      return
+      return this.#giveUp(origin, notification, error, history.attempts, `delivery given up: ${error.message}`, () => this.#deps.store.forceFinish(notification.kind, notification.processingId), signal)
     }
     const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, reason, true)
     const dueAt = Math.max(now + tier.delayMs, refused.retryAt)
@@ -266,27 +258,53 @@ export class RecordHandler {
       return
     }
 
+    await this.#giveUp(
+      origin,
+      notification,
+      error,
+      attempts,
+      `delivery given up after ${attempts} attempt(s): ${error.message}`,
+      () => store.finish(kind, processingId, token, statusRecord('failed', attempts, attempt, null), attempt),
+      signal,
+      settling,
+    )
+  }
+
+  /** Dead letter (with the payload), "sent" marker, outcome "failed": in that order, so nothing given up is lost. */
+  async #giveUp(
+    origin: Origin,
+    notification: Notification,
+    error: DeliveryError,
+    attempts: number,
+    reason: string,
+    markDone: () => Promise<void>,
+    signal: AbortSignal,
+    options: { settling?: boolean } = {},
+  ): Promise<void> {
+    const { publisher, metrics, logger } = this.#deps
+    const { kind, processingId } = notification
+    const lastStatusCode = error.statusCode ?? null
     await this.#step(
       signal,
       () =>
         publisher.deadLetter({
-          ...letterBase(origin, error.code, `delivery given up after ${attempts} attempt(s): ${error.message}`, processingId),
+          ...letterBase(origin, error.code, reason, processingId),
           notification: notificationOf(notification),
           attempts,
           last_error: error.message,
-          last_status_code: error.statusCode ?? null,
+          last_status_code: lastStatusCode,
         }),
-      settling,
+      options,
     )
-    await this.#step(signal, () => store.finish(kind, processingId, token, statusRecord('failed', attempts, attempt, null), attempt), settling)
+    await this.#step(signal, markDone, options)
     metrics.failed.inc({ code: error.code })
     metrics.deadLettered.inc({ code: error.code })
     logger.warn({ processingId, kind, attempts, code: error.code, error: error.message }, 'notification given up: dead-lettered')
-    if (isResult) {
+    if (kind === NotificationKinds.RESULT) {
       await this.#step(
         signal,
-        () => publisher.outcome({ processing_id: processingId, status: 'failed', attempts, last_status_code: error.statusCode ?? null, at: new Date().toISOString() }),
-        settling,
+        () => publisher.outcome({ processing_id: processingId, status: 'failed', attempts, last_status_code: lastStatusCode, at: new Date().toISOString() }),
+        options,
       )
     }
   }
