@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # shellcheck source=scripts/local-services.sh
-source scripts/local-services.sh
+CHROMIUM=1 source scripts/local-services.sh
 
 echo "== typecheck"; tsc -p .
 echo "== lint"; eslint .

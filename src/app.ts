@@ -1,6 +1,9 @@
 // Wires the service together. Used by main.ts and by the integration tests, which start
 // real instances against the real broker and Redis.
 import type { Config } from './config.ts'
+import { ActivityLog } from './dashboard/activity.ts'
+import { Admin } from './dashboard/admin.ts'
+import { loadDashboardAssets } from './dashboard/assets.ts'
 import { DedupStore } from './dedup/store.ts'
 import { AddressGuard } from './delivery/address-guard.ts'
 import { CallbackClient } from './delivery/http-client.ts'
@@ -17,8 +20,8 @@ import { createMetrics, type Metrics } from './metrics.ts'
 import { classify, type Classified } from './messages/classify.ts'
 import { parseEnvelope } from './messages/retry-envelope.ts'
 import { inputTopics, ourKeyFor, retryTiers } from './names.ts'
-import { NotificationKinds } from './notifications/payload.ts'
 import { RecordHandler } from './record-handler.ts'
+import { DeadLetterReader } from './replay/dead-letters.ts'
 
 export interface App {
   /** Starts the HTTP endpoints, then connects (waiting for Redis and Kafka as long as needed) and joins the group. */
@@ -69,7 +72,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   })
   const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, topics: config.kafka.topics })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
-  const handler = new RecordHandler({ config, store, client, publisher, metrics, logger, tiers, gate, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) })
+  const activity = new ActivityLog()
+  const handler = new RecordHandler({ config, store, client, publisher, metrics, logger, tiers, gate, activity, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) })
   const onUnexpected: RecordProcessor['onUnexpected'] = (record, error, signal) => handler.deadLetterUnexpected(record, error, signal)
   const loopOptions = { brokers: config.kafka.brokers, clientId: config.kafka.clientId, tuning: config.tuning, logger }
   const inputLoop = new ConsumerLoop({
@@ -107,15 +111,15 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     const checks = { redis: store.isReady && (await store.ping()), kafka: loops.every((loop) => loop.isJoined) }
     return { ready: checks.redis && checks.kafka, checks }
   }
+  const deadLetters = new DeadLetterReader({ brokers: config.kafka.brokers, topic: config.kafka.topics.deadLetter, clientId: `${config.kafka.clientId}-admin` })
+  const [firstTier] = tiers
+  if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
   const server = new OpsServer({
     readiness,
     registry: metrics.registry,
     adminToken: config.adminToken,
-    async notificationStatus(processingId) {
-      const [result, accepted] = await Promise.all([store.status(NotificationKinds.RESULT, processingId), store.status(NotificationKinds.ACCEPTED, processingId)])
-      if (!result && !accepted) return undefined
-      return { processing_id: processingId, ...(result ? { ...result.status, history: result.history } : { status: 'unknown' }), ...(accepted ? { accepted: { ...accepted.status, history: accepted.history } } : {}) }
-    },
+    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier }),
+    dashboard: loadDashboardAssets(),
   })
   const stopping = new AbortController()
   let httpPort = config.httpPort
@@ -166,7 +170,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     async close() {
       stopping.abort()
       if (started) await Promise.all(loops.map((loop) => loop.stop()))
-      await Promise.allSettled([publisher.close(), client.close()])
+      await Promise.allSettled([publisher.close(), client.close(), deadLetters.close()])
       await store.close()
       await server.close()
     },

@@ -16,6 +16,7 @@ export const ErrorCodes = {
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   KAFKA_UNAVAILABLE: 'KAFKA_UNAVAILABLE',
   KAFKA_REJECTED: 'KAFKA_REJECTED',
+  ADMIN_REQUEST: 'ADMIN_REQUEST',
   INTERNAL: 'INTERNAL',
 } as const
 
@@ -76,6 +77,17 @@ export class InfrastructureError extends NotificationError {
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, true, options)
     this.name = 'InfrastructureError'
+  }
+}
+
+/** An admin request (dashboard, status API) asked for something that does not exist or cannot be done now. */
+export class AdminRequestError extends NotificationError {
+  readonly httpStatus: number
+
+  constructor(httpStatus: 404 | 409 | 422, message: string) {
+    super(ErrorCodes.ADMIN_REQUEST, message, httpStatus === 409)
+    this.name = 'AdminRequestError'
+    this.httpStatus = httpStatus
   }
 }
 

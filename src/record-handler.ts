@@ -4,6 +4,7 @@
 // dead-lettered. When Redis or Kafka fail, the step waits and is tried again: the record is
 // never dropped. On shutdown it rejects with Interrupted and the record stays uncommitted.
 import type { Config } from './config.ts'
+import type { ActivityLog, ActivityResult } from './dashboard/activity.ts'
 import type { AttemptRecord, DedupStore, NotificationStatus } from './dedup/store.ts'
 import type { AttemptOutcome, CallbackClient } from './delivery/http-client.ts'
 import { originOf, type OriginGate } from './delivery/origin-gate.ts'
@@ -69,6 +70,8 @@ export interface RecordHandlerDeps {
   logger: Logger
   tiers: readonly RetryTier[]
   gate: OriginGate
+  /** Settled attempts, for the dashboard. */
+  activity: ActivityLog
   retryPolicy?: Partial<RetryPolicy>
 }
 
@@ -183,7 +186,18 @@ export class RecordHandler {
       metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
       metrics.attemptDuration.observe(outcome.durationMs / 1000)
       // From here the attempt happened: settle it even if shutdown began meanwhile.
-      await this.#settle(origin, notification, outcome, attempts, claim.token, { at: startedAt, first: history.firstAttemptAt ?? startedAt, deferrals: history.deferrals }, signal)
+      const result = await this.#settle(origin, notification, outcome, attempts, claim.token, { at: startedAt, first: history.firstAttemptAt ?? startedAt, deferrals: history.deferrals }, signal)
+      this.#deps.activity.note({
+        at: startedAt,
+        processingId,
+        kind,
+        result,
+        attempts,
+        statusCode: outcome.ok ? outcome.statusCode : (outcome.error.statusCode ?? null),
+        error: outcome.ok ? null : outcome.error.message,
+        durationMs: outcome.durationMs,
+        callbackOrigin,
+      })
       return
     }
   }
@@ -226,7 +240,7 @@ export class RecordHandler {
     token: string,
     times: { at: number; first: number; deferrals: number },
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<ActivityResult> {
     const { store, publisher, metrics, logger } = this.#deps
     const { kind, processingId } = notification
     const isResult = kind === NotificationKinds.RESULT
@@ -241,7 +255,7 @@ export class RecordHandler {
       if (isResult) {
         await this.#step(signal, () => publisher.outcome({ processing_id: processingId, status: 'delivered', attempts, last_status_code: outcome.statusCode, at: new Date().toISOString() }), settling)
       }
-      return
+      return 'delivered'
     }
 
     const { error } = outcome
@@ -255,7 +269,7 @@ export class RecordHandler {
       await store.reschedule(kind, processingId, token, statusRecord('retrying', attempts, attempt, dueAt), attempt).catch(() => undefined)
       metrics.retriesScheduled.inc()
       logger.info({ processingId, kind, attempts, delayMs: decision.delayMs, tier: tier.topic, error: error.message }, 'delivery failed: retry scheduled')
-      return
+      return 'retrying'
     }
 
     await this.#giveUp(
@@ -268,6 +282,7 @@ export class RecordHandler {
       signal,
       settling,
     )
+    return 'failed'
   }
 
   /** Dead letter (with the payload), "sent" marker, outcome "failed": in that order, so nothing given up is lost. */

@@ -175,6 +175,13 @@ export class DedupStore {
     return (await this.#call(() => this.#redis.set(key, '_', 'EX', this.#processedTtlSeconds, 'NX'))) === 'OK'
   }
 
+  /** Which of these dead letters were replayed already (markers from markReplayed). */
+  async wereReplayed(keys: readonly string[]): Promise<boolean[]> {
+    if (keys.length === 0) return []
+    const values = await this.#call(() => this.#redis.mget(...keys))
+    return values.map((value) => value !== null)
+  }
+
   async recordRequest(processingId: number, request: RecordedRequest): Promise<void> {
     const key = redisKeys.request(processingId)
     await this.#call(() => this.#redis.set(key, JSON.stringify(request), 'EX', this.#processedTtlSeconds))

@@ -7,7 +7,7 @@ import { DedupStore } from '../dedup/store.ts'
 import { ConfigError, describeError } from '../errors.ts'
 import { Publisher } from '../kafka/publisher.ts'
 import { retryTiers } from '../names.ts'
-import { readDeadLetters } from './dead-letters.ts'
+import { DeadLetterReader } from './dead-letters.ts'
 import { planReplay, replay } from './replay.ts'
 
 const USAGE = 'usage: npm run replay -- (--all | --id <processing_id> [--id …]) [--include-poison] [--force] [--dry-run]'
@@ -44,10 +44,13 @@ try {
 const bar = new SingleBar({ format: '{task} [{bar}] {value}/{total}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic)
 const topic = config.kafka.topics.deadLetter
 bar.start(0, 0, { task: `reading ${topic}` })
-const letters = await readDeadLetters(config.kafka.brokers, topic, (read, total) => {
-  bar.setTotal(total)
-  bar.update(read)
-})
+const reader = new DeadLetterReader({ brokers: config.kafka.brokers, topic, clientId: 'notification-replay' })
+const letters = await reader
+  .all((read, total) => {
+    bar.setTotal(total)
+    bar.update(read)
+  })
+  .finally(() => reader.close())
 bar.stop()
 
 const actions = planReplay(letters, { processingIds: ids, includePoison: values['include-poison'] })

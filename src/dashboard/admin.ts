@@ -1,0 +1,132 @@
+// What the admin endpoints answer (the dashboard and GET /notifications/{id}): a
+// notification's status, this replica's recent activity, the dead-letter topic and replays.
+// The HTTP side (routes, token) is in http/server.ts.
+import { hostname } from 'node:os'
+import type { DedupStore } from '../dedup/store.ts'
+import { AdminRequestError } from '../errors.ts'
+import type { Publisher } from '../kafka/publisher.ts'
+import { replayedKey, type RetryTier } from '../names.ts'
+import { NotificationKinds } from '../notifications/payload.ts'
+import type { DeadLetterReader, StoredDeadLetter } from '../replay/dead-letters.ts'
+import { planReplay, replay, type ReplayReport } from '../replay/replay.ts'
+import type { ActivityLog } from './activity.ts'
+
+export interface DeadLetterView {
+  partition: number
+  offset: string
+  stored_at: string | null
+  processing_id: number | null
+  code: string | null
+  reason: string
+  attempts: number
+  last_status_code: number | null
+  callback_url: string | null
+  /** notification: sent again through the first retry tier; poison: produced again to its source topic; none: cannot be replayed. */
+  replay: 'notification' | 'poison' | 'none'
+  replayed: boolean
+}
+
+export interface AdminDeps {
+  store: DedupStore
+  publisher: Publisher
+  reader: DeadLetterReader
+  activity: ActivityLog
+  firstTier: RetryTier
+}
+
+export class Admin {
+  readonly #deps: AdminDeps
+  #replayingAll = false
+
+  constructor(deps: AdminDeps) {
+    this.#deps = deps
+  }
+
+  async notificationStatus(processingId: number): Promise<unknown> {
+    const { store } = this.#deps
+    const [result, accepted] = await Promise.all([store.status(NotificationKinds.RESULT, processingId), store.status(NotificationKinds.ACCEPTED, processingId)])
+    if (!result && !accepted) return undefined
+    return {
+      processing_id: processingId,
+      ...(result ? { ...result.status, history: result.history } : { status: 'unknown' }),
+      ...(accepted ? { accepted: { ...accepted.status, history: accepted.history } } : {}),
+    }
+  }
+
+  activity(now = Date.now()): unknown {
+    const { activity } = this.#deps
+    return {
+      replica: hostname(),
+      pid: process.pid,
+      now,
+      totals: activity.totals,
+      series: activity.series(now),
+      recent: activity.recent(50).map((event) => ({
+        at: new Date(event.at).toISOString(),
+        processing_id: event.processingId,
+        kind: event.kind,
+        result: event.result,
+        attempts: event.attempts,
+        status_code: event.statusCode,
+        error: event.error,
+        duration_ms: Math.round(event.durationMs),
+        callback_origin: event.callbackOrigin,
+      })),
+    }
+  }
+
+  async deadLetters(limit: number): Promise<{ topic: string; total: number; letters: DeadLetterView[] }> {
+    const { reader, store } = this.#deps
+    const [total, stored] = await Promise.all([reader.count(), reader.latest(limit)])
+    const replayed = await store.wereReplayed(stored.map((letter) => replayedKey(reader.topic, letter.partition, letter.offset)))
+    return { topic: reader.topic, total, letters: stored.map((letter, i) => viewOf(letter, replayed[i] ?? false)) }
+  }
+
+  /** Replays one dead letter (a poison record too: a person chose it); once, unless forced. */
+  async replayOne(partition: number, offset: bigint, force: boolean): Promise<ReplayReport> {
+    const stored = await this.#deps.reader.at(partition, offset)
+    if (!stored) throw new AdminRequestError(404, `no dead letter at partition ${partition} offset ${offset}`)
+    const actions = planReplay([stored], { processingIds: new Set(), includePoison: true })
+    if (actions.length === 0) throw new AdminRequestError(422, `dead letter at partition ${partition} offset ${offset} cannot be replayed (${replayKind(stored)})`)
+    return replay(actions, this.#replayDeps(), { force })
+  }
+
+  /** Replays every notification in the dead-letter topic not replayed yet (poison records stay: replay them one by one). */
+  async replayAll(): Promise<ReplayReport & { selected: number }> {
+    if (this.#replayingAll) throw new AdminRequestError(409, 'a replay of all dead letters is already running')
+    this.#replayingAll = true
+    try {
+      const actions = planReplay(await this.#deps.reader.all(), { processingIds: new Set(), includePoison: false })
+      return { selected: actions.length, ...(await replay(actions, this.#replayDeps(), { force: false })) }
+    } finally {
+      this.#replayingAll = false
+    }
+  }
+
+  #replayDeps() {
+    const { store, publisher, firstTier, reader } = this.#deps
+    return { store, publisher, firstTier, deadLetterTopic: reader.topic, produceRaw: (topic: string, key: string | null, value: string) => publisher.republish(topic, key, value) }
+  }
+}
+
+function replayKind(stored: StoredDeadLetter): DeadLetterView['replay'] {
+  const planned = planReplay([stored], { processingIds: new Set(), includePoison: true })[0]
+  return planned?.kind ?? 'none'
+}
+
+function viewOf(stored: StoredDeadLetter, replayed: boolean): DeadLetterView {
+  const { letter } = stored
+  return {
+    partition: stored.partition,
+    offset: stored.offset,
+    stored_at: stored.timestamp === undefined ? null : new Date(stored.timestamp).toISOString(),
+    processing_id: letter?.processing_id ?? null,
+    code: letter?.code ?? null,
+    reason: letter?.reason ?? 'not a dead letter written by this service',
+    attempts: letter?.attempts ?? 0,
+    last_status_code: letter?.last_status_code ?? null,
+    callback_url: letter?.notification?.callback_url ?? null,
+    replay: replayKind(stored),
+    replayed,
+  }
+}

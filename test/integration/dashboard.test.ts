@@ -1,0 +1,147 @@
+// The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a
+// service on the real broker and Redis: it is off without ADMIN_TOKEN, asks for the token,
+// its chart and recent attempts follow notifications as they flow, and its replay button
+// sends a dead-lettered notification again. Replay of all is checked through the same API.
+import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
+import { after, before, describe, test } from 'node:test'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { newProcessingId, successResult } from '../helpers/messages.ts'
+import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
+import { startReceiver, type Receiver } from '../helpers/receiver.ts'
+import { ROOT, startService, testEnv, waitUntil, type RunningService } from '../helpers/service.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const TOKEN = 'dashboard-test-token-0123456789'
+/** Callback paths under /gone/ answer 410 (final: dead-lettered at once) until the test says otherwise. */
+const GONE = '/gone/'
+const SCREENSHOT = `${ROOT}test-results/dashboard.png`
+
+let receiver: Receiver
+let browser: Browser
+const healed = new Set<string>()
+
+before(async () => {
+  receiver = await startReceiver((request) => ({ status: request.path.startsWith(GONE) && !healed.has(request.path) ? 410 : 200 }))
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+})
+
+after(async () => {
+  await browser?.close()
+  await receiver?.close()
+})
+
+const base = (service: RunningService) => `http://127.0.0.1:${service.app.httpPort}`
+const results = (ids: number[], path: (id: number) => string) =>
+  ids.map((id) => ({ key: 'new_sending', value: JSON.stringify(successResult(id, `${receiver.url}${path(id)}`)) }))
+
+async function signIn(page: Page, service: RunningService, token: string): Promise<void> {
+  await page.goto(`${base(service)}/dashboard`)
+  await page.fill('#token', token)
+  await page.click('#login-form button[type=submit]')
+}
+
+describe('dashboard', () => {
+  test('without ADMIN_TOKEN the dashboard and the admin API are off (404), not open', async () => {
+    const service = await startService(testEnv(uniqueTopics('noadmin')))
+    try {
+      for (const path of ['/dashboard', '/dashboard/assets/dashboard.js', '/admin/activity', '/admin/dead-letters']) {
+        assert.equal((await fetch(`${base(service)}${path}`)).status, 404, path)
+      }
+      assert.equal((await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST' })).status, 404)
+    } finally {
+      await service.close()
+    }
+  })
+
+  test('in Chromium: token asked, chart and recent attempts follow the flow, a dead letter is replayed with its button', async () => {
+    const topics = uniqueTopics('dashboard')
+    const service = await startService(testEnv(topics, { ADMIN_TOKEN: TOKEN }))
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } })
+    const pageErrors: string[] = []
+    page.on('pageerror', (error) => pageErrors.push(error.message))
+    try {
+      // Data and actions need the token; the page itself holds none.
+      assert.equal((await fetch(`${base(service)}/admin/activity`)).status, 401)
+      assert.equal((await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401)
+      const shell = await fetch(`${base(service)}/dashboard`)
+      assert.equal(shell.status, 200)
+      assert.match(shell.headers.get('content-security-policy') ?? '', /default-src 'none'/)
+
+      await signIn(page, service, 'not-the-token')
+      await page.waitForSelector('#login-error:has-text("refused")')
+      await signIn(page, service, TOKEN)
+      await page.waitForSelector('#connection.live')
+      assert.equal(await page.getAttribute('#chart', 'data-delivered'), '0')
+
+      // Notifications flow: the chart's data and the recent attempts follow.
+      const ids = Array.from({ length: 30 }, () => newProcessingId())
+      await produce(results(ids, (id) => `/flow/${id}`).map((record) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, ...record })))
+      await receiver.waitFor(30, 20_000, (request) => request.path.startsWith('/flow/') && ids.includes(Number(request.path.split('/')[2])))
+      // The chart shows complete seconds only: the last deliveries appear within about 3 s.
+      await waitUntil(async () => Number(await page.getAttribute('#chart', 'data-delivered')) >= 30, 15_000, 'chart data')
+      assert.ok(await page.locator('#chart canvas').count(), 'the chart is drawn')
+      const shownIds = await Promise.all((await page.locator('#recent tbody tr.delivered').all()).map(async (row) => Number(await row.getAttribute('data-processing-id'))))
+      assert.ok(ids.every((id) => shownIds.includes(id)), 'every delivered notification is among the recent attempts')
+      assert.equal(await page.textContent('#total-delivered'), '30')
+
+      // A notification whose endpoint answered 410 is dead-lettered and listed with a replay button.
+      const goneId = newProcessingId()
+      const gonePath = `${GONE}${goneId}`
+      await produce(results([goneId], () => gonePath).map((record) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, ...record })))
+      const [refused] = await receiver.waitFor(1, 20_000, (request) => request.path === gonePath)
+      const row = page.locator(`#dead-letters tbody tr[data-processing-id="${goneId}"]`)
+      // The list refreshes every 10 s.
+      await row.waitFor({ timeout: 25_000 })
+      assert.match((await row.locator('td.reason').textContent()) ?? '', /410/)
+      await page.waitForSelector('#chart[data-failed="1"]', { timeout: 15_000 })
+
+      // The endpoint is fixed; the button sends the notification again, with the same webhook-id.
+      healed.add(gonePath)
+      await row.locator('button.replay').click()
+      await page.waitForSelector('#replay-status:has-text("Replayed processing_id")')
+      const [, replayed] = await receiver.waitFor(2, 20_000, (request) => request.path === gonePath)
+      assert.equal(replayed?.headers['webhook-id'], refused?.headers['webhook-id'])
+      await page.waitForSelector(`#dead-letters tbody tr[data-processing-id="${goneId}"] button:has-text("Replay again")`, { timeout: 15_000 })
+      await page.waitForSelector(`#recent tbody tr.delivered[data-processing-id="${goneId}"]`, { state: 'attached', timeout: 15_000 })
+
+      mkdirSync(`${ROOT}test-results`, { recursive: true })
+      await page.screenshot({ path: SCREENSHOT, fullPage: true })
+      assert.deepEqual(pageErrors, [])
+    } finally {
+      await page.close()
+      await service.close()
+    }
+  })
+
+  test('replay of all dead-lettered notifications sends each once; a second replay sends none', async () => {
+    const topics = uniqueTopics('replayall')
+    const service = await startService(testEnv(topics, { ADMIN_TOKEN: TOKEN }))
+    const authorization = `Bearer ${TOKEN}`
+    try {
+      const ids = [newProcessingId(), newProcessingId(), newProcessingId()]
+      const paths = ids.map((id) => `${GONE}all/${id}`)
+      await produce(results(ids, (id) => `${GONE}all/${id}`).map((record) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, ...record })))
+      await readTopic(topics.KAFKA_TOPIC_DLQ, 3, 20_000)
+      const listed = (await (await fetch(`${base(service)}/admin/dead-letters`, { headers: { authorization } })).json()) as { total: number; letters: Array<{ processing_id: number; replay: string; replayed: boolean }> }
+      assert.equal(listed.total, 3)
+      assert.deepEqual(listed.letters.map((letter) => [letter.processing_id, letter.replay, letter.replayed]).sort(), ids.map((id) => [id, 'notification', false]).sort())
+
+      for (const path of paths) healed.add(path)
+      const first = await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST', headers: { authorization } })
+      assert.deepEqual(await first.json(), { selected: 3, replayed: 3, alreadyReplayed: 0 })
+      await receiver.waitFor(6, 20_000, (request) => paths.includes(request.path))
+      const second = await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST', headers: { authorization } })
+      assert.deepEqual(await second.json(), { selected: 3, replayed: 0, alreadyReplayed: 3 })
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      assert.equal(receiver.requests.filter((request) => paths.includes(request.path)).length, 6, 'each notification refused once, delivered once')
+      const missing = await fetch(`${base(service)}/admin/dead-letters/0/999/replay`, { method: 'POST', headers: { authorization } })
+      assert.equal(missing.status, 404)
+    } finally {
+      await service.close()
+    }
+  })
+})
