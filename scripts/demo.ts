@@ -3,6 +3,7 @@
 // a success, a rate-limit error and a server error.
 //   node scripts/demo.ts [--once]     --once: exit after the three notifications
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Producer, stringSerializers } from '@platformatic/kafka'
@@ -11,6 +12,8 @@ const once = process.argv.includes('--once')
 const brokers = (process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',')
 const httpPort = process.env.HTTP_PORT ?? '8004'
 const run = Date.now()
+// The dashboard needs a token; the demo makes one unless ADMIN_TOKEN is set.
+const adminToken = process.env.ADMIN_TOKEN ?? `demo-${randomBytes(12).toString('hex')}`
 
 const expected = 3
 let received = 0
@@ -33,7 +36,7 @@ console.log(`demo receiver listening at ${hook}`)
 
 console.log('starting the service (npm start); its JSON logs go to logs/notification_service.log')
 const service = spawn(process.execPath, ['src/main.ts'], {
-  env: { ...process.env, CALLBACK_ALLOWED_NETWORKS: process.env.CALLBACK_ALLOWED_NETWORKS ?? '127.0.0.0/8', HTTP_PORT: httpPort, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+  env: { ...process.env, CALLBACK_ALLOWED_NETWORKS: process.env.CALLBACK_ALLOWED_NETWORKS ?? '127.0.0.0/8', HTTP_PORT: httpPort, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ADMIN_TOKEN: adminToken },
   stdio: ['ignore', 'inherit', 'inherit'],
 })
 service.on('exit', (code) => {
@@ -45,6 +48,7 @@ service.on('exit', (code) => {
 
 await waitForReady(`http://127.0.0.1:${httpPort}/readyz`)
 console.log(`service ready: http://127.0.0.1:${httpPort}/readyz answers 200`)
+console.log(`dashboard: http://127.0.0.1:${httpPort}/dashboard  (admin token: ${adminToken})`)
 
 const producer = new Producer({ clientId: 'demo-producer', bootstrapBrokers: brokers, serializers: stringSerializers })
 const samples = [
