@@ -96,8 +96,15 @@ export class Admin {
     if (this.#replayingAll) throw new AdminRequestError(409, 'a replay of all dead letters is already running')
     this.#replayingAll = true
     try {
-      const actions = planReplay(await this.#deps.reader.all(), { processingIds: new Set(), includePoison: false })
-      return { selected: actions.length, ...(await replay(actions, this.#replayDeps(), { force: false })) }
+      const report = { selected: 0, replayed: 0, alreadyReplayed: 0 }
+      await this.#deps.reader.scan(async (letters) => {
+        const actions = planReplay(letters, { processingIds: new Set(), includePoison: false })
+        const done = await replay(actions, this.#replayDeps(), { force: false })
+        report.selected += actions.length
+        report.replayed += done.replayed
+        report.alreadyReplayed += done.alreadyReplayed
+      })
+      return report
     } finally {
       this.#replayingAll = false
     }

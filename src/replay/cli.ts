@@ -43,40 +43,36 @@ try {
 
 const bar = new SingleBar({ format: '{task} [{bar}] {value}/{total}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic)
 const topic = config.kafka.topics.deadLetter
-bar.start(0, 0, { task: `reading ${topic}` })
-const reader = new DeadLetterReader({ brokers: config.kafka.brokers, topic, clientId: 'notification-replay' })
-const letters = await reader
-  .all((read, total) => {
-    bar.setTotal(total)
-    bar.update(read)
-  })
-  .finally(() => reader.close())
-bar.stop()
-
-const actions = planReplay(letters, { processingIds: ids, includePoison: values['include-poison'] })
-const poison = actions.filter((action) => action.kind === 'poison').length
-console.log(`${letters.length} dead letter(s) read; ${actions.length} selected (${actions.length - poison} notification(s), ${poison} poison record(s))`)
-if (values['dry-run'] || actions.length === 0) {
-  for (const action of actions) console.log(`  would replay ${action.kind} partition ${action.stored.partition} offset ${action.stored.offset}: ${action.letter.reason}`)
-  process.exit(0)
-}
-
 const [firstTier] = retryTiers(config.kafka.groupId, config.retryScheduleMs)
 if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
+const reader = new DeadLetterReader({ brokers: config.kafka.brokers, topic, clientId: 'notification-replay' })
 const store = new DedupStore(config.redisUrl, config.processedTtlSeconds)
 const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: 'notification-replay', topics: config.kafka.topics })
+const deps = { store, publisher, firstTier, deadLetterTopic: topic, produceRaw: (t: string, key: string | null, value: string) => publisher.republish(t, key, value) }
+const dryRun = values['dry-run']
+const counts = { notifications: 0, poison: 0, replayed: 0, alreadyReplayed: 0 }
 try {
-  await store.connect()
-  bar.start(actions.length, 0, { task: 'replaying' })
-  const report = await replay(
-    actions,
-    { store, publisher, firstTier, deadLetterTopic: topic, produceRaw: (t, key, value) => publisher.republish(t, key, value) },
-    { force: values.force },
-    (done) => bar.update(done),
-  )
+  if (!dryRun) await store.connect()
+  bar.start(0, 0, { task: dryRun ? `reading ${topic}` : `replaying from ${topic}` })
+  // One fetch at a time: the topic is never held in memory as a whole.
+  const { read } = await reader.scan(async (letters, progress) => {
+    const actions = planReplay(letters, { processingIds: ids, includePoison: values['include-poison'] })
+    for (const action of actions) counts[action.kind === 'poison' ? 'poison' : 'notifications']++
+    if (dryRun) {
+      for (const action of actions) console.log(`  would replay ${action.kind} partition ${action.stored.partition} offset ${action.stored.offset}: ${action.letter.reason}`)
+    } else {
+      const report = await replay(actions, deps, { force: values.force })
+      counts.replayed += report.replayed
+      counts.alreadyReplayed += report.alreadyReplayed
+    }
+    bar.setTotal(progress.total)
+    bar.update(progress.read)
+  })
   bar.stop()
-  console.log(`replayed ${report.replayed}; skipped ${report.alreadyReplayed} already replayed (--force to send again)`)
+  console.log(`${read} dead letter(s) read; ${counts.notifications + counts.poison} selected (${counts.notifications} notification(s), ${counts.poison} poison record(s))`)
+  if (!dryRun) console.log(`replayed ${counts.replayed}; skipped ${counts.alreadyReplayed} already replayed (--force to send again)`)
 } finally {
-  await publisher.close()
+  bar.stop()
+  await Promise.allSettled([reader.close(), publisher.close()])
   await store.close()
 }

@@ -41,19 +41,20 @@ export class DeadLetterReader {
     return (await this.#ranges()).reduce((sum, range) => sum + Number(range.end - range.start), 0)
   }
 
-  /** Every dead letter, oldest first per partition. */
-  async all(onProgress: (read: number, total: number) => void = () => undefined): Promise<StoredDeadLetter[]> {
+  /**
+   * Every dead letter there is now, oldest first per partition, handed over one fetch at a
+   * time (the topic may be far larger than memory): the next fetch waits for `onBatch`.
+   */
+  async scan(onBatch: (letters: StoredDeadLetter[], progress: { read: number; total: number }) => Promise<void>): Promise<{ read: number; total: number }> {
     const ranges = await this.#ranges()
-    const total = ranges.reduce((sum, range) => sum + Number(range.end - range.start), 0)
-    const letters: StoredDeadLetter[] = []
-    onProgress(0, total)
+    const progress = { read: 0, total: ranges.reduce((sum, range) => sum + Number(range.end - range.start), 0) }
     for (const range of ranges) {
-      await this.#read(range.partition, range.start, range.end, (letter) => {
-        letters.push(letter)
-        onProgress(letters.length, total)
+      await this.#read(range.partition, range.start, range.end, async (letters) => {
+        progress.read += letters.length
+        await onBatch(letters, progress)
       })
     }
-    return letters
+    return progress
   }
 
   /** The newest `limit` dead letters over all partitions, newest first. */
@@ -61,7 +62,10 @@ export class DeadLetterReader {
     const letters: StoredDeadLetter[] = []
     for (const range of await this.#ranges()) {
       const from = range.end - BigInt(limit) > range.start ? range.end - BigInt(limit) : range.start
-      await this.#read(range.partition, from, range.end, (letter) => letters.push(letter))
+      await this.#read(range.partition, from, range.end, (batch) => {
+        letters.push(...batch)
+        return Promise.resolve()
+      })
     }
     return letters.sort((a, b) => (b.timestamp ?? 0) - (a.timestamp ?? 0)).slice(0, limit)
   }
@@ -71,8 +75,9 @@ export class DeadLetterReader {
     const range = (await this.#ranges()).find((candidate) => candidate.partition === partition)
     if (!range || offset < range.start || offset >= range.end) return undefined
     let found: StoredDeadLetter | undefined
-    await this.#read(partition, offset, offset + 1n, (letter) => {
-      found = letter
+    await this.#read(partition, offset, offset + 1n, (letters) => {
+      found = letters[0]
+      return Promise.resolve()
     })
     return found
   }
@@ -87,8 +92,8 @@ export class DeadLetterReader {
     return (ends.get(this.#topic) ?? []).map((end, partition) => ({ partition, start: starts.get(this.#topic)?.[partition] ?? 0n, end }))
   }
 
-  /** Reads [from, until) of one partition from its leader. */
-  async #read(partition: number, from: bigint, until: bigint, onLetter: (letter: StoredDeadLetter) => void): Promise<void> {
+  /** Reads [from, until) of one partition from its leader, one fetch response at a time. */
+  async #read(partition: number, from: bigint, until: bigint, onLetters: (letters: StoredDeadLetter[]) => Promise<void>): Promise<void> {
     let next = from
     while (next < until) {
       const metadata = await this.#consumer.metadata({ topics: [this.#topic] })
@@ -103,15 +108,17 @@ export class DeadLetterReader {
       })
       const batches = response.responses[0]?.partitions[0]?.records ?? []
       const before = next
+      const letters: StoredDeadLetter[] = []
       for (const batch of batches) {
         next = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n
         if (batch.attributes & IS_CONTROL_BATCH) continue
         for (const record of batch.records) {
           const offset = batch.firstOffset + BigInt(record.offsetDelta)
           if (offset < from || offset >= until) continue
-          onLetter({ partition, offset: String(offset), timestamp: Number(batch.firstTimestamp + record.timestampDelta), letter: parseLetter(record.value?.toString('utf8')) })
+          letters.push({ partition, offset: String(offset), timestamp: Number(batch.firstTimestamp + record.timestampDelta), letter: parseLetter(record.value?.toString('utf8')) })
         }
       }
+      if (letters.length > 0) await onLetters(letters)
       if (next === before) throw new Error(`no records at ${this.#topic}-${partition} offset ${next}`)
     }
   }
