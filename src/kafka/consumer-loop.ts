@@ -46,11 +46,15 @@ export interface ConsumerLoopOptions {
   groupId: string
   topics: string[]
   tuning: Tuning
+  /** When the broker answers a fetch: at `minBytes` ready or after `maxWaitMs` (default: 1 byte, 500 ms). */
+  fetch?: { minBytes: number; maxWaitMs: number }
   processor: RecordProcessor
   logger: Logger
 }
 
 const RESTART_DELAY_MS = 1000
+/** A fetch with nothing to return waits this long at the broker (long polling). */
+const IDLE_FETCH_WAIT_MS = 500
 const LAG_INTERVAL_MS = 10_000
 const CONSUME_TIMEOUT_MS = 60_000
 const CLOSE_TIMEOUT_MS = 5000
@@ -159,7 +163,8 @@ export class ConsumerLoop {
           mode: MessagesStreamModes.COMMITTED,
           fallbackMode: MessagesStreamFallbackModes.EARLIEST,
           autocommit: false,
-          maxWaitTime: 500,
+          minBytes: this.#options.fetch?.minBytes ?? 1,
+          maxWaitTime: this.#options.fetch?.maxWaitMs ?? IDLE_FETCH_WAIT_MS,
           // The client's defaults (50 MB per fetch and partition) would pull a whole backlog into
           // memory at once; these keep a replica's footprint bounded whatever waits in Kafka.
           maxBytes: FETCH_MAX_BYTES,
