@@ -247,28 +247,35 @@ export class ConsumerLoop {
     const prepared = this.#options.processor.prepare(record)
     const work = prepared.key === undefined ? prepared.run(signal) : this.#serializer.run(prepared.key, () => prepared.run(signal))
 
-    const task: Promise<void> = work.then(
-      () => this.#tracker.complete(token),
-      async (error: unknown) => {
-        if (error instanceof Interrupted) return
-        // A bug, not an outage: park the record in the dead-letter topic rather than stall the partition.
-        this.#logger.error({ error: describeError(error), stack: (error as Error).stack, topic: record.topic, offset: String(record.offset) }, 'unexpected error handling a record')
-        try {
-          await this.#options.processor.onUnexpected(record, error, signal)
-          this.#tracker.complete(token)
-        } catch (deadLetterError) {
-          this.#logger.error({ error: describeError(deadLetterError) }, 'could not dead-letter the record: left uncommitted')
-        }
-      },
-    )
-    this.#tasks.add(task)
-    void task.finally(() => {
+    const finished = () => {
       this.#tasks.delete(task)
       if (this.#paused && this.#tasks.size <= this.#options.tuning.maxInFlight * 0.75 && !signal.aborted) {
         this.#paused = false
         this.#stream?.resume()
       }
-    })
+    }
+    const task: Promise<void> = work.then(
+      () => {
+        this.#tracker.complete(token)
+        finished()
+      },
+      async (error: unknown) => {
+        try {
+          if (error instanceof Interrupted) return
+          // A bug, not an outage: park the record in the dead-letter topic rather than stall the partition.
+          this.#logger.error({ error: describeError(error), stack: (error as Error).stack, topic: record.topic, offset: String(record.offset) }, 'unexpected error handling a record')
+          try {
+            await this.#options.processor.onUnexpected(record, error, signal)
+            this.#tracker.complete(token)
+          } catch (deadLetterError) {
+            this.#logger.error({ error: describeError(deadLetterError) }, 'could not dead-letter the record: left uncommitted')
+          }
+        } finally {
+          finished()
+        }
+      },
+    )
+    this.#tasks.add(task)
     if (!this.#paused && this.#tasks.size >= this.#options.tuning.maxInFlight) {
       this.#paused = true
       this.#stream?.pause()
