@@ -20,6 +20,9 @@ let n = 0
 let hangOrigin = -1
 let seen = new Uint8Array(0)
 let latencies = new Float64Array(0)
+let receivedAt = new Float64Array(0)
+let deliveredIds = new Float64Array(0)
+const SLOWEST_KEPT = 50
 let counts: ReceiverCounts = emptyCounts()
 let perOrigin = originStats()
 const hanging = new Set<ServerResponse>()
@@ -40,6 +43,8 @@ function reset(command: ResetCommand): void {
   hangOrigin = command.hangOrigin
   seen = new Uint8Array(n)
   latencies = new Float64Array(n)
+  receivedAt = new Float64Array(n)
+  deliveredIds = new Float64Array(n)
   counts = emptyCounts()
   perOrigin = originStats()
 }
@@ -63,6 +68,8 @@ function record(origin: number, body: string, now: number): void {
   seen[index] = 1
   const sentAt = Number(SENT_AT.exec(body)?.[1] ?? Number.NaN)
   latencies[counts.delivered] = now - sentAt
+  receivedAt[counts.delivered] = now
+  deliveredIds[counts.delivered] = base + index
   counts.delivered++
   if (counts.first === 0) counts.first = now
   counts.last = now
@@ -87,7 +94,15 @@ function final(): ReceiverFinal {
     ...counts,
     latencyMs: summarise(latencies.subarray(0, counts.delivered)),
     perOrigin: perOrigin.map((stats, index) => ({ origin: originAddress(index), ...stats })),
+    slowest: slowest(),
   }
+}
+
+function slowest(): ReceiverFinal['slowest'] {
+  const order = Array.from({ length: counts.delivered }, (_, index) => index)
+    .filter((index) => Number.isFinite(latencies[index]))
+    .sort((a, b) => (latencies[b] as number) - (latencies[a] as number))
+  return order.slice(0, SLOWEST_KEPT).map((index) => ({ latencyMs: latencies[index] as number, receivedAt: receivedAt[index] as number, processingId: deliveredIds[index] as number }))
 }
 
 function originAddress(index: number): string {

@@ -142,7 +142,7 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
     ...settings.extraEnv,
   }
   const profileDir = settings.profile ? join(RESULTS_DIR, `profile-${stamp}`) : undefined
-  const service = await spawnService(env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`)
+  const service = await spawnService(env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`, settings.nodeArgs)
   currentService = service
   sampler.add('service', service.pid)
   let readyAt: number | undefined
@@ -489,13 +489,23 @@ function redisAnswers(host: string, port: number): Promise<boolean> {
   })
 }
 
+/** The broker started by scripts/kafka.sh: from this checkout's pid file, else any local kafka.Kafka (e.g. another worktree's). */
 function findBrokerPid(): number | undefined {
   try {
     const pid = Number(readFileSync(join(ROOT, '.kafka/kafka.pid'), 'utf8').trim())
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka') ? pid : undefined
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka')) return pid
   } catch {
-    return undefined
+    // no pid file here
   }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes('kafka.Kafka')) return Number(entry)
+    } catch {
+      // gone
+    }
+  }
+  return undefined
 }
 
 /** The redis-server serving `port` (others may run on this machine, e.g. for fault tests). */

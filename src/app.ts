@@ -81,6 +81,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     name: 'input',
     groupId: config.kafka.groupId,
     topics: inputTopics(config.kafka.topics),
+    fetch: { minBytes: config.tuning.inputFetchMinBytes, maxWaitMs: config.tuning.inputFetchMaxWaitMs },
     processor: {
       prepare(record) {
         const classified = classify(record.key, record.value, ourKeyFor(config.kafka.topics, record.topic))

@@ -246,14 +246,15 @@ export class RecordHandler {
     const isResult = kind === NotificationKinds.RESULT
     const settling = { settling: true }
     const attempt = attemptRecord(outcome, times.at)
+    const settledAt = new Date().toISOString()
 
     if (outcome.ok) {
-      const status = statusRecord('delivered', attempts, attempt, null)
+      const status = statusRecord('delivered', attempts, attempt, null, settledAt)
       await this.#step(signal, () => store.finish(kind, processingId, token, status, attempt), settling)
       metrics.delivered.inc({ kind })
       logger.debug({ processingId, kind, attempts, statusCode: outcome.statusCode }, 'notification delivered')
       if (isResult) {
-        await this.#step(signal, () => publisher.outcome({ processing_id: processingId, status: 'delivered', attempts, last_status_code: outcome.statusCode, at: new Date().toISOString() }), settling)
+        await this.#step(signal, () => publisher.outcome({ processing_id: processingId, status: 'delivered', attempts, last_status_code: outcome.statusCode, at: settledAt }), settling)
       }
       return 'delivered'
     }
@@ -266,7 +267,7 @@ export class RecordHandler {
       const envelope = retryEnvelope(origin, notification, { attempts, deferrals: times.deferrals }, dueAt, times.first, error)
       await this.#step(signal, () => publisher.scheduleRetry(tier.topic, envelope), settling)
       // Best effort: the claim expires by itself, and the status is only for people to read.
-      await store.reschedule(kind, processingId, token, statusRecord('retrying', attempts, attempt, dueAt), attempt).catch(() => undefined)
+      await store.reschedule(kind, processingId, token, statusRecord('retrying', attempts, attempt, dueAt, settledAt), attempt).catch(() => undefined)
       metrics.retriesScheduled.inc()
       logger.info({ processingId, kind, attempts, delayMs: decision.delayMs, tier: tier.topic, error: error.message }, 'delivery failed: retry scheduled')
       return 'retrying'
@@ -278,7 +279,7 @@ export class RecordHandler {
       error,
       attempts,
       `delivery given up after ${attempts} attempt(s): ${error.message}`,
-      () => store.finish(kind, processingId, token, statusRecord('failed', attempts, attempt, null), attempt),
+      () => store.finish(kind, processingId, token, statusRecord('failed', attempts, attempt, null, settledAt), attempt),
       signal,
       settling,
     )
@@ -352,17 +353,30 @@ export class RecordHandler {
   }
 }
 
+/**
+ * The record's origin, worked out only when asked for: a delivered notification never
+ * needs it (only dead letters and retry records do), and copying every record's value
+ * into a string cost as much as parsing it.
+ */
 function sourceOf(record: InputRecord): Origin {
+  let source: RecordSource | undefined
+  let original: string | undefined
   return {
-    source: {
-      topic: record.topic,
-      partition: record.partition,
-      offset: String(record.offset),
-      key: record.key ?? null,
-      timestamp: record.timestamp === undefined ? null : new Date(Number(record.timestamp)).toISOString(),
+    get source() {
+      return (source ??= {
+        topic: record.topic,
+        partition: record.partition,
+        offset: String(record.offset),
+        key: record.key ?? null,
+        timestamp: record.timestamp === undefined ? null : new Date(Number(record.timestamp)).toISOString(),
+      })
     },
-    original: record.value?.subarray(0, MAX_ORIGINAL_BYTES).toString('utf8') ?? '',
-    original_truncated: (record.value?.length ?? 0) > MAX_ORIGINAL_BYTES,
+    get original() {
+      return (original ??= record.value?.subarray(0, MAX_ORIGINAL_BYTES).toString('utf8') ?? '')
+    },
+    get original_truncated() {
+      return (record.value?.length ?? 0) > MAX_ORIGINAL_BYTES
+    },
   }
 }
 
@@ -390,14 +404,14 @@ function attemptRecord(outcome: AttemptOutcome, at: number): AttemptRecord {
   }
 }
 
-function statusRecord(status: NotificationStatus['status'], attempts: number, last: AttemptRecord, nextAttemptAt: number | null): NotificationStatus {
+function statusRecord(status: NotificationStatus['status'], attempts: number, last: AttemptRecord, nextAttemptAt: number | null, updatedAt: string): NotificationStatus {
   return {
     status,
     attempts,
     last_status_code: last.status_code,
     last_error: last.error,
     next_attempt_at: nextAttemptAt === null ? null : new Date(nextAttemptAt).toISOString(),
-    updated_at: new Date().toISOString(),
+    updated_at: updatedAt,
   }
 }
 

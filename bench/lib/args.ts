@@ -43,6 +43,8 @@ export interface Settings {
   brokers: string[]
   /** Extra environment for the service (--env KEY=VALUE, repeatable). */
   extraEnv: Record<string, string>
+  /** Extra Node arguments for the service (--node-arg ARG, repeatable), e.g. --trace-gc. */
+  nodeArgs: string[]
 }
 
 export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|slow] [options]
@@ -68,6 +70,8 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --profile             run the service with --cpu-prof and print its top self-time functions
   --brokers LIST        Kafka bootstrap servers (KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)
   --env KEY=VALUE       extra environment for the service (repeatable)
+  --node-arg ARG        extra Node argument for the service, e.g. --node-arg=--trace-gc
+                        (repeatable; its output is in the service's stdout.log)
 `
 
 export function parseSettings(argv: string[]): Settings {
@@ -95,6 +99,7 @@ export function parseSettings(argv: string[]): Settings {
       profile: { type: 'boolean', default: false },
       brokers: { type: 'string', default: process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092' },
       env: { type: 'string', multiple: true, default: [] },
+      'node-arg': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -139,6 +144,7 @@ export function parseSettings(argv: string[]): Settings {
     profile: values.profile,
     brokers: values.brokers.split(',').map((broker) => broker.trim()).filter(Boolean),
     extraEnv,
+    nodeArgs: values['node-arg'],
   }
 }
 

@@ -24,17 +24,42 @@ export function freshTopics(label: string): BenchTopics {
   }
 }
 
-/** Creates the four topics with the service's layout, so producing can start before the service. */
+const TOPICS_VISIBLE_TIMEOUT_MS = 30_000
+const TOPICS_VISIBLE_POLL_MS = 100
+
+/**
+ * Creates the four topics with the service's layout, so producing can start before the
+ * service, and returns once the broker's metadata shows every partition with a leader:
+ * CreateTopics answers before that, and a producer or consumer that asks too early gets
+ * "Unknown topic or partition".
+ */
 export async function createTopics(brokers: string[], topics: BenchTopics, partitions: number): Promise<void> {
+  const names = [topics.KAFKA_TOPIC_FOR_SENDING, topics.KAFKA_TOPIC_FOR_AI_HANDLER, topics.KAFKA_TOPIC_DLQ, topics.KAFKA_TOPIC_FOR_NOTIFICATIONS]
   const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: brokers, retries: 3, retryDelay: 500 })
   try {
-    await admin.createTopics({
-      topics: [topics.KAFKA_TOPIC_FOR_SENDING, topics.KAFKA_TOPIC_FOR_AI_HANDLER, topics.KAFKA_TOPIC_DLQ, topics.KAFKA_TOPIC_FOR_NOTIFICATIONS],
-      partitions,
-      replicas: 1,
-    })
+    await admin.createTopics({ topics: names, partitions, replicas: 1 })
+    await waitUntilVisible(admin, names, partitions)
   } finally {
     await admin.close()
+  }
+}
+
+async function waitUntilVisible(admin: Admin, names: string[], partitions: number): Promise<void> {
+  const deadline = Date.now() + TOPICS_VISIBLE_TIMEOUT_MS
+  let missing = names
+  for (;;) {
+    try {
+      const metadata = await admin.metadata({ topics: names, forceUpdate: true })
+      missing = names.filter((name) => {
+        const topic = metadata.topics.get(name)
+        return !topic || topic.partitionsCount !== partitions || topic.partitions.some((partition) => partition.leader < 0)
+      })
+      if (missing.length === 0) return
+    } catch {
+      // Unknown topic or partition: not propagated yet.
+    }
+    if (Date.now() > deadline) throw new Error(`topics not visible in the broker's metadata after ${TOPICS_VISIBLE_TIMEOUT_MS} ms: ${missing.join(', ')}`)
+    await sleep(TOPICS_VISIBLE_POLL_MS)
   }
 }
 

@@ -38,6 +38,8 @@ export interface ReceiverFinal extends ReceiverCounts {
   /** Receive time − sent_at, in ms, over deliveries. */
   latencyMs: LatencySummary
   perOrigin: Array<{ origin: string; delivered: number; first: number; last: number }>
+  /** The slowest deliveries with their receive time (ms epoch), to line up with the service's --trace-gc or logs. */
+  slowest: Array<{ latencyMs: number; receivedAt: number; processingId: number }>
 }
 
 export type ToReceiver = { id: number; type: 'reset'; reset: ResetCommand } | { id: number; type: 'counts' } | { id: number; type: 'final' } | { id: number; type: 'close' }

@@ -28,7 +28,11 @@ export interface ServiceProcess {
   isRunning(): boolean
 }
 
-export async function spawnService(env: Record<string, string>, nodeOptions?: string): Promise<ServiceProcess> {
+/**
+ * @param nodeOptions NODE_OPTIONS for the child (e.g. --cpu-prof)
+ * @param nodeArgs extra arguments before src/main.ts, for flags NODE_OPTIONS refuses (e.g. --trace-gc)
+ */
+export async function spawnService(env: Record<string, string>, nodeOptions?: string, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
   const logDir = mkdtempSync(join(tmpdir(), 'bench-service-logs-'))
   const httpPort = await freePort()
   const outputFile = join(logDir, 'stdout.log')
@@ -42,7 +46,7 @@ export async function spawnService(env: Record<string, string>, nodeOptions?: st
     ...env,
     ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
   }
-  const child = spawn(NODE, [join(ROOT, 'src/main.ts')], { cwd: ROOT, env: fullEnv, stdio: ['ignore', out, out] })
+  const child = spawn(NODE, [...nodeArgs, join(ROOT, 'src/main.ts')], { cwd: ROOT, env: fullEnv, stdio: ['ignore', out, out] })
   closeSync(out)
   if (child.pid === undefined) throw new Error('could not start the service')
   let running = true

@@ -32,8 +32,7 @@ return {'busy', redis.call('PTTL', KEYS[2])}
 function recordStatusLua(statusKey: string, attemptsKey: string): string {
   return `
 redis.call('SET', ${statusKey}, ARGV[3], 'EX', ARGV[2])
-redis.call('RPUSH', ${attemptsKey}, ARGV[4])
-redis.call('LTRIM', ${attemptsKey}, -${MAX_ATTEMPTS_KEPT}, -1)
+if redis.call('RPUSH', ${attemptsKey}, ARGV[4]) > ${MAX_ATTEMPTS_KEPT} then redis.call('LTRIM', ${attemptsKey}, -${MAX_ATTEMPTS_KEPT}, -1) end
 redis.call('EXPIRE', ${attemptsKey}, ARGV[2])`
 }
 

@@ -38,6 +38,10 @@ export class CallbackClient {
   async send(notification: Notification): Promise<AttemptOutcome> {
     const started = performance.now()
     const elapsed = () => Math.round(performance.now() - started)
+    // Not AbortSignal.timeout(): its timer (and a WeakRef) would outlive every attempt by the
+    // whole timeout, thousands of them at a few hundred attempts per second.
+    const deadline = new AbortController()
+    const timer = setTimeout(abortOnTimeout, this.#options.timeoutMs, deadline)
     try {
       const url = new URL(notification.callbackUrl)
       this.#options.guard.assertLiteralHostAllowed(url)
@@ -46,7 +50,7 @@ export class CallbackClient {
         method: 'POST',
         headers: notificationHeaders(notification, this.#options.secrets, Date.now()),
         body: notification.body,
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
+        signal: deadline.signal,
       })
       // Read (at most a little of) the answer so the connection can be reused.
       await response.body.dump({ limit: this.#options.maxResponseBytes }).catch(() => undefined)
@@ -55,12 +59,18 @@ export class CallbackClient {
       return { ok: false, error: statusError(statusCode, response.headers['retry-after']), durationMs: elapsed() }
     } catch (error) {
       return { ok: false, error: transportError(error, this.#options.timeoutMs), durationMs: elapsed() }
+    } finally {
+      clearTimeout(timer)
     }
   }
 
   async close(): Promise<void> {
     await this.#agent.close()
   }
+}
+
+function abortOnTimeout(deadline: AbortController): void {
+  deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
 }
 
 function statusError(statusCode: number, retryAfter: string | string[] | undefined): DeliveryError {

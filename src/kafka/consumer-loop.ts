@@ -19,6 +19,11 @@ import { OffsetTracker, partitionKey } from './offset-tracker.ts'
 
 type KafkaMessage = Message<string, Buffer, Buffer, Buffer>
 type Stream = MessagesStream<string, Buffer, Buffer, Buffer>
+/**
+ * What the tracker keeps per record: the message's own commit (bound to its offset), not
+ * the message, whose value is a view into a whole fetch response buffer.
+ */
+type CommitHandle = KafkaMessage['commit']
 
 export interface PreparedRecord {
   /** Records with the same key run one after another, in arrival order. */
@@ -41,11 +46,15 @@ export interface ConsumerLoopOptions {
   groupId: string
   topics: string[]
   tuning: Tuning
+  /** When the broker answers a fetch: at `minBytes` ready or after `maxWaitMs` (default: 1 byte, 500 ms). */
+  fetch?: { minBytes: number; maxWaitMs: number }
   processor: RecordProcessor
   logger: Logger
 }
 
 const RESTART_DELAY_MS = 1000
+/** A fetch with nothing to return waits this long at the broker (long polling). */
+const IDLE_FETCH_WAIT_MS = 500
 const LAG_INTERVAL_MS = 10_000
 const CONSUME_TIMEOUT_MS = 60_000
 const CLOSE_TIMEOUT_MS = 5000
@@ -59,7 +68,7 @@ export class ConsumerLoop {
   readonly #options: ConsumerLoopOptions
   readonly #logger: Logger
   #consumer: Consumer<string, Buffer, Buffer, Buffer> | undefined
-  readonly #tracker = new OffsetTracker<KafkaMessage>()
+  readonly #tracker = new OffsetTracker<CommitHandle>()
   readonly #serializer = new KeyedSerializer<string>()
   readonly #shutdown = new AbortController()
   readonly #tasks = new Set<Promise<void>>()
@@ -154,7 +163,8 @@ export class ConsumerLoop {
           mode: MessagesStreamModes.COMMITTED,
           fallbackMode: MessagesStreamFallbackModes.EARLIEST,
           autocommit: false,
-          maxWaitTime: 500,
+          minBytes: this.#options.fetch?.minBytes ?? 1,
+          maxWaitTime: this.#options.fetch?.maxWaitMs ?? IDLE_FETCH_WAIT_MS,
           // The client's defaults (50 MB per fetch and partition) would pull a whole backlog into
           // memory at once; these keep a replica's footprint bounded whatever waits in Kafka.
           maxBytes: FETCH_MAX_BYTES,
@@ -230,33 +240,42 @@ export class ConsumerLoop {
       value: message.value,
       timestamp: message.timestamp,
     }
-    const token = this.#tracker.track(message.topic, message.partition, message.offset, message)
+    // The client binds commit to its stream and offset (messages-stream.js: this.#commit.bind(…)).
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    const token = this.#tracker.track(message.topic, message.partition, message.offset, message.commit)
     const signal = this.#shutdown.signal
     const prepared = this.#options.processor.prepare(record)
     const work = prepared.key === undefined ? prepared.run(signal) : this.#serializer.run(prepared.key, () => prepared.run(signal))
 
-    const task: Promise<void> = work.then(
-      () => this.#tracker.complete(token),
-      async (error: unknown) => {
-        if (error instanceof Interrupted) return
-        // A bug, not an outage: park the record in the dead-letter topic rather than stall the partition.
-        this.#logger.error({ error: describeError(error), stack: (error as Error).stack, topic: record.topic, offset: String(record.offset) }, 'unexpected error handling a record')
-        try {
-          await this.#options.processor.onUnexpected(record, error, signal)
-          this.#tracker.complete(token)
-        } catch (deadLetterError) {
-          this.#logger.error({ error: describeError(deadLetterError) }, 'could not dead-letter the record: left uncommitted')
-        }
-      },
-    )
-    this.#tasks.add(task)
-    void task.finally(() => {
+    const finished = () => {
       this.#tasks.delete(task)
       if (this.#paused && this.#tasks.size <= this.#options.tuning.maxInFlight * 0.75 && !signal.aborted) {
         this.#paused = false
         this.#stream?.resume()
       }
-    })
+    }
+    const task: Promise<void> = work.then(
+      () => {
+        this.#tracker.complete(token)
+        finished()
+      },
+      async (error: unknown) => {
+        try {
+          if (error instanceof Interrupted) return
+          // A bug, not an outage: park the record in the dead-letter topic rather than stall the partition.
+          this.#logger.error({ error: describeError(error), stack: (error as Error).stack, topic: record.topic, offset: String(record.offset) }, 'unexpected error handling a record')
+          try {
+            await this.#options.processor.onUnexpected(record, error, signal)
+            this.#tracker.complete(token)
+          } catch (deadLetterError) {
+            this.#logger.error({ error: describeError(deadLetterError) }, 'could not dead-letter the record: left uncommitted')
+          }
+        } finally {
+          finished()
+        }
+      },
+    )
+    this.#tasks.add(task)
     if (!this.#paused && this.#tasks.size >= this.#options.tuning.maxInFlight) {
       this.#paused = true
       this.#stream?.pause()
@@ -282,10 +301,10 @@ export class ConsumerLoop {
   }
 }
 
-/** Commits up to and including this message (Kafka stores the next offset to read). */
-function commit(message: KafkaMessage): Promise<void> {
+/** Commits up to and including the handle's message (Kafka stores the next offset to read). */
+function commit(handle: CommitHandle): Promise<void> {
   return new Promise((resolve, reject) => {
-    void message.commit((error) => (error ? reject(error) : resolve()))
+    void handle((error) => (error ? reject(error) : resolve()))
   })
 }
 

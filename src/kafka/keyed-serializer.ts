@@ -8,14 +8,12 @@ export class KeyedSerializer<K> {
   run<T>(key: K, task: () => Promise<T>): Promise<T> {
     const previous = this.#tails.get(key)
     const result = previous === undefined ? task() : previous.then(task, task)
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    )
-    this.#tails.set(key, tail)
-    void tail.then(() => {
+    // Settles (never rejects) once `result` has; the last task of a key removes the key.
+    const settled = () => {
       if (this.#tails.get(key) === tail) this.#tails.delete(key)
-    })
+    }
+    const tail: Promise<void> = result.then(settled, settled)
+    this.#tails.set(key, tail)
     return result
   }
 

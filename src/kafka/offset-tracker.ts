@@ -10,44 +10,51 @@ interface Entry<T> {
   done: boolean
 }
 
+/** Entries passed by the commit point are let go at once, so a window never keeps finished messages alive. */
 class PartitionWindow<T> {
-  readonly #entries: Array<Entry<T>> = []
-  readonly #byOffset = new Map<bigint, Entry<T>>()
+  readonly key: string
+  /** Tracked entries in offset order; slots before #head are already passed (undefined). */
+  #entries: Array<Entry<T> | undefined> = []
   #head = 0
   lastTracked = -1n
   committable: T | undefined
 
-  track(offset: bigint, handle: T): void {
-    const entry = { offset, handle, done: false }
-    this.#entries.push(entry)
-    this.#byOffset.set(offset, entry)
-    this.lastTracked = offset
+  constructor(key: string) {
+    this.key = key
   }
 
-  complete(offset: bigint): void {
-    const entry = this.#byOffset.get(offset)
-    if (!entry) return
+  track(offset: bigint, handle: T): Entry<T> {
+    const entry: Entry<T> = { offset, handle, done: false }
+    this.#entries.push(entry)
+    this.lastTracked = offset
+    return entry
+  }
+
+  complete(entry: Entry<T>): void {
+    if (entry.done) return
     entry.done = true
-    for (let next = this.#entries[this.#head]; next?.done; next = this.#entries[this.#head]) {
-      this.#byOffset.delete(next.offset)
+    const entries = this.#entries
+    for (let next = entries[this.#head]; next?.done; next = entries[this.#head]) {
       this.committable = next.handle
-      this.#head++
+      entries[this.#head++] = undefined
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
-      this.#entries.splice(0, this.#head)
+    if (this.#head === entries.length) {
+      entries.length = 0
+      this.#head = 0
+    } else if (this.#head > 1024 && this.#head * 2 > entries.length) {
+      this.#entries = entries.slice(this.#head)
       this.#head = 0
     }
   }
 
   get unfinished(): number {
-    return this.#byOffset.size
+    return this.#entries.length - this.#head
   }
 }
 
 export interface CompletionToken {
-  readonly key: string
-  readonly offset: bigint
   readonly window: object
+  readonly entry: object
 }
 
 export class OffsetTracker<T> {
@@ -63,16 +70,15 @@ export class OffsetTracker<T> {
     const key = partitionKey(topic, partition)
     let window = this.#windows.get(key)
     if (!window || offset <= window.lastTracked) {
-      window = new PartitionWindow<T>()
+      window = new PartitionWindow<T>(key)
       this.#windows.set(key, window)
     }
-    window.track(offset, handle)
-    return { key, offset, window }
+    return { window, entry: window.track(offset, handle) }
   }
 
   complete(token: CompletionToken): void {
-    const window = this.#windows.get(token.key)
-    if (window === token.window) window.complete(token.offset)
+    const window = token.window as PartitionWindow<T>
+    if (this.#windows.get(window.key) === window) window.complete(token.entry as Entry<T>)
   }
 
   /** The handles to commit now: one per partition whose finished prefix moved since last time. */

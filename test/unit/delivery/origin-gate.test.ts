@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { OriginGate, originOf, type GateDecision, type Ticket } from '../../../src/delivery/origin-gate.ts'
 
-const options = { window: 4, failureThreshold: 3, openMs: 1000, maxOpenMs: 3000, saturatedInFlight: 2, slowAfterMs: 500 }
+const options = { window: 4, failureThreshold: 3, openMs: 1000, maxOpenMs: 3000, saturatedInFlight: 2, slowAfterMs: 500, unansweredAfterMs: 200 }
 const A = 'http://a.example:80'
 
 function ticket(decision: GateDecision): Ticket {
@@ -65,7 +65,7 @@ describe('OriginGate circuit', () => {
 
 describe('OriginGate saturation', () => {
   it('refuses an origin with many attempts in flight when the oldest is slow', () => {
-    const gate = new OriginGate(options)
+    const gate = new OriginGate({ ...options, unansweredAfterMs: 10_000 })
     const first = ticket(gate.acquire(A, 0))
     const second = ticket(gate.acquire(A, 100))
     const third = ticket(gate.acquire(A, 499))
@@ -80,6 +80,31 @@ describe('OriginGate saturation', () => {
   it('never refuses a fast origin however many requests it has in flight', () => {
     const gate = new OriginGate(options)
     for (let i = 0; i < 100; i++) assert.equal(gate.acquire(A, i).ok, true, `request ${i}`)
+    // Busy for 2 s: always 4 in flight, each answered 40 ms after it started.
+    const answering = new OriginGate(options)
+    const inFlight: Ticket[] = []
+    for (let t = 0; t < 2000; t += 10) {
+      if (inFlight.length === 4) answering.release(inFlight.shift() as Ticket, true, t)
+      inFlight.push(ticket(answering.acquire(A, t)))
+    }
+  })
+
+  it('refuses an origin that has answered nothing for unansweredAfterMs with many in flight', () => {
+    const gate = new OriginGate(options)
+    ticket(gate.acquire(A, 0))
+    ticket(gate.acquire(A, 10))
+    assert.equal(gate.acquire(A, 199).ok, true, 'quiet for 199 ms only')
+    assert.deepEqual(gate.acquire(A, 200), { ok: false, reason: 'saturated', retryAt: 700 })
+  })
+
+  it('counts the quiet time from the last answer', () => {
+    const gate = new OriginGate(options)
+    const first = ticket(gate.acquire(A, 0))
+    ticket(gate.acquire(A, 0))
+    ticket(gate.acquire(A, 0))
+    gate.release(first, true, 150)
+    assert.equal(gate.acquire(A, 300).ok, true, 'answered 150 ms ago')
+    assert.equal(gate.acquire(A, 350).ok, false, 'answered 200 ms ago')
   })
 
   it('keys circuits by scheme, host and port', () => {
