@@ -47,8 +47,13 @@ export interface Config {
 
 /** Knobs with safe defaults that are not part of the contract's environment. */
 export interface Tuning {
-  /** Messages handled at once by one replica (backpressure above this). */
+  /** Messages handled at once by one consumer loop (backpressure above this). */
   readonly maxInFlight: number
+  /**
+   * Bytes of record values handled at once by one consumer loop (backpressure above this,
+   * one record always admitted): with results of up to 1 MiB, 1000 in flight could hold a GB.
+   */
+  readonly maxInFlightBytes: number
   /** Open connections per callback origin. */
   readonly connectionsPerOrigin: number
   /** How often finished offsets are committed. */
@@ -71,6 +76,7 @@ export interface Tuning {
 
 export const DEFAULT_TUNING: Tuning = {
   maxInFlight: 1000,
+  maxInFlightBytes: 32 * 1024 * 1024,
   connectionsPerOrigin: 32,
   commitIntervalMs: 200,
   maxResponseBytes: 64 * 1024,

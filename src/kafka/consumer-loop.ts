@@ -75,6 +75,8 @@ export class ConsumerLoop {
   #stream: Stream | undefined
   #commitTimer: NodeJS.Timeout | undefined
   #paused = false
+  /** Bytes of the values of the records in #tasks. */
+  #bytesInFlight = 0
   #lag = new Map<string, bigint[]>()
   #inactiveSince: number | undefined
   #reconnecting = false
@@ -247,9 +249,12 @@ export class ConsumerLoop {
     const prepared = this.#options.processor.prepare(record)
     const work = prepared.key === undefined ? prepared.run(signal) : this.#serializer.run(prepared.key, () => prepared.run(signal))
 
+    const size = message.value?.length ?? 0
+    this.#bytesInFlight += size
     const finished = () => {
       this.#tasks.delete(task)
-      if (this.#paused && this.#tasks.size <= this.#options.tuning.maxInFlight * 0.75 && !signal.aborted) {
+      this.#bytesInFlight -= size
+      if (this.#paused && this.#hasRoom(0.75) && !signal.aborted) {
         this.#paused = false
         this.#stream?.resume()
       }
@@ -276,10 +281,16 @@ export class ConsumerLoop {
       },
     )
     this.#tasks.add(task)
-    if (!this.#paused && this.#tasks.size >= this.#options.tuning.maxInFlight) {
+    if (!this.#paused && !this.#hasRoom(1)) {
       this.#paused = true
       this.#stream?.pause()
     }
+  }
+
+  /** Whether the records in flight stay under `share` of both limits (count and bytes). */
+  #hasRoom(share: number): boolean {
+    const { maxInFlight, maxInFlightBytes } = this.#options.tuning
+    return this.#tasks.size < maxInFlight * share && (this.#tasks.size === 0 || this.#bytesInFlight < maxInFlightBytes * share)
   }
 
   #onAssignment(consumer: Consumer<string, Buffer, Buffer, Buffer>): void {

@@ -213,6 +213,28 @@ describe('durable delivery', () => {
       await service.close()
     }
   })
+  test('large records are held back by the in-flight byte budget: a few at a time, all delivered', async () => {
+    const topics = uniqueTopics('bytes')
+    const budget = 2 * 1024 * 1024
+    await ensureTopics(BROKERS, 'test', [{ name: topics.KAFKA_TOPIC_FOR_SENDING, configs: { 'max.message.bytes': String(16 * 1024 * 1024) } }])
+    const service = await startService(testEnv(topics), { tuning: { maxInFlightBytes: budget } })
+    const delayMs = 400
+    receiver.respond = (request) => (request.path.startsWith('/bytes/') ? { status: 200, delayMs } : { status: 200 })
+    try {
+      const ids = Array.from({ length: 12 }, () => newProcessingId())
+      const padding = 'x'.repeat(900 * 1024)
+      await produce(ids.map((id) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${receiver.url}/bytes/${id}`, { padding })) })))
+      const arrivals = (await receiver.waitFor(12, 30_000, (request) => request.path.startsWith('/bytes/'))).map((request) => request.at)
+      // Each request is answered after 400 ms: those that arrived within 400 ms of each other were in flight together.
+      const together = Math.max(...arrivals.map((at) => arrivals.filter((other) => other >= at && other < at + delayMs - 50).length))
+      assert.ok(together <= Math.ceil(budget / (900 * 1024)) + 1, `${together} large records in flight at once with a ${budget}-byte budget`)
+      assert.ok(together >= 2, `${together} in flight: the budget still lets several through`)
+    } finally {
+      receiver.respond = () => ({ status: 200 })
+      await service.close()
+    }
+  })
+
   test('an oversized record is dead-lettered with its first 64 KiB and the partition moves on', async () => {
     const topics = uniqueTopics('oversized')
     await ensureTopics(BROKERS, 'test', [{ name: topics.KAFKA_TOPIC_FOR_SENDING, configs: { 'max.message.bytes': String(4 * 1024 * 1024) } }])
