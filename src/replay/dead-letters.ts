@@ -106,7 +106,9 @@ export class DeadLetterReader {
         maxBytes: FETCH_MAX_BYTES,
         topics: [{ topicId: topic.id, partitions: [{ partition, fetchOffset: next, partitionMaxBytes: FETCH_MAX_BYTES, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
       })
-      const batches = response.responses[0]?.partitions[0]?.records ?? []
+      const answer = response.responses[0]?.partitions[0]
+      if (answer && answer.errorCode !== 0) throw new Error(`fetching ${this.#topic}-${partition} at offset ${next}: Kafka error code ${answer.errorCode}`)
+      const batches = answer?.records ?? []
       const before = next
       const letters: StoredDeadLetter[] = []
       for (const batch of batches) {
