@@ -20,6 +20,11 @@ interface PartitionRange {
 }
 
 const FETCH_MAX_BYTES = 8 * 1024 * 1024
+/** latest(): records asked for per fetch, and bytes per fetch (the broker still sends at least one whole batch). */
+const LATEST_STEP = 10
+const LATEST_FETCH_BYTES = 1024 * 1024
+/** latest(): stop going back in a partition once this much was read (a dashboard polls it). */
+export const LATEST_BYTES_PER_PARTITION = 4 * 1024 * 1024
 const IS_CONTROL_BATCH = 0b10_0000
 
 export class DeadLetterReader {
@@ -57,17 +62,36 @@ export class DeadLetterReader {
     return progress
   }
 
-  /** The newest `limit` dead letters over all partitions, newest first. */
-  async latest(limit: number): Promise<StoredDeadLetter[]> {
+  /**
+   * The newest `limit` dead letters over all partitions, newest first. Each partition is read
+   * backwards from its end, a few records at a time, until `limit` or `maxBytesPerPartition`
+   * is reached: large letters make the list shorter, never the read unbounded.
+   */
+  async latest(limit: number, maxBytesPerPartition = LATEST_BYTES_PER_PARTITION): Promise<StoredDeadLetter[]> {
     const letters: StoredDeadLetter[] = []
     for (const range of await this.#ranges()) {
-      const from = range.end - BigInt(limit) > range.start ? range.end - BigInt(limit) : range.start
-      await this.#read(range.partition, from, range.end, (batch) => {
-        letters.push(...batch)
-        return Promise.resolve()
-      })
+      let upper = range.end
+      let taken = 0
+      let bytes = 0
+      while (upper > range.start && taken < limit && bytes < maxBytesPerPartition) {
+        const step = BigInt(Math.min(LATEST_STEP, limit - taken))
+        const from = upper - step > range.start ? upper - step : range.start
+        await this.#read(
+          range.partition,
+          from,
+          upper,
+          (batch, batchBytes) => {
+            letters.push(...batch)
+            taken += batch.length
+            bytes += batchBytes
+            return Promise.resolve()
+          },
+          LATEST_FETCH_BYTES,
+        )
+        upper = from
+      }
     }
-    return letters.sort((a, b) => (b.timestamp ?? 0) - (a.timestamp ?? 0)).slice(0, limit)
+    return letters.sort((a, b) => (b.timestamp ?? 0) - (a.timestamp ?? 0) || Number(BigInt(b.offset) - BigInt(a.offset))).slice(0, limit)
   }
 
   /** The record at one offset, or undefined when there is none (deleted by retention, or never written). */
@@ -93,7 +117,13 @@ export class DeadLetterReader {
   }
 
   /** Reads [from, until) of one partition from its leader, one fetch response at a time. */
-  async #read(partition: number, from: bigint, until: bigint, onLetters: (letters: StoredDeadLetter[]) => Promise<void>): Promise<void> {
+  async #read(
+    partition: number,
+    from: bigint,
+    until: bigint,
+    onLetters: (letters: StoredDeadLetter[], bytes: number) => Promise<void>,
+    fetchBytes = FETCH_MAX_BYTES,
+  ): Promise<void> {
     let next = from
     while (next < until) {
       const metadata = await this.#consumer.metadata({ topics: [this.#topic] })
@@ -103,24 +133,26 @@ export class DeadLetterReader {
       const response = await this.#consumer.fetch({
         node: leader,
         maxWaitTime: 0,
-        maxBytes: FETCH_MAX_BYTES,
-        topics: [{ topicId: topic.id, partitions: [{ partition, fetchOffset: next, partitionMaxBytes: FETCH_MAX_BYTES, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
+        maxBytes: fetchBytes,
+        topics: [{ topicId: topic.id, partitions: [{ partition, fetchOffset: next, partitionMaxBytes: fetchBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
       })
       const answer = response.responses[0]?.partitions[0]
       if (answer && answer.errorCode !== 0) throw new Error(`fetching ${this.#topic}-${partition} at offset ${next}: Kafka error code ${answer.errorCode}`)
       const batches = answer?.records ?? []
       const before = next
       const letters: StoredDeadLetter[] = []
+      let bytes = 0
       for (const batch of batches) {
         next = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n
         if (batch.attributes & IS_CONTROL_BATCH) continue
         for (const record of batch.records) {
           const offset = batch.firstOffset + BigInt(record.offsetDelta)
           if (offset < from || offset >= until) continue
+          bytes += record.value?.length ?? 0
           letters.push({ partition, offset: String(offset), timestamp: Number(batch.firstTimestamp + record.timestampDelta), letter: parseLetter(record.value?.toString('utf8')) })
         }
       }
-      if (letters.length > 0) await onLetters(letters)
+      if (letters.length > 0) await onLetters(letters, bytes)
       if (next === before) throw new Error(`no records at ${this.#topic}-${partition} offset ${next}`)
     }
   }
