@@ -45,7 +45,7 @@ export class Admin {
   async notificationStatus(processingId: number): Promise<unknown> {
     const { store } = this.#deps
     const [result, accepted] = await Promise.all([store.status(NotificationKinds.RESULT, processingId), store.status(NotificationKinds.ACCEPTED, processingId)])
-    if (!result && !accepted) return undefined
+    if (!result && !accepted) throw new AdminRequestError(404, 'no such notification')
     return {
       processing_id: processingId,
       ...(result ? { ...result.status, history: result.history } : { status: 'unknown' }),
@@ -87,7 +87,7 @@ export class Admin {
     const stored = await this.#deps.reader.at(partition, offset)
     if (!stored) throw new AdminRequestError(404, `no dead letter at partition ${partition} offset ${offset}`)
     const actions = planReplay([stored], { processingIds: new Set(), includePoison: true })
-    if (actions.length === 0) throw new AdminRequestError(422, `dead letter at partition ${partition} offset ${offset} cannot be replayed (${replayKind(stored)})`)
+    if (actions.length === 0) throw new AdminRequestError(422, `the record at partition ${partition} offset ${offset} cannot be replayed`)
     return replay(actions, this.#replayDeps(), { force })
   }
 
@@ -112,7 +112,7 @@ export class Admin {
 
   #replayDeps() {
     const { store, publisher, firstTier, reader } = this.#deps
-    return { store, publisher, firstTier, deadLetterTopic: reader.topic, produceRaw: (topic: string, key: string | null, value: string) => publisher.republish(topic, key, value) }
+    return { store, publisher, firstTier, deadLetterTopic: reader.topic }
   }
 }
 

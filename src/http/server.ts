@@ -106,8 +106,7 @@ export class OpsServer {
       return send(response, 401, { error: 'unauthorized' })
     }
     const body = method === 'POST' ? await readJsonBody(request) : undefined
-    const result = await route(body)
-    return result === undefined ? send(response, 404, { error: 'no such notification' }) : send(response, 200, result)
+    return send(response, 200, await route(body))
   }
 
   /** The admin operation a request names, or undefined. All of them need the bearer token. */

@@ -48,7 +48,7 @@ if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
 const reader = new DeadLetterReader({ brokers: config.kafka.brokers, topic, clientId: 'notification-replay' })
 const store = new DedupStore(config.redisUrl, config.processedTtlSeconds)
 const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: 'notification-replay', topics: config.kafka.topics })
-const deps = { store, publisher, firstTier, deadLetterTopic: topic, produceRaw: (t: string, key: string | null, value: string) => publisher.republish(t, key, value) }
+const deps = { store, publisher, firstTier, deadLetterTopic: topic }
 const dryRun = values['dry-run']
 const counts = { notifications: 0, poison: 0, replayed: 0, alreadyReplayed: 0 }
 try {

@@ -124,12 +124,12 @@ export class DeadLetterReader {
     onLetters: (letters: StoredDeadLetter[], bytes: number) => Promise<void>,
     fetchBytes = FETCH_MAX_BYTES,
   ): Promise<void> {
+    const metadata = await this.#consumer.metadata({ topics: [this.#topic] })
+    const topic = metadata.topics.get(this.#topic)
+    const leader = topic?.partitions[partition]?.leader
+    if (!topic || leader === undefined) throw new Error(`no leader for ${this.#topic}-${partition}`)
     let next = from
     while (next < until) {
-      const metadata = await this.#consumer.metadata({ topics: [this.#topic] })
-      const topic = metadata.topics.get(this.#topic)
-      const leader = topic?.partitions[partition]?.leader
-      if (!topic || leader === undefined) throw new Error(`no leader for ${this.#topic}-${partition}`)
       const response = await this.#consumer.fetch({
         node: leader,
         maxWaitTime: 0,

@@ -70,8 +70,6 @@ export interface ReplayDeps {
   /** Where replayed notifications start again: the first retry tier. */
   firstTier: RetryTier
   deadLetterTopic: string
-  /** Produces a record as-is (poison replay). */
-  produceRaw(topic: string, key: string | null, value: string): Promise<void>
 }
 
 export interface ReplayReport {
@@ -92,7 +90,7 @@ export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps,
       await deps.publisher.scheduleRetry(deps.firstTier.topic, envelope)
       report.replayed++
     } else {
-      await deps.produceRaw(action.letter.source.topic, action.letter.source.key, action.letter.original)
+      await deps.publisher.republish(action.letter.source.topic, action.letter.source.key, action.letter.original)
       report.replayed++
     }
     onProgress(++done)
