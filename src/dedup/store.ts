@@ -7,6 +7,7 @@ import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
 import { ErrorCodes, InfrastructureError } from '../errors.ts'
 import { redisKeys } from '../names.ts'
+import { MicroBatcher } from './micro-batcher.ts'
 import { NotificationKinds, type NotificationKind } from '../notifications/payload.ts'
 
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
@@ -19,36 +20,67 @@ export interface RecordedRequest {
   requirements_id: number
 }
 
+type NotificationKeys = ReturnType<typeof keysFor>
+interface PendingClaim {
+  keys: NotificationKeys
+  token: string
+  ttlMs: number
+}
+interface PendingFinish {
+  keys: NotificationKeys
+  token: string
+  statusJson: string
+  attemptJson: string
+}
+
+/** Most notifications claimed or finished by one script call (a few ms of Redis time). */
+const MAX_BATCH = 500
+
 /** Attempts kept in a notification's history. */
 const MAX_ATTEMPTS_KEPT = 20
 
-// KEYS: done marker, claim. ARGV: token, claim ttl (ms).
-const CLAIM_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'done', 0} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'claimed', 0} end
-return {'busy', redis.call('PTTL', KEYS[2])}
+// Claims for many notifications at once. Per notification i (from 0): KEYS[2i+1] done
+// marker, KEYS[2i+2] claim; ARGV[2i+1] token, ARGV[2i+2] claim ttl (ms).
+// Answers two numbers each: 0 already done, 1 claimed, 2 busy; then the claim's PTTL when busy.
+const CLAIM_MANY_SCRIPT = `
+local answers = {}
+for i = 0, #KEYS / 2 - 1 do
+  local done, claim = KEYS[2 * i + 1], KEYS[2 * i + 2]
+  if redis.call('EXISTS', done) == 1 then
+    answers[2 * i + 1], answers[2 * i + 2] = 0, 0
+  elseif redis.call('SET', claim, ARGV[2 * i + 1], 'NX', 'PX', ARGV[2 * i + 2]) then
+    answers[2 * i + 1], answers[2 * i + 2] = 1, 0
+  else
+    answers[2 * i + 1], answers[2 * i + 2] = 2, redis.call('PTTL', claim)
+  end
+end
+return answers
 `
-/** Lua lines that set the status document (ARGV[3]) and append the attempt (ARGV[4]), both expiring after ARGV[2] s. */
-function recordStatusLua(statusKey: string, attemptsKey: string): string {
+/** Lua lines that set the status document and append the attempt to the history, both expiring after `ttl` s. */
+function recordStatusLua(keys: { status: string; attempts: string }, args: { ttl: string; status: string; attempt: string }): string {
   return `
-redis.call('SET', ${statusKey}, ARGV[3], 'EX', ARGV[2])
-if redis.call('RPUSH', ${attemptsKey}, ARGV[4]) > ${MAX_ATTEMPTS_KEPT} then redis.call('LTRIM', ${attemptsKey}, -${MAX_ATTEMPTS_KEPT}, -1) end
-redis.call('EXPIRE', ${attemptsKey}, ARGV[2])`
+redis.call('SET', ${keys.status}, ${args.status}, 'EX', ${args.ttl})
+if redis.call('RPUSH', ${keys.attempts}, ${args.attempt}) > ${MAX_ATTEMPTS_KEPT} then redis.call('LTRIM', ${keys.attempts}, -${MAX_ATTEMPTS_KEPT}, -1) end
+redis.call('EXPIRE', ${keys.attempts}, ${args.ttl})`
 }
 
-// Delivered or given up: done marker, claim released, status and attempt history kept.
-// KEYS: done marker, claim, status, attempts. ARGV: token, ttl (s), status JSON, attempt JSON.
-const FINISH_SCRIPT = `
-redis.call('SET', KEYS[1], '_', 'EX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-${recordStatusLua('KEYS[3]', 'KEYS[4]')}
-return 1
+// Delivered or given up, for many notifications at once: done marker, claim released,
+// status and attempt history kept. ARGV[1]: ttl (s). Per notification i (from 0):
+// KEYS[4i+1..4i+4] done marker, claim, status, attempts; ARGV[3i+2..3i+4] token, status JSON, attempt JSON.
+const FINISH_MANY_SCRIPT = `
+for i = 0, #KEYS / 4 - 1 do
+  local k, a = 4 * i, 3 * i + 1
+  redis.call('SET', KEYS[k + 1], '_', 'EX', ARGV[1])
+  if redis.call('GET', KEYS[k + 2]) == ARGV[a + 1] then redis.call('DEL', KEYS[k + 2]) end
+  ${recordStatusLua({ status: 'KEYS[k + 3]', attempts: 'KEYS[k + 4]' }, { ttl: 'ARGV[1]', status: 'ARGV[a + 2]', attempt: 'ARGV[a + 3]' })}
+end
+return #KEYS / 4
 `
 // Handed to a retry tier: claim released, status and attempt history kept.
 // KEYS: claim, status, attempts. ARGV: token, ttl (s), status JSON, attempt JSON.
 const RESCHEDULE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-${recordStatusLua('KEYS[2]', 'KEYS[3]')}
+${recordStatusLua({ status: 'KEYS[2]', attempts: 'KEYS[3]' }, { ttl: 'ARGV[2]', status: 'ARGV[3]', attempt: 'ARGV[4]' })}
 return 1
 `
 // KEYS: claim. ARGV: token.
@@ -58,8 +90,10 @@ return 0
 `
 
 interface ScriptedRedis extends Redis {
-  claimNotification(done: string, claim: string, token: string, ttlMs: number): Promise<[string, number]>
-  finishNotification(done: string, claim: string, status: string, attempts: string, token: string, ttlSeconds: number, statusJson: string, attemptJson: string): Promise<number>
+  /** numberOfKeys, then the keys and the arguments as CLAIM_MANY_SCRIPT reads them. */
+  claimNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
+  /** numberOfKeys, then the keys and the arguments as FINISH_MANY_SCRIPT reads them. */
+  finishNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>
   rescheduleNotification(claim: string, status: string, attempts: string, token: string, ttlSeconds: number, statusJson: string, attemptJson: string): Promise<number>
   releaseClaim(claim: string, token: string): Promise<number>
 }
@@ -85,7 +119,9 @@ export class DedupStore {
   readonly #redis: ScriptedRedis
   readonly #processedTtlSeconds: number
   readonly #instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
-  #claims = 0
+  #claimCount = 0
+  readonly #claims = new MicroBatcher<PendingClaim, ClaimResult>((claims) => this.#claimMany(claims), MAX_BATCH)
+  readonly #finishes = new MicroBatcher<PendingFinish, void>((finishes) => this.#finishMany(finishes), MAX_BATCH)
 
   constructor(redisUrl: string, processedTtlSeconds: number) {
     this.#processedTtlSeconds = processedTtlSeconds
@@ -96,8 +132,8 @@ export class DedupStore {
       connectTimeout: 5000,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     })
-    redis.defineCommand('claimNotification', { numberOfKeys: 2, lua: CLAIM_SCRIPT })
-    redis.defineCommand('finishNotification', { numberOfKeys: 4, lua: FINISH_SCRIPT })
+    redis.defineCommand('claimNotifications', { lua: CLAIM_MANY_SCRIPT })
+    redis.defineCommand('finishNotifications', { lua: FINISH_MANY_SCRIPT })
     redis.defineCommand('rescheduleNotification', { numberOfKeys: 3, lua: RESCHEDULE_SCRIPT })
     redis.defineCommand('releaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
     this.#redis = redis as ScriptedRedis
@@ -118,20 +154,14 @@ export class DedupStore {
 
   /** Atomically: already done, claimed by someone else (for how long), or now ours. */
   async claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
-    const token = `${this.#instance}:${++this.#claims}`
     const keys = keysFor(kind, processingId)
-    const [status, pttl] = await this.#call(() => this.#redis.claimNotification(keys.done, keys.claim, token, Math.ceil(ttlMs)))
-    if (status === 'done') return { status: 'done' }
-    if (status === 'claimed') return { status: 'claimed', token }
-    return { status: 'busy', retryInMs: pttl > 0 ? pttl : 100 }
+    return this.#call(() => this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) }))
   }
 
   /** Delivered or finally given up: never send it again (for STORAGE_TIME_PROCESSED_MESSAGES). */
   async finish(kind: NotificationKind, processingId: number, token: string, status: NotificationStatus, attempt: AttemptRecord): Promise<void> {
     const keys = keysFor(kind, processingId)
-    await this.#call(() =>
-      this.#redis.finishNotification(keys.done, keys.claim, keys.status, keys.attempts, token, this.#processedTtlSeconds, JSON.stringify(status), JSON.stringify(attempt)),
-    )
+    await this.#call(() => this.#finishes.add({ keys, token, statusJson: JSON.stringify(status), attemptJson: JSON.stringify(attempt) }))
   }
 
   /** The attempt failed and the notification now waits in a retry tier: the claim is given back. */
@@ -205,6 +235,29 @@ export class DedupStore {
     } catch {
       this.#redis.disconnect()
     }
+  }
+
+  async #claimMany(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
+    const keysAndArgs: Array<string | number> = []
+    for (const { keys } of claims) keysAndArgs.push(keys.done, keys.claim)
+    for (const { token, ttlMs } of claims) keysAndArgs.push(token, ttlMs)
+    const answers = await this.#redis.claimNotifications(2 * claims.length, ...keysAndArgs)
+    return claims.map(({ token }, i): ClaimResult => {
+      const status = answers[2 * i]
+      const pttl = answers[2 * i + 1] ?? 0
+      if (status === 0) return { status: 'done' }
+      if (status === 1) return { status: 'claimed', token }
+      return { status: 'busy', retryInMs: pttl > 0 ? pttl : 100 }
+    })
+  }
+
+  async #finishMany(finishes: readonly PendingFinish[]): Promise<void[]> {
+    const keysAndArgs: Array<string | number> = []
+    for (const { keys } of finishes) keysAndArgs.push(keys.done, keys.claim, keys.status, keys.attempts)
+    keysAndArgs.push(this.#processedTtlSeconds)
+    for (const { token, statusJson, attemptJson } of finishes) keysAndArgs.push(token, statusJson, attemptJson)
+    await this.#redis.finishNotifications(4 * finishes.length, ...keysAndArgs)
+    return new Array<void>(finishes.length).fill(undefined)
   }
 
   async #call<T>(operation: () => Promise<T>): Promise<T> {

@@ -1,0 +1,90 @@
+// The Redis side of "nothing twice", against the real Redis: claims and "sent" markers made
+// in the same turn travel as one script call, and each caller still gets its own answer.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { DedupStore, type AttemptRecord, type NotificationStatus } from '../../src/dedup/store.ts'
+import { redisKeys } from '../../src/names.ts'
+import { NotificationKinds } from '../../src/notifications/payload.ts'
+import { newProcessingId } from '../helpers/messages.ts'
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const RESULT = NotificationKinds.RESULT
+const TTL_SECONDS = 600
+let store: DedupStore
+let rival: DedupStore
+let redis: Redis
+
+before(async () => {
+  store = new DedupStore(REDIS_URL, TTL_SECONDS)
+  rival = new DedupStore(REDIS_URL, TTL_SECONDS)
+  redis = new Redis(REDIS_URL)
+  await Promise.all([store.connect(), rival.connect()])
+})
+
+after(async () => {
+  await Promise.all([store?.close(), rival?.close(), redis?.quit()])
+})
+
+function delivered(at: Date): { status: NotificationStatus; attempt: AttemptRecord } {
+  const attempt = { at: at.toISOString(), status_code: 200, error: null, duration_ms: 3 }
+  return {
+    status: { status: 'delivered', attempts: 1, last_status_code: 200, last_error: null, next_attempt_at: null, updated_at: at.toISOString() },
+    attempt,
+  }
+}
+
+/** Script calls Redis has executed so far (EVAL and EVALSHA). */
+async function scriptCalls(): Promise<number> {
+  const stats = await redis.info('commandstats')
+  let calls = 0
+  for (const match of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1])
+  return calls
+}
+
+describe('dedup store', () => {
+  test('claims made in one turn: new ones claimed, sent ones done, a rival\'s busy; one script call for 300', async () => {
+    const sent = newProcessingId()
+    const held = newProcessingId()
+    const fresh = Array.from({ length: 300 }, () => newProcessingId())
+
+    const first = await store.claim(RESULT, sent, 30_000)
+    assert.equal(first.status, 'claimed')
+    const { status, attempt } = delivered(new Date())
+    await store.finish(RESULT, sent, first.status === 'claimed' ? first.token : '', status, attempt)
+    assert.equal((await rival.claim(RESULT, held, 30_000)).status, 'claimed')
+
+    const before = await scriptCalls()
+    const [sentAgain, heldAgain, ...claims] = await Promise.all([sent, held, ...fresh].map((id) => store.claim(RESULT, id, 30_000)))
+    const calls = (await scriptCalls()) - before
+
+    assert.deepEqual(sentAgain, { status: 'done' })
+    assert.equal(heldAgain?.status, 'busy')
+    assert.ok(heldAgain?.status === 'busy' && heldAgain.retryInMs > 25_000 && heldAgain.retryInMs <= 30_000, JSON.stringify(heldAgain))
+    assert.ok(claims.every((claim) => claim.status === 'claimed'))
+    assert.equal(new Set(claims.map((claim) => (claim.status === 'claimed' ? claim.token : ''))).size, 300, 'every claim has its own token')
+    assert.equal(calls, 1, `302 claims in one turn took ${calls} script calls`)
+  })
+
+  test('finishing many at once: each marked sent with its status, its claim released only by its own token', async () => {
+    const ids = Array.from({ length: 50 }, () => newProcessingId())
+    const tokens = await Promise.all(ids.map(async (id) => {
+      const claim = await store.claim(RESULT, id, 30_000)
+      assert.equal(claim.status, 'claimed')
+      return claim.status === 'claimed' ? claim.token : ''
+    }))
+    const at = new Date()
+    const { status, attempt } = delivered(at)
+    // The last one is finished with a token that is not its claim's: marked sent, claim kept.
+    await Promise.all(ids.map((id, i) => store.finish(RESULT, id, i === ids.length - 1 ? 'someone-else' : tokens[i] ?? '', status, attempt)))
+
+    for (const [i, id] of ids.entries()) {
+      const known = await store.status(RESULT, id)
+      assert.deepEqual(known, { status, history: [attempt] }, `status of ${id}`)
+      assert.deepEqual(await rival.claim(RESULT, id, 30_000), { status: 'done' })
+      const claimTtl = await redis.pttl(redisKeys.inFlight(id))
+      if (i === ids.length - 1) assert.ok(claimTtl > 0, 'a claim held by another token stays')
+      else assert.equal(claimTtl, -2, 'own claim released')
+    }
+  })
+})
