@@ -7,6 +7,7 @@ import { findErrorBy } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
 import type { RetryEnvelope } from '../messages/retry-envelope.ts'
 import type { TopicNames } from '../names.ts'
+import { createPartitioner } from './partitioner.ts'
 
 type Outgoing = MessageToProduce<string, string, string, string>
 
@@ -53,6 +54,7 @@ export class Publisher {
       acks: ProduceAcks.ALL,
       retries: 5,
       retryDelay: 250,
+      partitioner: createPartitioner(),
     })
   }
 
