@@ -163,6 +163,16 @@ describe('CallbackClient', () => {
     )
   })
 
+  test('more distinct callback URLs than the client keeps parsed: each still goes to its own path', async () => {
+    const sender = client()
+    const paths = Array.from({ length: 1100 }, (_, i) => `/many/${i}?n=${i}`)
+    for (const path of [...paths, ...paths.slice(0, 50)]) assert.equal((await sender.send(notification(`${base}${path}`))).ok, true)
+    assert.deepEqual(
+      seen.map((request) => request.url),
+      [...paths, ...paths.slice(0, 50)],
+    )
+  })
+
   test('410: DELIVERY_GONE, not retried', async () => {
     answer = reply(410, {}, 'gone')
     const error = failure(await client().send(notification(`${base}/gone`)))
