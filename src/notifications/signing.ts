@@ -1,9 +1,12 @@
 // Standard Webhooks signing: HMAC-SHA256 over "{webhook-id}.{webhook-timestamp}.{body}",
 // sent as "v1,<base64>"; with several secrets (rotation) one signature per secret,
 // separated by spaces, as the specification allows.
-import { createHmac } from 'node:crypto'
+import { createHmac, type KeyObject } from 'node:crypto'
 
-export function sign(secrets: readonly Buffer[], webhookId: string, timestampSeconds: number, body: string): string | undefined {
+/** A secret's bytes, or (cheaper per signature) a KeyObject made once with createSecretKey. */
+export type SigningKey = Buffer | KeyObject
+
+export function sign(secrets: readonly SigningKey[], webhookId: string, timestampSeconds: number, body: string): string | undefined {
   if (secrets.length === 0) return undefined
   const content = `${webhookId}.${timestampSeconds}.${body}`
   return secrets.map((secret) => `v1,${createHmac('sha256', secret).update(content).digest('base64')}`).join(' ')
@@ -12,7 +15,7 @@ export function sign(secrets: readonly Buffer[], webhookId: string, timestampSec
 /** Request headers for one attempt. The timestamp is the attempt's own. */
 export function notificationHeaders(
   notification: { webhookId: string; body: string; isError: boolean },
-  secrets: readonly Buffer[],
+  secrets: readonly SigningKey[],
   nowMs: number,
 ): Record<string, string> {
   const timestamp = Math.floor(nowMs / 1000)
