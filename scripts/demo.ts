@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Producer, stringSerializers } from '@platformatic/kafka'
+import { SERVICE_NODE_FLAGS } from '../src/node-flags.ts'
 
 const once = process.argv.includes('--once')
 const brokers = (process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',')
@@ -35,7 +36,7 @@ const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
 console.log(`demo receiver listening at ${hook}`)
 
 console.log('starting the service (npm start); its JSON logs go to logs/notification_service.log')
-const service = spawn(process.execPath, ['src/main.ts'], {
+const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, 'src/main.ts'], {
   env: { ...process.env, CALLBACK_ALLOWED_NETWORKS: process.env.CALLBACK_ALLOWED_NETWORKS ?? '127.0.0.0/8', HTTP_PORT: httpPort, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ADMIN_TOKEN: adminToken },
   stdio: ['ignore', 'inherit', 'inherit'],
 })

@@ -45,6 +45,8 @@ export interface Settings {
   extraEnv: Record<string, string>
   /** Extra Node arguments for the service (--node-arg ARG, repeatable), e.g. --trace-gc. */
   nodeArgs: string[]
+  /** Start the service without its heap flags (src/node-flags.ts): V8's defaults. */
+  v8Defaults: boolean
 }
 
 export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|slow] [options]
@@ -70,6 +72,7 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --profile             run the service with --cpu-prof and print its top self-time functions
   --brokers LIST        Kafka bootstrap servers (KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)
   --env KEY=VALUE       extra environment for the service (repeatable)
+  --v8-defaults         start the service without its heap flags (src/node-flags.ts)
   --node-arg ARG        extra Node argument for the service, e.g. --node-arg=--trace-gc
                         (repeatable; its output is in the service's stdout.log)
 `
@@ -97,6 +100,7 @@ export function parseSettings(argv: string[]): Settings {
       stall: { type: 'string', default: '60' },
       'sample-ms': { type: 'string', default: '200' },
       profile: { type: 'boolean', default: false },
+      'v8-defaults': { type: 'boolean', default: false },
       brokers: { type: 'string', default: process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092' },
       env: { type: 'string', multiple: true, default: [] },
       'node-arg': { type: 'string', multiple: true, default: [] },
@@ -145,6 +149,7 @@ export function parseSettings(argv: string[]): Settings {
     brokers: values.brokers.split(',').map((broker) => broker.trim()).filter(Boolean),
     extraEnv,
     nodeArgs: values['node-arg'],
+    v8Defaults: values['v8-defaults'],
   }
 }
 

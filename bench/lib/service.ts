@@ -5,6 +5,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { SERVICE_NODE_FLAGS } from '../../src/node-flags.ts'
 import { NODE, ROOT } from './paths.ts'
 
 export async function freePort(): Promise<number> {
@@ -31,8 +32,9 @@ export interface ServiceProcess {
 /**
  * @param nodeOptions NODE_OPTIONS for the child (e.g. --cpu-prof)
  * @param nodeArgs extra arguments before src/main.ts, for flags NODE_OPTIONS refuses (e.g. --trace-gc)
+ * @param heapFlags start with the heap flags of `npm start` (src/node-flags.ts), as in production
  */
-export async function spawnService(env: Record<string, string>, nodeOptions?: string, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
+export async function spawnService(env: Record<string, string>, nodeOptions?: string, nodeArgs: readonly string[] = [], heapFlags = true): Promise<ServiceProcess> {
   const logDir = mkdtempSync(join(tmpdir(), 'bench-service-logs-'))
   const httpPort = await freePort()
   const outputFile = join(logDir, 'stdout.log')
@@ -46,7 +48,7 @@ export async function spawnService(env: Record<string, string>, nodeOptions?: st
     ...env,
     ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
   }
-  const child = spawn(NODE, [...nodeArgs, join(ROOT, 'src/main.ts')], { cwd: ROOT, env: fullEnv, stdio: ['ignore', out, out] })
+  const child = spawn(NODE, [...(heapFlags ? SERVICE_NODE_FLAGS : []), ...nodeArgs, join(ROOT, 'src/main.ts')], { cwd: ROOT, env: fullEnv, stdio: ['ignore', out, out] })
   closeSync(out)
   if (child.pid === undefined) throw new Error('could not start the service')
   let running = true

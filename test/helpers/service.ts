@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, type App, type AppOptions } from '../../src/app.ts'
 import { loadConfig, type Tuning } from '../../src/config.ts'
+import { SERVICE_NODE_FLAGS } from '../../src/node-flags.ts'
 import { createLogger } from '../../src/log.ts'
 import { BROKERS, type TestTopics } from './kafka.ts'
 
@@ -49,9 +50,9 @@ export async function startService(env: Record<string, string>, options: AppOpti
   }
 }
 
-/** The real entry point (`node src/main.ts`) as a child process, for kill -9 and signal tests. */
+/** The real entry point (`node <flags> src/main.ts`, as `npm start`) as a child process, for kill -9 and signal tests. */
 export function spawnService(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
+  return spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
