@@ -56,12 +56,22 @@ for i = 0, #KEYS / 2 - 1 do
 end
 return answers
 `
+// Scripts serve many notifications at once, so no key of one may fail the script for all:
+// commands that can meet a key of another type (a claim or history written by something
+// else) go through redis.pcall, and such a key only loses its own bookkeeping. SET, EXISTS,
+// PTTL and EXPIRE work on keys of any type.
+
 /** Lua lines that set the status document and append the attempt to the history, both expiring after `ttl` s. */
 function recordStatusLua(keys: { status: string; attempts: string }, args: { ttl: string; status: string; attempt: string }): string {
   return `
 redis.call('SET', ${keys.status}, ${args.status}, 'EX', ${args.ttl})
-if redis.call('RPUSH', ${keys.attempts}, ${args.attempt}) > ${MAX_ATTEMPTS_KEPT} then redis.call('LTRIM', ${keys.attempts}, -${MAX_ATTEMPTS_KEPT}, -1) end
+local kept = redis.pcall('RPUSH', ${keys.attempts}, ${args.attempt})
+if type(kept) == 'number' and kept > ${MAX_ATTEMPTS_KEPT} then redis.call('LTRIM', ${keys.attempts}, -${MAX_ATTEMPTS_KEPT}, -1) end
 redis.call('EXPIRE', ${keys.attempts}, ${args.ttl})`
+}
+/** Lua line that deletes a claim if `token` holds it. */
+function releaseLua(claim: string, token: string): string {
+  return `if redis.pcall('GET', ${claim}) == ${token} then redis.call('DEL', ${claim}) end`
 }
 
 // Delivered or given up, for many notifications at once: done marker, claim released,
@@ -71,7 +81,7 @@ const FINISH_MANY_SCRIPT = `
 for i = 0, #KEYS / 4 - 1 do
   local k, a = 4 * i, 3 * i + 1
   redis.call('SET', KEYS[k + 1], '_', 'EX', ARGV[1])
-  if redis.call('GET', KEYS[k + 2]) == ARGV[a + 1] then redis.call('DEL', KEYS[k + 2]) end
+  ${releaseLua('KEYS[k + 2]', 'ARGV[a + 1]')}
   ${recordStatusLua({ status: 'KEYS[k + 3]', attempts: 'KEYS[k + 4]' }, { ttl: 'ARGV[1]', status: 'ARGV[a + 2]', attempt: 'ARGV[a + 3]' })}
 end
 return #KEYS / 4
@@ -79,7 +89,7 @@ return #KEYS / 4
 // Handed to a retry tier: claim released, status and attempt history kept.
 // KEYS: claim, status, attempts. ARGV: token, ttl (s), status JSON, attempt JSON.
 const RESCHEDULE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+${releaseLua('KEYS[1]', 'ARGV[1]')}
 ${recordStatusLua({ status: 'KEYS[2]', attempts: 'KEYS[3]' }, { ttl: 'ARGV[2]', status: 'ARGV[3]', attempt: 'ARGV[4]' })}
 return 1
 `

@@ -87,4 +87,25 @@ describe('dedup store', () => {
       else assert.equal(claimTtl, -2, 'own claim released')
     }
   })
+
+  test('a key of another type (written by something else) spoils only its own history, not the batch', async () => {
+    const [odd, fine] = [newProcessingId(), newProcessingId()]
+    const tokens: string[] = []
+    for (const id of [odd, fine]) {
+      const claim = await store.claim(RESULT, id, 30_000)
+      tokens.push(claim.status === 'claimed' ? claim.token : '')
+    }
+    // A hash where the claim is and a string where the attempt list is, for `odd` only.
+    await redis.del(redisKeys.inFlight(odd))
+    await redis.hset(redisKeys.inFlight(odd), 'owner', 'someone')
+    await redis.set(redisKeys.attempts(odd), 'not a list')
+
+    const { status, attempt } = delivered(new Date())
+    await Promise.all([odd, fine].map((id, i) => store.finish(RESULT, id, tokens[i] ?? '', status, attempt)))
+
+    assert.deepEqual(await rival.claim(RESULT, odd, 30_000), { status: 'done' }, 'the odd one is still marked sent')
+    assert.deepEqual(await rival.claim(RESULT, fine, 30_000), { status: 'done' })
+    assert.deepEqual(await store.status(RESULT, fine), { status, history: [attempt] })
+    assert.equal(await redis.get(redisKeys.attempts(odd)), 'not a list', 'foreign key left as it was')
+  })
 })
