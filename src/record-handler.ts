@@ -117,13 +117,15 @@ export class RecordHandler {
     await this.#send(origin, fromEnvelopeNotification(envelope.notification), { attempts: envelope.attempts, deferrals: envelope.deferrals, firstAttemptAt: envelope.first_attempt_at }, signal)
   }
 
-  /** A record whose handling hit a bug: dead-lettered with the error so its partition moves on. */
+  /** A record whose handling hit a bug or a final error: dead-lettered with the error so its partition moves on. */
   async deadLetterUnexpected(record: InputRecord, error: unknown, signal: AbortSignal): Promise<void> {
-    const reason = `internal error: ${describeError(error)}`
+    // A final error with a code of ours (e.g. STORE_REJECTED) is named as such; anything else is a bug.
+    const code = error instanceof NotificationError ? error.code : ErrorCodes.INTERNAL
+    const reason = error instanceof NotificationError ? describeError(error) : `internal error: ${describeError(error)}`
     await this.#step(signal, () =>
-      this.#deps.publisher.deadLetter({ ...letterBase(sourceOf(record), ErrorCodes.INTERNAL, reason, null), attempts: 0, last_error: reason, last_status_code: null }),
+      this.#deps.publisher.deadLetter({ ...letterBase(sourceOf(record), code, reason, null), attempts: 0, last_error: reason, last_status_code: null }),
     )
-    this.#deps.metrics.deadLettered.inc({ code: ErrorCodes.INTERNAL })
+    this.#deps.metrics.deadLettered.inc({ code })
   }
 
   async #handleRequest(record: InputRecord, request: ProcessingRequest, signal: AbortSignal): Promise<void> {

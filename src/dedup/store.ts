@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
-import { ErrorCodes, InfrastructureError } from '../errors.ts'
+import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
 import { redisKeys } from '../names.ts'
 import { MicroBatcher } from './micro-batcher.ts'
 import { NotificationKinds, type NotificationKind } from '../notifications/payload.ts'
@@ -274,7 +274,11 @@ export class DedupStore {
     try {
       return await operation()
     } catch (error) {
-      throw new InfrastructureError(ErrorCodes.STORE_UNAVAILABLE, `Redis: ${(error as Error).message}`, { cause: error })
+      const message = (error as Error).message
+      // A key of ours holding another type (written by something else): asking again gives
+      // the same answer, so the record is dead-lettered instead of retried for ever.
+      if (message.startsWith('WRONGTYPE')) throw new NotificationError(ErrorCodes.STORE_REJECTED, `Redis: ${message}`, false, { cause: error })
+      throw new InfrastructureError(ErrorCodes.STORE_UNAVAILABLE, `Redis: ${message}`, { cause: error })
     }
   }
 }

@@ -2,6 +2,8 @@
 // Kafka record → validation → Redis claim → HTTP POST → outcome / dead letter → commit.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { redisKeys } from '../../src/names.ts'
 import { newProcessingId, failureResult, processingRequest, successResult } from '../helpers/messages.ts'
 import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
@@ -225,6 +227,24 @@ describe('notifications end to end', () => {
     const requests = await receiver.waitFor(1, 20_000, forId(id))
     assert.equal(requests.length, 1, 'no "accepted" notification unless NOTIFY_ON_ACCEPTED=true')
     assert.equal((requests[0]?.json as { response: { processing_id: number } }).response.processing_id, id)
+  })
+
+  test('a key of ours holding another type in Redis dead-letters that record (STORE_REJECTED) instead of retrying it for ever', async () => {
+    const [odd, next] = [newProcessingId(), newProcessingId()]
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+    try {
+      await redis.rpush(redisKeys.request(odd), 'not a recorded request')
+    } finally {
+      redis.disconnect()
+    }
+    await produce([
+      { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(odd, undefined)) },
+      { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(next, `${receiver.url}/hook/${next}`)) },
+    ])
+    const [letter] = await deadLettersFor((candidate) => candidate.processing_id === null && String(candidate.original).includes(`"processing_id":${odd}`))
+    assert.equal(letter?.code, 'STORE_REJECTED')
+    assert.match(String(letter?.reason), /WRONGTYPE/)
+    assert.equal((await receiver.waitFor(1, 20_000, forId(next))).length, 1, 'the next record is still delivered')
   })
 
   test('readiness and health endpoints answer', async () => {
