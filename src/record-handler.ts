@@ -120,8 +120,9 @@ export class RecordHandler {
   /** A record whose handling hit a bug or a final error: dead-lettered with the error so its partition moves on. */
   async deadLetterUnexpected(record: InputRecord, error: unknown, signal: AbortSignal): Promise<void> {
     // A final error with a code of ours (e.g. STORE_REJECTED) is named as such; anything else is a bug.
-    const code = error instanceof NotificationError ? error.code : ErrorCodes.INTERNAL
-    const reason = error instanceof NotificationError ? describeError(error) : `internal error: ${describeError(error)}`
+    const known = error instanceof NotificationError
+    const code = known ? error.code : ErrorCodes.INTERNAL
+    const reason = known ? describeError(error) : `internal error: ${describeError(error)}`
     await this.#step(signal, () =>
       this.#deps.publisher.deadLetter({ ...letterBase(sourceOf(record), code, reason, null), attempts: 0, last_error: reason, last_status_code: null }),
     )

@@ -7,8 +7,8 @@ import { hostname } from 'node:os'
 import { Redis } from 'ioredis'
 import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
 import { redisKeys } from '../names.ts'
-import { MicroBatcher } from './micro-batcher.ts'
 import { NotificationKinds, type NotificationKind } from '../notifications/payload.ts'
+import { MicroBatcher } from './micro-batcher.ts'
 
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
 
@@ -163,15 +163,15 @@ export class DedupStore {
   }
 
   /** Atomically: already done, claimed by someone else (for how long), or now ours. */
-  async claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
+  claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
     const keys = keysFor(kind, processingId)
     return this.#call(() => this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) }))
   }
 
   /** Delivered or finally given up: never send it again (for STORAGE_TIME_PROCESSED_MESSAGES). */
-  async finish(kind: NotificationKind, processingId: number, token: string, status: NotificationStatus, attempt: AttemptRecord): Promise<void> {
+  finish(kind: NotificationKind, processingId: number, token: string, status: NotificationStatus, attempt: AttemptRecord): Promise<void> {
     const keys = keysFor(kind, processingId)
-    await this.#call(() => this.#finishes.add({ keys, token, statusJson: JSON.stringify(status), attemptJson: JSON.stringify(attempt) }))
+    return this.#call(() => this.#finishes.add({ keys, token, statusJson: JSON.stringify(status), attemptJson: JSON.stringify(attempt) }))
   }
 
   /** The attempt failed and the notification now waits in a retry tier: the claim is given back. */
