@@ -4,24 +4,24 @@ import type { Config } from './config.ts'
 import { ActivityLog } from './dashboard/activity.ts'
 import { Admin } from './dashboard/admin.ts'
 import { loadDashboardAssets } from './dashboard/assets.ts'
-import { DedupStore } from './dedup/store.ts'
 import { AddressGuard } from './delivery/address-guard.ts'
 import { CallbackClient } from './delivery/http-client.ts'
 import { OriginGate } from './delivery/origin-gate.ts'
-import type { RetryPolicy } from './delivery/retry-policy.ts'
-import { formatDuration } from './duration.ts'
+import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
 import { describeError } from './errors.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
-import { ConsumerLoop, type RecordProcessor } from './kafka/consumer-loop.ts'
+import { ConsumerLoop } from './kafka/consumer-loop.ts'
 import { Publisher } from './kafka/publisher.ts'
 import { ensureTopics } from './kafka/topics.ts'
+import { formatDuration } from './lib/duration.ts'
+import { retryUntilDone } from './lib/retry.ts'
 import type { Logger } from './log.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
-import { classify, type Classified } from './messages/classify.ts'
-import { parseEnvelope } from './messages/retry-envelope.ts'
-import { inputTopics, ourKeyFor, retryTiers } from './names.ts'
-import { RecordHandler } from './record-handler.ts'
+import { inputTopics, retryTiers } from './names.ts'
+import type { PipelineContext } from './pipeline/context.ts'
+import { inputProcessor, retryProcessor } from './pipeline/intake.ts'
 import { DeadLetterReader } from './replay/dead-letters.ts'
+import { NotificationStore } from './store/notification-store.ts'
 
 export interface App {
   /** Starts the HTTP endpoints, then connects (waiting for Redis and Kafka as long as needed) and joins the group. */
@@ -42,6 +42,8 @@ export interface AppOptions {
 }
 
 const CONNECT_RETRY_MS = 2000
+/** Margin added to a claim beyond one attempt's timeout. */
+const CLAIM_MARGIN_MS = 15_000
 const DAY_MS = 86_400_000
 const DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
 /** Dead letters and retry records wrap a record of up to 1 MiB (JSON-escaped, plus metadata). */
@@ -57,7 +59,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       circuits: () => gate.unhealthy(Date.now()),
     },
   })
-  const store = new DedupStore(config.redisUrl, config.processedTtlSeconds)
+  const store = new NotificationStore(config.redisUrl, config.processedTtlSeconds)
   let lastRedisError = ''
   store.onError((error) => {
     if (error.message !== lastRedisError) logger.warn({ error: error.message }, 'Redis connection problem')
@@ -73,8 +75,23 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, topics: config.kafka.topics })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
   const activity = new ActivityLog()
-  const handler = new RecordHandler({ config, store, client, publisher, metrics, logger, tiers, gate, activity, ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}) })
-  const onUnexpected: RecordProcessor['onUnexpected'] = (record, error, signal) => handler.deadLetterUnexpected(record, error, signal)
+  const pipeline: PipelineContext = {
+    store,
+    transport: client,
+    publisher,
+    gate,
+    metrics,
+    logger,
+    activity,
+    schedule: {
+      policy: { scheduleMs: config.retryScheduleMs, jitter: DEFAULT_JITTER, slowDownFloorMs: DEFAULT_SLOW_DOWN_FLOOR_MS, ...options.retryPolicy },
+      tiers,
+    },
+    topics: config.kafka.topics,
+    notifyOnAccepted: config.notifyOnAccepted,
+    claimMs: config.callbackTimeoutMs + CLAIM_MARGIN_MS,
+    infrastructureRetryMs: config.tuning.infrastructureRetryMs,
+  }
   const loopOptions = { brokers: config.kafka.brokers, clientId: config.kafka.clientId, tuning: config.tuning, logger }
   const inputLoop = new ConsumerLoop({
     ...loopOptions,
@@ -82,13 +99,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     groupId: config.kafka.groupId,
     topics: inputTopics(config.kafka.topics),
     fetch: { minBytes: config.tuning.inputFetchMinBytes, maxWaitMs: config.tuning.inputFetchMaxWaitMs },
-    processor: {
-      prepare(record) {
-        const classified = classify(record.key, record.value, ourKeyFor(config.kafka.topics, record.topic))
-        return { key: processingIdOf(classified), run: (signal) => handler.handle(record, classified, signal) }
-      },
-      onUnexpected,
-    },
+    processor: inputProcessor(pipeline),
   })
   // One loop per retry tier: a tier whose head is not due yet never holds back another tier.
   const retryLoops = tiers.map(
@@ -98,13 +109,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
         name: `retry.${formatDuration(tier.delayMs)}`,
         groupId: tier.groupId,
         topics: [tier.topic],
-        processor: {
-          prepare(record) {
-            const parsed = parseEnvelope(record.value)
-            return { key: 'envelope' in parsed ? String(parsed.envelope.notification.processing_id) : undefined, run: (signal) => handler.handleRetry(record, parsed, signal) }
-          },
-          onUnexpected,
-        },
+        processor: retryProcessor(pipeline),
       }),
   )
   const loops = [inputLoop, ...retryLoops]
@@ -126,18 +131,13 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   let httpPort = config.httpPort
   let started = false
 
-  async function untilDone(what: string, operation: () => Promise<unknown>): Promise<void> {
-    for (;;) {
-      try {
-        await operation()
-        return
-      } catch (error) {
-        if (stopping.signal.aborted) throw error
-        logger.warn({ error: describeError(error) }, `${what} failed: retrying in ${CONNECT_RETRY_MS} ms`)
-        await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS))
-      }
-    }
-  }
+  /** Waits for Redis and Kafka as long as needed; a failure that says retrying cannot help stops start-up. */
+  const untilDone = (what: string, operation: () => Promise<unknown>) =>
+    retryUntilDone(operation, {
+      signal: stopping.signal,
+      waitMs: CONNECT_RETRY_MS,
+      onRetry: (error) => logger.warn({ error: describeError(error) }, `${what} failed: retrying in ${CONNECT_RETRY_MS} ms`),
+    })
 
   return {
     metrics,
@@ -176,11 +176,4 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       await server.close()
     },
   }
-}
-
-/** Records of one processing_id are handled in order; others need no order. */
-function processingIdOf(classified: Classified): string | undefined {
-  if (classified.kind === 'result') return String(classified.result.response.processing_id)
-  if (classified.kind === 'request') return String(classified.request.processing_id)
-  return undefined
 }

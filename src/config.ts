@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs'
 import { BlockList, isIP } from 'node:net'
 import { z } from 'zod'
-import { parseDuration } from './duration.ts'
-import { ConfigError } from './errors.ts'
+import { ConfigError, describeError } from './errors.ts'
+import { parseDuration } from './lib/duration.ts'
 
 export const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,30m,1h,3h,6h,12h'
 
@@ -242,4 +242,22 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
 /** Loads `.env` from the working directory without overriding variables already set. */
 export function loadDotEnv(path = '.env'): void {
   if (existsSync(path)) process.loadEnvFile(path)
+}
+
+/** Exit code of a wrong setting (EX_CONFIG), contract §4. */
+export const EXIT_CONFIG = 78
+
+/**
+ * The configuration of a process (the service, the replay command): `.env`, then the
+ * environment. A wrong setting stops the process here, with one line naming it and exit 78.
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    loadDotEnv()
+    return loadConfig(process.env)
+  } catch (error) {
+    const line = error instanceof ConfigError ? `Invalid configuration: ${error.message}` : `Cannot read configuration: ${describeError(error)}`
+    process.stderr.write(`${line}\n`)
+    process.exit(EXIT_CONFIG)
+  }
 }

@@ -81,15 +81,44 @@ export class InfrastructureError extends NotificationError {
   }
 }
 
+/** Why an admin request cannot be done; the HTTP layer turns it into a status code. */
+export type AdminRefusal = 'not-found' | 'busy' | 'invalid'
+
 /** An admin request (dashboard, status API) asked for something that does not exist or cannot be done now. */
 export class AdminRequestError extends NotificationError {
-  readonly httpStatus: number
+  readonly refusal: AdminRefusal
 
-  constructor(httpStatus: 404 | 409 | 422, message: string) {
-    super(ErrorCodes.ADMIN_REQUEST, message, httpStatus === 409)
+  constructor(refusal: AdminRefusal, message: string) {
+    super(ErrorCodes.ADMIN_REQUEST, message, refusal === 'busy')
     this.name = 'AdminRequestError'
-    this.httpStatus = httpStatus
+    this.refusal = refusal
   }
+}
+
+/** Work stopped because the service is shutting down; its record stays uncommitted. */
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted by shutdown')
+    this.name = 'Interrupted'
+  }
+}
+
+/**
+ * Whether trying again can help, by the Kafka client's own rule for a chain of errors
+ * (platformatic/kafka's performWithRetry): yes unless some error in the chain, its causes
+ * or the errors it aggregates, says `canRetry: false`.
+ */
+export function canRetry(error: unknown): boolean {
+  const seen = new Set<unknown>()
+  const saysNo = (value: unknown, depth: number): boolean => {
+    if (depth > 8 || typeof value !== 'object' || value === null || seen.has(value)) return false
+    seen.add(value)
+    const { canRetry: flag, cause, errors } = value as { canRetry?: unknown; cause?: unknown; errors?: unknown }
+    if (flag === false) return true
+    if (Array.isArray(errors) && errors.some((inner) => saysNo(inner, depth + 1))) return true
+    return saysNo(cause, depth + 1)
+  }
+  return !saysNo(error, 0)
 }
 
 export function describeError(error: unknown): string {

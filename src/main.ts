@@ -1,24 +1,11 @@
 // Entry point: configuration (one line and exit 78 when a setting is wrong), logs, the
 // service, and a graceful stop on SIGTERM/SIGINT (exit 0).
 import { createApp } from './app.ts'
-import { loadConfig, loadDotEnv } from './config.ts'
-import { ConfigError, describeError } from './errors.ts'
+import { loadConfigOrExit } from './config.ts'
+import { describeError } from './errors.ts'
 import { createLogger } from './log.ts'
 
-const EXIT_CONFIG = 78
-
-function readConfig() {
-  try {
-    loadDotEnv()
-    return loadConfig(process.env)
-  } catch (error) {
-    const line = error instanceof ConfigError ? `Invalid configuration: ${error.message}` : `Cannot read configuration: ${describeError(error)}`
-    process.stderr.write(`${line}\n`)
-    process.exit(EXIT_CONFIG)
-  }
-}
-
-const config = readConfig()
+const config = loadConfigOrExit()
 const { logger, close: closeLogs } = createLogger({ level: config.logLevel, dir: config.logDir })
 const app = createApp(config, logger)
 

@@ -1,31 +1,39 @@
 // Every Redis key and Kafka topic name the service uses is built here, and only here.
-import { formatDuration } from './duration.ts'
+import { formatDuration } from './lib/duration.ts'
+import { KIND_TRAITS, type NotificationKind } from './notifications/kinds.ts'
 
-export const redisKeys = {
-  /** Contract §3: set once the notification is delivered or finally given up. */
-  processed: (processingId: number) => `processed_messages:${processingId}`,
+/** The Redis keys that hold one notification's state; each kind has its own (suffix from the kinds table). */
+export interface NotificationKeys {
+  /** Contract §3 `processed_messages:{processing_id}`: set once delivered or finally given up. */
+  readonly done: string
   /** Short "in flight" claim: only its holder may send this notification. */
-  inFlight: (processingId: number) => `notification_lock:${processingId}`,
-  /** The callback and ids recorded from a ProcessingRequest. */
-  request: (processingId: number) => `processing_requests:${processingId}`,
-  /** "Accepted" notifications are deduplicated apart from the result's. */
-  acceptedSent: (processingId: number) => `processed_messages:${processingId}:accepted`,
-  acceptedInFlight: (processingId: number) => `notification_lock:${processingId}:accepted`,
+  readonly claim: string
   /** Status and attempt history shown by GET /notifications/{id}; they expire with the done marker. */
-  status: (processingId: number) => `notification_status:${processingId}`,
-  attempts: (processingId: number) => `notification_attempts:${processingId}`,
-  acceptedStatus: (processingId: number) => `notification_status:${processingId}:accepted`,
-  acceptedAttempts: (processingId: number) => `notification_attempts:${processingId}:accepted`,
-} as const
+  readonly status: string
+  readonly attempts: string
+}
+
+export function notificationKeys(kind: NotificationKind, processingId: number): NotificationKeys {
+  const suffix = KIND_TRAITS[kind].keySuffix
+  return {
+    done: `processed_messages:${processingId}${suffix}`,
+    claim: `notification_lock:${processingId}${suffix}`,
+    status: `notification_status:${processingId}${suffix}`,
+    attempts: `notification_attempts:${processingId}${suffix}`,
+  }
+}
+
+/** The callback and ids recorded from a ProcessingRequest. */
+export const requestKey = (processingId: number) => `processing_requests:${processingId}`
+
+/** Marks a dead letter as replayed, so a second replay run skips it. */
+export const replayedKey = (dlqTopic: string, partition: number, offset: string) => `replayed:${dlqTopic}:${partition}:${offset}`
 
 /** Message keys on the input topics that belong to this service (contract §1). */
 export const messageKeys = {
   sending: 'new_sending',
   aiHandler: 'new_request',
 } as const
-
-/** Redis key marking a dead letter as replayed, so a second replay run skips it. */
-export const replayedKey = (dlqTopic: string, partition: number, offset: string) => `replayed:${dlqTopic}:${partition}:${offset}`
 
 export interface TopicNames {
   readonly sending: string
@@ -37,6 +45,13 @@ export interface TopicNames {
 /** Topics consumed, in a stable order. */
 export function inputTopics(topics: TopicNames): string[] {
   return [topics.sending, topics.aiHandler]
+}
+
+/** The key under which a topic's own messages arrive. */
+export function ourKeyFor(topics: TopicNames, topic: string): string | undefined {
+  if (topic === topics.sending) return messageKeys.sending
+  if (topic === topics.aiHandler) return messageKeys.aiHandler
+  return undefined
 }
 
 /**
@@ -57,17 +72,4 @@ export function retryTiers(groupId: string, scheduleMs: readonly number[]): Retr
     topic: `${base}.retry.${formatDuration(delayMs)}`,
     groupId: `${groupId}.retry.${formatDuration(delayMs)}`,
   }))
-}
-
-/** The tier that holds a notification after `attemptsMade` attempts (undefined: schedule exhausted). */
-export function tierAfter(tiers: readonly RetryTier[], scheduleMs: readonly number[], attemptsMade: number): RetryTier | undefined {
-  const delay = scheduleMs[attemptsMade - 1]
-  return delay === undefined ? undefined : tiers.find((tier) => tier.delayMs === delay)
-}
-
-/** The key under which a topic's own messages arrive. */
-export function ourKeyFor(topics: TopicNames, topic: string): string | undefined {
-  if (topic === topics.sending) return messageKeys.sending
-  if (topic === topics.aiHandler) return messageKeys.aiHandler
-  return undefined
 }

@@ -2,11 +2,11 @@
 // notification's status, this replica's recent activity, the dead-letter topic and replays.
 // The HTTP side (routes, token) is in http/server.ts.
 import { hostname } from 'node:os'
-import type { DedupStore } from '../dedup/store.ts'
 import { AdminRequestError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
 import { replayedKey, type RetryTier } from '../names.ts'
-import { NotificationKinds } from '../notifications/payload.ts'
+import { NOTIFICATION_KINDS } from '../notifications/kinds.ts'
+import type { NotificationStore } from '../store/notification-store.ts'
 import type { DeadLetterReader, StoredDeadLetter } from '../replay/dead-letters.ts'
 import { planReplay, replay, type ReplayReport } from '../replay/replay.ts'
 import type { ActivityLog } from './activity.ts'
@@ -27,7 +27,7 @@ export interface DeadLetterView {
 }
 
 export interface AdminDeps {
-  store: DedupStore
+  store: NotificationStore
   publisher: Publisher
   reader: DeadLetterReader
   activity: ActivityLog
@@ -44,13 +44,16 @@ export class Admin {
 
   async notificationStatus(processingId: number): Promise<unknown> {
     const { store } = this.#deps
-    const [result, accepted] = await Promise.all([store.status(NotificationKinds.RESULT, processingId), store.status(NotificationKinds.ACCEPTED, processingId)])
-    if (!result && !accepted) throw new AdminRequestError(404, 'no such notification')
-    return {
-      processing_id: processingId,
-      ...(result ? { ...result.status, history: result.history } : { status: 'unknown' }),
-      ...(accepted ? { accepted: { ...accepted.status, history: accepted.history } } : {}),
-    }
+    const [main, ...others] = NOTIFICATION_KINDS
+    const [mainStatus, ...otherStatuses] = await Promise.all([main, ...others].map((kind) => store.status(kind, processingId)))
+    if (!mainStatus && otherStatuses.every((status) => !status)) throw new AdminRequestError('not-found', 'no such notification')
+    // The result's status at the top level (as before the other kinds existed); each other kind under its name.
+    const view: Record<string, unknown> = { processing_id: processingId, ...(mainStatus ? { ...mainStatus.status, history: mainStatus.history } : { status: 'unknown' }) }
+    others.forEach((kind, i) => {
+      const status = otherStatuses[i]
+      if (status) view[kind] = { ...status.status, history: status.history }
+    })
+    return view
   }
 
   activity(now = Date.now()): unknown {
@@ -85,15 +88,15 @@ export class Admin {
   /** Replays one dead letter (a poison record too: a person chose it); once, unless forced. */
   async replayOne(partition: number, offset: bigint, force: boolean): Promise<ReplayReport> {
     const stored = await this.#deps.reader.at(partition, offset)
-    if (!stored) throw new AdminRequestError(404, `no dead letter at partition ${partition} offset ${offset}`)
+    if (!stored) throw new AdminRequestError('not-found', `no dead letter at partition ${partition} offset ${offset}`)
     const actions = planReplay([stored], { processingIds: new Set(), includePoison: true })
-    if (actions.length === 0) throw new AdminRequestError(422, `the record at partition ${partition} offset ${offset} cannot be replayed`)
+    if (actions.length === 0) throw new AdminRequestError('invalid', `the record at partition ${partition} offset ${offset} cannot be replayed`)
     return replay(actions, this.#replayDeps(), { force })
   }
 
   /** Replays every notification in the dead-letter topic not replayed yet (poison records stay: replay them one by one). */
   async replayAll(): Promise<ReplayReport & { selected: number }> {
-    if (this.#replayingAll) throw new AdminRequestError(409, 'a replay of all dead letters is already running')
+    if (this.#replayingAll) throw new AdminRequestError('busy', 'a replay of all dead letters is already running')
     this.#replayingAll = true
     try {
       const report = { selected: 0, replayed: 0, alreadyReplayed: 0 }

@@ -14,10 +14,7 @@ import type { Notification } from '../notifications/payload.ts'
 import { notificationHeaders } from '../notifications/signing.ts'
 import { AddressBlockedError, type AddressGuard } from './address-guard.ts'
 import { parseRetryAfter } from './retry-policy.ts'
-
-export type AttemptOutcome =
-  | { ok: true; statusCode: number; durationMs: number }
-  | { ok: false; error: DeliveryError; durationMs: number }
+import type { AttemptOutcome, Transport } from './transport.ts'
 
 export interface CallbackClientOptions {
   readonly timeoutMs: number
@@ -36,7 +33,7 @@ interface Target {
 /** Parsed callback URLs kept; many notifications share one. Cleared when full. */
 const MAX_TARGETS = 1000
 
-export class CallbackClient {
+export class CallbackClient implements Transport {
   readonly #agent: Agent
   readonly #options: CallbackClientOptions
   readonly #targets = new Map<string, Target>()

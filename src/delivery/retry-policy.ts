@@ -3,6 +3,8 @@
 // or a timeout waits at least `slowDownFloorMs`; a client's Retry-After is honoured within
 // 1×–2× of the scheduled delay; errors that cannot be helped by retrying are final.
 import type { DeliveryError } from '../errors.ts'
+import type { RetryTier } from '../names.ts'
+import { endpointSignal } from './endpoint-health.ts'
 
 export interface RetryPolicy {
   /** Delay before retry n (index 0 = first retry). */
@@ -31,9 +33,14 @@ export function decideRetry(policy: RetryPolicy, attemptsMade: number, error: De
   if (error.retryAfterSeconds !== undefined) {
     delayMs = clamp(error.retryAfterSeconds * 1000, scheduled, 2 * scheduled)
   }
-  const slowDown = error.statusCode === 429 || error.code === 'DELIVERY_TIMEOUT'
-  if (slowDown) delayMs = Math.max(delayMs, policy.slowDownFloorMs)
+  if (endpointSignal(error) === 'overloaded') delayMs = Math.max(delayMs, policy.slowDownFloorMs)
   return { retry: true, delayMs: Math.round(delayMs) }
+}
+
+/** The tier that holds a notification after `attemptsMade` attempts (undefined: schedule exhausted). */
+export function tierAfter(tiers: readonly RetryTier[], scheduleMs: readonly number[], attemptsMade: number): RetryTier | undefined {
+  const delay = scheduleMs[attemptsMade - 1]
+  return delay === undefined ? undefined : tiers.find((tier) => tier.delayMs === delay)
 }
 
 /** Seconds from a Retry-After header: delta-seconds or an HTTP-date; undefined if absent or malformed. */

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import type { Admin } from '../dashboard/admin.ts'
 import type { Asset } from '../dashboard/assets.ts'
-import { AdminRequestError, describeError } from '../errors.ts'
+import { AdminRequestError, describeError, type AdminRefusal } from '../errors.ts'
 
 export interface Readiness {
   ready: boolean
@@ -24,6 +24,8 @@ export interface OpsServerDeps {
   dashboard: { page: Asset; files: ReadonlyMap<string, Asset> }
 }
 
+/** How an admin refusal is answered. */
+const REFUSAL_STATUS: Record<AdminRefusal, number> = { 'not-found': 404, busy: 409, invalid: 422 }
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
 const NOTIFICATION_PATH = /^\/notifications\/(\d{1,16})$/
 const REPLAY_ONE_PATH = /^\/admin\/dead-letters\/(\d{1,9})\/(\d{1,19})\/replay$/
@@ -47,7 +49,7 @@ export class OpsServer {
     this.#deps = deps
     this.#server = createServer((request, response) => {
       this.#route(request, response).catch((error: unknown) => {
-        if (error instanceof AdminRequestError) return send(response, error.httpStatus, { error: error.message, code: error.code })
+        if (error instanceof AdminRequestError) return send(response, REFUSAL_STATUS[error.refusal], { error: error.message, code: error.code })
         send(response, 500, { error: describeError(error) })
       })
     })
@@ -139,14 +141,14 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = []
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > MAX_REQUEST_BODY_BYTES) throw new AdminRequestError(422, `request body larger than ${MAX_REQUEST_BODY_BYTES} bytes`)
+    if (size > MAX_REQUEST_BODY_BYTES) throw new AdminRequestError('invalid', `request body larger than ${MAX_REQUEST_BODY_BYTES} bytes`)
     chunks.push(chunk)
   }
   if (size === 0) return undefined
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
   } catch {
-    throw new AdminRequestError(422, 'request body is not JSON')
+    throw new AdminRequestError('invalid', 'request body is not JSON')
   }
 }
 

@@ -11,11 +11,22 @@ import {
   type MessagesStream,
 } from '@platformatic/kafka'
 import type { Tuning } from '../config.ts'
-import { describeError } from '../errors.ts'
+import { Interrupted, describeError } from '../errors.ts'
+import { retryUntilDone } from '../lib/retry.ts'
+import { sleep } from '../lib/sleep.ts'
 import type { Logger } from '../log.ts'
-import { Interrupted, type InputRecord } from '../record-handler.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { OffsetTracker, partitionKey } from './offset-tracker.ts'
+
+/** One Kafka record as the loop hands it to its processor. */
+export interface InputRecord {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+  readonly key: string | undefined
+  readonly value: Buffer | undefined
+  readonly timestamp: bigint | undefined
+}
 
 type KafkaMessage = Message<string, Buffer, Buffer, Buffer>
 type Stream = MessagesStream<string, Buffer, Buffer, Buffer>
@@ -199,16 +210,16 @@ export class ConsumerLoop {
     this.#consumer = undefined
     void failed.close().catch(() => undefined)
     await this.#closeConsumer(old)
-    while (!this.#shutdown.signal.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS))
-      try {
-        await this.#connect()
-        this.#logger.info('joined the group again')
-        break
-      } catch (error) {
-        this.#logger.warn({ error: describeError(error) }, 'joining the group again failed: will retry')
-      }
-    }
+    const signal = this.#shutdown.signal
+    const rejoined = (await sleep(RESTART_DELAY_MS, signal)) &&
+      (await retryUntilDone(() => this.#connect(), {
+        signal,
+        waitMs: RESTART_DELAY_MS,
+        // Whatever the failure, this member must come back: it keeps trying until shutdown (Interrupted).
+        retryIf: () => true,
+        onRetry: (error) => this.#logger.warn({ error: describeError(error) }, 'joining the group again failed: will retry'),
+      }).then(() => true, () => false))
+    if (rejoined) this.#logger.info('joined the group again')
     this.#reconnecting = false
   }
 

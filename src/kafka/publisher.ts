@@ -3,38 +3,13 @@
 // Callers await their message's acknowledgement (acks=all) before their offset may be
 // committed; messages sent within a few milliseconds share one produce request.
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
-import { findErrorBy } from '@platformatic/kafka'
-import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
-import type { RetryEnvelope } from '../messages/retry-envelope.ts'
+import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '../errors.ts'
+import { MicroBatcher } from '../lib/micro-batcher.ts'
 import type { TopicNames } from '../names.ts'
+import type { DeadLetter, Outcome, RetryEnvelope } from '../notifications/records.ts'
 import { createPartitioner } from './partitioner.ts'
 
 type Outgoing = MessageToProduce<string, string, string, string>
-
-export interface DeadLetter {
-  reason: string
-  code: string
-  /** Where the message came from. */
-  source: { topic: string; partition: number; offset: string; key: string | null; timestamp: string | null }
-  /** The record's value as received (UTF-8), so it can be inspected and replayed; the first 64 KiB only when `original_truncated`. */
-  original: string
-  original_truncated: boolean
-  processing_id: number | null
-  /** For a notification given up after delivery attempts: what was sent, and how it went. */
-  notification?: { kind: string; webhook_id: string; callback_url: string; body: string; is_error: boolean }
-  attempts: number
-  last_error: string | null
-  last_status_code: number | null
-  failed_at: string
-}
-
-export interface Outcome {
-  processing_id: number
-  status: 'delivered' | 'failed'
-  attempts: number
-  last_status_code: number | null
-  at: string
-}
 
 const LINGER_MS = 2
 const MAX_BATCH = 500
@@ -42,8 +17,7 @@ const MAX_BATCH = 500
 export class Publisher {
   readonly #producer: Producer<string, string, string, string>
   readonly #topics: TopicNames
-  #batch: Array<{ message: Outgoing; resolve: () => void; reject: (error: Error) => void }> = []
-  #timer: NodeJS.Timeout | undefined
+  readonly #batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
 
   constructor(options: { brokers: readonly string[]; clientId: string; topics: TopicNames }) {
     this.#topics = options.topics
@@ -82,33 +56,21 @@ export class Publisher {
   }
 
   async close(): Promise<void> {
-    this.#flush()
+    this.#batcher.flush()
     await this.#producer.close()
   }
 
   #enqueue(message: Outgoing): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#batch.push({ message, resolve, reject })
-      if (this.#batch.length >= MAX_BATCH) this.#flush()
-      else this.#timer ??= setTimeout(() => this.#flush(), LINGER_MS)
-    })
+    return this.#batcher.add(message)
   }
 
-  #flush(): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    const batch = this.#batch
-    if (batch.length === 0) return
-    this.#batch = []
-    this.#producer.send({ messages: batch.map((entry) => entry.message) }).then(
-      () => {
-        for (const entry of batch) entry.resolve()
-      },
-      (error: unknown) => {
-        const failure = produceError(error)
-        for (const entry of batch) entry.reject(failure)
-      },
-    )
+  async #send(messages: readonly Outgoing[]): Promise<void[]> {
+    try {
+      await this.#producer.send({ messages: [...messages] })
+    } catch (error) {
+      throw produceError(error)
+    }
+    return new Array<void>(messages.length).fill(undefined)
   }
 }
 
@@ -117,10 +79,8 @@ export class Publisher {
  * (too large, topic or authorisation problems): final, trying again cannot help.
  */
 function produceError(error: unknown): NotificationError {
-  const cause = error as Error
-  const retryable = findErrorBy(cause, 'canRetry', true) !== null || findErrorBy(cause, 'canRetry', false) === null
   const detail = describeKafkaError(error)
-  return retryable
+  return canRetry(error)
     ? new InfrastructureError(ErrorCodes.KAFKA_UNAVAILABLE, `Kafka produce failed: ${detail}`, { cause: error })
     : new NotificationError(ErrorCodes.KAFKA_REJECTED, `Kafka refused the record: ${detail}`, false, { cause: error })
 }

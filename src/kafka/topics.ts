@@ -1,6 +1,6 @@
 // Creates the topics the service reads and writes when they are missing (contract §4).
 // Several replicas may start at once: "already exists" is success.
-import { Admin } from '@platformatic/kafka'
+import { Admin, findErrorBy } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError } from '../errors.ts'
 
 export interface TopicLayout {
@@ -42,6 +42,7 @@ export async function ensureTopics(
   }
 }
 
+/** The broker's TOPIC_ALREADY_EXISTS (error code 36): another replica created it first. */
 function isAlreadyExists(error: unknown): boolean {
-  return JSON.stringify(error, Object.getOwnPropertyNames(error)).includes('TOPIC_ALREADY_EXISTS') || /already exists/i.test(String(error))
+  return error instanceof Error && findErrorBy(error, 'apiId', 'TOPIC_ALREADY_EXISTS') !== null
 }

@@ -1,9 +1,7 @@
 // Pure: what is sent for a result or a request (contract §2). No clock, no I/O: the
 // caller passes the time, so every byte here is covered by unit tests.
 import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts'
-
-export const NotificationKinds = { RESULT: 'result', ACCEPTED: 'accepted' } as const
-export type NotificationKind = (typeof NotificationKinds)[keyof typeof NotificationKinds]
+import { KIND_TRAITS, NotificationKinds, type NotificationKind } from './kinds.ts'
 
 /** Everything needed to send one notification, the same on every attempt. */
 export interface Notification {
@@ -15,8 +13,6 @@ export interface Notification {
   readonly body: string
   /** True for error notifications (sent with `X-Error-Notification: true`). */
   readonly isError: boolean
-  /** HTTP status the error payload reports (429 or 500), for logs and outcomes. */
-  readonly errorCode: number | undefined
 }
 
 export const ErrorStrings = {
@@ -26,22 +22,15 @@ export const ErrorStrings = {
   SERVICE: 'ai_processor',
 } as const
 
-export function webhookIdFor(kind: NotificationKind, processingId: number): string {
-  return kind === NotificationKinds.RESULT ? `processing_${processingId}` : `processing_${processingId}_accepted`
-}
-
 /**
  * @param raw the result's JSON object as received (field order and unknown fields kept)
  * @param callbackUrl where to send: the result's own, or the one recorded from its request
  */
 export function buildResultNotification(result: ProcessingResult, raw: Record<string, unknown>, callbackUrl: string, now: Date): Notification {
   const processingId = result.response.processing_id
-  const base = { kind: NotificationKinds.RESULT, processingId, webhookId: webhookIdFor(NotificationKinds.RESULT, processingId), callbackUrl }
-  if (result.success) {
-    return { ...base, body: JSON.stringify(successBody(raw)), isError: false, errorCode: undefined }
-  }
-  const body = errorBody(result, now)
-  return { ...base, body: JSON.stringify(body), isError: true, errorCode: body.error.code }
+  const base = { kind: NotificationKinds.RESULT, processingId, webhookId: KIND_TRAITS.result.webhookId(processingId), callbackUrl }
+  if (result.success) return { ...base, body: JSON.stringify(successBody(raw)), isError: false }
+  return { ...base, body: JSON.stringify(errorBody(result, now)), isError: true }
 }
 
 function successBody(raw: Record<string, unknown>): Record<string, unknown> {
@@ -98,10 +87,9 @@ export function buildAcceptedNotification(request: ProcessingRequest, now: Date)
   return {
     kind: NotificationKinds.ACCEPTED,
     processingId: request.processing_id,
-    webhookId: webhookIdFor(NotificationKinds.ACCEPTED, request.processing_id),
+    webhookId: KIND_TRAITS.accepted.webhookId(request.processing_id),
     callbackUrl: request.callback_url,
     body: JSON.stringify(body),
     isError: false,
-    errorCode: undefined,
   }
 }

@@ -2,11 +2,10 @@
 // Sends dead-lettered notifications again (see replay.ts), with a progress bar.
 import { parseArgs } from 'node:util'
 import { SingleBar, Presets } from 'cli-progress'
-import { loadConfig, loadDotEnv } from '../config.ts'
-import { DedupStore } from '../dedup/store.ts'
-import { ConfigError, describeError } from '../errors.ts'
+import { loadConfigOrExit } from '../config.ts'
 import { Publisher } from '../kafka/publisher.ts'
 import { retryTiers } from '../names.ts'
+import { NotificationStore } from '../store/notification-store.ts'
 import { DeadLetterReader } from './dead-letters.ts'
 import { planReplay, replay } from './replay.ts'
 
@@ -32,21 +31,14 @@ if ([...ids].some((id) => !Number.isSafeInteger(id))) {
   process.exit(2)
 }
 
-let config
-try {
-  loadDotEnv()
-  config = loadConfig(process.env)
-} catch (error) {
-  console.error(error instanceof ConfigError ? `Invalid configuration: ${error.message}` : describeError(error))
-  process.exit(78)
-}
+const config = loadConfigOrExit()
 
 const bar = new SingleBar({ format: '{task} [{bar}] {value}/{total}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic)
 const topic = config.kafka.topics.deadLetter
 const [firstTier] = retryTiers(config.kafka.groupId, config.retryScheduleMs)
 if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
 const reader = new DeadLetterReader({ brokers: config.kafka.brokers, topic, clientId: 'notification-replay' })
-const store = new DedupStore(config.redisUrl, config.processedTtlSeconds)
+const store = new NotificationStore(config.redisUrl, config.processedTtlSeconds)
 const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: 'notification-replay', topics: config.kafka.topics })
 const deps = { store, publisher, firstTier, deadLetterTopic: topic }
 const dryRun = values['dry-run']

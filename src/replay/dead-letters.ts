@@ -2,7 +2,7 @@
 // CLI), its newest letters or one letter at an offset (dashboard). Plain Fetch requests to
 // each partition's leader, so a look at the topic costs no rebalance and leaves no group behind.
 import { Consumer, stringDeserializers } from '@platformatic/kafka'
-import type { DeadLetter } from '../kafka/publisher.ts'
+import type { DeadLetter } from '../notifications/records.ts'
 
 export interface StoredDeadLetter {
   readonly partition: number

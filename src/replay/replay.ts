@@ -3,11 +3,10 @@
 // a poison record, only when asked, is produced again to the topic it came from (unless
 // only its first 64 KiB were kept).
 // A dead letter is replayed once: a second run skips it unless forced.
-import type { DedupStore } from '../dedup/store.ts'
-import type { DeadLetter, Publisher } from '../kafka/publisher.ts'
-import type { RetryEnvelope } from '../messages/retry-envelope.ts'
+import type { Publisher } from '../kafka/publisher.ts'
 import { replayedKey, type RetryTier } from '../names.ts'
-import { NotificationKinds } from '../notifications/payload.ts'
+import { deadLetterNotification, type DeadLetter, type RetryEnvelope, type StoredNotification } from '../notifications/records.ts'
+import type { NotificationStore } from '../store/notification-store.ts'
 import type { StoredDeadLetter } from './dead-letters.ts'
 
 export interface ReplaySelection {
@@ -17,7 +16,7 @@ export interface ReplaySelection {
 }
 
 export type ReplayAction =
-  | { kind: 'notification'; stored: StoredDeadLetter; letter: DeadLetter & { notification: NonNullable<DeadLetter['notification']> }; processingId: number }
+  | { kind: 'notification'; stored: StoredDeadLetter; letter: DeadLetter; notification: StoredNotification }
   | { kind: 'poison'; stored: StoredDeadLetter; letter: DeadLetter }
 
 /** Pure: which dead letters a selection replays, and how. */
@@ -27,8 +26,11 @@ export function planReplay(letters: readonly StoredDeadLetter[], selection: Repl
     const { letter } = stored
     if (!letter) continue
     if (selection.processingIds.size > 0 && (letter.processing_id === null || !selection.processingIds.has(letter.processing_id))) continue
-    if (letter.notification && letter.processing_id !== null) {
-      actions.push({ kind: 'notification', stored, letter: { ...letter, notification: letter.notification }, processingId: letter.processing_id })
+    const notification = deadLetterNotification(letter)
+    if (notification) {
+      actions.push({ kind: 'notification', stored, letter, notification })
+    } else if (letter.notification) {
+      continue // a notification of a kind this version does not know: not sent as anything else
     } else if (selection.includePoison && !letter.original_truncated) {
       actions.push({ kind: 'poison', stored, letter })
     }
@@ -38,19 +40,10 @@ export function planReplay(letters: readonly StoredDeadLetter[], selection: Repl
 
 /** Pure: the retry record that sends a given-up notification again, due now. */
 export function replayEnvelope(action: Extract<ReplayAction, { kind: 'notification' }>, now: number): RetryEnvelope {
-  const { letter, processingId } = action
-  const kind = letter.notification.kind === NotificationKinds.ACCEPTED ? NotificationKinds.ACCEPTED : NotificationKinds.RESULT
+  const { letter, notification } = action
   return {
     v: 1,
-    notification: {
-      kind,
-      processing_id: processingId,
-      webhook_id: letter.notification.webhook_id,
-      callback_url: letter.notification.callback_url,
-      body: letter.notification.body,
-      is_error: letter.notification.is_error,
-      error_code: null,
-    },
+    notification,
     attempts: 0,
     deferrals: 0,
     due_at: now,
@@ -65,7 +58,7 @@ export function replayEnvelope(action: Extract<ReplayAction, { kind: 'notificati
 }
 
 export interface ReplayDeps {
-  store: DedupStore
+  store: NotificationStore
   publisher: Publisher
   /** Where replayed notifications start again: the first retry tier. */
   firstTier: RetryTier
@@ -86,7 +79,7 @@ export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps,
       report.alreadyReplayed++
     } else if (action.kind === 'notification') {
       const envelope = replayEnvelope(action, Date.now())
-      await deps.store.forget(envelope.notification.kind, action.processingId)
+      await deps.store.forget(envelope.notification.kind, envelope.notification.processing_id)
       await deps.publisher.scheduleRetry(deps.firstTier.topic, envelope)
       report.replayed++
     } else {

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { AddressGuard } from '../../src/delivery/address-guard.ts'
-import { CallbackClient, type AttemptOutcome, type CallbackClientOptions } from '../../src/delivery/http-client.ts'
+import { CallbackClient, type CallbackClientOptions } from '../../src/delivery/http-client.ts'
+import type { AttemptOutcome } from '../../src/delivery/transport.ts'
 import { ErrorCodes, type DeliveryError } from '../../src/errors.ts'
 import type { Notification } from '../../src/notifications/payload.ts'
 
@@ -87,7 +88,6 @@ function notification(callbackUrl: string, overrides: Partial<Notification> = {}
     callbackUrl,
     body: JSON.stringify({ status: 'success', processing_id: processingId, note: 'café ✓ 🚀' }),
     isError: false,
-    errorCode: undefined,
     ...overrides,
   }
 }
@@ -142,7 +142,7 @@ describe('CallbackClient', () => {
 
   test('with a secret the request is signed over id, timestamp and body; an error notification is marked', async () => {
     const secret = Buffer.from('a test secret of some length, 32b')
-    const sent = notification(`${base}/signed`, { isError: true, errorCode: 500 })
+    const sent = notification(`${base}/signed`, { isError: true })
     const outcome = await client({ secrets: [secret] }).send(sent)
     assert.equal(outcome.ok, true)
     const [request] = seen

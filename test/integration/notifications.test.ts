@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { redisKeys } from '../../src/names.ts'
+import { requestKey } from '../../src/names.ts'
 import { newProcessingId, failureResult, processingRequest, successResult } from '../helpers/messages.ts'
 import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
@@ -233,7 +233,7 @@ describe('notifications end to end', () => {
     const [odd, next] = [newProcessingId(), newProcessingId()]
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
     try {
-      await redis.rpush(redisKeys.request(odd), 'not a recorded request')
+      await redis.rpush(requestKey(odd), 'not a recorded request')
     } finally {
       redis.disconnect()
     }

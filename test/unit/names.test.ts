@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { redisKeys, retryTiers, tierAfter } from '../../src/names.ts'
+import { tierAfter } from '../../src/delivery/retry-policy.ts'
+import { notificationKeys, retryTiers } from '../../src/names.ts'
 
-describe('redisKeys', () => {
-  it('builds the contract key for a sent notification', () => {
-    assert.equal(redisKeys.processed(42), 'processed_messages:42')
+describe('notificationKeys', () => {
+  it('builds the contract key for a sent result, and keys of their own for other kinds', () => {
+    assert.deepEqual(notificationKeys('result', 42), {
+      done: 'processed_messages:42',
+      claim: 'notification_lock:42',
+      status: 'notification_status:42',
+      attempts: 'notification_attempts:42',
+    })
+    assert.equal(notificationKeys('accepted', 42).done, 'processed_messages:42:accepted')
   })
 })
 

@@ -4,8 +4,8 @@ import {
   buildAcceptedNotification,
   buildResultNotification,
   errorBody,
-  webhookIdFor,
 } from '../../../src/notifications/payload.ts'
+import { KIND_TRAITS, NOTIFICATION_KINDS, isNotificationKind } from '../../../src/notifications/kinds.ts'
 import { processingRequestSchema, processingResultSchema } from '../../../src/messages/schemas.ts'
 
 const NOW = new Date('2026-11-27T12:00:00.000Z')
@@ -68,7 +68,6 @@ describe('buildResultNotification: success', () => {
     const notification = buildResultNotification(parse(raw), raw, 'https://other.example/recorded', NOW)
     assert.equal(notification.kind, 'result')
     assert.equal(notification.isError, false)
-    assert.equal(notification.errorCode, undefined)
     assert.equal(notification.processingId, 42)
     assert.equal(notification.callbackUrl, 'https://other.example/recorded')
     assert.equal(notification.webhookId, 'processing_42')
@@ -98,7 +97,6 @@ describe('buildResultNotification: failure', () => {
       },
     })
     assert.equal(notification.isError, true)
-    assert.equal(notification.errorCode, 500)
     assert.equal(notification.webhookId, 'processing_7')
   })
 
@@ -117,7 +115,6 @@ describe('buildResultNotification: failure', () => {
       },
     })
     assert.equal(notification.isError, true)
-    assert.equal(notification.errorCode, 429)
   })
 
   it('sends the 500 variant where wait_seconds is 0', () => {
@@ -127,7 +124,6 @@ describe('buildResultNotification: failure', () => {
     assert.equal(body.error.type, 'processing_error')
     assert.equal(body.error.code, 500)
     assert.deepEqual(body.error.details, { reason: 'Unknown error', service: 'ai_processor' })
-    assert.equal(notification.errorCode, 500)
   })
 
   it('uses the passed Date for the timestamp', () => {
@@ -137,11 +133,23 @@ describe('buildResultNotification: failure', () => {
   })
 })
 
-describe('webhookIdFor', () => {
-  it('is processing_<id> for results and distinct for accepted', () => {
-    assert.equal(webhookIdFor('result', 5), 'processing_5')
-    assert.equal(webhookIdFor('result', 5), webhookIdFor('result', 5))
-    assert.notEqual(webhookIdFor('accepted', 5), webhookIdFor('result', 5))
+describe('notification kinds', () => {
+  it('gives results the contract webhook id processing_<id> and every kind a distinct one', () => {
+    assert.equal(KIND_TRAITS.result.webhookId(5), 'processing_5')
+    assert.equal(KIND_TRAITS.accepted.webhookId(5), 'processing_5_accepted')
+    assert.equal(new Set(NOTIFICATION_KINDS.map((kind) => KIND_TRAITS[kind].webhookId(5))).size, NOTIFICATION_KINDS.length)
+  })
+
+  it('keeps each kind apart in Redis and publishes outcomes for results only (contract §1, §3)', () => {
+    assert.equal(KIND_TRAITS.result.keySuffix, '', 'the result uses the contract key processed_messages:{id} itself')
+    assert.equal(new Set(NOTIFICATION_KINDS.map((kind) => KIND_TRAITS[kind].keySuffix)).size, NOTIFICATION_KINDS.length)
+    assert.deepEqual(NOTIFICATION_KINDS.filter((kind) => KIND_TRAITS[kind].publishesOutcome), ['result'])
+  })
+
+  it('knows only the kinds of its table', () => {
+    assert.equal(isNotificationKind('accepted'), true)
+    assert.equal(isNotificationKind('toString'), false)
+    assert.equal(isNotificationKind('rejected'), false)
   })
 })
 
@@ -161,8 +169,7 @@ describe('buildAcceptedNotification', () => {
     assert.equal(notification.processingId, 11)
     assert.equal(notification.callbackUrl, URL_)
     assert.equal(notification.isError, false)
-    assert.equal(notification.errorCode, undefined)
-    assert.equal(notification.webhookId, webhookIdFor('accepted', 11))
+    assert.equal(notification.webhookId, 'processing_11_accepted')
     assert.deepEqual(JSON.parse(notification.body), {
       status: 'accepted',
       timestamp: '2026-11-27T12:00:00.000Z',

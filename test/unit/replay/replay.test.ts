@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { DeadLetter } from '../../../src/kafka/publisher.ts'
+import type { DeadLetter } from '../../../src/notifications/records.ts'
 import type { StoredDeadLetter } from '../../../src/replay/dead-letters.ts'
 import { planReplay, replayEnvelope } from '../../../src/replay/replay.ts'
 
@@ -14,7 +14,7 @@ function given(processingId: number): DeadLetter {
     original: '{"success":true}',
     original_truncated: false,
     processing_id: processingId,
-    notification: { kind: 'result', webhook_id: `processing_${processingId}`, callback_url: 'https://c.example/h', body: '{"a":1}', is_error: false },
+    notification: { kind: 'result', processing_id: processingId, webhook_id: `processing_${processingId}`, callback_url: 'https://c.example/h', body: '{"a":1}', is_error: false, error_code: null },
     attempts: 10,
     last_error: 'callback answered 503',
     last_status_code: 503,

@@ -3,21 +3,21 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { DedupStore, type AttemptRecord, type NotificationStatus } from '../../src/dedup/store.ts'
-import { redisKeys } from '../../src/names.ts'
-import { NotificationKinds } from '../../src/notifications/payload.ts'
+import { notificationKeys } from '../../src/names.ts'
+import { NotificationKinds } from '../../src/notifications/kinds.ts'
+import { NotificationStore, type AttemptRecord, type NotificationStatus } from '../../src/store/notification-store.ts'
 import { newProcessingId } from '../helpers/messages.ts'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const RESULT = NotificationKinds.RESULT
 const TTL_SECONDS = 600
-let store: DedupStore
-let rival: DedupStore
+let store: NotificationStore
+let rival: NotificationStore
 let redis: Redis
 
 before(async () => {
-  store = new DedupStore(REDIS_URL, TTL_SECONDS)
-  rival = new DedupStore(REDIS_URL, TTL_SECONDS)
+  store = new NotificationStore(REDIS_URL, TTL_SECONDS)
+  rival = new NotificationStore(REDIS_URL, TTL_SECONDS)
   redis = new Redis(REDIS_URL)
   await Promise.all([store.connect(), rival.connect()])
 })
@@ -51,7 +51,7 @@ describe('dedup store', () => {
     const first = await store.claim(RESULT, sent, 30_000)
     assert.equal(first.status, 'claimed')
     const { status, attempt } = delivered(new Date())
-    await store.finish(RESULT, sent, first.status === 'claimed' ? first.token : '', status, attempt)
+    await store.settle({ kind: RESULT, processingId: sent, done: true, token: first.status === 'claimed' ? first.token : undefined, status, attempt })
     assert.equal((await rival.claim(RESULT, held, 30_000)).status, 'claimed')
 
     const before = await scriptCalls()
@@ -76,16 +76,36 @@ describe('dedup store', () => {
     const at = new Date()
     const { status, attempt } = delivered(at)
     // The last one is finished with a token that is not its claim's: marked sent, claim kept.
-    await Promise.all(ids.map((id, i) => store.finish(RESULT, id, i === ids.length - 1 ? 'someone-else' : tokens[i] ?? '', status, attempt)))
+    await Promise.all(ids.map((id, i) => store.settle({ kind: RESULT, processingId: id, done: true, token: i === ids.length - 1 ? 'someone-else' : tokens[i], status, attempt })))
 
     for (const [i, id] of ids.entries()) {
       const known = await store.status(RESULT, id)
       assert.deepEqual(known, { status, history: [attempt] }, `status of ${id}`)
       assert.deepEqual(await rival.claim(RESULT, id, 30_000), { status: 'done' })
-      const claimTtl = await redis.pttl(redisKeys.inFlight(id))
+      const claimTtl = await redis.pttl(notificationKeys(RESULT, id).claim)
       if (i === ids.length - 1) assert.ok(claimTtl > 0, 'a claim held by another token stays')
       else assert.equal(claimTtl, -2, 'own claim released')
     }
+  })
+
+  test('waiting for a retry: claim released, not marked sent, status and history kept', async () => {
+    const id = newProcessingId()
+    const claim = await store.claim(RESULT, id, 30_000)
+    assert.equal(claim.status, 'claimed')
+    const attempt = { at: new Date().toISOString(), status_code: 503, error: 'callback answered 503', duration_ms: 4 }
+    const status: NotificationStatus = { status: 'retrying', attempts: 1, last_status_code: 503, last_error: attempt.error, next_attempt_at: new Date().toISOString(), updated_at: attempt.at }
+    await store.settle({ kind: RESULT, processingId: id, done: false, token: claim.status === 'claimed' ? claim.token : undefined, status, attempt })
+    assert.deepEqual(await store.status(RESULT, id), { status, history: [attempt] })
+    assert.equal((await rival.claim(RESULT, id, 30_000)).status, 'claimed', 'free for the next attempt, by any replica')
+  })
+
+  test('given up before any attempt (no claim, no attempt): marked sent with its status, empty history', async () => {
+    const id = newProcessingId()
+    const status: NotificationStatus = { status: 'failed', attempts: 0, last_status_code: null, last_error: 'origin unavailable', next_attempt_at: null, updated_at: new Date().toISOString() }
+    await store.settle({ kind: NotificationKinds.ACCEPTED, processingId: id, done: true, token: undefined, status, attempt: undefined })
+    assert.deepEqual(await store.status(NotificationKinds.ACCEPTED, id), { status, history: [] })
+    assert.deepEqual(await rival.claim(NotificationKinds.ACCEPTED, id, 30_000), { status: 'done' })
+    assert.equal((await rival.claim(RESULT, id, 30_000)).status, 'claimed', 'the result of the same id is kept apart')
   })
 
   test('a key of another type (written by something else) spoils only its own history, not the batch', async () => {
@@ -96,16 +116,16 @@ describe('dedup store', () => {
       tokens.push(claim.status === 'claimed' ? claim.token : '')
     }
     // A hash where the claim is and a string where the attempt list is, for `odd` only.
-    await redis.del(redisKeys.inFlight(odd))
-    await redis.hset(redisKeys.inFlight(odd), 'owner', 'someone')
-    await redis.set(redisKeys.attempts(odd), 'not a list')
+    await redis.del(notificationKeys(RESULT, odd).claim)
+    await redis.hset(notificationKeys(RESULT, odd).claim, 'owner', 'someone')
+    await redis.set(notificationKeys(RESULT, odd).attempts, 'not a list')
 
     const { status, attempt } = delivered(new Date())
-    await Promise.all([odd, fine].map((id, i) => store.finish(RESULT, id, tokens[i] ?? '', status, attempt)))
+    await Promise.all([odd, fine].map((id, i) => store.settle({ kind: RESULT, processingId: id, done: true, token: tokens[i], status, attempt })))
 
     assert.deepEqual(await rival.claim(RESULT, odd, 30_000), { status: 'done' }, 'the odd one is still marked sent')
     assert.deepEqual(await rival.claim(RESULT, fine, 30_000), { status: 'done' })
     assert.deepEqual(await store.status(RESULT, fine), { status, history: [attempt] })
-    assert.equal(await redis.get(redisKeys.attempts(odd)), 'not a list', 'foreign key left as it was')
+    assert.equal(await redis.get(notificationKeys(RESULT, odd).attempts), 'not a list', 'foreign key left as it was')
   })
 })

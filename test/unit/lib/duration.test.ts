@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { formatDuration, parseDuration } from '../../src/duration.ts'
+import { formatDuration, parseDuration } from '../../../src/lib/duration.ts'
 
 describe('parseDuration', () => {
   it('parses each unit', () => {

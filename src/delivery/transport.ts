@@ -1,0 +1,14 @@
+// What the attempt stage needs of a way to deliver: one attempt of one notification, whose
+// result says what happened and never throws. The HTTP client is the one transport today;
+// another destination (a queue, email) is another implementation of this.
+import type { DeliveryError } from '../errors.ts'
+import type { Notification } from '../notifications/payload.ts'
+
+export type AttemptOutcome =
+  | { ok: true; statusCode: number; durationMs: number }
+  | { ok: false; error: DeliveryError; durationMs: number }
+
+export interface Transport {
+  send(notification: Notification): Promise<AttemptOutcome>
+  close(): Promise<void>
+}

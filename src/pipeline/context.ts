@@ -1,0 +1,63 @@
+// What the stages work with, kept apart as the Svix worker keeps WorkerContext from
+// DispatchContext: the shared dependencies, built once (PipelineContext), and the one
+// notification being handled (Dispatch).
+import type { ActivityLog } from '../dashboard/activity.ts'
+import type { OriginGate } from '../delivery/origin-gate.ts'
+import type { Transport } from '../delivery/transport.ts'
+import { NotificationError, canRetry, describeError } from '../errors.ts'
+import type { Publisher } from '../kafka/publisher.ts'
+import { retryUntilDone } from '../lib/retry.ts'
+import type { Logger } from '../log.ts'
+import type { Metrics } from '../metrics.ts'
+import type { TopicNames } from '../names.ts'
+import type { Notification } from '../notifications/payload.ts'
+import type { NotificationStore } from '../store/notification-store.ts'
+import type { Provenance } from './provenance.ts'
+import type { History, RetrySchedule } from './settle.ts'
+
+export interface PipelineContext {
+  readonly store: NotificationStore
+  /** Makes one attempt: the HTTP callback client. */
+  readonly transport: Transport
+  readonly publisher: Publisher
+  readonly gate: OriginGate
+  readonly metrics: Metrics
+  readonly logger: Logger
+  /** Settled attempts, for the dashboard. */
+  readonly activity: ActivityLog
+  readonly schedule: RetrySchedule
+  readonly topics: TopicNames
+  readonly notifyOnAccepted: boolean
+  /** How long a claim holds: longer than one attempt can take. */
+  readonly claimMs: number
+  /** Wait before trying a Redis or Kafka step again. */
+  readonly infrastructureRetryMs: number
+}
+
+/** One notification on its way. */
+export interface Dispatch {
+  readonly notification: Notification
+  readonly provenance: Provenance
+  readonly history: History
+}
+
+/**
+ * Runs a Redis or Kafka step until it succeeds, waiting between tries; Interrupted on
+ * shutdown. A step that settles an attempt already made (`evenIfStopping`) is still tried
+ * once after shutdown began, so a delivered notification is marked whenever possible.
+ */
+export function step<T>(ctx: PipelineContext, signal: AbortSignal, operation: () => Promise<T>, evenIfStopping = false): Promise<T> {
+  return retryUntilDone(operation, {
+    signal,
+    waitMs: ctx.infrastructureRetryMs,
+    evenIfStopping,
+    // Only our own infrastructure errors that say so: anything else is a bug or final, and the
+    // record goes to the dead-letter topic instead of stalling its partition.
+    retryIf: (error) => error instanceof NotificationError && canRetry(error),
+    onRetry: (error) => {
+      const { code } = error as NotificationError
+      ctx.metrics.infrastructureRetries.inc({ code })
+      ctx.logger.warn({ code, error: describeError(error) }, 'infrastructure unavailable: will retry')
+    },
+  })
+}

@@ -1,0 +1,72 @@
+// Pure: what becomes of a notification once its attempt is over, or once its callback
+// origin refused to take it now (circuit open, saturated). Time and randomness are inputs,
+// so every branch is unit-tested; the stages around it only carry the decision out.
+//
+//   attempted ── 2xx ─────────────────────────────────► Delivered
+//             └─ failed ── retry can help, tier left ──► Retry{tier, dueAt}
+//                       └─ final (410, blocked…) or schedule exhausted ──► GiveUp
+//   refused ──── deferrals left in the schedule ───────► Retry{tier, dueAt} (no attempt used)
+//             └─ refused for the whole schedule ────────► GiveUp{CALLBACK_UNAVAILABLE}
+import type { AttemptOutcome } from '../delivery/transport.ts'
+import { decideRetry, tierAfter, type RetryPolicy } from '../delivery/retry-policy.ts'
+import { DeliveryError, ErrorCodes } from '../errors.ts'
+import type { RetryTier } from '../names.ts'
+
+/** Where a notification stands: attempts made, times refused by its origin's gate, first attempt. */
+export interface History {
+  readonly attempts: number
+  readonly deferrals: number
+  readonly firstAttemptAt: number | undefined
+}
+
+export const FIRST_TIME: History = { attempts: 0, deferrals: 0, firstAttemptAt: undefined }
+
+/** The retry schedule as policy (delays, jitter, floors) and the tiers that hold the waiting. */
+export interface RetrySchedule {
+  readonly policy: RetryPolicy
+  readonly tiers: readonly RetryTier[]
+}
+
+export type Happening =
+  | { readonly kind: 'attempted'; readonly outcome: AttemptOutcome; readonly startedAt: number }
+  | { readonly kind: 'refused'; readonly reason: 'circuit-open' | 'saturated'; readonly retryAt: number; readonly callbackOrigin: string }
+
+/** Each decision carries the notification's history after what happened. */
+export type Decision =
+  | { readonly kind: 'delivered'; readonly history: History; readonly statusCode: number }
+  | { readonly kind: 'retry'; readonly history: History; readonly tier: RetryTier; readonly dueAt: number; readonly error: DeliveryError }
+  | { readonly kind: 'give-up'; readonly history: History; readonly error: DeliveryError; readonly reason: string }
+
+/**
+ * @param now when the decision is made (the attempt's end, or the refusal)
+ * @param random a number in [0, 1) for the retry jitter
+ */
+export function settle(happening: Happening, history: History, schedule: RetrySchedule, now: number, random: () => number = Math.random): Decision {
+  return happening.kind === 'attempted' ? afterAttempt(happening, history, schedule, now, random) : afterRefusal(happening, history, schedule, now)
+}
+
+function afterAttempt(attempt: Extract<Happening, { kind: 'attempted' }>, history: History, schedule: RetrySchedule, now: number, random: () => number): Decision {
+  const after: History = { attempts: history.attempts + 1, deferrals: history.deferrals, firstAttemptAt: history.firstAttemptAt ?? attempt.startedAt }
+  const { outcome } = attempt
+  if (outcome.ok) return { kind: 'delivered', history: after, statusCode: outcome.statusCode }
+
+  const { error } = outcome
+  const retry = decideRetry(schedule.policy, after.attempts, error, random)
+  const tier = retry.retry ? tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.attempts) : undefined
+  if (retry.retry && tier) return { kind: 'retry', history: after, tier, dueAt: now + retry.delayMs, error }
+  return { kind: 'give-up', history: after, error, reason: `delivery given up after ${after.attempts} attempt(s): ${error.message}` }
+}
+
+/** Waiting for an origin never costs an attempt: deferrals walk the schedule on their own. */
+function afterRefusal(refusal: Extract<Happening, { kind: 'refused' }>, history: History, schedule: RetrySchedule, now: number): Decision {
+  const after: History = { attempts: history.attempts, deferrals: history.deferrals + 1, firstAttemptAt: history.firstAttemptAt ?? now }
+  const why = refusal.reason === 'saturated' ? 'is saturated (slow answers)' : 'has its circuit open (repeated failures)'
+  const reason = `callback origin ${refusal.callbackOrigin} ${why}`
+  const tier = tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.deferrals)
+  if (!tier) {
+    const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, `${reason} for longer than the retry schedule`, false)
+    return { kind: 'give-up', history: after, error, reason: `delivery given up: ${error.message}` }
+  }
+  const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, reason, true)
+  return { kind: 'retry', history: after, tier, dueAt: Math.max(now + tier.delayMs, refusal.retryAt), error }
+}

@@ -1,0 +1,38 @@
+--[[
+  Settles many notifications at once after an attempt (or a final refusal): each is either
+  done (delivered or given up: the done marker is set) or waiting for a retry; in both
+  cases the caller's claim is released and the status and attempt history are recorded.
+
+  Input:
+    ARGV[1]  TTL of the done marker, status and history, seconds
+    ARGV[2]  attempts kept in a history
+  and per notification i from 0 (numKeys = 4 × notifications):
+    KEYS[4i+1]  done marker      processed_messages:{id}[suffix]
+    KEYS[4i+2]  claim            notification_lock:{id}[suffix]
+    KEYS[4i+3]  status           notification_status:{id}[suffix]
+    KEYS[4i+4]  attempt history  notification_attempts:{id}[suffix]
+    ARGV[4i+3]  '1' done, '0' waiting for a retry
+    ARGV[4i+4]  claim token ('' when none is held)
+    ARGV[4i+5]  status JSON
+    ARGV[4i+6]  attempt JSON ('' when no attempt was made)
+
+  Output: the number of notifications settled.
+
+  One notification's keys must not fail the batch: commands that can meet a key of another
+  type (a claim or history written by something else) go through redis.pcall, and such a
+  key only loses its own bookkeeping. SET and EXPIRE work on keys of any type.
+]]
+local ttl, kept = ARGV[1], tonumber(ARGV[2])
+for i = 0, #KEYS / 4 - 1 do
+  local done, claim, status, attempts = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
+  local finished, token, statusJson, attemptJson = ARGV[4 * i + 3], ARGV[4 * i + 4], ARGV[4 * i + 5], ARGV[4 * i + 6]
+  if finished == '1' then redis.call('SET', done, '_', 'EX', ttl) end
+  if token ~= '' and redis.pcall('GET', claim) == token then redis.call('DEL', claim) end
+  redis.call('SET', status, statusJson, 'EX', ttl)
+  if attemptJson ~= '' then
+    local length = redis.pcall('RPUSH', attempts, attemptJson)
+    if type(length) == 'number' and length > kept then redis.call('LTRIM', attempts, -kept, -1) end
+    redis.call('EXPIRE', attempts, ttl)
+  end
+end
+return #KEYS / 4

@@ -1,0 +1,214 @@
+// All of a notification's state in Redis (contract §3). Two steps, as Svix does: a short
+// "in flight" claim taken atomically with set-if-not-exists, then the long "done" marker
+// `processed_messages:{id}`; beside them its status and attempt history, and the requests
+// recorded for results without a callback_url. Claims and settlements asked for in the same
+// turn go to Redis as one script call (lua/*.lua). Every key comes from names.ts.
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { Redis } from 'ioredis'
+import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
+import { MicroBatcher } from '../lib/micro-batcher.ts'
+import { notificationKeys, requestKey, type NotificationKeys } from '../names.ts'
+import type { NotificationKind } from '../notifications/kinds.ts'
+
+export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
+
+/** The callback and ids of a ProcessingRequest, kept so that a result without callback_url can be delivered. */
+export interface RecordedRequest {
+  callback_url: string
+  user_id: number
+  resume_id: number
+  requirements_id: number
+}
+
+/** What GET /notifications/{id} shows: kept as long as the done marker. */
+export interface NotificationStatus {
+  status: 'delivered' | 'retrying' | 'failed'
+  attempts: number
+  last_status_code: number | null
+  last_error: string | null
+  next_attempt_at: string | null
+  updated_at: string
+}
+
+export interface AttemptRecord {
+  at: string
+  status_code: number | null
+  error: string | null
+  duration_ms: number
+}
+
+/** How a notification is settled: done for good, or waiting in a retry tier. */
+export interface Settlement {
+  readonly kind: NotificationKind
+  readonly processingId: number
+  readonly done: boolean
+  /** The claim to release; undefined when none was taken (given up before an attempt). */
+  readonly token: string | undefined
+  readonly status: NotificationStatus
+  /** The attempt to add to the history; undefined when none was made. */
+  readonly attempt: AttemptRecord | undefined
+}
+
+interface PendingClaim {
+  readonly keys: NotificationKeys
+  readonly token: string
+  readonly ttlMs: number
+}
+
+/** Most notifications claimed or settled by one script call (a few ms of Redis time). */
+const MAX_BATCH = 500
+/** Attempts kept in a notification's history. */
+const MAX_ATTEMPTS_KEPT = 20
+
+const script = (name: string) => readFileSync(new URL(`lua/${name}.lua`, import.meta.url), 'utf8')
+const SCRIPTS = { claimNotifications: script('claim-notifications'), settleNotifications: script('settle-notifications') }
+
+interface ScriptedRedis extends Redis {
+  /** numberOfKeys, then the keys and arguments as lua/claim-notifications.lua reads them. */
+  claimNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
+  /** numberOfKeys, then the keys and arguments as lua/settle-notifications.lua reads them. */
+  settleNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>
+}
+
+export class NotificationStore {
+  readonly #redis: ScriptedRedis
+  readonly #processedTtlSeconds: number
+  readonly #instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  #claimCount = 0
+  readonly #claims = new MicroBatcher<PendingClaim, ClaimResult>((claims) => this.#claimMany(claims), { maxBatch: MAX_BATCH })
+  readonly #settlements = new MicroBatcher<Settlement, void>((settlements) => this.#settleMany(settlements), { maxBatch: MAX_BATCH })
+
+  constructor(redisUrl: string, processedTtlSeconds: number) {
+    this.#processedTtlSeconds = processedTtlSeconds
+    const redis = new Redis(redisUrl, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 2,
+      connectTimeout: 5000,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    })
+    redis.defineCommand('claimNotifications', { lua: SCRIPTS.claimNotifications })
+    redis.defineCommand('settleNotifications', { lua: SCRIPTS.settleNotifications })
+    this.#redis = redis as ScriptedRedis
+  }
+
+  /** Errors are reported through the caller's operations; this only observes connection state. */
+  onError(listener: (error: Error) => void): void {
+    this.#redis.on('error', listener)
+  }
+
+  async connect(): Promise<void> {
+    await this.#call(() => this.#redis.connect())
+  }
+
+  get isReady(): boolean {
+    return this.#redis.status === 'ready'
+  }
+
+  /** Atomically: already done, claimed by someone else (for how long), or now ours. */
+  claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
+    const keys = notificationKeys(kind, processingId)
+    return this.#call(() => this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) }))
+  }
+
+  /** Done (never sent again for STORAGE_TIME_PROCESSED_MESSAGES) or waiting for a retry; the claim is given back either way. */
+  settle(settlement: Settlement): Promise<void> {
+    return this.#call(() => this.#settlements.add(settlement))
+  }
+
+  /** Status and attempt history of a notification; undefined when none is known. */
+  async status(kind: NotificationKind, processingId: number): Promise<{ status: NotificationStatus | { status: 'pending' }; history: AttemptRecord[] } | undefined> {
+    const keys = notificationKeys(kind, processingId)
+    const [status, history, claimed] = await this.#call(() =>
+      Promise.all([this.#redis.get(keys.status), this.#redis.lrange(keys.attempts, 0, -1), this.#redis.exists(keys.claim)]),
+    )
+    const attempts = history.map((entry) => JSON.parse(entry) as AttemptRecord)
+    if (status !== null) return { status: JSON.parse(status) as NotificationStatus, history: attempts }
+    if (claimed === 1) return { status: { status: 'pending' }, history: attempts }
+    return undefined
+  }
+
+  /** Forgets that a notification was sent or given up, so it may be sent again (replay). */
+  async forget(kind: NotificationKind, processingId: number): Promise<void> {
+    await this.#call(() => this.#redis.del(notificationKeys(kind, processingId).done))
+  }
+
+  /** Records that a dead letter was replayed; false if it already was. */
+  async markReplayed(key: string): Promise<boolean> {
+    return (await this.#call(() => this.#redis.set(key, '_', 'EX', this.#processedTtlSeconds, 'NX'))) === 'OK'
+  }
+
+  /** Which of these dead letters were replayed already (markers from markReplayed). */
+  async wereReplayed(keys: readonly string[]): Promise<boolean[]> {
+    if (keys.length === 0) return []
+    const values = await this.#call(() => this.#redis.mget(...keys))
+    return values.map((value) => value !== null)
+  }
+
+  async recordRequest(processingId: number, request: RecordedRequest): Promise<void> {
+    await this.#call(() => this.#redis.set(requestKey(processingId), JSON.stringify(request), 'EX', this.#processedTtlSeconds))
+  }
+
+  async recordedRequest(processingId: number): Promise<RecordedRequest | undefined> {
+    const text = await this.#call(() => this.#redis.get(requestKey(processingId)))
+    return text === null ? undefined : (JSON.parse(text) as RecordedRequest)
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.#redis.ping()) === 'PONG'
+    } catch {
+      return false
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#redis.quit()
+    } catch {
+      this.#redis.disconnect()
+    }
+  }
+
+  async #claimMany(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
+    const keysAndArgs: Array<string | number> = []
+    for (const { keys } of claims) keysAndArgs.push(keys.done, keys.claim)
+    for (const { token, ttlMs } of claims) keysAndArgs.push(token, ttlMs)
+    const answers = await this.#redis.claimNotifications(2 * claims.length, ...keysAndArgs)
+    return claims.map(({ token }, i): ClaimResult => {
+      const status = answers[2 * i]
+      const pttl = answers[2 * i + 1] ?? 0
+      if (status === 0) return { status: 'done' }
+      if (status === 1) return { status: 'claimed', token }
+      return { status: 'busy', retryInMs: pttl > 0 ? pttl : 100 }
+    })
+  }
+
+  async #settleMany(settlements: readonly Settlement[]): Promise<void[]> {
+    const keysAndArgs: Array<string | number> = []
+    for (const { kind, processingId } of settlements) {
+      const keys = notificationKeys(kind, processingId)
+      keysAndArgs.push(keys.done, keys.claim, keys.status, keys.attempts)
+    }
+    keysAndArgs.push(this.#processedTtlSeconds, MAX_ATTEMPTS_KEPT)
+    for (const { done, token, status, attempt } of settlements) {
+      keysAndArgs.push(done ? '1' : '0', token ?? '', JSON.stringify(status), attempt === undefined ? '' : JSON.stringify(attempt))
+    }
+    await this.#redis.settleNotifications(4 * settlements.length, ...keysAndArgs)
+    return new Array<void>(settlements.length).fill(undefined)
+  }
+
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      const message = (error as Error).message
+      // A key of ours holding another type (written by something else): asking again gives
+      // the same answer, so the record is dead-lettered instead of retried for ever.
+      if (message.startsWith('WRONGTYPE')) throw new NotificationError(ErrorCodes.STORE_REJECTED, `Redis: ${message}`, false, { cause: error })
+      throw new InfrastructureError(ErrorCodes.STORE_UNAVAILABLE, `Redis: ${message}`, { cause: error })
+    }
+  }
+}
