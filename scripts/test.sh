@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, makes sure Redis and the Kafka broker run, then
-# typecheck, lint, unit tests and integration tests (real Kafka, real Redis, real HTTP).
+# typecheck, lint, import rules, unit tests and integration tests (real Kafka, real Redis, real HTTP).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,5 +9,6 @@ CHROMIUM=1 source scripts/local-services.sh
 
 echo "== typecheck"; tsc -p .
 echo "== lint"; eslint .
+echo "== imports (no cycles, one direction)"; depcruise src scripts bench --config .dependency-cruiser.cjs
 echo "== unit and integration tests (node $(node --version))"
 node --test --test-concurrency=1 --test-timeout=180000 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
