@@ -155,7 +155,10 @@ describe('durable delivery', () => {
 
   test('replicas joining and leaving the group mid-stream: every notification delivered exactly once', async () => {
     const topics = uniqueTopics('replicas')
-    const env = testEnv(topics)
+    // Rebalances are under test, not timeouts: the receiver runs in this process beside three
+    // instances, and on a starved machine its answers passed the tests' 2 s timeout, which
+    // is (rightly) retried and so delivered twice.
+    const env = testEnv(topics, { CALLBACK_TIMEOUT_MS: '15000' })
     receiver.respond = () => ({ status: 200, delayMs: 3 })
     const first = await startService(env)
     let second: Awaited<ReturnType<typeof startService>> | undefined
