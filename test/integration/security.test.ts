@@ -68,4 +68,40 @@ describe('security', () => {
       await service.close()
     }
   })
+
+  test('IPv6 callback hosts that carry a loopback IPv4 address (mapped, compatible, NAT64) are refused and dead-lettered', async () => {
+    const topics = uniqueTopics('ssrf6')
+    // Loopback not allowed: the test env's default allow-list (127.0.0.0/8) would let the
+    // mapped and compatible forms through, by design (they are judged as 127.0.0.1).
+    const service = await startService(testEnv(topics, { CALLBACK_ALLOWED_NETWORKS: '' }))
+    try {
+      const port = receiver.port
+      const hosts = ['[::ffff:127.0.0.1]', '[0:0:0:0:0:FFFF:7F00:1]', '[::127.0.0.1]', '[64:ff9b::7f00:1]', '[64:FF9B::127.0.0.1]', '[64:ff9b:1::7f00:1]', '[::ffff:169.254.169.254]']
+      const cases = hosts.map((host) => ({ host, id: newProcessingId() }))
+      await produce(cases.map(({ host, id }) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `http://${host}:${port}/ssrf6/${id}`)) })))
+      const letters = (await readTopic(topics.KAFKA_TOPIC_DLQ, cases.length, 20_000)).map((record) => JSON.parse(record.value) as { processing_id: number; code: string; attempts: number; reason: string })
+      assert.deepEqual(letters.map((letter) => letter.processing_id).sort(), cases.map(({ id }) => id).sort())
+      for (const letter of letters) {
+        assert.equal(letter.code, 'CALLBACK_ADDRESS_BLOCKED', `${letter.processing_id}: ${letter.reason}`)
+        assert.equal(letter.attempts, 1, 'final at once, never retried')
+        assert.match(letter.reason, /non-public address/)
+      }
+      assert.equal(receiver.requests.filter((r) => r.path.startsWith('/ssrf6/')).length, 0)
+    } finally {
+      await service.close()
+    }
+  })
+
+  test('an IPv4-mapped callback host is judged by its IPv4 address against the allow-list too', async () => {
+    const topics = uniqueTopics('mapped')
+    const service = await startService(testEnv(topics, { CALLBACK_ALLOWED_NETWORKS: '127.0.0.0/8' }))
+    try {
+      const id = newProcessingId()
+      await produce([{ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `http://[::ffff:127.0.0.1]:${receiver.port}/mapped/${id}`)) }])
+      const [request] = await receiver.waitFor(1, 20_000, (r) => r.path === `/mapped/${id}`)
+      assert.ok(request, 'delivered to 127.0.0.1 through its mapped form')
+    } finally {
+      await service.close()
+    }
+  })
 })
