@@ -10,6 +10,7 @@ import { OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
 import { describeError } from './errors.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
+import { kafkaAccessRefusal, kafkaConnection } from './kafka/connection.ts'
 import { ConsumerLoop } from './kafka/consumer-loop.ts'
 import { Publisher } from './kafka/publisher.ts'
 import { ensureTopics } from './kafka/topics.ts'
@@ -59,7 +60,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       circuits: () => gate.unhealthy(Date.now()),
     },
   })
-  const store = new NotificationStore(config.redisUrl, config.processedTtlSeconds)
+  const store = new NotificationStore(config.redis, config.processedTtlSeconds)
   let lastRedisError = ''
   store.onError((error) => {
     if (error.message !== lastRedisError) logger.warn({ error: error.message }, 'Redis connection problem')
@@ -72,7 +73,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     secrets: config.webhookSecrets,
     guard: new AddressGuard(config.allowedNetworks),
   })
-  const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, topics: config.kafka.topics })
+  const connection = kafkaConnection(config.kafka)
+  const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
   const activity = new ActivityLog()
   const pipeline: PipelineContext = {
@@ -92,7 +94,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     claimMs: config.callbackTimeoutMs + CLAIM_MARGIN_MS,
     infrastructureRetryMs: config.tuning.infrastructureRetryMs,
   }
-  const loopOptions = { brokers: config.kafka.brokers, clientId: config.kafka.clientId, tuning: config.tuning, logger }
+  const { groupInstanceId } = config.kafka
+  const loopOptions = { connection, clientId: config.kafka.clientId, tuning: config.tuning, logger, ...(groupInstanceId === undefined ? {} : { groupInstanceId }) }
   const inputLoop = new ConsumerLoop({
     ...loopOptions,
     name: 'input',
@@ -117,7 +120,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     const checks = { redis: store.isReady && (await store.ping()), kafka: loops.every((loop) => loop.isJoined) }
     return { ready: checks.redis && checks.kafka, checks }
   }
-  const deadLetters = new DeadLetterReader({ brokers: config.kafka.brokers, topic: config.kafka.topics.deadLetter, clientId: `${config.kafka.clientId}-admin` })
+  const deadLetters = new DeadLetterReader({ connection, topic: config.kafka.topics.deadLetter, clientId: `${config.kafka.clientId}-admin` })
   const [firstTier] = tiers
   if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
   const server = new OpsServer({
@@ -131,13 +134,25 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   let httpPort = config.httpPort
   let started = false
 
-  /** Waits for Redis and Kafka as long as needed; a failure that says retrying cannot help stops start-up. */
+  /**
+   * Waits for Redis and Kafka as long as needed. A failure that retrying cannot help stops
+   * start-up: one that says so, or Kafka refusing our credentials, certificate or ACLs.
+   */
   const untilDone = (what: string, operation: () => Promise<unknown>) =>
-    retryUntilDone(operation, {
-      signal: stopping.signal,
-      waitMs: CONNECT_RETRY_MS,
-      onRetry: (error) => logger.warn({ error: describeError(error) }, `${what} failed: retrying in ${CONNECT_RETRY_MS} ms`),
-    })
+    retryUntilDone(
+      async () => {
+        try {
+          return await operation()
+        } catch (error) {
+          throw kafkaAccessRefusal(error) ?? error
+        }
+      },
+      {
+        signal: stopping.signal,
+        waitMs: CONNECT_RETRY_MS,
+        onRetry: (error) => logger.warn({ error: describeError(error) }, `${what} failed: retrying in ${CONNECT_RETRY_MS} ms`),
+      },
+    )
 
   return {
     metrics,
@@ -151,7 +166,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       await untilDone('connecting to Redis', () => store.connect())
       const topics = config.kafka.topics
       await untilDone('creating topics', async () => {
-        const created = await ensureTopics(config.kafka.brokers, config.kafka.clientId, [
+        const ensured = await ensureTopics(connection, config.kafka.clientId, [
           ...inputTopics(topics).map((name) => ({ name })),
           { name: topics.outcomes },
           // Dead letters wait for a person to look at them and replay them.
@@ -161,8 +176,13 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
             name: tier.topic,
             configs: { 'retention.ms': String(Math.max(7 * DAY_MS, 4 * tier.delayMs)), 'max.message.bytes': String(WRAPPED_RECORD_MAX_BYTES) },
           })),
-        ])
-        if (created.length > 0) logger.info({ topics: created }, 'created missing topics')
+        ], config.kafka.topicLayout)
+        if (ensured.created.length > 0) logger.info({ topics: ensured.created, replicationFactor: ensured.replicationFactor }, 'created missing topics')
+        metrics.underReplicatedTopics.reset()
+        for (const { topic, replicas } of ensured.underReplicated) metrics.underReplicatedTopics.set({ topic }, replicas)
+        if (ensured.underReplicated.length > 0) {
+          logger.warn({ topics: ensured.underReplicated, wanted: ensured.replicationFactor }, 'topics with fewer replicas than KAFKA_TOPIC_REPLICATION_FACTOR: a broker failure can lose or stall their records')
+        }
       })
       await Promise.all(loops.map((loop) => untilDone('joining the consumer group', () => loop.start())))
       started = true

@@ -1,7 +1,7 @@
 // Configuration: read once at start from the environment (and `.env` where present),
 // validated as a whole; the first problem stops the service with one line naming the
 // variable. Everything else in the service receives a typed, frozen `Config`.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { BlockList, isIP } from 'node:net'
 import { z } from 'zod'
 import { ConfigError, describeError } from './errors.ts'
@@ -15,20 +15,69 @@ export type Mode = (typeof Modes)[keyof typeof Modes]
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
+export const KafkaSecurityProtocols = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const
+export type KafkaSecurityProtocol = (typeof KafkaSecurityProtocols)[number]
+export const SaslMechanisms = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
+export type SaslMechanism = (typeof SaslMechanisms)[number]
+
+/** TLS material read from the files named in the settings (PEM). */
+export interface TlsFiles {
+  readonly ca: Buffer | undefined
+  readonly cert: Buffer | undefined
+  readonly key: Buffer | undefined
+}
+
+export interface KafkaSettings {
+  readonly brokers: readonly string[]
+  readonly groupId: string
+  readonly clientId: string
+  readonly topics: {
+    readonly sending: string
+    readonly aiHandler: string
+    readonly deadLetter: string
+    readonly outcomes: string
+  }
+  readonly security: {
+    readonly protocol: KafkaSecurityProtocol
+    /** Set for SASL_PLAINTEXT and SASL_SSL. */
+    readonly sasl: { readonly mechanism: SaslMechanism; readonly username: string; readonly password: string } | undefined
+    /** Set for SSL and SASL_SSL (every field may be undefined: the system's CAs, no client certificate). */
+    readonly tls: TlsFiles | undefined
+  }
+  /** How topics this service creates are laid out. */
+  readonly topicLayout: {
+    readonly partitions: number
+    /** Undefined: 3, or the number of brokers when fewer. */
+    readonly replicationFactor: number | undefined
+  }
+  /** Static membership (group.instance.id): a restarted replica gets its partitions back at once. */
+  readonly groupInstanceId: string | undefined
+}
+
+export interface HostPort {
+  readonly host: string
+  readonly port: number
+}
+
+/** Where Redis is: one server (REDIS_URL or REDIS_HOST/PORT), a Sentinel set, or a Cluster. */
+export type RedisSettings = {
+  /** User and password (ACL) for the data nodes; from REDIS_URL. */
+  readonly username: string | undefined
+  readonly password: string | undefined
+  /** TLS to the data nodes: rediss:// or REDIS_TLS_CA_FILE. */
+  readonly tls: { readonly ca: Buffer | undefined } | undefined
+} & (
+  | { readonly mode: 'standalone'; readonly url: string }
+  | { readonly mode: 'sentinel'; readonly sentinels: readonly HostPort[]; readonly masterName: string; readonly db: number }
+  | { readonly mode: 'cluster'; readonly nodes: readonly HostPort[] }
+)
+
 export interface Config {
   readonly mode: Mode
-  readonly kafka: {
-    readonly brokers: readonly string[]
-    readonly groupId: string
-    readonly clientId: string
-    readonly topics: {
-      readonly sending: string
-      readonly aiHandler: string
-      readonly deadLetter: string
-      readonly outcomes: string
-    }
-  }
-  readonly redisUrl: string
+  readonly kafka: KafkaSettings
+  readonly redis: RedisSettings
+  /** MEMORY_LIMIT_MB when set; otherwise the container's limit is read at start. */
+  readonly memoryLimitMb: number | undefined
   readonly processedTtlSeconds: number
   readonly callbackTimeoutMs: number
   /** Delay before each retry, in ms: its length is the number of retries after the first attempt. */
@@ -167,6 +216,30 @@ function isValidCidr(cidr: string): boolean {
   return true
 }
 
+const hostPortList = nonEmpty.transform((text, ctx) => {
+  const list: HostPort[] = []
+  for (const entry of text.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry)
+    const port = Number(match?.[2])
+    if (!match || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not host:port` })
+      return z.NEVER
+    }
+    list.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port })
+  }
+  return list
+})
+
+/** A path to a readable file, read once here (certificates, keys). */
+const fileContents = nonEmpty.transform((path, ctx) => {
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `cannot read "${path}": ${(error as NodeJS.ErrnoException).code ?? describeError(error)}` })
+    return z.NEVER
+  }
+})
+
 const redisUrl = nonEmpty.refine((text) => /^rediss?:\/\//.test(text) && URL.canParse(text), 'must be a redis:// or rediss:// URL')
 
 const environmentSchema = z.object({
@@ -190,7 +263,64 @@ const environmentSchema = z.object({
   ADMIN_TOKEN: nonEmpty.min(16, 'must be at least 16 characters').optional(),
   LOG_DIR: nonEmpty.default('logs'),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  KAFKA_SECURITY_PROTOCOL: z.enum(KafkaSecurityProtocols, { message: `must be one of ${KafkaSecurityProtocols.join(', ')}` }).default('PLAINTEXT'),
+  KAFKA_SASL_MECHANISM: z.enum(SaslMechanisms, { message: `must be one of ${SaslMechanisms.join(', ')}` }).optional(),
+  KAFKA_SASL_USERNAME: nonEmpty.optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1, 'must not be empty').optional(),
+  KAFKA_SSL_CA_FILE: fileContents.optional(),
+  KAFKA_SSL_CERT_FILE: fileContents.optional(),
+  KAFKA_SSL_KEY_FILE: fileContents.optional(),
+  KAFKA_TOPIC_PARTITIONS: integer(1, 10_000).default(6),
+  KAFKA_TOPIC_REPLICATION_FACTOR: integer(1, 32).optional(),
+  KAFKA_GROUP_INSTANCE_ID: nonEmpty.regex(/^[A-Za-z0-9._-]{1,200}$/, 'may hold letters, digits, ".", "_" and "-" only').optional(),
+  REDIS_TLS_CA_FILE: fileContents.optional(),
+  REDIS_SENTINELS: hostPortList.optional(),
+  REDIS_SENTINEL_MASTER: nonEmpty.optional(),
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
+  MEMORY_LIMIT_MB: integer(64, 1024 * 1024).optional(),
 })
+type Environment = z.infer<typeof environmentSchema>
+
+/** Rules across variables; the first broken one is reported like a malformed value. */
+function crossFieldProblem(e: Environment): { variable: string; problem: string } | undefined {
+  const saslProtocol = e.KAFKA_SECURITY_PROTOCOL.startsWith('SASL_')
+  const tlsProtocol = e.KAFKA_SECURITY_PROTOCOL.endsWith('SSL')
+  if (saslProtocol) {
+    for (const variable of ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const) {
+      if (e[variable] === undefined) return { variable, problem: `is required with KAFKA_SECURITY_PROTOCOL=${e.KAFKA_SECURITY_PROTOCOL}` }
+    }
+  } else {
+    for (const variable of ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const) {
+      if (e[variable] !== undefined) return { variable, problem: `is set but KAFKA_SECURITY_PROTOCOL is ${e.KAFKA_SECURITY_PROTOCOL} (use SASL_SSL or SASL_PLAINTEXT)` }
+    }
+  }
+  if (!tlsProtocol) {
+    for (const variable of ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const) {
+      if (e[variable] !== undefined) return { variable, problem: `is set but KAFKA_SECURITY_PROTOCOL is ${e.KAFKA_SECURITY_PROTOCOL} (use SSL or SASL_SSL)` }
+    }
+  }
+  if ((e.KAFKA_SSL_CERT_FILE === undefined) !== (e.KAFKA_SSL_KEY_FILE === undefined)) {
+    return { variable: e.KAFKA_SSL_CERT_FILE ? 'KAFKA_SSL_KEY_FILE' : 'KAFKA_SSL_CERT_FILE', problem: 'is required with the other (mutual TLS needs a certificate and its key)' }
+  }
+  if (e.REDIS_SENTINELS && e.REDIS_CLUSTER_NODES) return { variable: 'REDIS_CLUSTER_NODES', problem: 'cannot be set together with REDIS_SENTINELS' }
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER) return { variable: 'REDIS_SENTINEL_MASTER', problem: 'is required with REDIS_SENTINELS (the master name the sentinels monitor)' }
+  if (e.REDIS_SENTINEL_MASTER && !e.REDIS_SENTINELS) return { variable: 'REDIS_SENTINELS', problem: 'is required with REDIS_SENTINEL_MASTER' }
+  return undefined
+}
+
+function redisSettings(e: Environment): RedisSettings {
+  const url = e.REDIS_URL === undefined ? undefined : new URL(e.REDIS_URL)
+  const credentials = {
+    username: url?.username ? decodeURIComponent(url.username) : undefined,
+    password: url?.password ? decodeURIComponent(url.password) : undefined,
+    tls: url?.protocol === 'rediss:' || e.REDIS_TLS_CA_FILE !== undefined ? { ca: e.REDIS_TLS_CA_FILE } : undefined,
+  }
+  if (e.REDIS_SENTINELS && e.REDIS_SENTINEL_MASTER) {
+    return { ...credentials, mode: 'sentinel', sentinels: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_MASTER, db: Number(url?.pathname.slice(1) || 0) }
+  }
+  if (e.REDIS_CLUSTER_NODES) return { ...credentials, mode: 'cluster', nodes: e.REDIS_CLUSTER_NODES }
+  return { ...credentials, mode: 'standalone', url: e.REDIS_URL ?? `redis://${e.REDIS_HOST.includes(':') ? `[${e.REDIS_HOST}]` : e.REDIS_HOST}:${e.REDIS_PORT}` }
+}
 
 const DEFAULT_LOG_LEVEL: Record<Mode, LogLevel> = { DEV: 'info', TEST: 'warn', PROD: 'info' }
 
@@ -211,6 +341,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     throw new ConfigError(variable, issue?.message ?? 'is invalid')
   }
   const e = parsed.data
+  const broken = crossFieldProblem(e)
+  if (broken) throw new ConfigError(broken.variable, broken.problem)
+  const protocol = e.KAFKA_SECURITY_PROTOCOL
   return Object.freeze({
     mode: e.MODE,
     kafka: {
@@ -223,8 +356,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
         deadLetter: e.KAFKA_TOPIC_DLQ,
         outcomes: e.KAFKA_TOPIC_FOR_NOTIFICATIONS,
       },
+      security: {
+        protocol,
+        sasl:
+          e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD
+            ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
+            : undefined,
+        tls: protocol.endsWith('SSL') ? { ca: e.KAFKA_SSL_CA_FILE, cert: e.KAFKA_SSL_CERT_FILE, key: e.KAFKA_SSL_KEY_FILE } : undefined,
+      },
+      topicLayout: { partitions: e.KAFKA_TOPIC_PARTITIONS, replicationFactor: e.KAFKA_TOPIC_REPLICATION_FACTOR },
+      groupInstanceId: e.KAFKA_GROUP_INSTANCE_ID,
     },
-    redisUrl: e.REDIS_URL ?? `redis://${e.REDIS_HOST.includes(':') ? `[${e.REDIS_HOST}]` : e.REDIS_HOST}:${e.REDIS_PORT}`,
+    redis: redisSettings(e),
+    memoryLimitMb: e.MEMORY_LIMIT_MB,
     processedTtlSeconds: e.STORAGE_TIME_PROCESSED_MESSAGES,
     callbackTimeoutMs: e.CALLBACK_TIMEOUT_MS,
     retryScheduleMs: e.RETRY_SCHEDULE,

@@ -1,8 +1,8 @@
 // Entry point: configuration (one line and exit 78 when a setting is wrong), logs, the
 // service, and a graceful stop on SIGTERM/SIGINT (exit 0).
 import { createApp } from './app.ts'
-import { loadConfigOrExit } from './config.ts'
-import { describeError } from './errors.ts'
+import { EXIT_CONFIG, loadConfigOrExit } from './config.ts'
+import { ErrorCodes, NotificationError, describeError } from './errors.ts'
 import { createLogger } from './log.ts'
 
 const config = loadConfigOrExit()
@@ -35,6 +35,9 @@ try {
   if (!stopping) {
     logger.fatal({ error: describeError(error) }, 'could not start')
     await closeLogs()
-    process.exit(1)
+    // Refused credentials, certificate or ACLs: a setting must change, as with a malformed one.
+    const refused = error instanceof NotificationError && error.code === ErrorCodes.KAFKA_ACCESS_REFUSED
+    if (refused) process.stderr.write(`Cannot start: ${error.message}\n`)
+    process.exit(refused ? EXIT_CONFIG : 1)
   }
 }

@@ -54,6 +54,12 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
         for (const { origin, state } of options.sources.circuits()) this.set({ origin, state }, 1)
       },
     }),
+    underReplicatedTopics: new Gauge({
+      name: 'kafka_topic_under_replicated',
+      help: 'Topics this service relies on with fewer replicas than KAFKA_TOPIC_REPLICATION_FACTOR, valued at the replicas they have (checked at start)',
+      labelNames: ['topic'],
+      registers,
+    }),
     attemptDuration: new Histogram({
       name: 'notification_attempt_duration_seconds',
       help: 'Duration of one HTTP attempt',

@@ -13,13 +13,18 @@ export interface NotificationKeys {
   readonly attempts: string
 }
 
+/**
+ * The done marker keeps the contract's name and value exactly; the other keys carry it as a
+ * hash tag (`notification_lock:{processed_messages:42}`), so in Redis Cluster all of a
+ * notification's keys share its slot and one script can touch them together.
+ */
 export function notificationKeys(kind: NotificationKind, processingId: number): NotificationKeys {
-  const suffix = KIND_TRAITS[kind].keySuffix
+  const done = `processed_messages:${processingId}${KIND_TRAITS[kind].keySuffix}`
   return {
-    done: `processed_messages:${processingId}${suffix}`,
-    claim: `notification_lock:${processingId}${suffix}`,
-    status: `notification_status:${processingId}${suffix}`,
-    attempts: `notification_attempts:${processingId}${suffix}`,
+    done,
+    claim: `notification_lock:{${done}}`,
+    status: `notification_status:{${done}}`,
+    attempts: `notification_attempts:{${done}}`,
   }
 }
 

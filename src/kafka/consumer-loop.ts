@@ -15,6 +15,7 @@ import { Interrupted, describeError } from '../errors.ts'
 import { retryUntilDone } from '../lib/retry.ts'
 import { sleep } from '../lib/sleep.ts'
 import type { Logger } from '../log.ts'
+import type { KafkaConnection } from './connection.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { OffsetTracker, partitionKey } from './offset-tracker.ts'
 
@@ -52,9 +53,11 @@ export interface RecordProcessor {
 export interface ConsumerLoopOptions {
   /** For logs and metrics: "input", "retry.5s", … */
   name: string
-  brokers: readonly string[]
+  connection: KafkaConnection
   clientId: string
   groupId: string
+  /** Static membership: this replica's stable id in the group (KAFKA_GROUP_INSTANCE_ID). */
+  groupInstanceId?: string
   topics: string[]
   tuning: Tuning
   /** When the broker answers a fetch: at `minBytes` ready or after `maxWaitMs` (default: 1 byte, 500 ms). */
@@ -156,7 +159,8 @@ export class ConsumerLoop {
     const consumer = new Consumer<string, Buffer, Buffer, Buffer>({
       clientId: `${this.#options.clientId}-${this.#options.name}`,
       groupId: this.#options.groupId,
-      bootstrapBrokers: [...this.#options.brokers],
+      ...this.#options.connection,
+      ...(this.#options.groupInstanceId === undefined ? {} : { groupInstanceId: this.#options.groupInstanceId }),
       deserializers: { key: stringDeserializer },
       autocommit: false,
       // A replica that dies is noticed within 10 s; its partitions (and their waiting retries) move on.

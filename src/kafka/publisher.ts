@@ -7,6 +7,7 @@ import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '..
 import { MicroBatcher } from '../lib/micro-batcher.ts'
 import type { TopicNames } from '../names.ts'
 import type { DeadLetter, Outcome, RetryEnvelope } from '../notifications/records.ts'
+import type { KafkaConnection } from './connection.ts'
 import { createPartitioner } from './partitioner.ts'
 
 type Outgoing = MessageToProduce<string, string, string, string>
@@ -19,11 +20,11 @@ export class Publisher {
   readonly #topics: TopicNames
   readonly #batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
 
-  constructor(options: { brokers: readonly string[]; clientId: string; topics: TopicNames }) {
+  constructor(options: { connection: KafkaConnection; clientId: string; topics: TopicNames }) {
     this.#topics = options.topics
     this.#producer = new Producer({
       clientId: `${options.clientId}-producer`,
-      bootstrapBrokers: [...options.brokers],
+      ...options.connection,
       serializers: stringSerializers,
       acks: ProduceAcks.ALL,
       retries: 5,

@@ -1,14 +1,18 @@
-// Creates the topics the service reads and writes when they are missing (contract §4).
-// Several replicas may start at once: "already exists" is success.
+// Creates the topics the service reads and writes when they are missing (contract §4), laid
+// out for durability: KAFKA_TOPIC_PARTITIONS partitions and KAFKA_TOPIC_REPLICATION_FACTOR
+// replicas (default 3, or the number of brokers when fewer), with min.insync.replicas = 2
+// where there are 3 replicas or more, so an acknowledged write (acks=all) survives a broker.
+// Topics that already exist are not changed; those with fewer replicas than the setting are
+// reported. Several replicas may start at once: "already exists" is success.
 import { Admin, findErrorBy } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError } from '../errors.ts'
+import type { KafkaConnection } from './connection.ts'
 
 export interface TopicLayout {
   readonly partitions: number
-  readonly replicas: number
+  /** Undefined: 3, or the number of brokers when fewer. */
+  readonly replicationFactor: number | undefined
 }
-
-export const DEFAULT_TOPIC_LAYOUT: TopicLayout = { partitions: 6, replicas: 1 }
 
 export interface TopicSpec {
   readonly name: string
@@ -16,27 +20,52 @@ export interface TopicSpec {
   readonly configs?: Readonly<Record<string, string>>
 }
 
-export async function ensureTopics(
-  brokers: readonly string[],
-  clientId: string,
-  topics: readonly TopicSpec[],
-  layout: TopicLayout = DEFAULT_TOPIC_LAYOUT,
-): Promise<string[]> {
-  const admin = new Admin({ clientId: `${clientId}-admin`, bootstrapBrokers: [...brokers], retries: 3, retryDelay: 500 })
+export interface EnsuredTopics {
+  readonly created: string[]
+  /** The replication factor aimed at. */
+  readonly replicationFactor: number
+  /** Topics we rely on that have fewer replicas than that. */
+  readonly underReplicated: Array<{ topic: string; replicas: number }>
+}
+
+const DEFAULT_REPLICATION_FACTOR = 3
+const MIN_IN_SYNC_REPLICAS = 2
+
+/** Pure: the replication factor to create topics with, given the setting and the cluster's size. */
+export function replicationFactorFor(layout: TopicLayout, brokers: number): number {
+  return layout.replicationFactor ?? Math.max(1, Math.min(DEFAULT_REPLICATION_FACTOR, brokers))
+}
+
+/** Pure: the settings a topic is created with (its own, plus min.insync.replicas where replicated). */
+export function creationConfigs(spec: TopicSpec, replicationFactor: number): Array<{ name: string; value: string }> {
+  const configs = { ...(replicationFactor >= 3 ? { 'min.insync.replicas': String(MIN_IN_SYNC_REPLICAS) } : {}), ...spec.configs }
+  return Object.entries(configs).map(([name, value]) => ({ name, value }))
+}
+
+export async function ensureTopics(connection: KafkaConnection, clientId: string, topics: readonly TopicSpec[], layout: TopicLayout): Promise<EnsuredTopics> {
+  const admin = new Admin({ clientId: `${clientId}-admin`, ...connection, retries: 3, retryDelay: 500 })
   try {
+    const cluster = await admin.metadata({ topics: [] })
+    const replicationFactor = replicationFactorFor(layout, cluster.brokers.size)
     const existing = new Set(await admin.listTopics())
-    const missing = topics.filter((topic, index) => !existing.has(topic.name) && topics.findIndex((t) => t.name === topic.name) === index)
+    const wanted = [...new Map(topics.map((topic) => [topic.name, topic])).values()]
+    const missing = wanted.filter((topic) => !existing.has(topic.name))
     for (const topic of missing) {
-      const configs = Object.entries(topic.configs ?? {}).map(([name, value]) => ({ name, value }))
       try {
-        await admin.createTopics({ topics: [topic.name], partitions: layout.partitions, replicas: layout.replicas, configs })
+        await admin.createTopics({ topics: [topic.name], partitions: layout.partitions, replicas: replicationFactor, configs: creationConfigs(topic, replicationFactor) })
       } catch (error) {
         if (!isAlreadyExists(error)) throw error
       }
     }
-    return missing.map((topic) => topic.name)
+    const described = await admin.metadata({ topics: wanted.map((topic) => topic.name), forceUpdate: true })
+    const underReplicated: EnsuredTopics['underReplicated'] = []
+    for (const { name } of wanted) {
+      const replicas = Math.min(...(described.topics.get(name)?.partitions.map((partition) => partition.replicas.length) ?? [0]))
+      if (replicas < replicationFactor) underReplicated.push({ topic: name, replicas })
+    }
+    return { created: missing.map((topic) => topic.name), replicationFactor, underReplicated }
   } catch (error) {
-    throw new InfrastructureError(ErrorCodes.KAFKA_UNAVAILABLE, `cannot create topics on ${brokers.join(',')}: ${(error as Error).message}`, { cause: error })
+    throw new InfrastructureError(ErrorCodes.KAFKA_UNAVAILABLE, `cannot create topics on ${connection.bootstrapBrokers.join(',')}: ${(error as Error).message}`, { cause: error })
   } finally {
     await admin.close()
   }

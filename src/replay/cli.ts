@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util'
 import { SingleBar, Presets } from 'cli-progress'
 import { loadConfigOrExit } from '../config.ts'
+import { kafkaConnection } from '../kafka/connection.ts'
 import { Publisher } from '../kafka/publisher.ts'
 import { retryTiers } from '../names.ts'
 import { NotificationStore } from '../store/notification-store.ts'
@@ -37,9 +38,9 @@ const bar = new SingleBar({ format: '{task} [{bar}] {value}/{total}', hideCursor
 const topic = config.kafka.topics.deadLetter
 const [firstTier] = retryTiers(config.kafka.groupId, config.retryScheduleMs)
 if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
-const reader = new DeadLetterReader({ brokers: config.kafka.brokers, topic, clientId: 'notification-replay' })
-const store = new NotificationStore(config.redisUrl, config.processedTtlSeconds)
-const publisher = new Publisher({ brokers: config.kafka.brokers, clientId: 'notification-replay', topics: config.kafka.topics })
+const reader = new DeadLetterReader({ connection: kafkaConnection(config.kafka), topic, clientId: 'notification-replay' })
+const store = new NotificationStore(config.redis, config.processedTtlSeconds)
+const publisher = new Publisher({ connection: kafkaConnection(config.kafka), clientId: 'notification-replay', topics: config.kafka.topics })
 const deps = { store, publisher, firstTier, deadLetterTopic: topic }
 const dryRun = values['dry-run']
 const counts = { notifications: 0, poison: 0, replayed: 0, alreadyReplayed: 0 }

@@ -2,6 +2,7 @@
 // CLI), its newest letters or one letter at an offset (dashboard). Plain Fetch requests to
 // each partition's leader, so a look at the topic costs no rebalance and leaves no group behind.
 import { Consumer, stringDeserializers } from '@platformatic/kafka'
+import type { KafkaConnection } from '../kafka/connection.ts'
 import type { DeadLetter } from '../notifications/records.ts'
 
 export interface StoredDeadLetter {
@@ -31,10 +32,10 @@ export class DeadLetterReader {
   readonly #consumer: Consumer<string, string, string, string>
   readonly #topic: string
 
-  constructor(options: { brokers: readonly string[]; topic: string; clientId: string }) {
+  constructor(options: { connection: KafkaConnection; topic: string; clientId: string }) {
     this.#topic = options.topic
     // A group id is required by the client; it is never joined (no consume(), no commit()).
-    this.#consumer = new Consumer({ clientId: options.clientId, groupId: `${options.clientId}-reader`, bootstrapBrokers: [...options.brokers], deserializers: stringDeserializers })
+    this.#consumer = new Consumer({ clientId: options.clientId, groupId: `${options.clientId}-reader`, ...options.connection, deserializers: stringDeserializers })
   }
 
   get topic(): string {

@@ -6,11 +6,13 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { Redis } from 'ioredis'
+import slotOf from 'cluster-key-slot'
+import type { RedisSettings } from '../config.ts'
 import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
 import { notificationKeys, requestKey, type NotificationKeys } from '../names.ts'
 import type { NotificationKind } from '../notifications/kinds.ts'
+import { createRedisClient, type RedisClient } from './redis-client.ts'
 
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
 
@@ -65,30 +67,28 @@ const MAX_ATTEMPTS_KEPT = 20
 const script = (name: string) => readFileSync(new URL(`lua/${name}.lua`, import.meta.url), 'utf8')
 const SCRIPTS = { claimNotifications: script('claim-notifications'), settleNotifications: script('settle-notifications') }
 
-interface ScriptedRedis extends Redis {
+interface ScriptedCommands {
   /** numberOfKeys, then the keys and arguments as lua/claim-notifications.lua reads them. */
   claimNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
   /** numberOfKeys, then the keys and arguments as lua/settle-notifications.lua reads them. */
   settleNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>
 }
+type ScriptedRedis = RedisClient & ScriptedCommands
 
 export class NotificationStore {
   readonly #redis: ScriptedRedis
+  /** In a Redis Cluster one script may only touch keys of one slot: batches are split per slot. */
+  readonly #clustered: boolean
   readonly #processedTtlSeconds: number
   readonly #instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   #claimCount = 0
   readonly #claims = new MicroBatcher<PendingClaim, ClaimResult>((claims) => this.#claimMany(claims), { maxBatch: MAX_BATCH })
   readonly #settlements = new MicroBatcher<Settlement, void>((settlements) => this.#settleMany(settlements), { maxBatch: MAX_BATCH })
 
-  constructor(redisUrl: string, processedTtlSeconds: number) {
+  constructor(settings: RedisSettings, processedTtlSeconds: number) {
     this.#processedTtlSeconds = processedTtlSeconds
-    const redis = new Redis(redisUrl, {
-      lazyConnect: true,
-      enableAutoPipelining: true,
-      maxRetriesPerRequest: 2,
-      connectTimeout: 5000,
-      retryStrategy: (times) => Math.min(times * 200, 2000),
-    })
+    this.#clustered = settings.mode === 'cluster'
+    const redis = createRedisClient(settings)
     redis.defineCommand('claimNotifications', { lua: SCRIPTS.claimNotifications })
     redis.defineCommand('settleNotifications', { lua: SCRIPTS.settleNotifications })
     this.#redis = redis as ScriptedRedis
@@ -143,7 +143,8 @@ export class NotificationStore {
   /** Which of these dead letters were replayed already (markers from markReplayed). */
   async wereReplayed(keys: readonly string[]): Promise<boolean[]> {
     if (keys.length === 0) return []
-    const values = await this.#call(() => this.#redis.mget(...keys))
+    // One GET per key (pipelined): in a cluster the markers live in many slots.
+    const values = await this.#call(() => Promise.all(keys.map((key) => this.#redis.get(key))))
     return values.map((value) => value !== null)
   }
 
@@ -172,7 +173,35 @@ export class NotificationStore {
     }
   }
 
-  async #claimMany(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
+  /** Runs a batch as one script call, or in a cluster as one call per slot (pipelined per node by the client). */
+  async #perSlot<I, O>(items: readonly I[], doneKey: (item: I) => string, run: (group: readonly I[]) => Promise<O[]>): Promise<O[]> {
+    if (!this.#clustered) return run(items)
+    const groups = new Map<number, number[]>()
+    items.forEach((item, index) => {
+      const slot = slotOf(doneKey(item))
+      const group = groups.get(slot)
+      if (group) group.push(index)
+      else groups.set(slot, [index])
+    })
+    const results = new Array<O>(items.length)
+    await Promise.all(
+      [...groups.values()].map(async (indexes) => {
+        const answers = await run(indexes.map((index) => items[index]!))
+        indexes.forEach((index, i) => (results[index] = answers[i]!))
+      }),
+    )
+    return results
+  }
+
+  #claimMany(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
+    return this.#perSlot(claims, (claim) => claim.keys.done, (group) => this.#claimScript(group))
+  }
+
+  #settleMany(settlements: readonly Settlement[]): Promise<void[]> {
+    return this.#perSlot(settlements, (settlement) => notificationKeys(settlement.kind, settlement.processingId).done, (group) => this.#settleScript(group))
+  }
+
+  async #claimScript(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
     const keysAndArgs: Array<string | number> = []
     for (const { keys } of claims) keysAndArgs.push(keys.done, keys.claim)
     for (const { token, ttlMs } of claims) keysAndArgs.push(token, ttlMs)
@@ -186,7 +215,7 @@ export class NotificationStore {
     })
   }
 
-  async #settleMany(settlements: readonly Settlement[]): Promise<void[]> {
+  async #settleScript(settlements: readonly Settlement[]): Promise<void[]> {
     const keysAndArgs: Array<string | number> = []
     for (const { kind, processingId } of settlements) {
       const keys = notificationKeys(kind, processingId)

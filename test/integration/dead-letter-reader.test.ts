@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
+import { plaintextConnection } from '../../src/kafka/connection.ts'
 import { ensureTopics } from '../../src/kafka/topics.ts'
 import { DeadLetterReader } from '../../src/replay/dead-letters.ts'
 import { BROKERS, produce } from '../helpers/kafka.ts'
@@ -27,8 +28,8 @@ function letter(processingId: number, pad = 0): string {
 }
 
 before(async () => {
-  await ensureTopics(BROKERS, 'test', [{ name: topic, configs: { 'max.message.bytes': String(8 * 1024 * 1024) } }], { partitions: 1, replicas: 1 })
-  reader = new DeadLetterReader({ brokers: BROKERS, topic, clientId: 'test-reader' })
+  await ensureTopics(plaintextConnection(BROKERS), 'test', [{ name: topic, configs: { 'max.message.bytes': String(8 * 1024 * 1024) } }], { partitions: 1, replicationFactor: 1 })
+  reader = new DeadLetterReader({ connection: plaintextConnection(BROKERS), topic, clientId: 'test-reader' })
 })
 
 after(async () => {

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { after, before, describe, test } from 'node:test'
 import { newProcessingId, successResult } from '../helpers/messages.ts'
 import { BROKERS, produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
+import { plaintextConnection } from '../../src/kafka/connection.ts'
 import { ensureTopics } from '../../src/kafka/topics.ts'
 import { startReceiver, type ReceivedRequest, type Receiver } from '../helpers/receiver.ts'
 import { ROOT, metricValue, readyChild, startService, testEnv, waitUntil } from '../helpers/service.ts'
@@ -219,7 +220,7 @@ describe('durable delivery', () => {
   test('large records are held back by the in-flight byte budget: a few at a time, all delivered', async () => {
     const topics = uniqueTopics('bytes')
     const budget = 2 * 1024 * 1024
-    await ensureTopics(BROKERS, 'test', [{ name: topics.KAFKA_TOPIC_FOR_SENDING, configs: { 'max.message.bytes': String(16 * 1024 * 1024) } }])
+    await ensureTopics(plaintextConnection(BROKERS), 'test', [{ name: topics.KAFKA_TOPIC_FOR_SENDING, configs: { 'max.message.bytes': String(16 * 1024 * 1024) } }], { partitions: 6, replicationFactor: 1 })
     const service = await startService(testEnv(topics), { tuning: { maxInFlightBytes: budget } })
     const delayMs = 400
     receiver.respond = (request) => (request.path.startsWith('/bytes/') ? { status: 200, delayMs } : { status: 200 })
@@ -240,7 +241,7 @@ describe('durable delivery', () => {
 
   test('an oversized record is dead-lettered with its first 64 KiB and the partition moves on', async () => {
     const topics = uniqueTopics('oversized')
-    await ensureTopics(BROKERS, 'test', [{ name: topics.KAFKA_TOPIC_FOR_SENDING, configs: { 'max.message.bytes': String(4 * 1024 * 1024) } }])
+    await ensureTopics(plaintextConnection(BROKERS), 'test', [{ name: topics.KAFKA_TOPIC_FOR_SENDING, configs: { 'max.message.bytes': String(4 * 1024 * 1024) } }], { partitions: 6, replicationFactor: 1 })
     const service = await startService(testEnv(topics))
     try {
       const big = newProcessingId()

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
+import { loadConfig } from '../../src/config.ts'
 import { notificationKeys } from '../../src/names.ts'
 import { NotificationKinds } from '../../src/notifications/kinds.ts'
 import { NotificationStore, type AttemptRecord, type NotificationStatus } from '../../src/store/notification-store.ts'
@@ -16,8 +17,9 @@ let rival: NotificationStore
 let redis: Redis
 
 before(async () => {
-  store = new NotificationStore(REDIS_URL, TTL_SECONDS)
-  rival = new NotificationStore(REDIS_URL, TTL_SECONDS)
+  const { redis: settings } = loadConfig({ REDIS_URL })
+  store = new NotificationStore(settings, TTL_SECONDS)
+  rival = new NotificationStore(settings, TTL_SECONDS)
   redis = new Redis(REDIS_URL)
   await Promise.all([store.connect(), rival.connect()])
 })

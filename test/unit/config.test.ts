@@ -40,7 +40,7 @@ describe('loadConfig defaults', () => {
   })
 
   it('builds the Redis URL from REDIS_HOST and REDIS_PORT defaults', () => {
-    assert.equal(config.redisUrl, 'redis://127.0.0.1:6379')
+    assert.deepEqual(config.redis, { mode: 'standalone', url: 'redis://127.0.0.1:6379', username: undefined, password: undefined, tls: undefined })
   })
 
   it('applies default tuning, overridable per call', () => {
@@ -87,12 +87,12 @@ describe('loadConfig overrides', () => {
   })
 
   it('builds the Redis URL from REDIS_HOST and REDIS_PORT', () => {
-    assert.equal(loadConfig({ REDIS_HOST: 'redis.local', REDIS_PORT: '6380' }).redisUrl, 'redis://redis.local:6380')
+    assert.equal((loadConfig({ REDIS_HOST: 'redis.local', REDIS_PORT: '6380' }).redis as { url: string }).url, 'redis://redis.local:6380')
   })
 
   it('lets REDIS_URL override REDIS_HOST and REDIS_PORT', () => {
     const config = loadConfig({ REDIS_URL: 'rediss://user:pw@cache:7000/2', REDIS_HOST: 'other', REDIS_PORT: '1234' })
-    assert.equal(config.redisUrl, 'rediss://user:pw@cache:7000/2')
+    assert.deepEqual(config.redis, { mode: 'standalone', url: 'rediss://user:pw@cache:7000/2', username: 'user', password: 'pw', tls: { ca: undefined } })
   })
 
   it('treats empty and blank strings as unset', () => {
@@ -110,7 +110,7 @@ describe('loadConfig overrides', () => {
     assert.equal(config.httpPort, 8004)
     assert.equal(config.kafka.groupId, 'notification_service')
     assert.equal(config.mode, 'DEV')
-    assert.equal(config.redisUrl, 'redis://127.0.0.1:6379')
+    assert.equal(config.redis.mode === 'standalone' && config.redis.url, 'redis://127.0.0.1:6379')
     assert.equal(config.retryScheduleMs.length, 9)
     assert.deepEqual(config.webhookSecrets, [])
     assert.equal(config.notifyOnAccepted, false)

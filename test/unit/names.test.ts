@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import slotOf from 'cluster-key-slot'
 import { tierAfter } from '../../src/delivery/retry-policy.ts'
 import { notificationKeys, retryTiers } from '../../src/names.ts'
 
@@ -7,11 +8,20 @@ describe('notificationKeys', () => {
   it('builds the contract key for a sent result, and keys of their own for other kinds', () => {
     assert.deepEqual(notificationKeys('result', 42), {
       done: 'processed_messages:42',
-      claim: 'notification_lock:42',
-      status: 'notification_status:42',
-      attempts: 'notification_attempts:42',
+      claim: 'notification_lock:{processed_messages:42}',
+      status: 'notification_status:{processed_messages:42}',
+      attempts: 'notification_attempts:{processed_messages:42}',
     })
     assert.equal(notificationKeys('accepted', 42).done, 'processed_messages:42:accepted')
+  })
+
+  it('puts every key of one notification in the Redis Cluster slot of its done marker', () => {
+    for (const kind of ['result', 'accepted'] as const) {
+      const keys = notificationKeys(kind, 987_654_321)
+      const slots = new Set(Object.values(keys).map((key: string) => slotOf(key)))
+      assert.deepEqual([...slots], [slotOf(keys.done)], kind)
+    }
+    assert.notEqual(slotOf(notificationKeys('result', 1).done), slotOf(notificationKeys('result', 2).done), 'notifications spread over slots')
   })
 })
 

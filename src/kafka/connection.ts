@@ -1,0 +1,75 @@
+// How every Kafka client of the service connects: the bootstrap brokers and, from
+// KAFKA_SECURITY_PROTOCOL, TLS (SSL, SASL_SSL; mutual TLS with a client certificate) and
+// SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). Built once from the configuration and spread
+// into the options of each consumer, producer and admin client.
+import type { ConnectionOptions as TlsOptions } from 'node:tls'
+import type { SASLOptions } from '@platformatic/kafka'
+import type { KafkaSettings } from '../config.ts'
+import { ErrorCodes, NotificationError } from '../errors.ts'
+
+export interface KafkaConnection {
+  readonly bootstrapBrokers: string[]
+  readonly tls?: TlsOptions
+  readonly sasl?: SASLOptions
+}
+
+export function kafkaConnection(kafka: Pick<KafkaSettings, 'brokers' | 'security'>): KafkaConnection {
+  const { tls, sasl } = kafka.security
+  return {
+    bootstrapBrokers: [...kafka.brokers],
+    ...(tls ? { tls: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) } } : {}),
+    ...(sasl ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } } : {}),
+  }
+}
+
+/** A plaintext connection to these brokers (tests, benchmarks). */
+export function plaintextConnection(brokers: readonly string[]): KafkaConnection {
+  return { bootstrapBrokers: [...brokers] }
+}
+
+/** Node's codes for a broker certificate that TLS cannot trust. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
+/** Broker answers that mean our principal may not do this (ACLs). */
+const NOT_AUTHORIZED = new Set(['TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED'])
+
+/**
+ * Whether a failure says the cluster refuses us (credentials, certificate, ACLs) rather than
+ * that it is unreachable: retrying cannot help, and a person must fix a setting. The client
+ * reports these wrapped in retryable network errors ("Connection to … failed." whose cause is
+ * the authentication error or the TLS error), so the whole chain is searched, causes included.
+ */
+export function kafkaAccessRefusal(error: unknown): NotificationError | undefined {
+  const seen = new Set<unknown>()
+  const find = (value: unknown, depth: number): string | undefined => {
+    if (depth > 10 || typeof value !== 'object' || value === null || seen.has(value)) return undefined
+    seen.add(value)
+    const { code, apiId, serverErrorMessage, message, errors, cause } = value as Record<string, unknown>
+    if (apiId === 'SASL_AUTHENTICATION_FAILED' || code === 'PLT_KFK_AUTHENTICATION') {
+      const detail = typeof serverErrorMessage === 'string' && serverErrorMessage !== '' ? serverErrorMessage : String(message)
+      const deeper = Array.isArray(errors) ? errors.map((inner) => find(inner, depth + 1)).find(Boolean) : find(cause, depth + 1)
+      return deeper ?? `Kafka authentication failed: ${detail} (check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)`
+    }
+    if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+      return `Kafka TLS: the broker's certificate is not trusted (${code}: ${String(message)}); set KAFKA_SSL_CA_FILE to the CA that signed it`
+    }
+    if (typeof apiId === 'string' && NOT_AUTHORIZED.has(apiId)) {
+      return `Kafka refused an operation (${apiId}): grant this user the ACLs listed in the README (Deploying)`
+    }
+    if (Array.isArray(errors)) for (const inner of errors) {
+      const found = find(inner, depth + 1)
+      if (found) return found
+    }
+    return find(cause, depth + 1)
+  }
+  const reason = find(error, 0)
+  return reason === undefined ? undefined : new NotificationError(ErrorCodes.KAFKA_ACCESS_REFUSED, reason, false, { cause: error })
+}
