@@ -10,6 +10,12 @@ LIBS="$KAFKA_DIR/libs"
 LOG4J_TOOLS="$KAFKA_DIR/log4j2-tools.properties"
 HOST=127.0.0.1
 
+# Default JVM options of a broker besides the heap. C1 only
+# (TieredStopAtLevel=1) starts ~1 s faster and is plenty for tests; for
+# throughput benchmarks pass options without it.
+# shellcheck disable=SC2034 # used by the sourcing scripts
+BROKER_JVM_OPTS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MaxDirectMemorySize=128m -XX:ReservedCodeCacheSize=64m -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true"
+
 need() {
   command -v "$1" >/dev/null 2>&1 || { err "'$1' not found on PATH${2:+ ($2)}"; exit 1; }
 }
@@ -31,6 +37,42 @@ api_versions_ok() {
     printf "\x00\x00\x00\x0f\x00\x12\x00\x00\x4b\x41\x46\x41\x00\x05probe" >&3
     head -c 10 <&3' 2>/dev/null | LC_ALL=C od -An -tx1 | tr -d ' \n')" || true
   [[ "${#out}" -eq 20 && "${out:8:12}" == "4b4146410000" ]]
+}
+
+# broker_pid_of PIDFILE PROPS: PID of the kafka.Kafka JVM started with PROPS,
+# or empty. Trusts the pid file only if that process really is kafka.Kafka
+# with PROPS; else looks for a process whose command line names PROPS.
+broker_pid_of() {
+  local pidfile=$1 props=$2 pid cmd d
+  if [[ -f "$pidfile" ]]; then
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]]; then
+      cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" || true)"
+      if [[ "$cmd" == *" kafka.Kafka $props "* ]]; then echo "$pid"; return 0; fi
+    fi
+  fi
+  for d in /proc/[0-9]*; do
+    pid="${d#/proc/}"
+    cmd="$(tr '\0' ' ' 2>/dev/null <"$d/cmdline" || true)"
+    if [[ "$cmd" == *" kafka.Kafka $props "* ]]; then echo "$pid"; return 0; fi
+  done
+  return 0
+}
+
+# launch_broker PROPS LOG4J LOGDIR [JVM OPTION...]: starts `kafka.Kafka PROPS`
+# detached (own session, lock fd 9 closed, output appended to
+# LOGDIR/stdout.log) in PROPS's directory; sets LAUNCHED_PID.
+launch_broker() {
+  local props=$1 log4j=$2 logs=$3
+  shift 3
+  (
+    cd "$(dirname "$props")" || exit 1
+    exec setsid nohup java "$@" "-Dlog4j2.configurationFile=$log4j" \
+      "-Dkafka.logs.dir=$logs" -cp "$LIBS/*" kafka.Kafka "$props" \
+      >>"$logs/stdout.log" 2>&1 </dev/null 9>&-
+  ) &
+  # shellcheck disable=SC2034 # read by the caller
+  LAUNCHED_PID=$!
 }
 
 # stop_pid PID TIMEOUT: SIGTERM, then SIGKILL after TIMEOUT seconds.

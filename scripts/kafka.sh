@@ -38,9 +38,9 @@ CPORT="${KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
-# C1 only (TieredStopAtLevel=1) starts ~1 s faster and is plenty for tests;
-# for throughput benchmarks set KAFKA_JVM_OPTS without it.
-JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MaxDirectMemorySize=128m -XX:ReservedCodeCacheSize=64m -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
+# defaults: BROKER_JVM_OPTS in kafka-common.sh (C1 only: for throughput
+# benchmarks set KAFKA_JVM_OPTS without -XX:TieredStopAtLevel=1)
+JVM_OPTS="${KAFKA_JVM_OPTS:-$BROKER_JVM_OPTS}"
 # AppCDS: the first broker run dumps its loaded classes into an archive when it
 # is stopped cleanly; later starts map it (~1.5 s faster, ~40 MB less RSS).
 # KAFKA_CDS=0 turns this off.
@@ -66,26 +66,8 @@ broker_answers() { api_versions_ok "$PORT"; }
 
 # ---------------------------------------------------------------- process ---
 
-# PID of the broker started from this checkout, or empty. Trusts the pid file
-# only if that process really is our kafka.Kafka; else looks for a process
-# whose command line names our server.properties.
-broker_pid() {
-  local pid cmd
-  if [[ -f "$PIDFILE" ]]; then
-    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    if [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]]; then
-      cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" || true)"
-      if [[ "$cmd" == *kafka.Kafka*"$PROPS"* ]]; then echo "$pid"; return 0; fi
-    fi
-  fi
-  local d
-  for d in /proc/[0-9]*; do
-    pid="${d#/proc/}"
-    cmd="$(tr '\0' ' ' 2>/dev/null <"$d/cmdline" || true)"
-    if [[ "$cmd" == *" kafka.Kafka $PROPS"* ]]; then echo "$pid"; return 0; fi
-  done
-  return 0
-}
+# PID of the broker started from this checkout, or empty.
+broker_pid() { broker_pid_of "$PIDFILE" "$PROPS"; }
 
 show_log_tail() {
   local f
@@ -227,14 +209,8 @@ do_start() {
 
   local t0=$SECONDS pid
   # shellcheck disable=SC2086
-  (
-    cd "$KDIR"
-    exec setsid nohup java $HEAP_OPTS $JVM_OPTS "${CDS_OPTS[@]}" \
-      "-Dlog4j2.configurationFile=$LOG4J_SERVER" "-Dkafka.logs.dir=$LOGS" \
-      -cp "$LIBS/*" kafka.Kafka "$PROPS" \
-      >>"$LOGS/stdout.log" 2>&1 </dev/null 9>&-
-  ) &
-  pid=$!
+  launch_broker "$PROPS" "$LOG4J_SERVER" "$LOGS" $HEAP_OPTS $JVM_OPTS "${CDS_OPTS[@]}"
+  pid=$LAUNCHED_PID
   echo "$pid" >"$PIDFILE"
 
   local deadline=$((SECONDS + START_TIMEOUT)) stage=port
