@@ -41,9 +41,10 @@ api_versions_ok() {
 
 # broker_pid_of PIDFILE PROPS: PID of the kafka.Kafka JVM started with PROPS,
 # or empty. Trusts the pid file only if that process really is kafka.Kafka
-# with PROPS; else looks for a process whose command line names PROPS.
+# with PROPS; else asks pgrep for a command line ending in "kafka.Kafka PROPS"
+# (a bash loop over /proc takes seconds on a loaded machine).
 broker_pid_of() {
-  local pidfile=$1 props=$2 pid cmd d
+  local pidfile=$1 props=$2 pid cmd
   if [[ -f "$pidfile" ]]; then
     pid="$(cat "$pidfile" 2>/dev/null || true)"
     if [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]]; then
@@ -51,12 +52,8 @@ broker_pid_of() {
       if [[ "$cmd" == *" kafka.Kafka $props "* ]]; then echo "$pid"; return 0; fi
     fi
   fi
-  for d in /proc/[0-9]*; do
-    pid="${d#/proc/}"
-    cmd="$(tr '\0' ' ' 2>/dev/null <"$d/cmdline" || true)"
-    if [[ "$cmd" == *" kafka.Kafka $props "* ]]; then echo "$pid"; return 0; fi
-  done
-  return 0
+  # shellcheck disable=SC2001,SC2016 # a regex-escaped path; $ is literal
+  pgrep -f -- "kafka\.Kafka $(sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"$props")\$" | head -n 1 || true
 }
 
 # launch_broker PROPS LOG4J LOGDIR [JVM OPTION...]: starts `kafka.Kafka PROPS`
@@ -170,7 +167,8 @@ EOF
 # the jars and to the JVM build, hence the hash in its name.
 
 cds_archive() {
-  echo "$1/kafka-$(java -version 2>&1 | sha256sum | cut -c1-12).jsa"
+  [[ -n "${CDS_JVM_HASH:-}" ]] || CDS_JVM_HASH="$(java -version 2>&1 | sha256sum | cut -c1-12)"
+  echo "$1/kafka-$CDS_JVM_HASH.jsa"
 }
 
 # cds_options DIR [DUMP]: fills the array CDS_OPTS to map DIR's archive, or,
