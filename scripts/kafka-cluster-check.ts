@@ -70,7 +70,7 @@ function errorChain(error: unknown): string[] {
   for (let depth = 0; current instanceof Error && depth < 12; depth++) {
     const e = current as Inspectable
     const nested = Array.isArray(e.errors) ? ` [${e.errors.length} nested]` : ''
-    const api = e.apiId !== undefined ? ` apiId=${String(e.apiId)} serverErrorMessage=${JSON.stringify(e.serverErrorMessage)}` : ''
+    const api = e.apiId !== undefined ? ` apiId=${JSON.stringify(e.apiId)} serverErrorMessage=${JSON.stringify(e.serverErrorMessage)}` : ''
     lines.push(`${'  '.repeat(depth)}${e.constructor.name} code=${String(e.code)} canRetry=${String(e.canRetry)}${api} message=${JSON.stringify(e.message)}${nested}`)
     current = Array.isArray(e.errors) && e.errors.length > 0 ? e.errors[0] : e.cause
   }
@@ -82,7 +82,7 @@ function classify(error: unknown): string {
   const err = error instanceof Error ? error : null
   const auth = findErrorBy(err, 'code', AuthenticationError.code)
   const saslFailed = findErrorBy(err, 'apiId', 'SASL_AUTHENTICATION_FAILED')
-  return `findErrorBy(code=PLT_KFK_AUTHENTICATION)=${auth ? 'found' : 'null'}, findErrorBy(apiId=SASL_AUTHENTICATION_FAILED)=${saslFailed ? 'found' : 'null'}, NetworkError.isRetryable=${NetworkError.isRetryable(error)}`
+  return `findErrorBy(code=PLT_KFK_AUTHENTICATION)=${auth ? 'found' : 'null'}, findErrorBy(apiId=SASL_AUTHENTICATION_FAILED)=${saslFailed ? 'found' : 'null'}, NetworkError.isRetryable=${NetworkError.isRetryable(err)}`
 }
 
 function report(what: string, result: { ms: number; error?: unknown }): void {
@@ -166,29 +166,48 @@ async function produce(count: number, from = 0, pauseMs = 0, onEach?: (i: number
   return { sent, errors }
 }
 
-async function consume(expected: number, timeoutMs: number): Promise<{ keys: Set<string>; records: number }> {
-  const consumer = new Consumer<string, Buffer, Buffer, Buffer>({ clientId: 'cluster-check-consumer', groupId: `cluster-check-${randomUUID()}`, ...base, deserializers: { key: stringDeserializer }, autocommit: false })
+/**
+ * Reads the topic from the start until `expected` distinct keys were seen or the time is up.
+ * A failed stream is replaced by a new consumer (as the service's ConsumerLoop does);
+ * `streamErrors` counts how often that happened.
+ */
+async function consume(expected: number, timeoutMs: number): Promise<{ keys: Set<string>; records: number; streamErrors: number }> {
   const keys = new Set<string>()
+  const deadline = Date.now() + timeoutMs
   let records = 0
-  try {
-    const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false, maxWaitTime: 500 })
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs)
-      stream.on('data', (message: Message<string, Buffer, Buffer, Buffer>) => {
-        records++
-        keys.add(message.key)
-        if (keys.size >= expected) {
+  let streamErrors = 0
+  while (keys.size < expected && Date.now() < deadline) {
+    // retries and retryDelay as in the service's ConsumerLoop (src/kafka/consumer-loop.ts)
+    const consumer = new Consumer<string, Buffer, Buffer, Buffer>({ clientId: 'cluster-check-consumer', groupId: `cluster-check-${randomUUID()}`, ...base, deserializers: { key: stringDeserializer }, autocommit: false, retries: 5, retryDelay: 500 })
+    try {
+      const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false, maxWaitTime: 500 })
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+        const done = () => {
           clearTimeout(timer)
           resolve()
         }
+        stream.on('data', (message: Message<string, Buffer, Buffer, Buffer>) => {
+          records++
+          keys.add(message.key)
+          if (keys.size >= expected) done()
+        })
+        stream.on('error', (error: unknown) => {
+          streamErrors++
+          console.log(`     ${new Date().toISOString()} consumer stream failed, new consumer: ${errorChain(error).slice(0, 2).join(' / ')}`)
+          done()
+        })
       })
-      stream.on('error', (error: unknown) => console.log(`     consumer stream error: ${JSON.stringify(errorShape(error))}`))
-    })
-    await stream.close()
-  } finally {
-    await consumer.close(true)
+      await stream.close().catch(() => undefined)
+    } catch (error) {
+      streamErrors++
+      console.log(`     consumer failed, new consumer: ${errorChain(error).slice(0, 2).join(' / ')}`)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    } finally {
+      await consumer.close(true).catch(() => undefined)
+    }
   }
-  return { keys, records }
+  return { keys, records, streamErrors }
 }
 
 const killLeader = process.argv.includes('--kill-leader')
@@ -220,7 +239,7 @@ if (!created.error && killLeader) {
   )
   const consumed = await consuming
   const sent = produced.value?.sent ?? 0
-  console.log(`     produced ${sent}/${total} in ${produced.ms} ms, ${produced.value?.errors.length ?? 0} failed sends; consumed ${consumed.keys.size} distinct (${consumed.records} in all)`)
+  console.log(`     produced ${sent}/${total} in ${produced.ms} ms, ${produced.value?.errors.length ?? 0} failed sends; consumed ${consumed.keys.size} distinct (${consumed.records} in all), ${consumed.streamErrors} consumer stream failure(s)`)
   for (const error of (produced.value?.errors ?? []).slice(0, 3)) console.log(`     send error: ${JSON.stringify(errorShape(error))}`)
   if (sent === total && consumed.keys.size === total) ok(`kill -9 of leader broker ${killed}: producer and consumer carried on, nothing lost`)
   else fail(`kill -9 of leader broker ${killed}: produced ${sent}, consumed ${consumed.keys.size} of ${total}`)
