@@ -166,16 +166,13 @@ EOF
 # JVMs mapping the same archive share those pages). The archive is specific to
 # the jars and to the JVM build, hence the hash in its name.
 
-cds_archive() {
-  [[ -n "${CDS_JVM_HASH:-}" ]] || CDS_JVM_HASH="$(java -version 2>&1 | sha256sum | cut -c1-12)"
-  echo "$1/kafka-$CDS_JVM_HASH.jsa"
-}
-
 # cds_options DIR [DUMP]: fills the array CDS_OPTS to map DIR's archive, or,
 # when there is none and DUMP is 1 (the default), to dump one at exit.
 cds_options() {
   local dir=$1 dump=${2:-1} jsa
-  jsa="$(cds_archive "$dir")"
+  # `java -version` takes ~0.5 s: once per script run
+  [[ -n "${CDS_JVM_HASH:-}" ]] || CDS_JVM_HASH="$(java -version 2>&1 | sha256sum | cut -c1-12)"
+  jsa="$dir/kafka-$CDS_JVM_HASH.jsa"
   CDS_OPTS=()
   if [[ -s "$jsa" ]]; then
     CDS_OPTS=("-XX:SharedArchiveFile=$jsa")
