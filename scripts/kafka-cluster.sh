@@ -105,11 +105,7 @@ ADMIN_PASSWORD=admin-test-secret
 log() { echo "kafka-cluster.sh: $*"; }
 err() { echo "kafka-cluster.sh: $*" >&2; }
 
-lock() {
-  mkdir -p "$CDIR"
-  exec 9>"$LOCKFILE"
-  flock 9
-}
+lock() { lock_on "$LOCKFILE"; }
 
 sasl_port() { echo $((SASL_BASE + $1 - 1)); }
 controller_port() { echo $((CONTROLLER_BASE + $1 - 1)); }
@@ -144,15 +140,7 @@ check_ports() {
   done
 }
 
-show_log_tail() {
-  local f
-  for f in "$(bdir "$1")/logs/server.log" "$(bdir "$1")/logs/stdout.log"; do
-    if [[ -s "$f" ]]; then
-      err "---- broker $1: last lines of $f ----"
-      tail -n 30 "$f" >&2
-    fi
-  done
-}
+show_log_tail() { log_tails "$(bdir "$1")/logs"; }
 
 # -------------------------------------------------------------------- TLS ---
 
@@ -313,7 +301,6 @@ format_if_needed() {
 # ---------------------------------------------------------------- start -----
 
 prepare() {
-  check_ports
   bash "$SCRIPT_DIR/kafka.sh" fetch
   need java "install a JDK >= 17"
   [[ -f "$LOG4J_TOOLS" ]] || write_tools_log4j
@@ -390,6 +377,7 @@ wait_ready() {
 }
 
 do_start() {
+  check_ports
   lock
   local t0=$SECONDS n
   local -a todo=()
@@ -411,6 +399,7 @@ do_start() {
 
 do_start_broker() {
   check_broker_id "${1:-}"
+  check_ports
   lock
   local t0=$SECONDS
   if [[ -n "$(pid_of "$1")" ]] && answers "$1"; then

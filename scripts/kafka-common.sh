@@ -22,6 +22,25 @@ need() {
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
+# lock_on FILE: exclusive lock (fd 9) for commands that change state; released
+# on exit. Brokers are started with fd 9 closed so they never hold it.
+lock_on() {
+  mkdir -p "$(dirname "$1")"
+  exec 9>"$1"
+  flock 9
+}
+
+# log_tails LOGDIR: the last lines of LOGDIR/server.log and stdout.log, on stderr.
+log_tails() {
+  local f
+  for f in "$1/server.log" "$1/stdout.log"; do
+    if [[ -s "$f" ]]; then
+      err "---- last lines of $f ----"
+      tail -n 40 "$f" >&2
+    fi
+  done
+}
+
 port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" >/dev/null 2>&1
 }

@@ -54,11 +54,7 @@ err() { echo "kafka.sh: $*" >&2; }
 
 # Take an exclusive lock for commands that change state; released on exit.
 # The broker JVM is started with this fd closed so it never holds the lock.
-lock() {
-  mkdir -p "$KDIR"
-  exec 9>"$LOCKFILE"
-  flock 9
-}
+lock() { lock_on "$LOCKFILE"; }
 
 # ---------------------------------------------------------------- probing ---
 
@@ -69,15 +65,7 @@ broker_answers() { api_versions_ok "$PORT"; }
 # PID of the broker started from this checkout, or empty.
 broker_pid() { broker_pid_of "$PIDFILE" "$PROPS"; }
 
-show_log_tail() {
-  local f
-  for f in "$LOGS/server.log" "$LOGS/stdout.log"; do
-    if [[ -s "$f" ]]; then
-      err "---- last lines of $f ----"
-      tail -n 40 "$f" >&2
-    fi
-  done
-}
+show_log_tail() { log_tails "$LOGS"; }
 
 # ------------------------------------------------------------------ fetch ---
 
