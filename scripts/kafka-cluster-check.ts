@@ -8,6 +8,16 @@
 //
 // Connection settings come from `scripts/kafka-cluster.sh env` (KAFKA_* variables in the
 // environment take precedence). Exit code 0 only if every check passed.
+//
+// Client options that work (@platformatic/kafka 2.12), on top of clientId/bootstrapBrokers:
+//   SASL_SSL: { sasl: { mechanism: 'SCRAM-SHA-512', username, password }, tls: { ca: readFileSync(caFile) } }
+//             (mechanism 'SCRAM-SHA-256' and 'PLAIN' work too; `ssl` is an alias of `tls`)
+//   mTLS:     { tls: { ca, cert: readFileSync('client.pem'), key: readFileSync('client.key') } } on the SSL ports
+// Found here: a wrong password surfaces as an AuthenticationError (canRetry false) only as the
+// `cause` of a NetworkError (canRetry true) inside nested MultipleErrors, so the client retries
+// it like a network failure, and findErrorBy() (which follows `errors`, not `cause`) does not
+// find it; an untrusted CA is a NetworkError whose cause is Node's TLS error
+// (code SELF_SIGNED_CERT_IN_CHAIN). Run it to see the exact chains.
 import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
