@@ -22,26 +22,25 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+# shellcheck source=scripts/kafka-common.sh
+source "$SCRIPT_DIR/kafka-common.sh"
 POM="$ROOT/kafka/pom.xml"
-KDIR="$ROOT/.kafka"
-LIBS="$KDIR/libs"
+KDIR="$KAFKA_DIR"
 DATA="$KDIR/data"
 LOGS="$KDIR/logs"
 PROPS="$KDIR/server.properties"
 PIDFILE="$KDIR/kafka.pid"
 LOG4J_SERVER="$KDIR/log4j2-server.properties"
-LOG4J_TOOLS="$KDIR/log4j2-tools.properties"
 LOCKFILE="$KDIR/.lock"
 
 PORT="${KAFKA_PORT:-9092}"
 CPORT="${KAFKA_CONTROLLER_PORT:-9093}"
-HOST=127.0.0.1
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
-# C1 only (TieredStopAtLevel=1) starts ~1 s faster and is plenty for tests;
-# for throughput benchmarks set KAFKA_JVM_OPTS without it.
-JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MaxDirectMemorySize=128m -XX:ReservedCodeCacheSize=64m -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
+# defaults: BROKER_JVM_OPTS in kafka-common.sh (C1 only: for throughput
+# benchmarks set KAFKA_JVM_OPTS without -XX:TieredStopAtLevel=1)
+JVM_OPTS="${KAFKA_JVM_OPTS:-$BROKER_JVM_OPTS}"
 # AppCDS: the first broker run dumps its loaded classes into an archive when it
 # is stopped cleanly; later starts map it (~1.5 s faster, ~40 MB less RSS).
 # KAFKA_CDS=0 turns this off.
@@ -53,78 +52,20 @@ CLUSTER_ID="${KAFKA_CLUSTER_ID:-bm90aWZpY2F0aW9uLXN2Yw}"
 log() { echo "kafka.sh: $*"; }
 err() { echo "kafka.sh: $*" >&2; }
 
-need() {
-  command -v "$1" >/dev/null 2>&1 || { err "'$1' not found on PATH${2:+ ($2)}"; exit 1; }
-}
-
 # Take an exclusive lock for commands that change state; released on exit.
 # The broker JVM is started with this fd closed so it never holds the lock.
-lock() {
-  mkdir -p "$KDIR"
-  exec 9>"$LOCKFILE"
-  flock 9
-}
+lock() { lock_on "$LOCKFILE"; }
 
 # ---------------------------------------------------------------- probing ---
-
-port_open() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" >/dev/null 2>&1
-}
-
-# Java-free Kafka check: send an ApiVersions v0 request (api_key 18,
-# correlation id 0x4b414641, client id "probe") and expect the same correlation
-# id back with error_code 0. The broker only answers once it serves requests.
-api_versions_ok() {
-  local out
-  out="$(timeout 3 bash -c '
-    exec 3<>/dev/tcp/'"$HOST"'/'"$1"' || exit 1
-    printf "\x00\x00\x00\x0f\x00\x12\x00\x00\x4b\x41\x46\x41\x00\x05probe" >&3
-    head -c 10 <&3' 2>/dev/null | LC_ALL=C od -An -tx1 | tr -d ' \n')" || true
-  [[ "${#out}" -eq 20 && "${out:8:12}" == "4b4146410000" ]]
-}
 
 broker_answers() { api_versions_ok "$PORT"; }
 
 # ---------------------------------------------------------------- process ---
 
-# PID of the broker started from this checkout, or empty. Trusts the pid file
-# only if that process really is our kafka.Kafka; else looks for a process
-# whose command line names our server.properties.
-broker_pid() {
-  local pid cmd
-  if [[ -f "$PIDFILE" ]]; then
-    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    if [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]]; then
-      cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" || true)"
-      if [[ "$cmd" == *kafka.Kafka*"$PROPS"* ]]; then echo "$pid"; return 0; fi
-    fi
-  fi
-  local d
-  for d in /proc/[0-9]*; do
-    pid="${d#/proc/}"
-    cmd="$(tr '\0' ' ' 2>/dev/null <"$d/cmdline" || true)"
-    if [[ "$cmd" == *" kafka.Kafka $PROPS"* ]]; then echo "$pid"; return 0; fi
-  done
-  return 0
-}
+# PID of the broker started from this checkout, or empty.
+broker_pid() { broker_pid_of "$PIDFILE" "$PROPS"; }
 
-alive() { kill -0 "$1" 2>/dev/null; }
-
-show_log_tail() {
-  local f
-  for f in "$LOGS/server.log" "$LOGS/stdout.log"; do
-    if [[ -s "$f" ]]; then
-      err "---- last lines of $f ----"
-      tail -n 40 "$f" >&2
-    fi
-  done
-}
-
-# Command line for Kafka CLI classes: small JVM, logs WARN to stderr.
-# shellcheck disable=SC2206
-TOOLS_JAVA=(java ${KAFKA_TOOLS_OPTS:--Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}
-  "-Dlog4j2.configurationFile=$LOG4J_TOOLS" -cp "$LIBS/*")
-tools_java() { "${TOOLS_JAVA[@]}" "$@"; }
+show_log_tail() { log_tails "$LOGS"; }
 
 # ------------------------------------------------------------------ fetch ---
 
@@ -209,65 +150,8 @@ broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=500
 EOF
 
-  cat >"$LOG4J_SERVER" <<EOF
-# Broker logging: file only, nothing on the console.
-status = warn
-name = kafka-server
-# Kafka logs while shutting down; log4j's own hook would stop logging first.
-shutdownHook = disable
-appender.file.type = RollingFile
-appender.file.name = FILE
-appender.file.fileName = $LOGS/server.log
-appender.file.filePattern = $LOGS/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 20MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-# very chatty at INFO
-logger.cfg.name = org.apache.kafka.common.config.AbstractConfig
-logger.cfg.level = WARN
-logger.kcfg.name = kafka.server.KafkaConfig
-logger.kcfg.level = WARN
-logger.clients.name = org.apache.kafka.clients
-logger.clients.level = WARN
-logger.statechange.name = state.change.logger
-logger.statechange.level = WARN
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.storage.name = org.apache.kafka.storage.internals.log
-logger.storage.level = WARN
-logger.unifiedlog.name = kafka.log.UnifiedLog
-logger.unifiedlog.level = WARN
-logger.logmanager.name = kafka.log.LogManager
-logger.logmanager.level = WARN
-logger.cleaner.name = kafka.log.LogCleaner
-logger.cleaner.level = WARN
-logger.appinfo.name = org.apache.kafka.common.utils.AppInfoParser
-logger.appinfo.level = WARN
-EOF
-
+  write_server_log4j "$LOG4J_SERVER" "$LOGS"
   write_tools_log4j
-}
-
-write_tools_log4j() {
-  mkdir -p "$KDIR"
-  cat >"$LOG4J_TOOLS" <<'EOF'
-# CLI tools: warnings and errors on stderr.
-status = warn
-name = kafka-tools
-appender.err.type = Console
-appender.err.name = STDERR
-appender.err.target = SYSTEM_ERR
-appender.err.layout.type = PatternLayout
-appender.err.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.err.ref = STDERR
-EOF
 }
 
 format_if_needed() {
@@ -294,7 +178,7 @@ do_start() {
   old="$(broker_pid)"
   if [[ -n "$old" ]]; then
     log "broker process $old exists but does not answer; stopping it first"
-    stop_pid "$old"
+    stop_broker "$old"
   fi
   if port_open "$CPORT"; then
     err "controller port $HOST:$CPORT is already in use"
@@ -305,30 +189,16 @@ do_start() {
   write_config
   format_if_needed
 
-  local -a cds_opts=()
+  CDS_OPTS=()
   if [[ "$CDS" == 1 ]]; then
-    local jsa
-    jsa="$(cds_archive)"
     rm -f "$LIBS"/*.jsa.tmp
-    if [[ -s "$jsa" ]]; then
-      cds_opts=("-XX:SharedArchiveFile=$jsa")
-    else
-      rm -f "$LIBS"/*.jsa
-      cds_opts=("-XX:ArchiveClassesAtExit=$jsa.tmp")
-    fi
-    cds_opts+=(-Xlog:cds=off -Xlog:cds+dynamic=off)
+    cds_options "$LIBS"
   fi
 
   local t0=$SECONDS pid
   # shellcheck disable=SC2086
-  (
-    cd "$KDIR"
-    exec setsid nohup java $HEAP_OPTS $JVM_OPTS "${cds_opts[@]}" \
-      "-Dlog4j2.configurationFile=$LOG4J_SERVER" "-Dkafka.logs.dir=$LOGS" \
-      -cp "$LIBS/*" kafka.Kafka "$PROPS" \
-      >>"$LOGS/stdout.log" 2>&1 </dev/null 9>&-
-  ) &
-  pid=$!
+  launch_broker "$PROPS" "$LOG4J_SERVER" "$LOGS" $HEAP_OPTS $JVM_OPTS "${CDS_OPTS[@]}"
+  pid=$LAUNCHED_PID
   echo "$pid" >"$PIDFILE"
 
   local deadline=$((SECONDS + START_TIMEOUT)) stage=port
@@ -354,47 +224,23 @@ do_start() {
   done
   err "broker did not become ready within ${START_TIMEOUT}s (stage: $stage)"
   show_log_tail
-  stop_pid "$pid" || true
+  stop_broker "$pid" || true
   rm -f "$PIDFILE"
   exit 1
 }
 
-# The CDS archive is specific to the jars and to the JVM build.
-cds_archive() {
-  echo "$LIBS/kafka-$(java -version 2>&1 | sha256sum | cut -c1-12).jsa"
-}
-
-# After a clean exit, a class archive dumped at exit is complete: keep it.
-adopt_cds_archive() {
-  local tmp
-  for tmp in "$LIBS"/*.jsa.tmp; do
-    [[ -s "$tmp" ]] && mv -f "$tmp" "${tmp%.tmp}"
-  done
-  return 0
-}
-
 # ------------------------------------------------------------------- stop ---
 
-stop_pid() {
-  local pid=$1 i
-  alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-    if ! alive "$pid"; then
-      adopt_cds_archive
-      return 0
-    fi
-    sleep 0.1
-  done
-  err "broker $pid did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
-  rm -f "$LIBS"/*.jsa.tmp
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    alive "$pid" || return 0
-    sleep 0.1
-  done
-  err "broker $pid survived SIGKILL"
-  return 1
+# SIGTERM, then SIGKILL after KAFKA_STOP_TIMEOUT; keeps a class archive dumped
+# at a clean exit, drops one a SIGKILL may have cut short.
+stop_broker() {
+  local rc=0
+  stop_pid "$1" "$STOP_TIMEOUT" || rc=$?
+  case $rc in
+    0) cds_adopt "$LIBS" ;;
+    3) rm -f "$LIBS"/*.jsa.tmp; rc=0 ;;
+  esac
+  return "$rc"
 }
 
 do_stop() {
@@ -410,7 +256,7 @@ do_stop() {
     fi
     return 0
   fi
-  stop_pid "$pid"
+  stop_broker "$pid"
   rm -f "$PIDFILE"
   log "stopped (pid $pid)"
 }
