@@ -16,9 +16,9 @@
 #   stop:   SHUTDOWN NOSAVE, then delete keys, certificates, passwords and config
 #           (the next start makes new ones; the log is kept).
 #   status: exit 0 if svc's TLS PING answers.
-#   env:    REDIS_URL=rediss://svc:<password>@127.0.0.1:6390 and REDIS_TLS_CA_FILE=...
+#   env:    REDIS_URL=rediss://svc:<password>@127.0.0.1:6392 and REDIS_TLS_CA_FILE=...
 #
-# Environment: REDIS_TLS_PORT (6390), REDIS_TLS_START_TIMEOUT (20 s).
+# Environment: REDIS_TLS_PORT (6392; 6390 is faults.ts's Redis, 6391 durability.test.ts's), REDIS_TLS_START_TIMEOUT (20 s).
 set -euo pipefail
 
 NAME=redis-tls.sh
@@ -26,7 +26,7 @@ NAME=redis-tls.sh
 source "$(dirname "${BASH_SOURCE[0]}")/redis-local-common.sh"
 
 BASE_DIR="$ROOT/.redis-tls"
-PORT="${REDIS_TLS_PORT:-6390}"
+PORT="${REDIS_TLS_PORT:-6392}"
 START_TIMEOUT="${REDIS_TLS_START_TIMEOUT:-20}"
 check_ports "$PORT"
 CA="$BASE_DIR/ca.crt"
