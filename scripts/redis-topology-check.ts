@@ -167,9 +167,9 @@ function clientFor(env: Record<string, string>): { client: Client; options: unkn
               // a demoted (not dead) master answers READONLY: reconnect through the sentinels
               // and resend the command
               reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
-              // failoverDetector: true (subscribe to +switch-master) is left off: in 2 of 4 runs
+              // failoverDetector: true (subscribe to +switch-master) is left off: in 3 of 5 runs
               // at 15000 writes/s it raced with the reconnect after the kill (aborted commands;
-              // once the client ended up closed for good), and quit() leaks its connections
+              // twice the client ended up closed for good), and quit() leaks its connections
               failoverDetector: args['failover-detector'],
             }
     if (args['no-auto-pipelining']) options.enableAutoPipelining = false
