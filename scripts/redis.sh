@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Local Redis for tests, CI and fault-injection tests.
 #
-# Usage: scripts/redis.sh ensure|start|stop|status
+# Usage: scripts/redis.sh ensure|start|stop|status|install
 #   ensure/start: do nothing if Redis answers PONG; otherwise install
 #                 redis-server (apt) if missing, start it daemonized and wait.
+#   install:      only install redis-server/redis-cli (apt) when missing; used by
+#                 redis-cluster.sh, redis-sentinel.sh and redis-tls.sh.
 #   stop:         SHUTDOWN NOSAVE (idempotent).
 #   status:       exit 0 if Redis answers PONG, else 1.
 # Environment: REDIS_PORT (6379), REDIS_START_TIMEOUT (20 s).
@@ -123,8 +125,9 @@ case "${1:-}" in
   ensure | start) do_ensure ;;
   stop) do_stop ;;
   status) pong ;;
+  install) install_redis ;;
   *)
-    echo "usage: $0 ensure|start|stop|status" >&2
+    echo "usage: $0 ensure|start|stop|status|install" >&2
     exit 2
     ;;
 esac
