@@ -18,13 +18,21 @@
 #   defaults), KAFKA_TOOLS_OPTS (JVM options for `run`), KAFKA_CDS (1; 0 = no
 #   class-data-sharing archive), KAFKA_CLUSTER_ID (used only when formatting),
 #   MAVEN_ARGS (extra arguments for the Maven fetch).
+#   KAFKA_DIR (<repo>/.kafka): the state directory, for a second broker beside the
+#   usual one, e.g. KAFKA_DIR=/tmp/k KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093.
+#   KAFKA_LIBS (<KAFKA_DIR>/libs): the jars; pointing it at another checkout's
+#   current libs uses them as they are: nothing is fetched or written there (its
+#   class-data archive is mapped if present, none is made).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 POM="$ROOT/kafka/pom.xml"
-KDIR="$ROOT/.kafka"
-LIBS="$KDIR/libs"
+KDIR="${KAFKA_DIR:-$ROOT/.kafka}"
+LIBS="${KAFKA_LIBS:-$KDIR/libs}"
+# Jars of another state directory: read only.
+LIBS_SHARED=0
+[[ "$LIBS" != "$KDIR/libs" ]] && LIBS_SHARED=1
 DATA="$KDIR/data"
 LOGS="$KDIR/logs"
 PROPS="$KDIR/server.properties"
@@ -135,6 +143,10 @@ libs_current() {
 
 do_fetch() {
   libs_current && return 0
+  if [[ "$LIBS_SHARED" == 1 ]]; then
+    err "KAFKA_LIBS=$LIBS is missing or not current for $POM; run 'scripts/kafka.sh fetch' where it belongs"
+    exit 1
+  fi
   need mvn "install Maven, e.g. apt-get install -y maven"
   need java "install a JDK >= 17"
   local tmp="$KDIR/libs.tmp" mlog="$KDIR/fetch.log"
@@ -306,7 +318,11 @@ do_start() {
   format_if_needed
 
   local -a cds_opts=()
-  if [[ "$CDS" == 1 ]]; then
+  if [[ "$CDS" == 1 && "$LIBS_SHARED" == 1 ]]; then
+    local jsa
+    jsa="$(cds_archive)"
+    [[ -s "$jsa" ]] && cds_opts=("-XX:SharedArchiveFile=$jsa" -Xlog:cds=off -Xlog:cds+dynamic=off)
+  elif [[ "$CDS" == 1 ]]; then
     local jsa
     jsa="$(cds_archive)"
     rm -f "$LIBS"/*.jsa.tmp
@@ -366,6 +382,7 @@ cds_archive() {
 
 # After a clean exit, a class archive dumped at exit is complete: keep it.
 adopt_cds_archive() {
+  [[ "$LIBS_SHARED" == 1 ]] && return 0
   local tmp
   for tmp in "$LIBS"/*.jsa.tmp; do
     [[ -s "$tmp" ]] && mv -f "$tmp" "${tmp%.tmp}"
@@ -387,7 +404,7 @@ stop_pid() {
     sleep 0.1
   done
   err "broker $pid did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
-  rm -f "$LIBS"/*.jsa.tmp
+  [[ "$LIBS_SHARED" == 1 ]] || rm -f "$LIBS"/*.jsa.tmp
   kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
     alive "$pid" || return 0
@@ -428,7 +445,8 @@ do_kill() {
     alive "$pid" || break
     sleep 0.1
   done
-  rm -f "$PIDFILE" "$LIBS"/*.jsa.tmp
+  rm -f "$PIDFILE"
+  [[ "$LIBS_SHARED" == 1 ]] || rm -f "$LIBS"/*.jsa.tmp
   log "killed (pid $pid)"
 }
 
