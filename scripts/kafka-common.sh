@@ -5,8 +5,9 @@
 # <repo>/.kafka/libs), the JVM command line for Kafka's CLI classes, the broker
 # log4j2 file, process helpers and the AppCDS archive helpers.
 
-KAFKA_DIR="$ROOT/.kafka"
-LIBS="$KAFKA_DIR/libs"
+# KAFKA_DIR and KAFKA_LIBS move a second single broker's state and jars (scripts/kafka.sh).
+KAFKA_DIR="${KAFKA_DIR:-$ROOT/.kafka}"
+LIBS="${KAFKA_LIBS:-$KAFKA_DIR/libs}"
 LOG4J_TOOLS="$KAFKA_DIR/log4j2-tools.properties"
 HOST=127.0.0.1
 

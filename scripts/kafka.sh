@@ -18,6 +18,11 @@
 #   defaults), KAFKA_TOOLS_OPTS (JVM options for `run`), KAFKA_CDS (1; 0 = no
 #   class-data-sharing archive), KAFKA_CLUSTER_ID (used only when formatting),
 #   MAVEN_ARGS (extra arguments for the Maven fetch).
+#   KAFKA_DIR (<repo>/.kafka): the state directory, for a second broker beside the
+#   usual one, e.g. KAFKA_DIR=/tmp/k KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093.
+#   KAFKA_LIBS (<KAFKA_DIR>/libs): the jars; pointing it at another checkout's
+#   current libs uses them as they are: nothing is fetched or written there (its
+#   class-data archive is mapped if present, none is made).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +31,9 @@ ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 source "$SCRIPT_DIR/kafka-common.sh"
 POM="$ROOT/kafka/pom.xml"
 KDIR="$KAFKA_DIR"
+# Jars of another state directory: read only.
+LIBS_SHARED=0
+[[ "$LIBS" != "$KDIR/libs" ]] && LIBS_SHARED=1
 DATA="$KDIR/data"
 LOGS="$KDIR/logs"
 PROPS="$KDIR/server.properties"
@@ -76,6 +84,10 @@ libs_current() {
 
 do_fetch() {
   libs_current && return 0
+  if [[ "$LIBS_SHARED" == 1 ]]; then
+    err "KAFKA_LIBS=$LIBS is missing or not current for $POM; run 'scripts/kafka.sh fetch' where it belongs"
+    exit 1
+  fi
   need mvn "install Maven, e.g. apt-get install -y maven"
   need java "install a JDK >= 17"
   local tmp="$KDIR/libs.tmp" mlog="$KDIR/fetch.log"
@@ -190,7 +202,9 @@ do_start() {
   format_if_needed
 
   CDS_OPTS=()
-  if [[ "$CDS" == 1 ]]; then
+  if [[ "$CDS" == 1 && "$LIBS_SHARED" == 1 ]]; then
+    cds_options "$LIBS" 0 # map another checkout's archive if it has one; never write there
+  elif [[ "$CDS" == 1 ]]; then
     rm -f "$LIBS"/*.jsa.tmp
     cds_options "$LIBS"
   fi
@@ -237,8 +251,8 @@ stop_broker() {
   local rc=0
   stop_pid "$1" "$STOP_TIMEOUT" || rc=$?
   case $rc in
-    0) cds_adopt "$LIBS" ;;
-    3) rm -f "$LIBS"/*.jsa.tmp; rc=0 ;;
+    0) [[ "$LIBS_SHARED" == 1 ]] || cds_adopt "$LIBS" ;;
+    3) [[ "$LIBS_SHARED" == 1 ]] || rm -f "$LIBS"/*.jsa.tmp; rc=0 ;;
   esac
   return "$rc"
 }
@@ -274,7 +288,8 @@ do_kill() {
     alive "$pid" || break
     sleep 0.1
   done
-  rm -f "$PIDFILE" "$LIBS"/*.jsa.tmp
+  rm -f "$PIDFILE"
+  [[ "$LIBS_SHARED" == 1 ]] || rm -f "$LIBS"/*.jsa.tmp
   log "killed (pid $pid)"
 }
 

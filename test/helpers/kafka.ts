@@ -1,7 +1,9 @@
 // Real-broker helpers: unique topic names per test, producing records, reading a topic.
 import { randomUUID } from 'node:crypto'
 import {
+  Admin,
   Consumer,
+  ListOffsetTimestamps,
   MessagesStreamModes,
   Producer,
   stringDeserializers,
@@ -36,8 +38,9 @@ export interface TestRecord {
   value: string | Buffer
 }
 
-export async function produce(records: TestRecord[]): Promise<void> {
-  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: BROKERS, serializers: { ...stringSerializers, value: (v?: string | Buffer) => (typeof v === 'string' ? Buffer.from(v) : v) } })
+/** `brokers`: another cluster than the shared one (the broker-restart test runs its own). */
+export async function produce(records: TestRecord[], brokers: string[] = BROKERS): Promise<void> {
+  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: brokers, serializers: { ...stringSerializers, value: (v?: string | Buffer) => (typeof v === 'string' ? Buffer.from(v) : v) } })
   try {
     for (let i = 0; i < records.length; i += 1000) {
       await producer.send({ messages: records.slice(i, i + 1000).map((r) => ({ topic: r.topic, ...(r.key === undefined ? {} : { key: r.key }), value: r.value })) })
@@ -54,11 +57,11 @@ export interface ReadRecord {
 }
 
 /** Reads a topic from the beginning until `count` records arrived (or the time is up). */
-export async function readTopic(topic: string, count: number, timeoutMs = 20_000): Promise<ReadRecord[]> {
+export async function readTopic(topic: string, count: number, timeoutMs = 20_000, brokers: string[] = BROKERS): Promise<ReadRecord[]> {
   const consumer = new Consumer({
     clientId: 'test-reader',
     groupId: `reader-${randomUUID()}`,
-    bootstrapBrokers: BROKERS,
+    bootstrapBrokers: brokers,
     deserializers: stringDeserializers,
   })
   const records: ReadRecord[] = []
@@ -78,4 +81,49 @@ export async function readTopic(topic: string, count: number, timeoutMs = 20_000
     await consumer.close(true)
   }
   return records
+}
+
+/**
+ * Per topic, how many records `groupId` has not committed yet (end offset minus committed
+ * offset, summed over partitions). The service commits an offset only once its record
+ * reached a durable end (delivered, skipped, dead-lettered or parked in a retry tier), so 0
+ * means: every record up to now is finished and none will be handled again.
+ */
+export async function uncommitted(groupId: string, topics: string[], brokers: string[] = BROKERS): Promise<Map<string, number>> {
+  const admin = new Admin({ clientId: 'test-offsets', bootstrapBrokers: brokers })
+  try {
+    const metadata = await admin.metadata({ topics })
+    const ends = await admin.listOffsets({
+      topics: topics.map((name) => ({
+        name,
+        partitions: Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, partitionIndex) => ({ partitionIndex, timestamp: ListOffsetTimestamps.LATEST })),
+      })),
+    })
+    const [group] = await admin.listConsumerGroupOffsets({ groups: [{ groupId, topics: topics.map((name) => ({ name, partitionIndexes: Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, i) => i) })) }] })
+    const lag = new Map<string, number>()
+    for (const topic of ends) {
+      const committed = group?.topics.find((t) => t.name === topic.name)?.partitions ?? []
+      let behind = 0
+      for (const partition of topic.partitions) {
+        const at = committed.find((p) => p.partitionIndex === partition.partitionIndex)?.committedOffset ?? -1n
+        behind += Number(partition.offset - (at < 0n ? 0n : at))
+      }
+      lag.set(topic.name, behind)
+    }
+    return lag
+  } finally {
+    await admin.close()
+  }
+}
+
+/** Resolves once `groupId` has committed every record of `topics` (see `uncommitted`). */
+export async function waitForCommitted(groupId: string, topics: string[], timeoutMs = 60_000, brokers: string[] = BROKERS): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = new Map<string, number>()
+  while (Date.now() < deadline) {
+    last = await uncommitted(groupId, topics, brokers).catch(() => last)
+    if (last.size === topics.length && [...last.values()].every((n) => n === 0)) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`group ${groupId} did not commit everything within ${timeoutMs} ms: ${JSON.stringify(Object.fromEntries(last))} uncommitted`)
 }

@@ -30,6 +30,8 @@ export interface Receiver {
   respond: Responder
   /** Resolves once `count` requests matching `filter` arrived; rejects after `timeoutMs`. */
   waitFor(count: number, timeoutMs?: number, filter?: (request: ReceivedRequest) => boolean): Promise<ReceivedRequest[]>
+  /** TCP connections open to it now (a killed sender's connections close once the receiver has read all they carried). */
+  connections(): Promise<number>
   close(): Promise<void>
 }
 
@@ -60,6 +62,9 @@ export async function startReceiver(respond: Responder = () => ({ status: 200 })
         waiters.add(check)
         check()
       })
+    },
+    connections() {
+      return new Promise((resolve, reject) => (server ? server.getConnections((error, count) => (error ? reject(error) : resolve(count))) : resolve(0)))
     },
     async close() {
       server?.closeAllConnections()

@@ -1,14 +1,18 @@
 // Starts real instances of the service (in this process, or as a child process for crash
 // tests) against the real broker and Redis, with unique topics and quick retries.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, type App, type AppOptions } from '../../src/app.ts'
 import { loadConfig, type Tuning } from '../../src/config.ts'
 import { SERVICE_NODE_FLAGS } from '../../src/node-flags.ts'
 import { createLogger } from '../../src/log.ts'
-import { BROKERS, type TestTopics } from './kafka.ts'
+import { parseDuration } from '../../src/lib/duration.ts'
+import { retryTiers } from '../../src/names.ts'
+import { BROKERS, waitForCommitted, type TestTopics } from './kafka.ts'
 
 export const ROOT = new URL('../..', import.meta.url).pathname
 
@@ -59,13 +63,38 @@ export function spawnService(env: Record<string, string>): ChildProcess {
   })
 }
 
-/** The entry point as a child process on `port`, once its /readyz answers 200. */
-export async function readyChild(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawnService({ ...env, HTTP_PORT: String(port) })
-  child.stdout?.resume()
-  child.stderr?.resume()
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 'child ready')
-  return child
+/**
+ * A TCP port the OS has just handed out and released, for a process that cannot tell which
+ * port it got when given 0 (redis-server, a Kafka broker, the service as a child process).
+ */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+export type Child = ChildProcess & { readonly httpPort: number }
+
+/**
+ * The entry point as a child process on a port from the OS, once its /readyz answers 200.
+ * Should another process take that port between `freePort()` and the child's listen, the
+ * child exits at start-up and is started again on another port.
+ */
+export async function readyChild(env: Record<string, string>): Promise<Child> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    const child = spawnService({ ...env, HTTP_PORT: String(port) })
+    child.stdout?.resume()
+    child.stderr?.resume()
+    const exited = once(child, 'exit').then(() => true)
+    const ready = waitUntil(async () => child.exitCode !== null || (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 'child ready')
+    await Promise.race([ready, exited])
+    if (child.exitCode === null && child.signalCode === null) return Object.assign(child, { httpPort: port })
+    if (attempt === 3) throw new Error(`the service exited at start-up (code ${child.exitCode}) three times`)
+  }
 }
 
 export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -84,4 +113,16 @@ export async function metricValue(app: App, name: string, labels: Record<string,
   return metric.values
     .filter((value) => Object.entries(labels).every(([key, expected]) => String(value.labels[key]) === expected))
     .reduce((sum, value) => sum + value.value, 0)
+}
+
+/**
+ * Resolves once the instance(s) of `env` committed every record of the input topics and of
+ * every retry tier: each record reached a durable end, so nothing of it can still be POSTed.
+ */
+export async function allCommitted(env: Record<string, string>, timeoutMs = 60_000): Promise<void> {
+  const topics = env as unknown as TestTopics
+  const brokers = env.KAFKA_BOOTSTRAP_SERVERS?.split(',') ?? BROKERS
+  // In flow order: a record reaches a tier only from the input or an earlier tier, before that one commits it.
+  await waitForCommitted(topics.KAFKA_GROUP_ID, [topics.KAFKA_TOPIC_FOR_SENDING, topics.KAFKA_TOPIC_FOR_AI_HANDLER], timeoutMs, brokers)
+  for (const tier of retryTiers(topics.KAFKA_GROUP_ID, (env.RETRY_SCHEDULE ?? '').split(',').map((delay) => parseDuration(delay) ?? 0))) await waitForCommitted(tier.groupId, [tier.topic], timeoutMs, brokers)
 }

@@ -9,7 +9,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { newProcessingId, successResult } from '../helpers/messages.ts'
 import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
-import { ROOT, startService, testEnv, waitUntil, type RunningService } from '../helpers/service.ts'
+import { ROOT, allCommitted, startService, testEnv, waitUntil, type RunningService } from '../helpers/service.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const TOKEN = 'dashboard-test-token-0123456789'
@@ -119,7 +119,8 @@ describe('dashboard', () => {
 
   test('replay of all dead-lettered notifications sends each once; a second replay sends none', async () => {
     const topics = uniqueTopics('replayall')
-    const service = await startService(testEnv(topics, { ADMIN_TOKEN: TOKEN }))
+    const env = testEnv(topics, { ADMIN_TOKEN: TOKEN })
+    const service = await startService(env)
     const authorization = `Bearer ${TOKEN}`
     try {
       const ids = [newProcessingId(), newProcessingId(), newProcessingId()]
@@ -136,7 +137,9 @@ describe('dashboard', () => {
       await receiver.waitFor(6, 20_000, (request) => paths.includes(request.path))
       const second = await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST', headers: { authorization } })
       assert.deepEqual(await second.json(), { selected: 3, replayed: 0, alreadyReplayed: 3 })
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      // The second replay sent nothing; once every input and retry-tier record is committed,
+      // the first replay's records are finished too and nothing can POST them again.
+      await allCommitted(env)
       assert.equal(receiver.requests.filter((request) => paths.includes(request.path)).length, 6, 'each notification refused once, delivered once')
       const missing = await fetch(`${base(service)}/admin/dead-letters/0/999/replay`, { method: 'POST', headers: { authorization } })
       assert.equal(missing.status, 404)

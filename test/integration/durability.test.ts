@@ -9,7 +9,7 @@ import { BROKERS, produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
 import { plaintextConnection } from '../../src/kafka/connection.ts'
 import { ensureTopics } from '../../src/kafka/topics.ts'
 import { startReceiver, type ReceivedRequest, type Receiver } from '../helpers/receiver.ts'
-import { ROOT, metricValue, readyChild, startService, testEnv, waitUntil } from '../helpers/service.ts'
+import { ROOT, allCommitted, freePort, metricValue, readyChild, startService, testEnv, waitUntil } from '../helpers/service.ts'
 
 let receiver: Receiver
 
@@ -36,7 +36,7 @@ describe('durable delivery', () => {
     let calls = 0
     receiver.respond = (request) => (request.path === path ? { status: calls++ === 0 ? 500 : 200 } : { status: 200 })
 
-    const first = await readyChild(env, 18_481)
+    const first = await readyChild(env)
     await produce([{ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${receiver.url}${path}`)) }])
     const [failed] = await receiver.waitFor(1, 20_000, pathIs(path))
     // The retry is parked in its tier topic before the input offset is committed.
@@ -46,7 +46,7 @@ describe('durable delivery', () => {
     first.kill('SIGKILL')
     await once(first, 'exit')
 
-    const second = await readyChild(env, 18_482)
+    const second = await readyChild(env)
     try {
       const [, retried] = await receiver.waitFor(2, 30_000, pathIs(path))
       const waited = (retried?.at ?? 0) - (failed?.at ?? 0)
@@ -54,7 +54,7 @@ describe('durable delivery', () => {
       // Kafka hands the dead replica's partitions over after its 10 s session timeout.
       assert.ok(waited < 4000 + 10_000 + 5000, `retried after ${waited} ms`)
       assert.equal(retried?.headers['webhook-id'], failed?.headers['webhook-id'])
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      await allCommitted(env)
       assert.equal(receiver.requests.filter(pathIs(path)).length, 2)
     } finally {
       second.kill('SIGTERM')
@@ -82,6 +82,7 @@ describe('durable delivery', () => {
         }
         await produce(records)
         if (round === 0) firstHungAt = Date.now()
+        // Pacing, not waiting: the load is spread over 4 s on purpose.
         await new Promise((resolve) => setTimeout(resolve, 200))
       }
       const delivered = await receiver.waitFor(fast.length, 20_000, (r) => r.path.startsWith('/fast/') && fast.includes(Number(r.path.split('/')[2])))
@@ -104,6 +105,7 @@ describe('durable delivery', () => {
       const ids = Array.from({ length: 60 }, () => newProcessingId())
       for (let i = 0; i < ids.length; i += 10) {
         await produce(ids.slice(i, i + 10).map((id) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${failing.url}/down/${id}`)) })))
+        // Pacing, not waiting: later notifications arrive after earlier failures opened the circuit.
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
       await waitUntil(async () => (await metricValue(service.app, 'notifications_deferred_total', { reason: 'circuit-open' })) > 0, 20_000, 'circuit opened')
@@ -117,7 +119,7 @@ describe('durable delivery', () => {
   })
 
   test('Redis unavailable: not ready, nothing sent unclaimed; resumes by itself and delivers each once', async () => {
-    const port = 6391
+    const port = await freePort()
     const startRedis = () => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
     const redisAnswers = () => new Promise<boolean>((resolve) => execFile('redis-cli', ['-p', String(port), 'ping'], (error, stdout) => resolve(!error && stdout.trim() === 'PONG')))
     const redis = startRedis()
@@ -126,7 +128,8 @@ describe('durable delivery', () => {
     try {
       await waitUntil(redisAnswers, 10_000, 'redis up')
       const topics = uniqueTopics('redis')
-      service = await startService(testEnv(topics, { REDIS_URL: `redis://127.0.0.1:${port}` }), { tuning: { infrastructureRetryMs: 200 } })
+      const env = testEnv(topics, { REDIS_URL: `redis://127.0.0.1:${port}` })
+      service = await startService(env, { tuning: { infrastructureRetryMs: 200 } })
       const base = `http://127.0.0.1:${service.app.httpPort}`
       redis.kill('SIGTERM')
       await once(redis, 'exit')
@@ -134,13 +137,18 @@ describe('durable delivery', () => {
 
       const ids = Array.from({ length: 20 }, () => newProcessingId())
       await produce(ids.map((id) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${receiver.url}/redis/${id}`)) })))
-      await new Promise((resolve) => setTimeout(resolve, 3000))
+      // All 20 are in the pipeline, and their Redis steps (the claims) failed and were retried
+      // twice over since (one retry per waiting step every 200 ms): each of them reached the
+      // point where it would be sent, were it claimed.
+      await waitUntil(async () => (await metricValue(service!.app, 'notifications_consumed_total', { topic: topics.KAFKA_TOPIC_FOR_SENDING, kind: 'result' })) >= ids.length, 20_000, 'all 20 consumed')
+      const retriesConsumed = await metricValue(service.app, 'infrastructure_retries_total')
+      await waitUntil(async () => (await metricValue(service!.app, 'infrastructure_retries_total')) >= retriesConsumed + 2 * ids.length, 20_000, 'Redis steps retried after all were consumed')
       assert.equal(processingIds(receiver.requests, '/redis/').length, 0, 'nothing is sent while Redis is down')
 
       restarted = startRedis()
       await receiver.waitFor(20, 30_000, (r) => r.path.startsWith('/redis/'))
       await waitUntil(async () => (await fetch(`${base}/readyz`)).status === 200, 20_000, 'ready again')
-      await new Promise((resolve) => setTimeout(resolve, 500))
+      await allCommitted(env)
       const delivered = processingIds(receiver.requests, '/redis/')
       assert.deepEqual([...delivered].sort(), [...ids].sort())
     } finally {
@@ -177,7 +185,7 @@ describe('durable delivery', () => {
       second = undefined
       await produced
       await waitUntil(() => new Set(processingIds(receiver.requests, prefix)).size === ids.length, 90_000, 'all delivered')
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      await allCommitted(env)
       const delivered = processingIds(receiver.requests, prefix)
       assert.equal(new Set(delivered).size, ids.length)
       assert.equal(delivered.length, ids.length, `${delivered.length - ids.length} duplicate deliveries`)
@@ -210,7 +218,7 @@ describe('durable delivery', () => {
 
       const second = await runReplay(env, ['--all'])
       assert.match(second.output, /replayed 0; skipped 1 already replayed/)
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      await allCommitted(env)
       assert.equal(receiver.requests.filter(pathIs(path)).length, 3)
     } finally {
       receiver.respond = () => ({ status: 200 })
