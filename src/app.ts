@@ -136,15 +136,16 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
 
   /**
    * Waits for Redis and Kafka as long as needed. A failure that retrying cannot help stops
-   * start-up: one that says so, or Kafka refusing our credentials, certificate or ACLs.
+   * start-up: one that says so (Redis refusing the password or certificate), or, for a Kafka
+   * step, the cluster refusing our credentials, certificate or ACLs.
    */
-  const untilDone = (what: string, operation: () => Promise<unknown>) =>
+  const untilDone = (what: string, operation: () => Promise<unknown>, refusal: (error: unknown) => Error | undefined = () => undefined) =>
     retryUntilDone(
       async () => {
         try {
           return await operation()
         } catch (error) {
-          throw kafkaAccessRefusal(error) ?? error
+          throw refusal(error) ?? error
         }
       },
       {
@@ -183,8 +184,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
         if (ensured.underReplicated.length > 0) {
           logger.warn({ topics: ensured.underReplicated, wanted: ensured.replicationFactor }, 'topics with fewer replicas than KAFKA_TOPIC_REPLICATION_FACTOR: a broker failure can lose or stall their records')
         }
-      })
-      await Promise.all(loops.map((loop) => untilDone('joining the consumer group', () => loop.start())))
+      }, kafkaAccessRefusal)
+      await Promise.all(loops.map((loop) => untilDone('joining the consumer group', () => loop.start(), kafkaAccessRefusal)))
       started = true
       logger.info({ groupId: config.kafka.groupId, topics: inputTopics(topics), retryTopics: tiers.map((tier) => tier.topic) }, 'consuming')
     },

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   DELIVERY_NETWORK: 'DELIVERY_NETWORK',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   STORE_REJECTED: 'STORE_REJECTED',
+  STORE_ACCESS_REFUSED: 'STORE_ACCESS_REFUSED',
   KAFKA_UNAVAILABLE: 'KAFKA_UNAVAILABLE',
   KAFKA_REJECTED: 'KAFKA_REJECTED',
   KAFKA_ACCESS_REFUSED: 'KAFKA_ACCESS_REFUSED',
@@ -95,6 +96,9 @@ export class AdminRequestError extends NotificationError {
     this.refusal = refusal
   }
 }
+
+/** Codes that say a service refuses our credentials or certificate: start-up stops (exit 78), a setting must change. */
+export const ACCESS_REFUSED_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCodes.KAFKA_ACCESS_REFUSED, ErrorCodes.STORE_ACCESS_REFUSED])
 
 /** Work stopped because the service is shutting down; its record stays uncommitted. */
 export class Interrupted extends Error {

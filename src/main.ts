@@ -2,7 +2,7 @@
 // service, and a graceful stop on SIGTERM/SIGINT (exit 0).
 import { createApp } from './app.ts'
 import { EXIT_CONFIG, loadConfigOrExit } from './config.ts'
-import { ErrorCodes, NotificationError, describeError } from './errors.ts'
+import { ACCESS_REFUSED_CODES, NotificationError, describeError } from './errors.ts'
 import { createLogger } from './log.ts'
 
 const config = loadConfigOrExit()
@@ -35,8 +35,8 @@ try {
   if (!stopping) {
     logger.fatal({ error: describeError(error) }, 'could not start')
     await closeLogs()
-    // Refused credentials, certificate or ACLs: a setting must change, as with a malformed one.
-    const refused = error instanceof NotificationError && error.code === ErrorCodes.KAFKA_ACCESS_REFUSED
+    // Kafka or Redis refused our credentials, certificate or ACLs: a setting must change, as with a malformed one.
+    const refused = error instanceof NotificationError && ACCESS_REFUSED_CODES.has(error.code)
     if (refused) process.stderr.write(`Cannot start: ${error.message}\n`)
     process.exit(refused ? EXIT_CONFIG : 1)
   }

@@ -6,6 +6,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import type { SASLOptions } from '@platformatic/kafka'
 import type { KafkaSettings } from '../config.ts'
 import { ErrorCodes, NotificationError } from '../errors.ts'
+import { isUntrustedCertificate } from '../lib/tls-trust.ts'
 
 export interface KafkaConnection {
   readonly bootstrapBrokers: string[]
@@ -27,17 +28,6 @@ export function plaintextConnection(brokers: readonly string[]): KafkaConnection
   return { bootstrapBrokers: [...brokers] }
 }
 
-/** Node's codes for a broker certificate that TLS cannot trust. */
-const UNTRUSTED_CERTIFICATE = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-])
 /** Broker answers that mean our principal may not do this (ACLs). */
 const NOT_AUTHORIZED = new Set(['TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED'])
 
@@ -58,7 +48,7 @@ export function kafkaAccessRefusal(error: unknown): NotificationError | undefine
       const deeper = Array.isArray(errors) ? errors.map((inner) => find(inner, depth + 1)).find(Boolean) : find(cause, depth + 1)
       return deeper ?? `Kafka authentication failed: ${detail} (check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)`
     }
-    if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+    if (isUntrustedCertificate(code)) {
       return `Kafka TLS: the broker's certificate is not trusted (${code}: ${String(message)}); set KAFKA_SSL_CA_FILE to the CA that signed it`
     }
     if (typeof apiId === 'string' && NOT_AUTHORIZED.has(apiId)) {

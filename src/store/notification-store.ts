@@ -10,6 +10,7 @@ import slotOf from 'cluster-key-slot'
 import type { RedisSettings } from '../config.ts'
 import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
+import { isUntrustedCertificate } from '../lib/tls-trust.ts'
 import { notificationKeys, requestKey, type NotificationKeys } from '../names.ts'
 import type { NotificationKind } from '../notifications/kinds.ts'
 import { createRedisClient, type RedisClient } from './redis-client.ts'
@@ -84,14 +85,17 @@ export class NotificationStore {
   #claimCount = 0
   readonly #claims = new MicroBatcher<PendingClaim, ClaimResult>((claims) => this.#claimMany(claims), { maxBatch: MAX_BATCH })
   readonly #settlements = new MicroBatcher<Settlement, void>((settlements) => this.#settleMany(settlements), { maxBatch: MAX_BATCH })
+  /** The client reports why a connection failed only as an event; connect() just says it closed. */
+  #lastConnectionError: (Error & { code?: unknown }) | undefined
 
   constructor(settings: RedisSettings, processedTtlSeconds: number) {
     this.#processedTtlSeconds = processedTtlSeconds
     this.#clustered = settings.mode === 'cluster'
-    const redis = createRedisClient(settings)
+    const redis = createRedisClient(settings, Object.keys(SCRIPTS))
     redis.defineCommand('claimNotifications', { lua: SCRIPTS.claimNotifications })
     redis.defineCommand('settleNotifications', { lua: SCRIPTS.settleNotifications })
     this.#redis = redis as ScriptedRedis
+    this.#redis.on('error', (error: Error) => (this.#lastConnectionError = error))
   }
 
   /** Errors are reported through the caller's operations; this only observes connection state. */
@@ -99,8 +103,22 @@ export class NotificationStore {
     this.#redis.on('error', listener)
   }
 
+  /** Connects; a refused password, ACL or certificate is final (STORE_ACCESS_REFUSED), anything else may be retried. */
   async connect(): Promise<void> {
-    await this.#call(() => this.#redis.connect())
+    this.#lastConnectionError = undefined
+    try {
+      await this.#redis.connect()
+    } catch (error) {
+      const reason: Error & { code?: unknown } = this.#lastConnectionError ?? (error as Error)
+      const { message, code } = reason
+      if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(message)) {
+        throw new NotificationError(ErrorCodes.STORE_ACCESS_REFUSED, `Redis refused the credentials: ${message} (check the user and password in REDIS_URL)`, false, { cause: reason })
+      }
+      if (isUntrustedCertificate(code)) {
+        throw new NotificationError(ErrorCodes.STORE_ACCESS_REFUSED, `Redis TLS: the server's certificate is not trusted (${code}: ${message}); set REDIS_TLS_CA_FILE to the CA that signed it`, false, { cause: reason })
+      }
+      throw new InfrastructureError(ErrorCodes.STORE_UNAVAILABLE, `Redis: ${message}`, { cause: reason })
+    }
   }
 
   get isReady(): boolean {
