@@ -11,5 +11,6 @@ EXPOSE 8004
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8004)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-# Heap settings: src/node-flags.ts (why, and what they cost).
-CMD ["node", "--max-semi-space-size=32", "--heap-growing-percent=50", "src/main.ts"]
+# Heap settings for the container's memory limit (or MEMORY_LIMIT_MB): src/node-flags.ts prints
+# them (why, and what they cost: src/runtime/memory-budget.ts). exec: node replaces the shell and gets SIGTERM.
+CMD ["sh", "-c", "exec node $(node src/node-flags.ts) src/main.ts"]

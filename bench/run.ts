@@ -18,6 +18,7 @@ import os from 'node:os'
 import { join, relative } from 'node:path'
 import { Redis } from 'ioredis'
 import { parseSettings, USAGE, UsageError, type Settings } from './lib/args.ts'
+import { MemoryCgroup, type CgroupReport } from './lib/cgroup.ts'
 import { httpCeiling } from './lib/http-ceiling.ts'
 import { brokerAnswers, consumeCeiling, createTopics, freshTopics, produceResults, type BenchTopics, type ConsumeCeiling, type ProduceReport } from './lib/kafka.ts'
 import { countExcluding, processingIdBase, type Layout } from './lib/messages.ts'
@@ -64,12 +65,14 @@ if (redisPid) sampler.add('redis', redisPid)
 const receiver = await ReceiverClient.start(settings.origins)
 sampler.add('receiver', receiver.pid)
 let currentService: ServiceProcess | undefined
+let currentCgroup: MemoryCgroup | undefined
 const abortProducing = new AbortController()
 
 async function cleanup(): Promise<void> {
   progress.stop()
   abortProducing.abort()
   if (currentService) await stopService(currentService, 5000).catch(() => undefined)
+  currentCgroup?.remove()
   await receiver.close().catch(() => undefined)
   sampler.stop()
 }
@@ -105,12 +108,16 @@ interface ServicePhase {
     lifetimeMeanCpuPct: number
     metrics: Record<string, number>
     log: { lines: number; byMessage: Record<string, number> }
+    /** --memory-limit: the service's memory cgroup. */
+    cgroup?: CgroupReport
+    /** --memory-probe: the probe's sample with the highest RSS. */
+    memoryAtPeak?: Record<string, unknown>
   }
   receiver: Omit<ReceiverFinal, 'latencyMs'>
   latencyMs: LatencySummary
   /** Other processes over the same delivery window. */
   others: Record<string, ProcessUsage | undefined>
-  timeline: Array<{ s: number; delivered: number; rssMb: number; cpuPct: number }>
+  timeline: Array<{ s: number; delivered: number; rssMb: number; cpuPct: number; cgroupMb?: number }>
   profile?: ProfileSummary
 }
 
@@ -155,7 +162,12 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
     ...settings.extraEnv,
   }
   const profileDir = settings.profile ? join(RESULTS_DIR, `profile-${stamp}`) : undefined
-  const service = await spawnService(env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`, settings.nodeArgs, !settings.v8Defaults)
+  const probeFile = settings.memoryProbe ? join(RESULTS_DIR, `memory-probe-${label}-${stamp}.jsonl`) : undefined
+  if (probeFile !== undefined) env.MEMORY_PROBE_FILE = probeFile
+  const nodeArgs = [...(probeFile === undefined ? [] : [`--import=${join(ROOT, 'bench/lib/memory-probe.ts')}`]), ...settings.nodeArgs]
+  const cgroup = settings.memoryLimitMb === undefined ? undefined : MemoryCgroup.create(`ns-bench-${process.pid}-${label}`, settings.memoryLimitMb)
+  currentCgroup = cgroup
+  const service = await spawnService(env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`, nodeArgs, !settings.v8Defaults, cgroup?.procsFile)
   currentService = service
   sampler.add('service', service.pid)
   let readyAt: number | undefined
@@ -187,8 +199,9 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
     const counts = await receiver.counts()
     const rssMb = (sampler.latest('service')?.rssKb ?? 0) / 1024
     const cpuPct = sampler.recentCpuPct('service')
-    timeline.push({ s: round((Date.now() - service.spawnedAt) / 1000, 1), delivered: counts.delivered, rssMb: round(rssMb, 1), cpuPct: round(cpuPct, 0) })
-    const extra = [when === 'before' ? '' : `produced ${produced}`, hangOrigin >= 0 ? `hung ${counts.hung}` : '', counts.duplicates ? `dup ${counts.duplicates}` : '']
+    const cgroupMb = cgroup?.sample()
+    timeline.push({ s: round((Date.now() - service.spawnedAt) / 1000, 1), delivered: counts.delivered, rssMb: round(rssMb, 1), cpuPct: round(cpuPct, 0), ...(cgroupMb === undefined ? {} : { cgroupMb: round(cgroupMb, 1) }) })
+    const extra = [cgroupMb === undefined ? '' : `cgroup ${Math.round(cgroupMb)}/${settings.memoryLimitMb} MiB`, when === 'before' ? '' : `produced ${produced}`, hangOrigin >= 0 ? `hung ${counts.hung}` : '', counts.duplicates ? `dup ${counts.duplicates}` : '']
     progress.update(counts.delivered, [`rss ${Math.round(rssMb)} MB`, `cpu ${Math.round(cpuPct)}%`, ...extra].filter(Boolean).join(' | '))
     if (counts.delivered >= expected) break
     if (!service.isRunning()) {
@@ -212,6 +225,9 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   sampler.finish('service')
   const exit = await stopService(service)
   currentService = undefined
+  const cgroupReport = cgroup?.report()
+  cgroup?.remove()
+  currentCgroup = undefined
   if (outcome !== 'complete') process.stderr.write(`${label}: ${outcome} after ${final.delivered} of ${expected} deliveries; last service output:\n${outputTail(service)}\n`)
 
   const windowSeconds = final.last > final.first ? (final.last - final.first) / 1000 : 0
@@ -248,6 +264,8 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
       lifetimeMeanCpuPct: lifetime?.meanCpuPct ?? 0,
       metrics,
       log: logSummary(service),
+      ...(cgroupReport === undefined ? {} : { cgroup: cgroupReport }),
+      ...(probeFile === undefined ? {} : { memoryAtPeak: probePeak(probeFile) }),
     },
     receiver: receiverCounts,
     latencyMs,
@@ -423,12 +441,52 @@ function phaseRows(phase: ServicePhase): Array<[string, string]> {
     ['delivered/s (first → last delivery)', `${int(s.deliveredPerSecond)} over ${s.windowSeconds.toFixed(1)} s`],
     [`latency p50 / p99 / max${phase.produce.when === 'before' ? ' (incl. wait in Kafka)' : ''}`, `${int(l.p50)} / ${int(l.p99)} / ${int(l.max)} ms`],
     ['service peak RSS', `${s.peakRssMb.toFixed(0)} MB`],
+    ...cgroupRows(s.cgroup, s.exit),
+    ...probeRows(s.memoryAtPeak),
     ['service CPU, mean / peak (of one core)', `${s.meanCpuPct.toFixed(0)} % / ${s.peakCpuPct.toFixed(0)} %`],
     ['same window: receiver / kafka / redis / bench CPU', [o.receiver, o.kafka, o.redis, o.bench].map((usage) => pct(usage?.meanCpuPct)).join(' / ')],
   ]
   const logged = Object.entries(s.log.byMessage).sort((a, b) => b[1] - a[1]).slice(0, 3)
   if (s.log.lines > 0) rows.push(['service log lines (warn+)', `${s.log.lines}: ${logged.map(([message, count]) => `${count}× ${message}`).join('; ')}`])
   return rows
+}
+
+function cgroupRows(cgroup: CgroupReport | undefined, exit: { code: number | null; signal: string | null; killed: boolean }): Array<[string, string]> {
+  if (!cgroup) return []
+  const stat = Object.entries(cgroup.statAtPeakMb).map(([key, value]) => `${key} ${value}`).join(', ')
+  const killed = (cgroup.oomKills ?? 0) > 0 || (exit.signal === 'SIGKILL' && !exit.killed)
+  return [
+    [`memory cgroup (v${cgroup.version}) limit / peak usage`, `${cgroup.limitMb} MiB / ${cgroup.peakUsageMb ?? '?'} MiB`],
+    ['cgroup failcnt / OOM kills', `${cgroup.failcnt ?? '?'} / ${cgroup.oomKills ?? '?'}${killed ? ' — OOM-KILLED' : ''}`],
+    ['cgroup memory.stat at peak, MiB', stat],
+    ['service exit', exit.signal ? `signal ${exit.signal}${exit.killed ? ' (bench, after grace)' : ''}` : `code ${exit.code}`],
+  ]
+}
+
+function probeRows(peak: Record<string, unknown> | undefined): Array<[string, string]> {
+  if (!peak) return []
+  const spaces = peak.spaces as Record<string, number> | undefined
+  const smaps = peak.smaps as Record<string, number> | undefined
+  return [
+    ['at peak RSS: rss / heapTotal / heapUsed / external / heap limit (MiB)', [peak.rss, peak.heapTotal, peak.heapUsed, peak.external, peak.heapLimit].join(' / ')],
+    ['at peak RSS: heap spaces committed (MiB)', Object.entries(spaces ?? {}).filter(([, value]) => value >= 0.5).map(([key, value]) => `${key} ${value}`).join(', ')],
+    ['at peak RSS: smaps_rollup (MiB)', Object.entries(smaps ?? {}).map(([key, value]) => `${key} ${value}`).join(', ')],
+  ]
+}
+
+/** The memory probe's line with the highest RSS. */
+function probePeak(file: string): Record<string, unknown> | undefined {
+  let best: Record<string, unknown> | undefined
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line) continue
+      const sample = JSON.parse(line) as Record<string, unknown>
+      if (!best || Number(sample.rss) > Number(best.rss)) best = sample
+    }
+  } catch {
+    return undefined
+  }
+  return best
 }
 
 function printTable(title: string, rows: Array<[string, string]>): void {

@@ -121,6 +121,13 @@ export interface Tuning {
    */
   readonly inputFetchMinBytes: number
   readonly inputFetchMaxWaitMs: number
+  /**
+   * Per fetch of a consumer loop: bytes in all (the client's default, 50 MB, would pull a whole
+   * backlog into memory at once) and per partition; records buffered by its stream.
+   */
+  readonly fetchMaxBytes: number
+  readonly fetchMaxBytesPerPartition: number
+  readonly streamHighWaterMark: number
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -133,6 +140,9 @@ export const DEFAULT_TUNING: Tuning = {
   infrastructureRetryMs: 1000,
   inputFetchMinBytes: 64 * 1024,
   inputFetchMaxWaitMs: 10,
+  fetchMaxBytes: 2 * 1024 * 1024,
+  fetchMaxBytesPerPartition: 256 * 1024,
+  streamHighWaterMark: 512,
 }
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty')

@@ -4,9 +4,20 @@ import { createApp } from './app.ts'
 import { EXIT_CONFIG, loadConfigOrExit } from './config.ts'
 import { ACCESS_REFUSED_CODES, NotificationError, describeError } from './errors.ts'
 import { createLogger } from './log.ts'
+import { memoryBudget } from './runtime/memory-budget.ts'
+import { memoryLimit } from './runtime/memory-limit.ts'
 
-const config = loadConfigOrExit()
+const loaded = loadConfigOrExit()
+// The memory this replica may use sizes what it holds at once; the heap flags of the same
+// budget are on the command line (src/node-flags.ts).
+const limit = loaded.memoryLimitMb === undefined ? memoryLimit({}) : { mb: loaded.memoryLimitMb, source: 'MEMORY_LIMIT_MB' as const }
+const budget = memoryBudget(limit?.mb, { loops: 1 + loaded.retryScheduleMs.length })
+const config = { ...loaded, tuning: { ...loaded.tuning, ...budget.tuning } }
 const { logger, close: closeLogs } = createLogger({ level: config.logLevel, dir: config.logDir })
+logger.info(
+  { memoryLimitMb: limit?.mb ?? null, source: limit?.source ?? 'none', heap: budget.heap ?? null, tuning: budget.tuning, execArgv: process.execArgv },
+  limit ? 'sized to the memory limit' : 'no memory limit: default sizing',
+)
 const app = createApp(config, logger)
 
 let stopping = false

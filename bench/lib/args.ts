@@ -47,6 +47,10 @@ export interface Settings {
   nodeArgs: string[]
   /** Start the service without its heap flags (src/node-flags.ts): V8's defaults. */
   v8Defaults: boolean
+  /** Run the service in a memory cgroup of its own with this limit (MiB). */
+  memoryLimitMb: number | undefined
+  /** Preload bench/lib/memory-probe.ts in the service: heap spaces and smaps_rollup every 500 ms. */
+  memoryProbe: boolean
 }
 
 export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|slow] [options]
@@ -75,6 +79,11 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --v8-defaults         start the service without its heap flags (src/node-flags.ts)
   --node-arg ARG        extra Node argument for the service, e.g. --node-arg=--trace-gc
                         (repeatable; its output is in the service's stdout.log)
+  --memory-limit MB     run the service in a fresh memory cgroup limited to MB MiB (memory and
+                        swap), as a container would: prints the group's peak usage, failcnt,
+                        OOM kills (needs root and cgroup v1 or v2)
+  --memory-probe        preload bench/lib/memory-probe.ts in the service: where its memory is
+                        (heap spaces, external, smaps_rollup) at its peak RSS
 `
 
 export function parseSettings(argv: string[]): Settings {
@@ -104,6 +113,8 @@ export function parseSettings(argv: string[]): Settings {
       brokers: { type: 'string', default: process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092' },
       env: { type: 'string', multiple: true, default: [] },
       'node-arg': { type: 'string', multiple: true, default: [] },
+      'memory-limit': { type: 'string' },
+      'memory-probe': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -150,6 +161,8 @@ export function parseSettings(argv: string[]): Settings {
     extraEnv,
     nodeArgs: values['node-arg'],
     v8Defaults: values['v8-defaults'],
+    memoryLimitMb: values['memory-limit'] === undefined ? undefined : integer('memory-limit', values['memory-limit'], 16),
+    memoryProbe: values['memory-probe'],
   }
 }
 

@@ -1,11 +1,12 @@
-// The service under test, as a child process exactly as in production:
-// node src/main.ts with its configuration in the environment.
+// The service under test, as a child process exactly as in production: the Dockerfile's
+// command (`sh -c 'exec node $(node src/node-flags.ts) src/main.ts'`, the Node flags computed
+// for the memory it may use) with its configuration in the environment, optionally inside a
+// memory cgroup of its own (--memory-limit).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SERVICE_NODE_FLAGS } from '../../src/node-flags.ts'
 import { NODE, ROOT } from './paths.ts'
 
 export async function freePort(): Promise<number> {
@@ -32,9 +33,12 @@ export interface ServiceProcess {
 /**
  * @param nodeOptions NODE_OPTIONS for the child (e.g. --cpu-prof)
  * @param nodeArgs extra arguments before src/main.ts, for flags NODE_OPTIONS refuses (e.g. --trace-gc)
- * @param heapFlags start with the heap flags of `npm start` (src/node-flags.ts), as in production
+ * @param heapFlags start with the flags `node src/node-flags.ts` prints (as `npm start` and the
+ *   Dockerfile do); false: V8's defaults
+ * @param cgroupProcs the `cgroup.procs` file of a memory cgroup: the shell writes its pid there
+ *   before it computes the flags and execs node, so both run inside the group
  */
-export async function spawnService(env: Record<string, string>, nodeOptions?: string, nodeArgs: readonly string[] = [], heapFlags = true): Promise<ServiceProcess> {
+export async function spawnService(env: Record<string, string>, nodeOptions?: string, nodeArgs: readonly string[] = [], heapFlags = true, cgroupProcs?: string): Promise<ServiceProcess> {
   const logDir = mkdtempSync(join(tmpdir(), 'bench-service-logs-'))
   const httpPort = await freePort()
   const outputFile = join(logDir, 'stdout.log')
@@ -48,7 +52,10 @@ export async function spawnService(env: Record<string, string>, nodeOptions?: st
     ...env,
     ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
   }
-  const child = spawn(NODE, [...(heapFlags ? SERVICE_NODE_FLAGS : []), ...nodeArgs, join(ROOT, 'src/main.ts')], { cwd: ROOT, env: fullEnv, stdio: ['ignore', out, out] })
+  // $0 is node, "$@" the extra arguments and the entry point; exec keeps the pid (the child's) for node.
+  if (cgroupProcs !== undefined && !/^[\w/.-]+$/.test(cgroupProcs)) throw new Error(`unexpected cgroup path ${cgroupProcs}`)
+  const script = [cgroupProcs === undefined ? '' : `echo $$ > ${cgroupProcs} || exit 97; `, heapFlags ? 'exec "$0" $("$0" src/node-flags.ts) "$@"' : 'exec "$0" "$@"'].join('')
+  const child = spawn('sh', ['-c', script, NODE, ...nodeArgs, join(ROOT, 'src/main.ts')], { cwd: ROOT, env: fullEnv, stdio: ['ignore', out, out] })
   closeSync(out)
   if (child.pid === undefined) throw new Error('could not start the service')
   let running = true

@@ -74,9 +74,6 @@ const CONSUME_TIMEOUT_MS = 60_000
 const CLOSE_TIMEOUT_MS = 5000
 /** Longer than a rebalance may take (rebalanceTimeout 30 s). */
 const INACTIVE_LIMIT_MS = 60_000
-const FETCH_MAX_BYTES = 2 * 1024 * 1024
-const FETCH_MAX_BYTES_PER_PARTITION = 256 * 1024
-const STREAM_BUFFERED_RECORDS = 512
 
 export class ConsumerLoop {
   readonly #options: ConsumerLoopOptions
@@ -184,9 +181,9 @@ export class ConsumerLoop {
           maxWaitTime: this.#options.fetch?.maxWaitMs ?? IDLE_FETCH_WAIT_MS,
           // The client's defaults (50 MB per fetch and partition) would pull a whole backlog into
           // memory at once; these keep a replica's footprint bounded whatever waits in Kafka.
-          maxBytes: FETCH_MAX_BYTES,
-          maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
-          highWaterMark: STREAM_BUFFERED_RECORDS,
+          maxBytes: this.#options.tuning.fetchMaxBytes,
+          maxBytesPerPartition: this.#options.tuning.fetchMaxBytesPerPartition,
+          highWaterMark: this.#options.tuning.streamHighWaterMark,
         }),
         CONSUME_TIMEOUT_MS,
         'joining the group',
