@@ -5,10 +5,12 @@ import {
   Consumer,
   ListOffsetTimestamps,
   MessagesStreamModes,
+  ProduceAcks,
   Producer,
   stringDeserializers,
   stringSerializers,
 } from '@platformatic/kafka'
+import { plaintextConnection, type KafkaConnection } from '../../src/kafka/connection.ts'
 
 export const BROKERS = (process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',')
 
@@ -36,18 +38,25 @@ export interface TestRecord {
   topic: string
   key?: string
   value: string | Buffer
+  /** Where it goes; unset: the producer's partitioner (by key). */
+  partition?: number
 }
 
-/** `brokers`: another cluster than the shared one (the broker-restart test runs its own). */
-export async function produce(records: TestRecord[], brokers: string[] = BROKERS): Promise<void> {
-  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: brokers, serializers: { ...stringSerializers, value: (v?: string | Buffer) => (typeof v === 'string' ? Buffer.from(v) : v) } })
+/** Produces with acks=all, 1000 records per request; over `connection` (default: plaintext to BROKERS; the broker-restart test and the cluster tests pass their own). */
+export async function produce(records: TestRecord[], connection: KafkaConnection = plaintextConnection(BROKERS)): Promise<void> {
+  const producer = new Producer({ clientId: 'test-producer', ...connection, acks: ProduceAcks.ALL, serializers: { ...stringSerializers, value: (v?: string | Buffer) => (typeof v === 'string' ? Buffer.from(v) : v) } })
   try {
     for (let i = 0; i < records.length; i += 1000) {
-      await producer.send({ messages: records.slice(i, i + 1000).map((r) => ({ topic: r.topic, ...(r.key === undefined ? {} : { key: r.key }), value: r.value })) })
+      await producer.send({ messages: records.slice(i, i + 1000).map(toMessage) })
     }
   } finally {
     await producer.close()
   }
+}
+
+/** A TestRecord as the producer takes it. */
+export function toMessage(r: TestRecord): { topic: string; key?: string; value: string | Buffer; partition?: number } {
+  return { topic: r.topic, ...(r.key === undefined ? {} : { key: r.key }), value: r.value, ...(r.partition === undefined ? {} : { partition: r.partition }) }
 }
 
 export interface ReadRecord {
@@ -57,11 +66,19 @@ export interface ReadRecord {
 }
 
 /** Reads a topic from the beginning until `count` records arrived (or the time is up). */
-export async function readTopic(topic: string, count: number, timeoutMs = 20_000, brokers: string[] = BROKERS): Promise<ReadRecord[]> {
+export function readTopic(topic: string, count: number, timeoutMs = 20_000, connection: KafkaConnection = plaintextConnection(BROKERS)): Promise<ReadRecord[]> {
+  return readTopicUntil(topic, (records) => records.length >= count, timeoutMs, connection)
+}
+
+/**
+ * Reads a topic from the beginning until `enough(records)` says so, after each record (or
+ * the time is up); gives every record read.
+ */
+export async function readTopicUntil(topic: string, enough: (records: ReadRecord[]) => boolean, timeoutMs = 20_000, connection: KafkaConnection = plaintextConnection(BROKERS)): Promise<ReadRecord[]> {
   const consumer = new Consumer({
     clientId: 'test-reader',
     groupId: `reader-${randomUUID()}`,
-    bootstrapBrokers: brokers,
+    ...connection,
     deserializers: stringDeserializers,
   })
   const records: ReadRecord[] = []
@@ -71,7 +88,7 @@ export async function readTopic(topic: string, count: number, timeoutMs = 20_000
     try {
       for await (const message of stream) {
         records.push({ key: message.key, value: message.value ?? '', headers: message.headers })
-        if (records.length >= count) break
+        if (enough(records)) break
       }
     } finally {
       clearTimeout(deadline)

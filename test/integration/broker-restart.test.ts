@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { newProcessingId, successResult } from '../helpers/messages.ts'
+import { plaintextConnection } from '../../src/kafka/connection.ts'
 import { produce, uniqueTopics } from '../helpers/kafka.ts'
 import { createPrivateBroker, type PrivateBroker } from '../helpers/private-broker.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
@@ -51,7 +52,7 @@ describe('broker restart', () => {
     const mine = (ids: number[]) => (request: { path: string }) => ids.some((id) => request.path === `/broker/${id}`)
 
     const first = batch()
-    await produce(records(first), brokers)
+    await produce(records(first), plaintextConnection(brokers))
     await receiver.waitFor(first.length, 20_000, mine(first))
     await waitUntil(async () => (await metricValue(service!.app, 'notifications_delivered_total')) >= first.length, 20_000, 'first batch settled')
 
@@ -63,7 +64,7 @@ describe('broker restart', () => {
     await broker!.start()
 
     const second = batch()
-    await produce(records(second), brokers)
+    await produce(records(second), plaintextConnection(brokers))
     await receiver.waitFor(second.length, 90_000, mine(second))
     await waitUntil(async () => (await readyz()) === 200, 90_000, 'ready again')
     await allCommitted(env, 90_000)
