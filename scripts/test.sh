@@ -2,7 +2,8 @@
 # `npm test`: installs what is missing, makes sure Redis and the Kafka broker run, then
 # typecheck, lint, import rules, unit tests and integration tests (real Kafka, real Redis, real HTTP),
 # then the cluster tests (test/cluster: the three-broker SASL_SSL cluster of kafka-cluster.sh,
-# which they start and stop themselves; its jars are those kafka.sh fetched above).
+# a Redis Cluster, a Sentinel set and a TLS Redis, which they start and stop themselves; the
+# Kafka jars are those kafka.sh fetched above).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,7 +15,7 @@ echo "== lint"; eslint .
 echo "== imports (no cycles, one direction)"; depcruise src scripts bench --config .dependency-cruiser.cjs
 echo "== unit and integration tests (node $(node --version))"
 node --test --test-concurrency=1 --test-timeout=180000 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
-echo "== cluster tests (three-broker SASL_SSL cluster, started and stopped by the tests)"
-# The test's own after() stops the cluster; this covers a runner that died before it.
-trap 'bash scripts/kafka-cluster.sh stop >/dev/null 2>&1 || true' EXIT
+echo "== cluster tests (Kafka SASL_SSL cluster, Redis Cluster/Sentinel/TLS; started and stopped by the tests)"
+# The tests' own after() stop them; this covers a runner that died before it.
+trap 'for topology in kafka-cluster redis-cluster redis-sentinel redis-tls; do bash "scripts/$topology.sh" stop >/dev/null 2>&1 || true; done' EXIT
 node --test --test-concurrency=1 --test-timeout=600000 'test/cluster/**/*.test.ts'
