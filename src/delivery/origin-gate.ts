@@ -122,12 +122,6 @@ export class OriginGate {
     this.#dropIfIdle(ticket.origin, state)
   }
 
-  circuit(origin: string, now: number): CircuitState {
-    const state = this.#origins.get(origin)
-    if (!state || state.openUntil === 0) return 'closed'
-    return state.openUntil > now ? 'open' : 'half-open'
-  }
-
   /** Origins whose circuit is not closed, for metrics. */
   unhealthy(now: number): Array<{ origin: string; state: CircuitState }> {
     const list: Array<{ origin: string; state: CircuitState }> = []
