@@ -57,10 +57,13 @@ export async function ensureTopics(connection: KafkaConnection, clientId: string
         if (!isAlreadyExists(error)) throw error
       }
     }
-    const described = await admin.metadata({ topics: wanted.map((topic) => topic.name), forceUpdate: true })
+    // Only topics that were there before need a look: those just created have the layout, and
+    // a broker may not list them in its metadata yet ("Unknown topic", which is final).
+    const found = wanted.filter((topic) => existing.has(topic.name))
+    const described = found.length === 0 ? undefined : await admin.metadata({ topics: found.map((topic) => topic.name), forceUpdate: true })
     const underReplicated: EnsuredTopics['underReplicated'] = []
-    for (const { name } of wanted) {
-      const replicas = Math.min(...(described.topics.get(name)?.partitions.map((partition) => partition.replicas.length) ?? [0]))
+    for (const { name } of found) {
+      const replicas = Math.min(...(described?.topics.get(name)?.partitions.map((partition) => partition.replicas.length) ?? [0]))
       if (replicas < replicationFactor) underReplicated.push({ topic: name, replicas })
     }
     return { created: missing.map((topic) => topic.name), replicationFactor, underReplicated }

@@ -62,6 +62,8 @@ interface PendingClaim {
 
 /** Most notifications claimed or settled by one script call (a few ms of Redis time). */
 const MAX_BATCH = 500
+/** Longest wait for QUIT on close (a dead cluster node never answers it). */
+const CLOSE_TIMEOUT_MS = 2000
 /** Attempts kept in a notification's history. */
 const MAX_ATTEMPTS_KEPT = 20
 
@@ -183,12 +185,13 @@ export class NotificationStore {
     }
   }
 
+  /** QUIT (pending replies first), bounded in time; then no reconnection, whatever the topology's state. */
   async close(): Promise<void> {
-    try {
-      await this.#redis.quit()
-    } catch {
-      this.#redis.disconnect()
-    }
+    let timer: NodeJS.Timeout | undefined
+    const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))
+    await Promise.race([this.#redis.quit().catch(() => undefined), bounded])
+    clearTimeout(timer)
+    this.#redis.disconnect()
   }
 
   /** Runs a batch as one script call, or in a cluster as one call per slot (pipelined per node by the client). */

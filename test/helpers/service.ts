@@ -42,8 +42,15 @@ export async function startService(env: Record<string, string>, options: AppOpti
   const config = loadConfig(env, options.tuning)
   const { logger, close: closeLogs } = createLogger({ level: config.logLevel, dir: config.logDir, stdout: process.env.TEST_LOG_LEVEL !== undefined })
   const app = createApp(config, logger, { defaultMetrics: false, retryPolicy: { slowDownFloorMs: 200 }, ...options })
-  // start() waits for Kafka and Redis as long as needed; a test must not.
-  await Promise.race([app.start(), new Promise((_, reject) => setTimeout(() => reject(new Error('service did not start within 60 s')), 60_000).unref())])
+  // start() waits for Kafka and Redis as long as needed; a test must not. A start that fails
+  // still leaves the HTTP server and clients open: close them, or the test process never exits.
+  try {
+    await Promise.race([app.start(), new Promise((_, reject) => setTimeout(() => reject(new Error('service did not start within 60 s')), 60_000).unref())])
+  } catch (error) {
+    await app.close().catch(() => undefined)
+    await closeLogs()
+    throw error
+  }
   await waitUntil(async () => (await app.readiness()).ready, 30_000, 'service ready')
   return {
     app,
