@@ -72,6 +72,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     maxResponseBytes: config.tuning.maxResponseBytes,
     secrets: config.webhookSecrets,
     guard: new AddressGuard(config.allowedNetworks),
+    proxy: config.callbackProxy,
   })
   const connection = kafkaConnection(config.kafka)
   const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics })

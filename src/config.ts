@@ -72,6 +72,12 @@ export type RedisSettings = {
   | { readonly mode: 'cluster'; readonly nodes: readonly HostPort[] }
 )
 
+/** An HTTP proxy callbacks go through (CONNECT tunnels); credentials from its URL. */
+export interface ProxySettings extends HostPort {
+  readonly username: string | undefined
+  readonly password: string | undefined
+}
+
 export interface Config {
   readonly mode: Mode
   readonly kafka: KafkaSettings
@@ -86,6 +92,8 @@ export interface Config {
   readonly webhookSecrets: readonly Buffer[]
   /** CIDRs exempt from the private-address block. */
   readonly allowedNetworks: readonly string[]
+  /** CALLBACK_PROXY_URL: callbacks leave through this proxy (the address guard still judges the target). */
+  readonly callbackProxy: ProxySettings | undefined
   readonly notifyOnAccepted: boolean
   readonly httpPort: number
   readonly adminToken: string | undefined
@@ -250,6 +258,28 @@ const fileContents = nonEmpty.transform((path, ctx) => {
   }
 })
 
+const PROXY_URL_FORM = 'must be http://[user:password@]host:port'
+
+const proxyUrl = nonEmpty.transform((text, ctx): ProxySettings => {
+  const url = URL.canParse(text) ? new URL(text) : undefined
+  if (url?.protocol === 'https:') {
+    ctx.addIssue({ code: 'custom', message: `${PROXY_URL_FORM} (https:// proxies are not supported)` })
+    return z.NEVER
+  }
+  // The port must be written: new URL() drops :80, so it is checked on the text.
+  const port = url?.port ? Number(url.port) : /:80\/?$/.test(text) ? 80 : 0
+  if (url?.protocol !== 'http:' || url.hostname === '' || port === 0 || url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    ctx.addIssue({ code: 'custom', message: PROXY_URL_FORM })
+    return z.NEVER
+  }
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+  }
+})
+
 const redisUrl = nonEmpty.refine((text) => /^rediss?:\/\//.test(text) && URL.canParse(text), 'must be a redis:// or rediss:// URL')
 
 const environmentSchema = z.object({
@@ -268,6 +298,7 @@ const environmentSchema = z.object({
   RETRY_SCHEDULE: retrySchedule.default(() => retrySchedule.parse(DEFAULT_RETRY_SCHEDULE)),
   WEBHOOK_SECRET: webhookSecrets.optional(),
   CALLBACK_ALLOWED_NETWORKS: cidrList.default([]),
+  CALLBACK_PROXY_URL: proxyUrl.optional(),
   NOTIFY_ON_ACCEPTED: boolean.default(false),
   HTTP_PORT: integer(0, 65535).default(8004),
   ADMIN_TOKEN: nonEmpty.min(16, 'must be at least 16 characters').optional(),
@@ -384,6 +415,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     retryScheduleMs: e.RETRY_SCHEDULE,
     webhookSecrets: e.WEBHOOK_SECRET ?? [],
     allowedNetworks: e.CALLBACK_ALLOWED_NETWORKS,
+    callbackProxy: e.CALLBACK_PROXY_URL,
     notifyOnAccepted: e.NOTIFY_ON_ACCEPTED,
     httpPort: e.HTTP_PORT,
     adminToken: e.ADMIN_TOKEN,

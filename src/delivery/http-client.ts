@@ -8,7 +8,9 @@
 // notification, the largest share of the service's allocation. Here one small handler
 // object per attempt does the same job and resolves one promise.
 import { createSecretKey, type KeyObject } from 'node:crypto'
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
+import { request as httpRequest } from 'node:http'
+import type { Socket } from 'node:net'
+import { Agent, buildConnector, errors as undiciErrors, type Dispatcher } from 'undici'
 import { DeliveryError, ErrorCodes, describeError } from '../errors.ts'
 import type { Notification } from '../notifications/payload.ts'
 import { notificationHeaders } from '../notifications/signing.ts'
@@ -22,6 +24,15 @@ export interface CallbackClientOptions {
   readonly maxResponseBytes: number
   readonly secrets: readonly Buffer[]
   readonly guard: AddressGuard
+  /** CALLBACK_PROXY_URL: every connection is a CONNECT tunnel through this proxy. */
+  readonly proxy?: CallbackProxy | undefined
+}
+
+export interface CallbackProxy {
+  readonly host: string
+  readonly port: number
+  readonly username: string | undefined
+  readonly password: string | undefined
 }
 
 /** Where a callback URL is sent: what dispatch() needs. */
@@ -48,7 +59,10 @@ export class CallbackClient implements Transport {
       keepAliveTimeout: 30_000,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-      connect: { timeout: options.timeoutMs, lookup: options.guard.lookup },
+      connect:
+        options.proxy === undefined
+          ? { timeout: options.timeoutMs, lookup: options.guard.lookup }
+          : tunnelConnector(options.proxy, options.guard, options.timeoutMs),
     })
   }
 
@@ -199,6 +213,8 @@ function statusError(statusCode: number, retryAfter: string | string[] | undefin
 function transportError(error: unknown, timeoutMs: number): DeliveryError {
   const blocked = findCause(error, (cause) => cause instanceof AddressBlockedError)
   if (blocked) return new DeliveryError(ErrorCodes.CALLBACK_ADDRESS_BLOCKED, blocked.message, false, { cause: error })
+  const proxy = findCause(error, (cause) => cause instanceof ProxyError)
+  if (proxy) return new DeliveryError(ErrorCodes.DELIVERY_NETWORK, proxy.message, true, { cause: error })
   const timedOut = findCause(
     error,
     (cause) =>
@@ -226,4 +242,85 @@ function findCause(error: unknown, test: (cause: unknown) => boolean): Error | u
     current = (current as { cause?: unknown }).cause
   }
   return undefined
+}
+
+/** The proxy could not be reached or refused the tunnel: retried, and never the callback's own status. */
+class ProxyError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ProxyError'
+  }
+}
+
+/**
+ * The Agent's connector with CALLBACK_PROXY_URL. undici's ProxyAgent would send the
+ * callback's host name in its CONNECT and let the proxy resolve it: the guard would never
+ * see the address connected to, and a second DNS answer could point it at a private one.
+ * So, per new connection: (1) the guard resolves and checks the host, as for a direct
+ * connection (a refused address fails here, before the proxy hears of it); (2) the proxy
+ * is asked to CONNECT to exactly that address and port; (3) for https, TLS runs inside the
+ * tunnel with undici's own connector, its server name (SNI, certificate check) the
+ * callback's host. The Host header is the origin's, as without a proxy. Everything from
+ * the lookup to the end of the TLS handshake shares one deadline of timeoutMs (the
+ * attempt's own deadline has already settled it by then; this one frees the socket).
+ */
+function tunnelConnector(proxy: CallbackProxy, guard: AddressGuard, timeoutMs: number): buildConnector.connector {
+  const proxyName = proxy.host.includes(':') ? `[${proxy.host}]:${proxy.port}` : `${proxy.host}:${proxy.port}`
+  const authorization =
+    proxy.username === undefined ? undefined : `Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}`
+  const secure = buildConnector({ timeout: timeoutMs })
+  return (options, callback) => {
+    let done = false
+    let socket: Socket | undefined
+    const finish = (error: Error | null, connected?: Socket): void => {
+      if (done) {
+        if (connected !== socket) connected?.destroy()
+        return
+      }
+      done = true
+      clearTimeout(timer)
+      if (error) {
+        socket?.destroy()
+        callback(error, null)
+      } else {
+        callback(null, connected!)
+      }
+    }
+    const timer = setTimeout(() => finish(new undiciErrors.ConnectTimeoutError(`no tunnel through the proxy within ${timeoutMs} ms`)), timeoutMs)
+    const { hostname, protocol } = options
+    const port = Number(options.port) || (protocol === 'https:' ? 443 : 80)
+    guard.lookup(hostname, {}, (lookupError, address, family) => {
+      if (done) return
+      if (lookupError) return finish(lookupError)
+      // Called without `all`: one address, every one DNS gave having passed the guard.
+      if (typeof address !== 'string') return finish(new Error(`no single address for ${hostname}`))
+      const target = family === 6 ? `[${address}]:${port}` : `${address}:${port}`
+      const connect = httpRequest({
+        host: proxy.host,
+        port: proxy.port,
+        method: 'CONNECT',
+        path: target,
+        agent: false,
+        headers: { host: target, ...(authorization === undefined ? {} : { 'proxy-authorization': authorization }) },
+      })
+      connect.on('socket', (opened) => {
+        socket = opened
+        if (done) opened.destroy()
+      })
+      connect.on('connect', (answer, tunnel, head) => {
+        if (answer.statusCode !== 200) {
+          tunnel.destroy()
+          return finish(new ProxyError(`proxy ${proxyName} refused CONNECT ${target}: ${answer.statusCode} ${answer.statusMessage ?? ''}`.trimEnd()))
+        }
+        if (head.length > 0) tunnel.unshift(head)
+        if (protocol !== 'https:') return finish(null, tunnel)
+        secure({ ...options, httpSocket: tunnel }, (tlsError, secured) => (tlsError ? finish(tlsError) : finish(null, secured)))
+      })
+      connect.on('error', (error: NodeJS.ErrnoException) => {
+        const detail = typeof error.code === 'string' ? `${error.code}: ${describeError(error)}` : describeError(error)
+        finish(new ProxyError(`proxy ${proxyName} unreachable (${detail})`, { cause: error }))
+      })
+      connect.end()
+    })
+  }
 }

@@ -9,6 +9,7 @@ import { newProcessingId, successResult } from '../helpers/messages.ts'
 import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
 import { startService, testEnv } from '../helpers/service.ts'
+import { startTinyproxy } from '../helpers/tinyproxy.ts'
 
 let receiver: Receiver
 
@@ -102,6 +103,33 @@ describe('security', () => {
       assert.ok(request, 'delivered to 127.0.0.1 through its mapped form')
     } finally {
       await service.close()
+    }
+  })
+
+  test('through CALLBACK_PROXY_URL (tinyproxy): a callback by name is tunnelled to its checked address; a refused one never reaches the proxy', async () => {
+    const proxy = await startTinyproxy()
+    const topics = uniqueTopics('proxy')
+    const service = await startService(testEnv(topics, { CALLBACK_ALLOWED_NETWORKS: '127.0.0.0/8', CALLBACK_PROXY_URL: proxy.url }))
+    try {
+      const allowed = newProcessingId()
+      const metadata = newProcessingId()
+      const port = receiver.port
+      await produce([
+        { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(allowed, `http://localhost:${port}/proxied/${allowed}`)) },
+        { topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(metadata, `http://169.254.169.254/latest/meta-data/${metadata}`)) },
+      ])
+      const [request] = await receiver.waitFor(1, 20_000, (r) => r.path === `/proxied/${allowed}`)
+      assert.ok(request)
+      assert.equal(request.headers.host, `localhost:${port}`)
+      assert.match(request.body, new RegExp(`"processing_id":${allowed}`))
+      const [letter] = (await readTopic(topics.KAFKA_TOPIC_DLQ, 1, 20_000)).map((record) => JSON.parse(record.value) as { processing_id: number; code: string })
+      assert.equal(letter?.processing_id, metadata)
+      assert.equal(letter.code, 'CALLBACK_ADDRESS_BLOCKED')
+      assert.deepEqual(proxy.connects(), [`127.0.0.1:${port}`], 'the proxy saw the checked address only')
+      assert.equal(proxy.requests().length, 1)
+    } finally {
+      await service.close()
+      await proxy.close()
     }
   })
 })
