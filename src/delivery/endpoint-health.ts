@@ -8,12 +8,16 @@ export type EndpointSignal =
   | 'overloaded'
   /** Could not be reached, or answered 5xx: unwell. */
   | 'unwell'
-  /** Answered, but refused this notification (4xx but 429, 410, redirects) or we refused to send: the endpoint itself is fine. */
+  /**
+   * Answered, but refused this notification (4xx but 429, 410, redirects), or the failure was
+   * ours (a refused address, our egress proxy down): nothing says the endpoint is unwell.
+   */
   | 'fine'
 
 export function endpointSignal(error: DeliveryError): EndpointSignal {
   if (error.code === ErrorCodes.DELIVERY_TIMEOUT || error.statusCode === 429) return 'overloaded'
   if (error.code === ErrorCodes.DELIVERY_NETWORK) return 'unwell'
+  if (error.code === ErrorCodes.CALLBACK_PROXY_UNAVAILABLE) return 'fine'
   if (error.statusCode !== undefined && error.statusCode >= 500) return 'unwell'
   return 'fine'
 }

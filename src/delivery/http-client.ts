@@ -214,7 +214,8 @@ function transportError(error: unknown, timeoutMs: number): DeliveryError {
   const blocked = findCause(error, (cause) => cause instanceof AddressBlockedError)
   if (blocked) return new DeliveryError(ErrorCodes.CALLBACK_ADDRESS_BLOCKED, blocked.message, false, { cause: error })
   const proxy = findCause(error, (cause) => cause instanceof ProxyError)
-  if (proxy) return new DeliveryError(ErrorCodes.DELIVERY_NETWORK, proxy.message, true, { cause: error })
+  // Our egress proxy failed, not the client's endpoint: retried, and not held against its origin.
+  if (proxy) return new DeliveryError(ErrorCodes.CALLBACK_PROXY_UNAVAILABLE, proxy.message, true, { cause: error })
   const timedOut = findCause(
     error,
     (cause) =>

@@ -157,20 +157,20 @@ describe('CallbackClient through an HTTP CONNECT proxy (tinyproxy)', () => {
     assert.deepEqual(proxy.requests().slice(mark), [], 'the proxy got no request at all')
   })
 
-  test('proxy down: DELIVERY_NETWORK naming the proxy, retried', async () => {
+  test('proxy down: CALLBACK_PROXY_UNAVAILABLE naming the proxy, retried', async () => {
     const down = await freePort()
     const error = failure(await through(down).send(notification(`http://127.0.0.1:${port}/down`)))
-    assert.equal(error.code, ErrorCodes.DELIVERY_NETWORK)
+    assert.equal(error.code, ErrorCodes.CALLBACK_PROXY_UNAVAILABLE)
     assert.equal(error.canRetry, true)
     assert.match(error.message, new RegExp(`proxy 127\\.0\\.0\\.1:${down} unreachable \\(ECONNREFUSED`))
     assert.equal(seen.length, 0)
   })
 
-  test("a proxy that refuses the port (ConnectPort): DELIVERY_NETWORK with the proxy's 403, not a callback status", async () => {
+  test("a proxy that refuses the port (ConnectPort): CALLBACK_PROXY_UNAVAILABLE with the proxy's 403, not a callback status", async () => {
     const strictProxy = await startTinyproxy(['ConnectPort 1'])
     try {
       const error = failure(await through(strictProxy).send(notification(`http://localhost:${port}/denied`)))
-      assert.equal(error.code, ErrorCodes.DELIVERY_NETWORK)
+      assert.equal(error.code, ErrorCodes.CALLBACK_PROXY_UNAVAILABLE)
       assert.equal(error.canRetry, true)
       assert.equal(error.statusCode, undefined)
       assert.match(error.message, new RegExp(`^proxy 127\\.0\\.0\\.1:${strictProxy.port} refused CONNECT 127\\.0\\.0\\.1:${port}: 403`))
@@ -184,7 +184,7 @@ describe('CallbackClient through an HTTP CONNECT proxy (tinyproxy)', () => {
     const guarded = await startTinyproxy(['BasicAuth notifier s3cret'])
     try {
       const error = failure(await through(guarded).send(notification(`http://127.0.0.1:${port}/no-auth`)))
-      assert.equal(error.code, ErrorCodes.DELIVERY_NETWORK)
+      assert.equal(error.code, ErrorCodes.CALLBACK_PROXY_UNAVAILABLE)
       assert.match(error.message, /refused CONNECT 127\.0\.0\.1:\d+: 407/)
       const withAuth = through(guarded, { proxy: { host: '127.0.0.1', port: guarded.port, username: 'notifier', password: 's3cret' } })
       assert.equal((await withAuth.send(notification(`http://127.0.0.1:${port}/auth`))).ok, true)

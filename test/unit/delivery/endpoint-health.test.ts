@@ -21,5 +21,6 @@ describe('endpointSignal', () => {
     assert.equal(endpointSignal(error(ErrorCodes.DELIVERY_GONE, 410)), 'fine')
     assert.equal(endpointSignal(error(ErrorCodes.CALLBACK_ADDRESS_BLOCKED)), 'fine')
     assert.equal(endpointSignal(error(ErrorCodes.CALLBACK_URL_INVALID)), 'fine')
+    assert.equal(endpointSignal(error(ErrorCodes.CALLBACK_PROXY_UNAVAILABLE)), 'fine', 'our egress proxy failing says nothing of the client')
   })
 })
