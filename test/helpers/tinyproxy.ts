@@ -4,10 +4,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from './service.ts'
 
 export interface Tinyproxy {
   readonly port: number
@@ -21,16 +22,6 @@ export interface Tinyproxy {
 }
 
 const TINYPROXY = process.env.TINYPROXY_PATH ?? '/usr/bin/tinyproxy'
-
-/** A port nothing listens on now (bound, then released). */
-export async function freePort(): Promise<number> {
-  const probe = createServer()
-  probe.listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address() as AddressInfo
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
-  return port
-}
 
 /** `config`: extra tinyproxy directives, e.g. `ConnectPort 1` or `BasicAuth user secret`. */
 export async function startTinyproxy(config: readonly string[] = []): Promise<Tinyproxy> {

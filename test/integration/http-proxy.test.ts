@@ -18,7 +18,8 @@ import { CallbackClient, type CallbackClientOptions, type CallbackProxy } from '
 import type { AttemptOutcome } from '../../src/delivery/transport.ts'
 import { ErrorCodes, type DeliveryError } from '../../src/errors.ts'
 import type { Notification } from '../../src/notifications/payload.ts'
-import { freePort, startTinyproxy, type Tinyproxy } from '../helpers/tinyproxy.ts'
+import { freePort } from '../helpers/service.ts'
+import { startTinyproxy, type Tinyproxy } from '../helpers/tinyproxy.ts'
 
 interface Seen {
   url: string
