@@ -182,6 +182,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
         if (ensured.created.length > 0) logger.info({ topics: ensured.created, replicationFactor: ensured.replicationFactor }, 'created missing topics')
         metrics.underReplicatedTopics.reset()
         for (const { topic, replicas } of ensured.underReplicated) metrics.underReplicatedTopics.set({ topic }, replicas)
+        if (ensured.uncheckedBecause !== undefined) logger.info({ reason: ensured.uncheckedBecause }, 'replication of existing topics not checked this time')
         if (ensured.underReplicated.length > 0) {
           logger.warn({ topics: ensured.underReplicated, wanted: ensured.replicationFactor }, 'topics with fewer replicas than KAFKA_TOPIC_REPLICATION_FACTOR: a broker failure can lose or stall their records')
         }

@@ -26,6 +26,8 @@ export interface EnsuredTopics {
   readonly replicationFactor: number
   /** Topics we rely on that have fewer replicas than that. */
   readonly underReplicated: Array<{ topic: string; replicas: number }>
+  /** Why their replication could not be checked this time, if it could not. */
+  readonly uncheckedBecause: string | undefined
 }
 
 const DEFAULT_REPLICATION_FACTOR = 3
@@ -57,16 +59,22 @@ export async function ensureTopics(connection: KafkaConnection, clientId: string
         if (!isAlreadyExists(error)) throw error
       }
     }
-    // Only topics that were there before need a look: those just created have the layout, and
-    // a broker may not list them in its metadata yet ("Unknown topic", which is final).
+    // Only topics that were there before need a look: those just created have the layout. The
+    // look is a report, never a reason not to start: a topic another replica created a moment
+    // ago may not be in a broker's metadata yet ("Unknown topic", which the client calls final).
     const found = wanted.filter((topic) => existing.has(topic.name))
-    const described = found.length === 0 ? undefined : await admin.metadata({ topics: found.map((topic) => topic.name), forceUpdate: true })
     const underReplicated: EnsuredTopics['underReplicated'] = []
-    for (const { name } of found) {
-      const replicas = Math.min(...(described?.topics.get(name)?.partitions.map((partition) => partition.replicas.length) ?? [0]))
-      if (replicas < replicationFactor) underReplicated.push({ topic: name, replicas })
+    let uncheckedBecause: string | undefined
+    try {
+      const described = found.length === 0 ? undefined : await admin.metadata({ topics: found.map((topic) => topic.name), forceUpdate: true })
+      for (const { name } of found) {
+        const replicas = Math.min(...(described?.topics.get(name)?.partitions.map((partition) => partition.replicas.length) ?? [0]))
+        if (replicas < replicationFactor) underReplicated.push({ topic: name, replicas })
+      }
+    } catch (error) {
+      uncheckedBecause = (error as Error).message
     }
-    return { created: missing.map((topic) => topic.name), replicationFactor, underReplicated }
+    return { created: missing.map((topic) => topic.name), replicationFactor, underReplicated, uncheckedBecause }
   } catch (error) {
     throw new InfrastructureError(ErrorCodes.KAFKA_UNAVAILABLE, `cannot create topics on ${connection.bootstrapBrokers.join(',')}: ${(error as Error).message}`, { cause: error })
   } finally {

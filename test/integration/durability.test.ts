@@ -169,18 +169,20 @@ describe('durable delivery', () => {
     // is (rightly) retried and so delivered twice.
     const env = testEnv(topics, { CALLBACK_TIMEOUT_MS: '15000' })
     receiver.respond = () => ({ status: 200, delayMs: 3 })
-    const first = await startService(env)
+    let first: Awaited<ReturnType<typeof startService>> | undefined = await startService(env)
     let second: Awaited<ReturnType<typeof startService>> | undefined
     let third: Awaited<ReturnType<typeof startService>> | undefined
     try {
       const ids = Array.from({ length: 3000 }, () => newProcessingId())
       const prefix = `/replicas/${topics.KAFKA_GROUP_ID}/`
       const produced = produce(ids.map((id) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${receiver.url}${prefix}${id}`)) })))
+      produced.catch(() => undefined) // awaited below; this only keeps an early failure from going unhandled
       await waitUntil(() => processingIds(receiver.requests, prefix).length >= 300, 60_000, '300 delivered')
       second = await startService(env)
       third = await startService(env)
       await waitUntil(() => processingIds(receiver.requests, prefix).length >= 1500, 60_000, '1500 delivered')
       await first.close()
+      first = undefined
       await second.close()
       second = undefined
       await produced
@@ -190,7 +192,9 @@ describe('durable delivery', () => {
       assert.equal(new Set(delivered).size, ids.length)
       assert.equal(delivered.length, ids.length, `${delivered.length - ids.length} duplicate deliveries`)
     } finally {
+      // Every instance still running, whatever failed: one left open keeps the test process alive.
       receiver.respond = () => ({ status: 200 })
+      await first?.close()
       await second?.close()
       await third?.close()
     }
