@@ -1,5 +1,6 @@
 // Wires the service together. Used by main.ts and by the integration tests, which start
 // real instances against the real broker and Redis.
+import { randomUUID } from 'node:crypto'
 import type { Config } from './config.ts'
 import { ActivityLog } from './dashboard/activity.ts'
 import { Admin } from './dashboard/admin.ts'
@@ -22,7 +23,9 @@ import { inputTopics, retryTiers } from './names.ts'
 import type { PipelineContext } from './pipeline/context.ts'
 import { inputProcessor, retryProcessor } from './pipeline/intake.ts'
 import { DeadLetterReader } from './replay/dead-letters.ts'
+import { OriginControls } from './origins/origin-controls.ts'
 import { NotificationStore } from './store/notification-store.ts'
+import { OriginStore } from './store/origin-store.ts'
 
 export interface App {
   /** Starts the HTTP endpoints, then connects (waiting for Redis and Kafka as long as needed) and joins the group. */
@@ -77,12 +80,24 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const connection = kafkaConnection(config.kafka)
   const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
+  const [firstTier] = tiers
+  if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
+  const origins = new OriginControls({
+    store: new OriginStore(config.redis),
+    publisher,
+    rateLimits: config.rateLimits,
+    autoPauseAfterMs: config.autoPauseAfterMs,
+    resumeTier: firstTier,
+    logger,
+    instance: `${config.kafka.clientId}-${randomUUID().slice(0, 8)}`,
+  })
   const activity = new ActivityLog()
   const pipeline: PipelineContext = {
     store,
     transport: client,
     publisher,
     gate,
+    origins,
     metrics,
     logger,
     activity,
@@ -122,13 +137,11 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     return { ready: checks.redis && checks.kafka, checks }
   }
   const deadLetters = new DeadLetterReader({ connection, topic: config.kafka.topics.deadLetter, clientId: `${config.kafka.clientId}-admin` })
-  const [firstTier] = tiers
-  if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
   const server = new OpsServer({
     readiness,
     registry: metrics.registry,
     adminToken: config.adminToken,
-    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier }),
+    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier, origins, gate }),
     dashboard: loadDashboardAssets(),
   })
   const stopping = new AbortController()
@@ -166,6 +179,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       httpPort = await server.listen(config.httpPort, options.httpHost)
       logger.info({ port: httpPort }, 'HTTP endpoints listening')
       await untilDone('connecting to Redis', () => store.connect())
+      await untilDone('reading origin pauses', () => origins.start())
       const topics = config.kafka.topics
       await untilDone('creating topics', async () => {
         const ensured = await ensureTopics(connection, config.kafka.clientId, [
@@ -194,6 +208,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     async close() {
       stopping.abort()
       if (started) await Promise.all(loops.map((loop) => loop.stop()))
+      await origins.close()
       await Promise.allSettled([publisher.close(), client.close(), deadLetters.close()])
       await store.close()
       await server.close()

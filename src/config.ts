@@ -72,6 +72,16 @@ export type RedisSettings = {
   | { readonly mode: 'cluster'; readonly nodes: readonly HostPort[] }
 )
 
+/** CALLBACK_RATE_LIMITS: the most sends per second each callback origin gets from the whole group. */
+export interface RateLimits {
+  /** Per origin ("scheme://host[:port]", as URL.origin writes it): notifications per second. */
+  readonly byOrigin: ReadonlyMap<string, number>
+  /** `*`: every origin not named; undefined = no limit for them. */
+  readonly otherwise: number | undefined
+}
+
+export const NO_RATE_LIMITS: RateLimits = { byOrigin: new Map(), otherwise: undefined }
+
 /** An HTTP proxy callbacks go through (CONNECT tunnels); credentials from its URL. */
 export interface ProxySettings extends HostPort {
   readonly username: string | undefined
@@ -94,6 +104,10 @@ export interface Config {
   readonly allowedNetworks: readonly string[]
   /** CALLBACK_PROXY_URL: callbacks leave through this proxy (the address guard still judges the target). */
   readonly callbackProxy: ProxySettings | undefined
+  /** CALLBACK_RATE_LIMITS: sends per second per origin, for the whole consumer group. */
+  readonly rateLimits: RateLimits
+  /** CALLBACK_AUTO_PAUSE_AFTER: an origin whose circuit stays open this long is paused; undefined = never ("off"). */
+  readonly autoPauseAfterMs: number | undefined
   readonly notifyOnAccepted: boolean
   readonly httpPort: number
   readonly adminToken: string | undefined
@@ -280,6 +294,61 @@ const proxyUrl = nonEmpty.transform((text, ctx): ProxySettings => {
   }
 })
 
+const ENTRY = /^(\*|[a-z][a-z0-9+.-]*:\/\/[^\s=,]+)=(\d+(?:\.\d+)?)\/(s|m|h)$/i
+const PER_UNIT_S = { s: 1, m: 60, h: 3600 } as const
+
+/** Parses the setting, or says what is wrong with it (one entry named). */
+function parseRateLimits(text: string): RateLimits | { problem: string } {
+  const byOrigin = new Map<string, number>()
+  let otherwise: number | undefined
+  for (const raw of text.split(',')) {
+    const entry = raw.trim()
+    if (entry === '') continue
+    const match = ENTRY.exec(entry)
+    if (!match) return { problem: `"${entry}" is not <origin>=<n>/s (e.g. https://api.example.com=50/s or *=2000/s)` }
+    const [, target = '', amount = '', unit = 's'] = match
+    const perSecond = Number(amount) / PER_UNIT_S[unit.toLowerCase() as keyof typeof PER_UNIT_S]
+    if (!(perSecond > 0) || perSecond > 1_000_000) return { problem: `"${entry}": the rate must be above 0 and at most 1000000/s` }
+    if (target === '*') {
+      otherwise = perSecond
+      continue
+    }
+    const origin = originOfSetting(target)
+    if (origin === undefined) return { problem: `"${entry}": ${target} is not an http(s) origin (scheme://host[:port], no path)` }
+    if (byOrigin.has(origin)) return { problem: `"${entry}": ${origin} is listed twice` }
+    byOrigin.set(origin, perSecond)
+  }
+  return { byOrigin, otherwise }
+}
+
+/** "https://API.example.com:443/" → "https://api.example.com"; undefined when not an http(s) origin. */
+export function originOfSetting(text: string): string | undefined {
+  const url = URL.parse(text)
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') return undefined
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return undefined
+  return url.origin
+}
+
+const rateLimits = nonEmpty.transform((text, ctx): RateLimits => {
+  const parsed = parseRateLimits(text)
+  if ('problem' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem })
+    return z.NEVER
+  }
+  return parsed
+})
+
+/** A duration, or "off". */
+const durationOrOff = nonEmpty.transform((text, ctx): number | 'off' => {
+  if (text.toLowerCase() === 'off') return 'off'
+  const ms = parseDuration(text)
+  if (ms === undefined || ms < 1000) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration of at least 1s (e.g. 24h) or "off"` })
+    return z.NEVER
+  }
+  return ms
+})
+
 const redisUrl = nonEmpty.refine((text) => /^rediss?:\/\//.test(text) && URL.canParse(text), 'must be a redis:// or rediss:// URL')
 
 const environmentSchema = z.object({
@@ -299,6 +368,8 @@ const environmentSchema = z.object({
   WEBHOOK_SECRET: webhookSecrets.optional(),
   CALLBACK_ALLOWED_NETWORKS: cidrList.default([]),
   CALLBACK_PROXY_URL: proxyUrl.optional(),
+  CALLBACK_RATE_LIMITS: rateLimits.optional(),
+  CALLBACK_AUTO_PAUSE_AFTER: durationOrOff.default(24 * 3_600_000),
   NOTIFY_ON_ACCEPTED: boolean.default(false),
   HTTP_PORT: integer(0, 65535).default(8004),
   ADMIN_TOKEN: nonEmpty.min(16, 'must be at least 16 characters').optional(),
@@ -416,6 +487,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     webhookSecrets: e.WEBHOOK_SECRET ?? [],
     allowedNetworks: e.CALLBACK_ALLOWED_NETWORKS,
     callbackProxy: e.CALLBACK_PROXY_URL,
+    rateLimits: e.CALLBACK_RATE_LIMITS ?? NO_RATE_LIMITS,
+    autoPauseAfterMs: e.CALLBACK_AUTO_PAUSE_AFTER === 'off' ? undefined : e.CALLBACK_AUTO_PAUSE_AFTER,
     notifyOnAccepted: e.NOTIFY_ON_ACCEPTED,
     httpPort: e.HTTP_PORT,
     adminToken: e.ADMIN_TOKEN,

@@ -22,7 +22,13 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
     retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt', registers }),
     deadLettered: new Counter({ name: 'notifications_dead_lettered_total', help: 'Records sent to the dead-letter topic, by code', labelNames: ['code'], registers }),
     duplicates: new Counter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
-    deferred: new Counter({ name: 'notifications_deferred_total', help: 'Notifications sent to a retry tier without an attempt because their origin was failing or saturated', labelNames: ['reason'], registers }),
+    deferred: new Counter({
+      name: 'notifications_deferred_total',
+      help: 'Notifications sent to a retry tier without an attempt: their origin was failing, saturated, holding us off (Retry-After) or rate-limited',
+      labelNames: ['reason'],
+      registers,
+    }),
+    parked: new Counter({ name: 'notifications_parked_total', help: 'Notifications parked in Redis because their origin was paused', registers }),
     requestsRecorded: new Counter({ name: 'processing_requests_recorded_total', help: 'ProcessingRequests recorded', registers }),
     infrastructureRetries: new Counter({ name: 'infrastructure_retries_total', help: 'Steps retried because Redis or Kafka failed', labelNames: ['code'], registers }),
     inFlight: new Gauge({

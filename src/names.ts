@@ -34,6 +34,28 @@ export const requestKey = (processingId: number) => `processing_requests:${proce
 /** Marks a dead letter as replayed, so a second replay run skips it. */
 export const replayedKey = (dlqTopic: string, partition: number, offset: string) => `replayed:${dlqTopic}:${partition}:${offset}`
 
+/**
+ * What the consumer group shares about callback origins (pauses, Retry-After holds, rate
+ * slots, parked notifications). Every key carries the hash tag `{origins}`: in Redis Cluster
+ * they live in one slot, so one script can read a pause, a hold and a rate slot together.
+ */
+export const originKeys = {
+  /** Hash: origin → JSON of its pause (by operator or automatically, since, reason). */
+  pauses: 'origin_pauses:{origins}',
+  /** Hash: origin → epoch ms until which it asked not to be called (Retry-After). */
+  holds: 'origin_holds:{origins}',
+  /** Set: origins with notifications parked while paused. */
+  parkedOrigins: 'origin_parked_set:{origins}',
+  /** GCRA: the origin's theoretical arrival time of the next send (epoch ms, Redis clock). */
+  rate: (origin: string) => `origin_rate:{origins}:${origin}`,
+  /** List: the origin's parked notifications, oldest first. */
+  parked: (origin: string) => `origin_parked:{origins}:${origin}`,
+  /** Held by the replica that moves an origin's parked notifications back to a retry tier. */
+  drainLock: (origin: string) => `origin_drain_lock:{origins}:${origin}`,
+  /** Pub/sub: a pause or hold changed (the message is the origin). */
+  changes: 'origin_changes',
+} as const
+
 /** Message keys on the input topics that belong to this service (contract §1). */
 export const messageKeys = {
   sending: 'new_sending',

@@ -1,11 +1,15 @@
 // What the admin endpoints answer (the dashboard and GET /notifications/{id}): a
-// notification's status, this replica's recent activity, the dead-letter topic and replays.
+// notification's status, this replica's recent activity, the dead-letter topic and replays,
+// callback origins and their pauses.
 // The HTTP side (routes, token) is in http/server.ts.
 import { hostname } from 'node:os'
+import { originOfSetting } from '../config.ts'
+import type { OriginGate } from '../delivery/origin-gate.ts'
 import { AdminRequestError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
 import { replayedKey, type RetryTier } from '../names.ts'
 import { NOTIFICATION_KINDS } from '../notifications/kinds.ts'
+import type { OriginControls, OriginView } from '../origins/origin-controls.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
 import type { DeadLetterReader, StoredDeadLetter } from '../replay/dead-letters.ts'
 import { planReplay, replay, type ReplayReport } from '../replay/replay.ts'
@@ -32,6 +36,8 @@ export interface AdminDeps {
   reader: DeadLetterReader
   activity: ActivityLog
   firstTier: RetryTier
+  origins: OriginControls
+  gate: OriginGate
 }
 
 export class Admin {
@@ -113,10 +119,45 @@ export class Admin {
     }
   }
 
+  /** Every origin with a pause, a hold, a limit of its own, parked notifications or (here) a circuit not closed. */
+  async origins(now = Date.now()): Promise<{ replica: string; origins: OriginView[] }> {
+    const { origins, gate } = this.#deps
+    return { replica: hostname(), origins: await origins.list(gate.unhealthy(now), now) }
+  }
+
+  /** Pauses an origin for the whole group: its notifications wait, parked, until it is resumed. */
+  async pauseOrigin(body: unknown, now = Date.now()): Promise<OriginView> {
+    const { origin, reason } = originRequest(body)
+    await this.#deps.origins.pause(origin, reason ?? 'paused by an operator', now)
+    return this.#view(origin, now)
+  }
+
+  /** Resumes an origin: its parked notifications go back to the first retry tier, oldest first. */
+  async resumeOrigin(body: unknown, now = Date.now()): Promise<OriginView & { was_paused: boolean }> {
+    const { origin } = originRequest(body)
+    const wasPaused = await this.#deps.origins.resume(origin)
+    return { ...(await this.#view(origin, now)), was_paused: wasPaused }
+  }
+
+  async #view(origin: string, now: number): Promise<OriginView> {
+    const { origins } = await this.origins(now)
+    const view = origins.find((entry) => entry.origin === origin)
+    return view ?? { origin, state: 'healthy', pause: null, circuit: 'closed', held_until: null, rate_limit_per_second: this.#deps.origins.rateLimitFor(origin) ?? null, rate_backlog_ms: 0, parked: 0 }
+  }
+
   #replayDeps() {
     const { store, publisher, firstTier, reader } = this.#deps
     return { store, publisher, firstTier, deadLetterTopic: reader.topic }
   }
+}
+
+/** `{"origin": "https://…", "reason"?: "…"}`, the origin written as URL.origin writes it. */
+function originRequest(body: unknown): { origin: string; reason: string | undefined } {
+  const { origin, reason } = (typeof body === 'object' && body !== null ? body : {}) as { origin?: unknown; reason?: unknown }
+  const normalised = typeof origin === 'string' ? originOfSetting(origin) : undefined
+  if (normalised === undefined) throw new AdminRequestError('invalid', 'body must be {"origin": "https://host[:port]"} (an http(s) origin, no path)')
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) throw new AdminRequestError('invalid', '"reason" must be a string of at most 500 characters')
+  return { origin: normalised, reason }
 }
 
 function replayKind(stored: StoredDeadLetter): DeadLetterView['replay'] {

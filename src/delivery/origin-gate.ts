@@ -43,7 +43,9 @@ export type CircuitState = 'closed' | 'open' | 'half-open'
 
 export type GateDecision =
   | { ok: true; ticket: Ticket }
-  | { ok: false; reason: 'circuit-open' | 'saturated'; retryAt: number }
+  | { ok: false; reason: 'saturated'; retryAt: number }
+  /** `openSince`: when the circuit opened and has not closed since; `lastError`: the last failure seen. */
+  | { ok: false; reason: 'circuit-open'; retryAt: number; openSince: number; lastError: string }
 
 export interface Ticket {
   readonly origin: string
@@ -61,6 +63,9 @@ interface OriginState {
   trialInFlight: boolean
   /** When the origin last answered (any attempt released), 0 if never. */
   answeredAt: number
+  /** When the circuit opened, through any half-open trials that failed; 0 while closed. */
+  openSince: number
+  lastError: string
 }
 
 export class OriginGate {
@@ -74,10 +79,10 @@ export class OriginGate {
 
   acquire(origin: string, now: number): GateDecision {
     const state = this.#state(origin)
-    if (state.openUntil > now) return { ok: false, reason: 'circuit-open', retryAt: state.openUntil }
+    if (state.openUntil > now) return { ok: false, reason: 'circuit-open', retryAt: state.openUntil, openSince: state.openSince, lastError: state.lastError }
     const halfOpen = state.openUntil > 0
     if (halfOpen) {
-      if (state.trialInFlight) return { ok: false, reason: 'circuit-open', retryAt: now + this.#options.openMs }
+      if (state.trialInFlight) return { ok: false, reason: 'circuit-open', retryAt: now + this.#options.openMs, openSince: state.openSince, lastError: state.lastError }
       state.trialInFlight = true
     } else if (state.inFlight.size >= this.#options.saturatedInFlight) {
       const oldest = state.inFlight.values().next().value ?? now
@@ -91,17 +96,22 @@ export class OriginGate {
     return { ok: true, ticket }
   }
 
-  /** @param healthy false for answers and errors that say the endpoint is unwell (timeouts, refused connections, 5xx, 429) */
-  release(ticket: Ticket, healthy: boolean, now: number): void {
+  /**
+   * @param healthy false for answers and errors that say the endpoint is unwell (timeouts, refused connections, 5xx, 429)
+   * @param error what went wrong, remembered as the origin's last error
+   */
+  release(ticket: Ticket, healthy: boolean, now: number, error?: string): void {
     const state = this.#origins.get(ticket.origin)
     if (!state || !state.inFlight.delete(ticket.id)) return
     state.answeredAt = now
+    if (error !== undefined) state.lastError = error
     const wasTrial = state.openUntil > 0 && state.trialInFlight
     if (wasTrial) state.trialInFlight = false
     this.#remember(state, !healthy)
     if (healthy) {
       if (state.openUntil > 0) {
         state.openUntil = 0
+        state.openSince = 0
         state.openMs = this.#options.openMs
         this.#forget(state)
       }
@@ -110,6 +120,7 @@ export class OriginGate {
       state.openUntil = now + state.openMs
     } else if (state.openUntil === 0 && state.failures >= this.#options.failureThreshold) {
       state.openUntil = now + state.openMs
+      state.openSince = now
     }
     this.#dropIfIdle(ticket.origin, state)
   }
@@ -132,7 +143,7 @@ export class OriginGate {
   #state(origin: string): OriginState {
     let state = this.#origins.get(origin)
     if (!state) {
-      state = { inFlight: new Map(), recent: [], next: 0, failures: 0, openUntil: 0, openMs: this.#options.openMs, trialInFlight: false, answeredAt: 0 }
+      state = { inFlight: new Map(), recent: [], next: 0, failures: 0, openUntil: 0, openMs: this.#options.openMs, trialInFlight: false, answeredAt: 0, openSince: 0, lastError: '' }
       this.#origins.set(origin, state)
     }
     return state

@@ -1,7 +1,8 @@
 // HTTP endpoints on HTTP_PORT (contract §5). Open: liveness, readiness, Prometheus metrics.
 // Admin, only when ADMIN_TOKEN is set (404 otherwise, not open): the dashboard's static page
 // (it holds no data) and everything with data or effects, which needs the bearer token:
-// a notification's status, recent activity, dead letters and their replay.
+// a notification's status, recent activity, dead letters and their replay, callback origins
+// (list, pause, resume).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -118,6 +119,7 @@ export class OpsServer {
       const notification = NOTIFICATION_PATH.exec(path)
       if (notification) return () => admin.notificationStatus(Number(notification[1]))
       if (path === '/admin/activity') return () => Promise.resolve(admin.activity())
+      if (path === '/admin/origins') return () => admin.origins()
       if (path === '/admin/dead-letters') {
         const limit = Math.min(Math.max(Number(query.get('limit') ?? DEFAULT_DEAD_LETTER_LIMIT) || DEFAULT_DEAD_LETTER_LIMIT, 1), MAX_DEAD_LETTER_LIMIT)
         return () => admin.deadLetters(limit)
@@ -125,6 +127,8 @@ export class OpsServer {
     }
     if (method === 'POST') {
       if (path === '/admin/dead-letters/replay') return () => admin.replayAll()
+      if (path === '/admin/origins/pause') return (body) => admin.pauseOrigin(body)
+      if (path === '/admin/origins/resume') return (body) => admin.resumeOrigin(body)
       const one = REPLAY_ONE_PATH.exec(path)
       if (one) return (body) => admin.replayOne(Number(one[1]), BigInt(one[2] ?? '0'), isForced(body))
     }

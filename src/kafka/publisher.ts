@@ -6,7 +6,7 @@ import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from 
 import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '../errors.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
 import type { TopicNames } from '../names.ts'
-import type { DeadLetter, Outcome, RetryEnvelope } from '../notifications/records.ts'
+import type { DeadLetter, OriginPausedEvent, Outcome, RetryEnvelope } from '../notifications/records.ts'
 import type { KafkaConnection } from './connection.ts'
 import { createPartitioner } from './partitioner.ts'
 
@@ -54,6 +54,11 @@ export class Publisher {
 
   async outcome(outcome: Outcome): Promise<void> {
     await this.#enqueue({ topic: this.#topics.outcomes, key: String(outcome.processing_id), value: JSON.stringify(outcome) })
+  }
+
+  /** An event about a callback origin, on the outcomes topic. Key: the origin. */
+  async originEvent(event: OriginPausedEvent): Promise<void> {
+    await this.#enqueue({ topic: this.#topics.outcomes, key: event.origin, value: JSON.stringify(event), headers: { event: event.event } })
   }
 
   async close(): Promise<void> {

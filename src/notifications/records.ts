@@ -69,6 +69,8 @@ export const retryEnvelopeSchema = z.object({
   source: recordSourceSchema,
   original: z.string(),
   original_truncated: z.boolean().default(false),
+  /** Its origin's rate-limit slot is already taken for due_at: sent then without asking for another. */
+  reserved_slot: z.boolean().optional(),
 })
 export type RetryEnvelope = z.infer<typeof retryEnvelopeSchema>
 
@@ -120,4 +122,17 @@ export interface Outcome {
   attempts: number
   last_status_code: number | null
   at: string
+}
+
+/**
+ * Published to the outcomes topic (key: the origin) when an origin is paused automatically
+ * because its circuit stayed open longer than CALLBACK_AUTO_PAUSE_AFTER, so that another
+ * service can tell the client. Told apart from outcomes by its `event` field.
+ */
+export interface OriginPausedEvent {
+  event: 'origin_paused'
+  origin: string
+  paused_at: string
+  circuit_open_since: string
+  last_error: string
 }

@@ -5,6 +5,7 @@
 //   GiveUp:    dead letter with the payload, then the done marker, then the outcome "failed".
 // Steps after an attempt are settled even when shutdown has begun (evenIfStopping).
 import type { ActivityResult } from '../dashboard/activity.ts'
+import { DeliveryError, ErrorCodes } from '../errors.ts'
 import { KIND_TRAITS } from '../notifications/kinds.ts'
 import type { AttemptRecord } from '../store/notification-store.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
@@ -42,8 +43,8 @@ export async function carryOut(ctx: PipelineContext, dispatch: Dispatch, decisio
     }
 
     case 'retry': {
-      const { tier, dueAt, error } = decision
-      await step(ctx, signal, () => publisher.scheduleRetry(tier.topic, retryEnvelope(provenance, notification, history, dueAt, error, now)), settling)
+      const { tier, dueAt, error, reservedSlot } = decision
+      await step(ctx, signal, () => publisher.scheduleRetry(tier.topic, retryEnvelope(provenance, notification, history, dueAt, error, now, reservedSlot)), settling)
       if (attempt) {
         // Best effort: the claim expires by itself, and the status is only for people to read.
         const status = statusRecord('retrying', history, last, dueAt, now)
@@ -71,4 +72,19 @@ export async function carryOut(ctx: PipelineContext, dispatch: Dispatch, decisio
       return 'failed'
     }
   }
+}
+
+/**
+ * Its origin is paused: the notification (as its retry record, history kept) waits in Redis
+ * behind those parked before it, and goes back to the first retry tier when the origin is
+ * resumed. No attempt, no deferral counted.
+ */
+export async function parkWhilePaused(ctx: PipelineContext, dispatch: Dispatch, callbackOrigin: string, signal: AbortSignal): Promise<void> {
+  const { notification, provenance, history } = dispatch
+  const now = Date.now()
+  const error = new DeliveryError(ErrorCodes.CALLBACK_PAUSED, `callback origin ${callbackOrigin} is paused`, true)
+  const record = JSON.stringify(retryEnvelope(provenance, notification, history, now, error, now))
+  await step(ctx, signal, () => ctx.origins.park(callbackOrigin, record))
+  ctx.metrics.parked.inc()
+  ctx.logger.debug({ processingId: notification.processingId, kind: notification.kind, origin: callbackOrigin }, 'origin paused: notification parked')
 }

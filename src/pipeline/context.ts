@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import type { TopicNames } from '../names.ts'
 import type { Notification } from '../notifications/payload.ts'
+import type { OriginControls } from '../origins/origin-controls.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
 import type { Provenance } from './provenance.ts'
 import type { History, RetrySchedule } from './settle.ts'
@@ -21,6 +22,8 @@ export interface PipelineContext {
   readonly transport: Transport
   readonly publisher: Publisher
   readonly gate: OriginGate
+  /** Pauses, Retry-After holds and rate limits the consumer group shares per origin. */
+  readonly origins: OriginControls
   readonly metrics: Metrics
   readonly logger: Logger
   /** Settled attempts, for the dashboard. */
@@ -39,6 +42,8 @@ export interface Dispatch {
   readonly notification: Notification
   readonly provenance: Provenance
   readonly history: History
+  /** Its origin's rate-limit slot was reserved for now (it waited for it in a retry tier). */
+  readonly reservedSlot?: boolean
 }
 
 /**

@@ -1,18 +1,21 @@
 // One notification, from admission to a durable end:
-//   admit  (the callback origin's gate: circuit and saturation)
+//   origin (shared by the group: paused → parked until resumed; held by Retry-After → deferred;
+//           rate-limited → its send slot, waited for here or in a retry tier)
+//   admit  (this replica's gate for the origin: circuit and saturation)
 //   claim  (Redis: already done → skip; another replica sending → wait and look again)
 //   attempt (one HTTP POST)
 //   settle (pure decision: settle.ts) → carry out (carry-out.ts)
 // Returns once the end is durable; on shutdown before an attempt, rejects with Interrupted.
 import { endpointSignal } from '../delivery/endpoint-health.ts'
 import { originOf, type Ticket } from '../delivery/origin-gate.ts'
-import { Interrupted } from '../errors.ts'
+import { inProcessWaitMs } from '../delivery/rate-limits.ts'
+import { Interrupted, type DeliveryError } from '../errors.ts'
 import { sleep } from '../lib/sleep.ts'
 import type { ClaimResult } from '../store/notification-store.ts'
-import { carryOut } from './carry-out.ts'
+import { carryOut, parkWhilePaused } from './carry-out.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
 import { attemptRecord } from './letters.ts'
-import { settle } from './settle.ts'
+import { settle, type Happening } from './settle.ts'
 
 /** Longest wait between looks at a notification another replica is sending. */
 const BUSY_POLL_MAX_MS = 1000
@@ -22,15 +25,32 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
   const { notification, history } = dispatch
   const { kind, processingId } = notification
   const callbackOrigin = originOf(notification.callbackUrl)
+  let slotReserved = dispatch.reservedSlot === true
   for (;;) {
+    // Origin
+    const admission = ctx.origins.admission(callbackOrigin, Date.now())
+    if (admission.kind === 'paused') return parkWhilePaused(ctx, dispatch, callbackOrigin, signal)
+    if (admission.kind === 'held') return defer(ctx, dispatch, { kind: 'refused', reason: 'held', retryAt: admission.until, callbackOrigin }, signal)
+    const perSecond = slotReserved ? undefined : ctx.origins.rateLimitFor(callbackOrigin)
+    if (perSecond !== undefined) {
+      const waitMs = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
+      slotReserved = true
+      if (waitMs > inProcessWaitMs(perSecond)) return defer(ctx, dispatch, { kind: 'slot-later', slotAt: Date.now() + waitMs, callbackOrigin }, signal)
+      if (waitMs > 0) {
+        if (!(await sleep(waitMs, signal))) throw new Interrupted()
+        continue // paused or held meanwhile?
+      }
+    }
+
     // Admit
-    const admitted = gate.acquire(callbackOrigin, Date.now())
+    const now = Date.now()
+    const admitted = gate.acquire(callbackOrigin, now)
     if (!admitted.ok) {
-      metrics.deferred.inc({ reason: admitted.reason })
-      const now = Date.now()
-      const decision = settle({ kind: 'refused', reason: admitted.reason, retryAt: admitted.retryAt, callbackOrigin }, history, ctx.schedule, now)
-      await carryOut(ctx, dispatch, decision, undefined, signal)
-      return
+      const { reason, retryAt } = admitted
+      if (reason === 'circuit-open' && (await step(ctx, signal, () => ctx.origins.pauseIfOpenTooLong(callbackOrigin, admitted.openSince, admitted.lastError, now)))) {
+        return parkWhilePaused(ctx, dispatch, callbackOrigin, signal)
+      }
+      return defer(ctx, dispatch, { kind: 'refused', reason, retryAt, callbackOrigin }, signal)
     }
 
     // Claim
@@ -48,7 +68,8 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     // Attempt
     const startedAt = Date.now()
     const outcome = await ctx.transport.send(notification)
-    gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', Date.now())
+    gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', Date.now(), outcome.ok ? undefined : outcome.error.message)
+    if (!outcome.ok) await holdIfAsked(ctx, callbackOrigin, outcome.error)
     metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
     metrics.attemptDuration.observe(outcome.durationMs / 1000)
 
@@ -68,6 +89,23 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
       callbackOrigin,
     })
     return
+  }
+}
+
+/** Sent to a retry tier without an attempt: the origin refused it for now, or its slot is later. */
+async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclude<Happening, { kind: 'attempted' }>, signal: AbortSignal): Promise<void> {
+  ctx.metrics.deferred.inc({ reason: happening.kind === 'slot-later' ? 'rate-limited' : happening.reason })
+  const decision = settle(happening, dispatch.history, ctx.schedule, Date.now())
+  await carryOut(ctx, dispatch, decision, undefined, signal)
+}
+
+/** 429 or 503 with Retry-After: the whole origin is left alone that long, by every replica (best effort). */
+async function holdIfAsked(ctx: PipelineContext, callbackOrigin: string, error: DeliveryError): Promise<void> {
+  if ((error.statusCode !== 429 && error.statusCode !== 503) || error.retryAfterSeconds === undefined) return
+  try {
+    await ctx.origins.hold(callbackOrigin, error.retryAfterSeconds * 1000, Date.now())
+  } catch (holdError) {
+    ctx.logger.warn({ origin: callbackOrigin, error: (holdError as Error).message }, 'could not share a Retry-After hold: this replica keeps it')
   }
 }
 

@@ -31,7 +31,7 @@ export function recordLetter(provenance: Provenance, code: string, reason: strin
   return { ...letterBase(provenance, code, reason, processingId, now), attempts: 0, last_error: lastError, last_status_code: null }
 }
 
-export function retryEnvelope(provenance: Provenance, notification: Notification, history: History, dueAt: number, error: DeliveryError, now: number): RetryEnvelope {
+export function retryEnvelope(provenance: Provenance, notification: Notification, history: History, dueAt: number, error: DeliveryError, now: number, reservedSlot = false): RetryEnvelope {
   return {
     v: 1,
     notification: toStored(notification),
@@ -45,6 +45,7 @@ export function retryEnvelope(provenance: Provenance, notification: Notification
     source: provenance.source,
     original: provenance.original,
     original_truncated: provenance.original_truncated,
+    ...(reservedSlot ? { reserved_slot: true } : {}),
   }
 }
 

@@ -1,5 +1,6 @@
 // Pure: what becomes of a notification once its attempt is over, or once its callback
-// origin refused to take it now (circuit open, saturated). Time and randomness are inputs,
+// origin refused to take it now (circuit open, saturated, holding us off with Retry-After,
+// or its rate-limit slot is further ahead than is worth waiting for in-process). Time and randomness are inputs,
 // so every branch is unit-tested; the stages around it only carry the decision out.
 //
 //   attempted ── 2xx ─────────────────────────────────► Delivered
@@ -7,6 +8,8 @@
 //                       └─ final (410, blocked…) or schedule exhausted ──► GiveUp
 //   refused ──── deferrals left in the schedule ───────► Retry{tier, dueAt} (no attempt used)
 //             └─ refused for the whole schedule ────────► GiveUp{CALLBACK_UNAVAILABLE}
+//   slot later ─────────────────────────────────────────► Retry{the first tier that long, dueAt = the slot}
+//                                                         (neither an attempt nor a deferral: the client is fine)
 import type { AttemptOutcome } from '../delivery/transport.ts'
 import { decideRetry, tierAfter, type RetryPolicy } from '../delivery/retry-policy.ts'
 import { DeliveryError, ErrorCodes } from '../errors.ts'
@@ -29,12 +32,14 @@ export interface RetrySchedule {
 
 export type Happening =
   | { readonly kind: 'attempted'; readonly outcome: AttemptOutcome; readonly startedAt: number }
-  | { readonly kind: 'refused'; readonly reason: 'circuit-open' | 'saturated'; readonly retryAt: number; readonly callbackOrigin: string }
+  | { readonly kind: 'refused'; readonly reason: 'circuit-open' | 'saturated' | 'held'; readonly retryAt: number; readonly callbackOrigin: string }
+  /** Its rate-limit slot, reserved, is at `slotAt`. */
+  | { readonly kind: 'slot-later'; readonly slotAt: number; readonly callbackOrigin: string }
 
 /** Each decision carries the notification's history after what happened. */
 export type Decision =
   | { readonly kind: 'delivered'; readonly history: History; readonly statusCode: number }
-  | { readonly kind: 'retry'; readonly history: History; readonly tier: RetryTier; readonly dueAt: number; readonly error: DeliveryError }
+  | { readonly kind: 'retry'; readonly history: History; readonly tier: RetryTier; readonly dueAt: number; readonly error: DeliveryError; readonly reservedSlot?: boolean }
   | { readonly kind: 'give-up'; readonly history: History; readonly error: DeliveryError; readonly reason: string }
 
 /**
@@ -42,7 +47,14 @@ export type Decision =
  * @param random a number in [0, 1) for the retry jitter
  */
 export function settle(happening: Happening, history: History, schedule: RetrySchedule, now: number, random: () => number = Math.random): Decision {
-  return happening.kind === 'attempted' ? afterAttempt(happening, history, schedule, now, random) : afterRefusal(happening, history, schedule, now)
+  switch (happening.kind) {
+    case 'attempted':
+      return afterAttempt(happening, history, schedule, now, random)
+    case 'refused':
+      return afterRefusal(happening, history, schedule, now)
+    case 'slot-later':
+      return untilSlot(happening, history, schedule, now)
+  }
 }
 
 function afterAttempt(attempt: Extract<Happening, { kind: 'attempted' }>, history: History, schedule: RetrySchedule, now: number, random: () => number): Decision {
@@ -57,10 +69,28 @@ function afterAttempt(attempt: Extract<Happening, { kind: 'attempted' }>, histor
   return { kind: 'give-up', history: after, error, reason: `delivery given up after ${after.attempts} attempt(s): ${error.message}` }
 }
 
+const REFUSAL_WHY = {
+  saturated: 'is saturated (slow answers)',
+  'circuit-open': 'has its circuit open (repeated failures)',
+  held: 'asked to be left alone for a while (Retry-After)',
+} as const
+
+/**
+ * Waits in the shortest tier at least as long as the wait, so it is due before the records
+ * queued behind it there; with its slot reserved, it is sent then without asking again.
+ */
+function untilSlot(slot: Extract<Happening, { kind: 'slot-later' }>, history: History, schedule: RetrySchedule, now: number): Decision {
+  const waitMs = slot.slotAt - now
+  const tier = schedule.tiers.find((candidate) => candidate.delayMs >= waitMs) ?? schedule.tiers.at(-1)
+  if (!tier) throw new Error('no retry tier')
+  const error = new DeliveryError(ErrorCodes.CALLBACK_RATE_LIMITED, `callback origin ${slot.callbackOrigin} is rate-limited: next send slot in ${waitMs} ms`, true)
+  return { kind: 'retry', history, tier, dueAt: slot.slotAt, error, reservedSlot: true }
+}
+
 /** Waiting for an origin never costs an attempt: deferrals walk the schedule on their own. */
 function afterRefusal(refusal: Extract<Happening, { kind: 'refused' }>, history: History, schedule: RetrySchedule, now: number): Decision {
   const after: History = { attempts: history.attempts, deferrals: history.deferrals + 1, firstAttemptAt: history.firstAttemptAt ?? now }
-  const why = refusal.reason === 'saturated' ? 'is saturated (slow answers)' : 'has its circuit open (repeated failures)'
+  const why = REFUSAL_WHY[refusal.reason]
   const reason = `callback origin ${refusal.callbackOrigin} ${why}`
   const tier = tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.deferrals)
   if (!tier) {

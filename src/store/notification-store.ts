@@ -14,6 +14,7 @@ import { isUntrustedCertificate } from '../lib/tls-trust.ts'
 import { notificationKeys, requestKey, type NotificationKeys } from '../names.ts'
 import type { NotificationKind } from '../notifications/kinds.ts'
 import { createRedisClient, type RedisClient } from './redis-client.ts'
+import { redisCall } from './redis-errors.ts'
 
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
 
@@ -130,18 +131,18 @@ export class NotificationStore {
   /** Atomically: already done, claimed by someone else (for how long), or now ours. */
   claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
     const keys = notificationKeys(kind, processingId)
-    return this.#call(() => this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) }))
+    return redisCall(() => this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) }))
   }
 
   /** Done (never sent again for STORAGE_TIME_PROCESSED_MESSAGES) or waiting for a retry; the claim is given back either way. */
   settle(settlement: Settlement): Promise<void> {
-    return this.#call(() => this.#settlements.add(settlement))
+    return redisCall(() => this.#settlements.add(settlement))
   }
 
   /** Status and attempt history of a notification; undefined when none is known. */
   async status(kind: NotificationKind, processingId: number): Promise<{ status: NotificationStatus | { status: 'pending' }; history: AttemptRecord[] } | undefined> {
     const keys = notificationKeys(kind, processingId)
-    const [status, history, claimed] = await this.#call(() =>
+    const [status, history, claimed] = await redisCall(() =>
       Promise.all([this.#redis.get(keys.status), this.#redis.lrange(keys.attempts, 0, -1), this.#redis.exists(keys.claim)]),
     )
     const attempts = history.map((entry) => JSON.parse(entry) as AttemptRecord)
@@ -152,28 +153,28 @@ export class NotificationStore {
 
   /** Forgets that a notification was sent or given up, so it may be sent again (replay). */
   async forget(kind: NotificationKind, processingId: number): Promise<void> {
-    await this.#call(() => this.#redis.del(notificationKeys(kind, processingId).done))
+    await redisCall(() => this.#redis.del(notificationKeys(kind, processingId).done))
   }
 
   /** Records that a dead letter was replayed; false if it already was. */
   async markReplayed(key: string): Promise<boolean> {
-    return (await this.#call(() => this.#redis.set(key, '_', 'EX', this.#processedTtlSeconds, 'NX'))) === 'OK'
+    return (await redisCall(() => this.#redis.set(key, '_', 'EX', this.#processedTtlSeconds, 'NX'))) === 'OK'
   }
 
   /** Which of these dead letters were replayed already (markers from markReplayed). */
   async wereReplayed(keys: readonly string[]): Promise<boolean[]> {
     if (keys.length === 0) return []
     // One GET per key (pipelined): in a cluster the markers live in many slots.
-    const values = await this.#call(() => Promise.all(keys.map((key) => this.#redis.get(key))))
+    const values = await redisCall(() => Promise.all(keys.map((key) => this.#redis.get(key))))
     return values.map((value) => value !== null)
   }
 
   async recordRequest(processingId: number, request: RecordedRequest): Promise<void> {
-    await this.#call(() => this.#redis.set(requestKey(processingId), JSON.stringify(request), 'EX', this.#processedTtlSeconds))
+    await redisCall(() => this.#redis.set(requestKey(processingId), JSON.stringify(request), 'EX', this.#processedTtlSeconds))
   }
 
   async recordedRequest(processingId: number): Promise<RecordedRequest | undefined> {
-    const text = await this.#call(() => this.#redis.get(requestKey(processingId)))
+    const text = await redisCall(() => this.#redis.get(requestKey(processingId)))
     return text === null ? undefined : (JSON.parse(text) as RecordedRequest)
   }
 
@@ -248,17 +249,5 @@ export class NotificationStore {
     }
     await this.#redis.settleNotifications(4 * settlements.length, ...keysAndArgs)
     return new Array<void>(settlements.length).fill(undefined)
-  }
-
-  async #call<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation()
-    } catch (error) {
-      const message = (error as Error).message
-      // A key of ours holding another type (written by something else): asking again gives
-      // the same answer, so the record is dead-lettered instead of retried for ever.
-      if (message.startsWith('WRONGTYPE')) throw new NotificationError(ErrorCodes.STORE_REJECTED, `Redis: ${message}`, false, { cause: error })
-      throw new InfrastructureError(ErrorCodes.STORE_UNAVAILABLE, `Redis: ${message}`, { cause: error })
-    }
   }
 }

@@ -156,3 +156,32 @@ describe('loadConfig rejects malformed variables', () => {
     })
   }
 })
+
+describe('callback origin settings', () => {
+  it('CALLBACK_RATE_LIMITS: per origin (normalised as URL.origin writes it) and for every other origin', () => {
+    const config = loadConfig({ CALLBACK_RATE_LIMITS: 'https://API.client.example:443=50/s, http://slow.example:8080=300/m,*=2000/s' })
+    assert.deepEqual([...config.rateLimits.byOrigin], [['https://api.client.example', 50], ['http://slow.example:8080', 5]])
+    assert.equal(config.rateLimits.otherwise, 2000)
+    assert.equal(loadConfig({}).rateLimits.byOrigin.size, 0)
+    assert.equal(loadConfig({}).rateLimits.otherwise, undefined)
+  })
+
+  for (const [value, problem] of [
+    ['https://a.example=fast', /is not <origin>=<n>\/s/],
+    ['https://a.example/path=5/s', /not an http\(s\) origin/],
+    ['ftp://a.example=5/s', /not an http\(s\) origin/],
+    ['https://a.example=0/s', /above 0/],
+    ['https://a.example=5/s,https://a.example:443=6/s', /listed twice/],
+  ] as const) {
+    it(`CALLBACK_RATE_LIMITS=${value} stops start-up naming the variable`, () => {
+      assert.throws(() => loadConfig({ CALLBACK_RATE_LIMITS: value }), (error: unknown) => error instanceof ConfigError && error.variable === 'CALLBACK_RATE_LIMITS' && problem.test(error.message))
+    })
+  }
+
+  it('CALLBACK_AUTO_PAUSE_AFTER: 24h by default, a duration, or off', () => {
+    assert.equal(loadConfig({}).autoPauseAfterMs, 86_400_000)
+    assert.equal(loadConfig({ CALLBACK_AUTO_PAUSE_AFTER: '90m' }).autoPauseAfterMs, 5_400_000)
+    assert.equal(loadConfig({ CALLBACK_AUTO_PAUSE_AFTER: 'off' }).autoPauseAfterMs, undefined)
+    assert.throws(() => loadConfig({ CALLBACK_AUTO_PAUSE_AFTER: 'soon' }), (error: unknown) => error instanceof ConfigError && error.variable === 'CALLBACK_AUTO_PAUSE_AFTER')
+  })
+})

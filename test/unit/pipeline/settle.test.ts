@@ -121,3 +121,26 @@ describe('settle after the origin refused', () => {
     expectKind(settle(attempted(failed(status(503))), afterDeferrals, schedule, NOW, middle), 'retry')
   })
 })
+
+describe('settle when the origin holds us off or its rate-limit slot is later', () => {
+  it('a Retry-After hold is a deferral like an open circuit: counted, due no earlier than the hold', () => {
+    const held: Happening = { kind: 'refused', reason: 'held', retryAt: NOW + 20_000, callbackOrigin: 'https://client.example' }
+    const decision = expectKind(settle(held, history(1, 0), schedule, NOW, middle), 'retry')
+    assert.equal(decision.history.deferrals, 1)
+    assert.equal(decision.dueAt, NOW + 20_000)
+    assert.equal(decision.error.code, ErrorCodes.CALLBACK_UNAVAILABLE)
+    assert.match(decision.error.message, /Retry-After/)
+  })
+
+  it('a later slot waits in the shortest tier at least that long, due at the slot, with the slot kept', () => {
+    const slot = (waitMs: number): Happening => ({ kind: 'slot-later', slotAt: NOW + waitMs, callbackOrigin: 'https://client.example' })
+    const soon = expectKind(settle(slot(3000), FIRST_TIME, schedule, NOW, middle), 'retry')
+    assert.equal(soon.tier.delayMs, 5000)
+    assert.equal(soon.dueAt, NOW + 3000)
+    assert.equal(soon.reservedSlot, true)
+    assert.equal(soon.error.code, ErrorCodes.CALLBACK_RATE_LIMITED)
+    assert.deepEqual(soon.history, { attempts: 0, deferrals: 0, firstAttemptAt: undefined }, 'neither an attempt nor a deferral is counted')
+    assert.equal(expectKind(settle(slot(6000), FIRST_TIME, schedule, NOW, middle), 'retry').tier.delayMs, 30_000)
+    assert.equal(expectKind(settle(slot(3_600_000), FIRST_TIME, schedule, NOW, middle), 'retry').tier.delayMs, 120_000, 'longer than every tier: the longest')
+  })
+})

@@ -1,0 +1,202 @@
+// What the consumer group shares about callback origins, in Redis: pauses (by an operator
+// or automatically), Retry-After holds, rate-limit slots and the notifications parked while
+// an origin is paused. Changes are announced on a pub/sub channel so that every replica
+// sees a pause within milliseconds; origins/origin-controls.ts keeps the local view.
+// Every key comes from names.ts (originKeys).
+import { readFileSync } from 'node:fs'
+import type { RedisSettings } from '../config.ts'
+import { MicroBatcher } from '../lib/micro-batcher.ts'
+import { originKeys } from '../names.ts'
+import { createRedisClient, type RedisClient } from './redis-client.ts'
+import { redisCall } from './redis-errors.ts'
+
+/** Why and since when an origin is paused. */
+export interface OriginPause {
+  readonly by: 'operator' | 'automatic'
+  /** ISO time the pause began. */
+  readonly since: string
+  readonly reason: string
+  /** Automatic pauses: when the circuit opened, and the last error seen. */
+  readonly circuit_open_since?: string
+  readonly last_error?: string
+}
+
+/** The shared state of every origin that has some. */
+export interface OriginsSnapshot {
+  readonly pauses: ReadonlyMap<string, OriginPause>
+  /** Origin → epoch ms until which it asked not to be called. */
+  readonly holds: ReadonlyMap<string, number>
+}
+
+interface Reservation {
+  readonly origin: string
+  readonly intervalMs: number
+}
+
+const MAX_BATCH = 500
+const CLOSE_TIMEOUT_MS = 2000
+const RESERVE_SENDS = readFileSync(new URL('lua/reserve-sends.lua', import.meta.url), 'utf8')
+
+/** Sets a hold unless a later one is kept; drops holds that are over. ARGV: origin, until (epoch ms), now. */
+const HOLD = `
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or 0) or 0
+if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if tonumber(all[i + 1]) and tonumber(all[i + 1]) < tonumber(ARGV[3]) then redis.call('HDEL', KEYS[1], all[i]) end
+end
+return 1`
+
+/** Removes the first ARGV[1] parked notifications; forgets the origin once none is left. KEYS: list, set; ARGV: count, origin. */
+const DROP_PARKED = `
+redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+local left = redis.call('LLEN', KEYS[1])
+if left == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+return left`
+
+interface ScriptedCommands {
+  reserveSends(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
+  holdOrigin(holds: string, origin: string, until: number, now: number): Promise<number>
+  dropParked(list: string, set: string, count: number, origin: string): Promise<number>
+}
+type ScriptedRedis = RedisClient & ScriptedCommands
+
+export class OriginStore {
+  readonly #redis: ScriptedRedis
+  readonly #settings: RedisSettings
+  #subscriber: RedisClient | undefined
+  readonly #reservations = new MicroBatcher<Reservation, number>((batch) => this.#reserveMany(batch), { maxBatch: MAX_BATCH })
+
+  constructor(settings: RedisSettings) {
+    this.#settings = settings
+    const redis = createRedisClient(settings, ['reserveSends'])
+    redis.defineCommand('reserveSends', { lua: RESERVE_SENDS })
+    redis.defineCommand('holdOrigin', { lua: HOLD, numberOfKeys: 1 })
+    redis.defineCommand('dropParked', { lua: DROP_PARKED, numberOfKeys: 2 })
+    redis.on('error', () => undefined)
+    this.#redis = redis as ScriptedRedis
+  }
+
+  /** Every pause and every hold not over yet. */
+  async snapshot(now: number): Promise<OriginsSnapshot> {
+    const [pauses, holds] = await redisCall(() => Promise.all([this.#redis.hgetall(originKeys.pauses), this.#redis.hgetall(originKeys.holds)]))
+    const pauseMap = new Map<string, OriginPause>()
+    for (const [origin, json] of Object.entries(pauses)) {
+      try {
+        pauseMap.set(origin, JSON.parse(json) as OriginPause)
+      } catch {
+        pauseMap.set(origin, { by: 'operator', since: new Date(0).toISOString(), reason: 'unreadable pause record' })
+      }
+    }
+    const holdMap = new Map<string, number>()
+    for (const [origin, until] of Object.entries(holds)) if (Number(until) > now) holdMap.set(origin, Number(until))
+    return { pauses: pauseMap, holds: holdMap }
+  }
+
+  /**
+   * Pauses an origin. `onlyIfRunning`: leave an existing pause as it is (an automatic pause
+   * never overrides an operator's). True when this call paused it.
+   */
+  async pause(origin: string, pause: OriginPause, onlyIfRunning: boolean): Promise<boolean> {
+    const value = JSON.stringify(pause)
+    const set = await redisCall(() => (onlyIfRunning ? this.#redis.hsetnx(originKeys.pauses, origin, value) : this.#redis.hset(originKeys.pauses, origin, value)))
+    await this.#announce(origin)
+    return !onlyIfRunning || set === 1
+  }
+
+  /** True when the origin was paused. */
+  async resume(origin: string): Promise<boolean> {
+    const removed = await redisCall(() => this.#redis.hdel(originKeys.pauses, origin))
+    await this.#announce(origin)
+    return removed === 1
+  }
+
+  /** The origin asked (Retry-After) not to be called before `until`: a later hold is kept. */
+  async hold(origin: string, until: number, now: number): Promise<void> {
+    await redisCall(() => this.#redis.holdOrigin(originKeys.holds, origin, Math.ceil(until), now))
+    await this.#announce(origin)
+  }
+
+  /** Takes the origin's next send slot: ms to wait for it (from now). Batched per turn. */
+  reserve(origin: string, perSecond: number): Promise<number> {
+    return redisCall(() => this.#reservations.add({ origin, intervalMs: 1000 / perSecond }))
+  }
+
+  /** How far ahead each origin's next free slot is, ms (0: none reserved ahead). */
+  async rateBacklogMs(origins: readonly string[], now: number): Promise<number[]> {
+    if (origins.length === 0) return []
+    const values = await redisCall(() => Promise.all(origins.map((origin) => this.#redis.get(originKeys.rate(origin)))))
+    return values.map((value) => Math.max(0, Math.round(Number(value ?? 0) - now)))
+  }
+
+  /** Keeps a notification of a paused origin, after those parked before it. */
+  async park(origin: string, stored: string): Promise<void> {
+    await redisCall(async () => {
+      await this.#redis.rpush(originKeys.parked(origin), stored)
+      await this.#redis.sadd(originKeys.parkedOrigins, origin)
+    })
+  }
+
+  async parkedOrigins(): Promise<string[]> {
+    return redisCall(() => this.#redis.smembers(originKeys.parkedOrigins))
+  }
+
+  async parkedCounts(origins: readonly string[]): Promise<number[]> {
+    return redisCall(() => Promise.all(origins.map((origin) => this.#redis.llen(originKeys.parked(origin)))))
+  }
+
+  /** The oldest `count` parked notifications, oldest first (they stay until dropParked). */
+  async peekParked(origin: string, count: number): Promise<string[]> {
+    return redisCall(() => this.#redis.lrange(originKeys.parked(origin), 0, count - 1))
+  }
+
+  /** Removes the oldest `count`; how many are left. */
+  async dropParked(origin: string, count: number): Promise<number> {
+    return redisCall(() => this.#redis.dropParked(originKeys.parked(origin), originKeys.parkedOrigins, count, origin))
+  }
+
+  /** One replica at a time moves an origin's parked notifications; true when this one may. */
+  async lockDrain(origin: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await redisCall(() => this.#redis.set(originKeys.drainLock(origin), owner, 'PX', ttlMs, 'NX'))) === 'OK'
+  }
+
+  async unlockDrain(origin: string, owner: string): Promise<void> {
+    await redisCall(async () => {
+      if ((await this.#redis.get(originKeys.drainLock(origin))) === owner) await this.#redis.del(originKeys.drainLock(origin))
+    })
+  }
+
+  /** Calls `listener(origin)` for every change any replica announces. */
+  async subscribe(listener: (origin: string) => void): Promise<void> {
+    this.#subscriber?.disconnect()
+    const subscriber = createRedisClient(this.#settings)
+    subscriber.on('error', () => undefined)
+    subscriber.on('message', (_channel: string, origin: string) => listener(origin))
+    this.#subscriber = subscriber
+    await redisCall(async () => {
+      await subscriber.connect()
+      await subscriber.subscribe(originKeys.changes)
+    })
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#redis, this.#subscriber].map(async (client) => {
+      if (!client) return
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([client.quit().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))])
+      clearTimeout(timer)
+      client.disconnect()
+    }))
+  }
+
+  async #announce(origin: string): Promise<void> {
+    await redisCall(() => this.#redis.publish(originKeys.changes, origin))
+  }
+
+  async #reserveMany(batch: readonly Reservation[]): Promise<number[]> {
+    const keysAndArgs: Array<string | number> = [originKeys.holds]
+    for (const { origin } of batch) keysAndArgs.push(originKeys.rate(origin))
+    for (const { origin, intervalMs } of batch) keysAndArgs.push(origin, intervalMs)
+    return this.#redis.reserveSends(1 + batch.length, ...keysAndArgs)
+  }
+}
