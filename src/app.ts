@@ -83,13 +83,14 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const [firstTier] = tiers
   if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
   const origins = new OriginControls({
-    store: new OriginStore(config.redis),
+    store: new OriginStore(config.redis, config.kafka.groupId),
     publisher,
     rateLimits: config.rateLimits,
     autoPauseAfterMs: config.autoPauseAfterMs,
     resumeTier: firstTier,
     logger,
     instance: `${config.kafka.clientId}-${randomUUID().slice(0, 8)}`,
+    onResumed: (origin) => gate.reset(origin),
   })
   const activity = new ActivityLog()
   const pipeline: PipelineContext = {

@@ -35,26 +35,40 @@ export const requestKey = (processingId: number) => `processing_requests:${proce
 export const replayedKey = (dlqTopic: string, partition: number, offset: string) => `replayed:${dlqTopic}:${partition}:${offset}`
 
 /**
- * What the consumer group shares about callback origins (pauses, Retry-After holds, rate
- * slots, parked notifications). Every key carries the hash tag `{origins}`: in Redis Cluster
- * they live in one slot, so one script can read a pause, a hold and a rate slot together.
+ * What one consumer group (KAFKA_GROUP_ID) shares about callback origins: pauses,
+ * Retry-After holds, rate slots, parked notifications. Every key carries the hash tag
+ * `{origins:<group>}`: in Redis Cluster a group's origin keys live in one slot, so one script
+ * can read a hold and a rate slot together. Two deployments on one Redis keep their own.
  */
-export const originKeys = {
-  /** Hash: origin → JSON of its pause (by operator or automatically, since, reason). */
-  pauses: 'origin_pauses:{origins}',
+export interface OriginKeys {
+  /** Hash: origin → JSON of its pause (by an operator or automatically, since, reason). */
+  readonly pauses: string
   /** Hash: origin → epoch ms until which it asked not to be called (Retry-After). */
-  holds: 'origin_holds:{origins}',
+  readonly holds: string
   /** Set: origins with notifications parked while paused. */
-  parkedOrigins: 'origin_parked_set:{origins}',
-  /** GCRA: the origin's theoretical arrival time of the next send (epoch ms, Redis clock). */
-  rate: (origin: string) => `origin_rate:{origins}:${origin}`,
-  /** List: the origin's parked notifications, oldest first. */
-  parked: (origin: string) => `origin_parked:{origins}:${origin}`,
+  readonly parkedOrigins: string
+  /** GCRA: the origin's theoretical arrival time of its next send (epoch ms, Redis's clock). */
+  rate(origin: string): string
+  /** List: the origin's parked notifications (retry records), oldest first. */
+  parked(origin: string): string
   /** Held by the replica that moves an origin's parked notifications back to a retry tier. */
-  drainLock: (origin: string) => `origin_drain_lock:{origins}:${origin}`,
-  /** Pub/sub: a pause or hold changed (the message is the origin). */
-  changes: 'origin_changes',
-} as const
+  drainLock(origin: string): string
+  /** Pub/sub channel: a pause or hold changed (the message is the origin). */
+  readonly changes: string
+}
+
+export function originKeys(groupId: string): OriginKeys {
+  const tag = `{origins:${groupId}}`
+  return {
+    pauses: `origin_pauses:${tag}`,
+    holds: `origin_holds:${tag}`,
+    parkedOrigins: `origin_parked_set:${tag}`,
+    rate: (origin) => `origin_rate:${tag}:${origin}`,
+    parked: (origin) => `origin_parked:${tag}:${origin}`,
+    drainLock: (origin) => `origin_drain_lock:${tag}:${origin}`,
+    changes: `origin_changes:${groupId}`,
+  }
+}
 
 /** Message keys on the input topics that belong to this service (contract §1). */
 export const messageKeys = {

@@ -133,6 +133,18 @@ export class OriginGate {
     this.#dropIfIdle(ticket.origin, state)
   }
 
+  /** Forgets an origin's failures and closes its circuit (an operator resumed it: try it afresh). */
+  reset(origin: string): void {
+    const state = this.#origins.get(origin)
+    if (!state) return
+    state.openUntil = 0
+    state.openSince = 0
+    state.openMs = this.#options.openMs
+    state.trialInFlight = false
+    this.#forget(state)
+    this.#dropIfIdle(origin, state)
+  }
+
   /** Origins whose circuit is not closed, for metrics. */
   unhealthy(now: number): Array<{ origin: string; state: CircuitState }> {
     const list: Array<{ origin: string; state: CircuitState }> = []

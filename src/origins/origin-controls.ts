@@ -12,7 +12,7 @@ import { describeError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
 import type { Logger } from '../log.ts'
 import type { RetryTier } from '../names.ts'
-import { parseEnvelope, type OriginPausedEvent } from '../notifications/records.ts'
+import type { OriginPausedEvent } from '../notifications/records.ts'
 import type { CircuitState } from '../delivery/origin-gate.ts'
 import { rateLimitFor } from '../delivery/rate-limits.ts'
 import type { OriginPause, OriginStore, OriginsSnapshot } from '../store/origin-store.ts'
@@ -48,6 +48,8 @@ export interface OriginControlsOptions {
   readonly logger: Logger
   /** Who holds a drain lock (this replica). */
   readonly instance: string
+  /** Called on every replica when an origin is resumed (its circuit starts afresh). */
+  readonly onResumed?: (origin: string) => void
 }
 
 const REFRESH_MS = 2000
@@ -65,6 +67,8 @@ export class OriginControls {
   #draining: Promise<void> | undefined
   #refreshing: Promise<void> | undefined
   #closed = false
+  /** When this replica learnt that an origin was resumed: its automatic-pause clock starts again then. */
+  readonly #resumedAt = new Map<string, number>()
 
   constructor(options: OriginControlsOptions) {
     this.#options = options
@@ -91,6 +95,7 @@ export class OriginControls {
     this.#refreshing ??= this.#options.store
       .snapshot(Date.now())
       .then((snapshot) => {
+        for (const origin of this.#snapshot.pauses.keys()) if (!snapshot.pauses.has(origin)) this.#resumed(origin)
         this.#snapshot = snapshot
       })
       .catch((error: unknown) => this.#options.logger.warn({ error: describeError(error) }, 'reading origin pauses and holds failed: keeping the last ones'))
@@ -110,7 +115,7 @@ export class OriginControls {
     return rateLimitFor(this.#options.rateLimits, origin)
   }
 
-  /** Takes the origin's next send slot; ms until it. */
+  /** Takes the origin's next send slot; when it is (epoch ms). */
   reserve(origin: string, perSecond: number): Promise<number> {
     return this.#options.store.reserve(origin, perSecond)
   }
@@ -143,7 +148,7 @@ export class OriginControls {
   /** Whether a circuit open since `openSince` has been open too long: then pauses the origin (once for the group) and tells other services. */
   async pauseIfOpenTooLong(origin: string, openSince: number, lastError: string, now: number): Promise<boolean> {
     const { autoPauseAfterMs, store, publisher, logger } = this.#options
-    if (autoPauseAfterMs === undefined || now - openSince < autoPauseAfterMs) return false
+    if (autoPauseAfterMs === undefined || now - Math.max(openSince, this.#resumedAt.get(origin) ?? 0) < autoPauseAfterMs) return false
     const pause: OriginPause = {
       by: 'automatic',
       since: new Date(now).toISOString(),
@@ -205,8 +210,13 @@ export class OriginControls {
   #setPause(origin: string, pause: OriginPause | undefined): void {
     const pauses = new Map(this.#snapshot.pauses)
     if (pause) pauses.set(origin, pause)
-    else pauses.delete(origin)
+    else if (pauses.delete(origin)) this.#resumed(origin)
     this.#snapshot = { ...this.#snapshot, pauses }
+  }
+
+  #resumed(origin: string): void {
+    this.#resumedAt.set(origin, Date.now())
+    this.#options.onResumed?.(origin)
   }
 
   async #drainAll(): Promise<void> {
@@ -235,7 +245,8 @@ export class OriginControls {
       if (this.#closed || this.#snapshot.pauses.has(origin)) break
       const batch = await store.peekParked(origin, DRAIN_BATCH)
       if (batch.length === 0) break
-      await Promise.all(batch.map((record) => publisher.republish(resumeTier.topic, keyOf(record), record)))
+      // Keyed by the origin: one partition, so the tier takes them up in the order they arrived.
+      await Promise.all(batch.map((record) => publisher.republish(resumeTier.topic, origin, record)))
       moved += batch.length
       if ((await store.dropParked(origin, batch.length)) === 0) break
     }
@@ -243,8 +254,3 @@ export class OriginControls {
   }
 }
 
-/** The retry record's key: its processing_id (as the publisher keys retries), or none for a record that does not parse. */
-function keyOf(record: string): string | null {
-  const parsed = parseEnvelope(Buffer.from(record))
-  return 'envelope' in parsed ? String(parsed.envelope.notification.processing_id) : null
-}

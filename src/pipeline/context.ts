@@ -42,8 +42,8 @@ export interface Dispatch {
   readonly notification: Notification
   readonly provenance: Provenance
   readonly history: History
-  /** Its origin's rate-limit slot was reserved for now (it waited for it in a retry tier). */
-  readonly reservedSlot?: boolean
+  /** When its origin's rate-limit slot, reserved before it waited in a retry tier, is. */
+  readonly reservedSlotAt?: number
 }
 
 /**

@@ -19,27 +19,34 @@ import { settle, type Happening } from './settle.ts'
 
 /** Longest wait between looks at a notification another replica is sending. */
 const BUSY_POLL_MAX_MS = 1000
+/**
+ * A reserved rate-limit slot missed by more than this (a busy event loop, a retry tier read
+ * late) is given up for a new one: sends made late on old slots would bunch together and
+ * break the limit. Any second then holds at most the limit + 10 %.
+ */
+const SLOT_GRACE_MS = 100
 
 export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: AbortSignal): Promise<void> {
   const { gate, metrics, logger } = ctx
   const { notification, history } = dispatch
   const { kind, processingId } = notification
   const callbackOrigin = originOf(notification.callbackUrl)
-  let slotReserved = dispatch.reservedSlot === true
+  let slotAt = dispatch.reservedSlotAt
   for (;;) {
     // Origin
     const admission = ctx.origins.admission(callbackOrigin, Date.now())
     if (admission.kind === 'paused') return parkWhilePaused(ctx, dispatch, callbackOrigin, signal)
     if (admission.kind === 'held') return defer(ctx, dispatch, { kind: 'refused', reason: 'held', retryAt: admission.until, callbackOrigin }, signal)
-    const perSecond = slotReserved ? undefined : ctx.origins.rateLimitFor(callbackOrigin)
+    if (slotAt !== undefined && Date.now() - slotAt > SLOT_GRACE_MS) slotAt = undefined // missed: take another
+    const perSecond = slotAt === undefined ? ctx.origins.rateLimitFor(callbackOrigin) : undefined
     if (perSecond !== undefined) {
-      const waitMs = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
-      slotReserved = true
-      if (waitMs > inProcessWaitMs(perSecond)) return defer(ctx, dispatch, { kind: 'slot-later', slotAt: Date.now() + waitMs, callbackOrigin }, signal)
-      if (waitMs > 0) {
-        if (!(await sleep(waitMs, signal))) throw new Interrupted()
-        continue // paused or held meanwhile?
-      }
+      slotAt = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
+      if (slotAt - Date.now() > inProcessWaitMs(perSecond)) return defer(ctx, dispatch, { kind: 'slot-later', slotAt, callbackOrigin }, signal)
+      continue
+    }
+    if (slotAt !== undefined && slotAt > Date.now()) {
+      if (!(await sleep(slotAt - Date.now(), signal))) throw new Interrupted()
+      continue // paused or held meanwhile?
     }
 
     // Admit

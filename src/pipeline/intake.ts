@@ -81,7 +81,7 @@ async function handleRetry(ctx: PipelineContext, envelope: RetryEnvelope, signal
   if (!(await sleep(envelope.due_at - Date.now(), signal))) throw new Interrupted()
   const provenance: Provenance = { source: envelope.source, original: envelope.original, original_truncated: envelope.original_truncated }
   const history = { attempts: envelope.attempts, deferrals: envelope.deferrals, firstAttemptAt: envelope.first_attempt_at }
-  await deliver(ctx, { notification: fromStored(envelope.notification), provenance, history, reservedSlot: envelope.reserved_slot === true }, signal)
+  await deliver(ctx, { notification: fromStored(envelope.notification), provenance, history, ...(envelope.reserved_slot === true ? { reservedSlotAt: envelope.due_at } : {}) }, signal)
 }
 
 async function deadLetterPoison(ctx: PipelineContext, provenance: Provenance, error: NotificationError, signal: AbortSignal, processingId: number | null = null): Promise<void> {

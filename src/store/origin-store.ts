@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import type { RedisSettings } from '../config.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
-import { originKeys } from '../names.ts'
+import { originKeys, type OriginKeys } from '../names.ts'
 import { createRedisClient, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
@@ -64,11 +64,13 @@ type ScriptedRedis = RedisClient & ScriptedCommands
 export class OriginStore {
   readonly #redis: ScriptedRedis
   readonly #settings: RedisSettings
+  readonly #keys: OriginKeys
   #subscriber: RedisClient | undefined
   readonly #reservations = new MicroBatcher<Reservation, number>((batch) => this.#reserveMany(batch), { maxBatch: MAX_BATCH })
 
-  constructor(settings: RedisSettings) {
+  constructor(settings: RedisSettings, groupId: string) {
     this.#settings = settings
+    this.#keys = originKeys(groupId)
     const redis = createRedisClient(settings, ['reserveSends'])
     redis.defineCommand('reserveSends', { lua: RESERVE_SENDS })
     redis.defineCommand('holdOrigin', { lua: HOLD, numberOfKeys: 1 })
@@ -79,7 +81,7 @@ export class OriginStore {
 
   /** Every pause and every hold not over yet. */
   async snapshot(now: number): Promise<OriginsSnapshot> {
-    const [pauses, holds] = await redisCall(() => Promise.all([this.#redis.hgetall(originKeys.pauses), this.#redis.hgetall(originKeys.holds)]))
+    const [pauses, holds] = await redisCall(() => Promise.all([this.#redis.hgetall(this.#keys.pauses), this.#redis.hgetall(this.#keys.holds)]))
     const pauseMap = new Map<string, OriginPause>()
     for (const [origin, json] of Object.entries(pauses)) {
       try {
@@ -99,25 +101,25 @@ export class OriginStore {
    */
   async pause(origin: string, pause: OriginPause, onlyIfRunning: boolean): Promise<boolean> {
     const value = JSON.stringify(pause)
-    const set = await redisCall(() => (onlyIfRunning ? this.#redis.hsetnx(originKeys.pauses, origin, value) : this.#redis.hset(originKeys.pauses, origin, value)))
+    const set = await redisCall(() => (onlyIfRunning ? this.#redis.hsetnx(this.#keys.pauses, origin, value) : this.#redis.hset(this.#keys.pauses, origin, value)))
     await this.#announce(origin)
     return !onlyIfRunning || set === 1
   }
 
   /** True when the origin was paused. */
   async resume(origin: string): Promise<boolean> {
-    const removed = await redisCall(() => this.#redis.hdel(originKeys.pauses, origin))
+    const removed = await redisCall(() => this.#redis.hdel(this.#keys.pauses, origin))
     await this.#announce(origin)
     return removed === 1
   }
 
   /** The origin asked (Retry-After) not to be called before `until`: a later hold is kept. */
   async hold(origin: string, until: number, now: number): Promise<void> {
-    await redisCall(() => this.#redis.holdOrigin(originKeys.holds, origin, Math.ceil(until), now))
+    await redisCall(() => this.#redis.holdOrigin(this.#keys.holds, origin, Math.ceil(until), now))
     await this.#announce(origin)
   }
 
-  /** Takes the origin's next send slot: ms to wait for it (from now). Batched per turn. */
+  /** Takes the origin's next send slot: when it is, epoch ms (Redis's clock). Batched per turn. */
   reserve(origin: string, perSecond: number): Promise<number> {
     return redisCall(() => this.#reservations.add({ origin, intervalMs: 1000 / perSecond }))
   }
@@ -125,44 +127,44 @@ export class OriginStore {
   /** How far ahead each origin's next free slot is, ms (0: none reserved ahead). */
   async rateBacklogMs(origins: readonly string[], now: number): Promise<number[]> {
     if (origins.length === 0) return []
-    const values = await redisCall(() => Promise.all(origins.map((origin) => this.#redis.get(originKeys.rate(origin)))))
+    const values = await redisCall(() => Promise.all(origins.map((origin) => this.#redis.get(this.#keys.rate(origin)))))
     return values.map((value) => Math.max(0, Math.round(Number(value ?? 0) - now)))
   }
 
   /** Keeps a notification of a paused origin, after those parked before it. */
   async park(origin: string, stored: string): Promise<void> {
     await redisCall(async () => {
-      await this.#redis.rpush(originKeys.parked(origin), stored)
-      await this.#redis.sadd(originKeys.parkedOrigins, origin)
+      await this.#redis.rpush(this.#keys.parked(origin), stored)
+      await this.#redis.sadd(this.#keys.parkedOrigins, origin)
     })
   }
 
   async parkedOrigins(): Promise<string[]> {
-    return redisCall(() => this.#redis.smembers(originKeys.parkedOrigins))
+    return redisCall(() => this.#redis.smembers(this.#keys.parkedOrigins))
   }
 
   async parkedCounts(origins: readonly string[]): Promise<number[]> {
-    return redisCall(() => Promise.all(origins.map((origin) => this.#redis.llen(originKeys.parked(origin)))))
+    return redisCall(() => Promise.all(origins.map((origin) => this.#redis.llen(this.#keys.parked(origin)))))
   }
 
   /** The oldest `count` parked notifications, oldest first (they stay until dropParked). */
   async peekParked(origin: string, count: number): Promise<string[]> {
-    return redisCall(() => this.#redis.lrange(originKeys.parked(origin), 0, count - 1))
+    return redisCall(() => this.#redis.lrange(this.#keys.parked(origin), 0, count - 1))
   }
 
   /** Removes the oldest `count`; how many are left. */
   async dropParked(origin: string, count: number): Promise<number> {
-    return redisCall(() => this.#redis.dropParked(originKeys.parked(origin), originKeys.parkedOrigins, count, origin))
+    return redisCall(() => this.#redis.dropParked(this.#keys.parked(origin), this.#keys.parkedOrigins, count, origin))
   }
 
   /** One replica at a time moves an origin's parked notifications; true when this one may. */
   async lockDrain(origin: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await redisCall(() => this.#redis.set(originKeys.drainLock(origin), owner, 'PX', ttlMs, 'NX'))) === 'OK'
+    return (await redisCall(() => this.#redis.set(this.#keys.drainLock(origin), owner, 'PX', ttlMs, 'NX'))) === 'OK'
   }
 
   async unlockDrain(origin: string, owner: string): Promise<void> {
     await redisCall(async () => {
-      if ((await this.#redis.get(originKeys.drainLock(origin))) === owner) await this.#redis.del(originKeys.drainLock(origin))
+      if ((await this.#redis.get(this.#keys.drainLock(origin))) === owner) await this.#redis.del(this.#keys.drainLock(origin))
     })
   }
 
@@ -175,7 +177,7 @@ export class OriginStore {
     this.#subscriber = subscriber
     await redisCall(async () => {
       await subscriber.connect()
-      await subscriber.subscribe(originKeys.changes)
+      await subscriber.subscribe(this.#keys.changes)
     })
   }
 
@@ -190,12 +192,12 @@ export class OriginStore {
   }
 
   async #announce(origin: string): Promise<void> {
-    await redisCall(() => this.#redis.publish(originKeys.changes, origin))
+    await redisCall(() => this.#redis.publish(this.#keys.changes, origin))
   }
 
   async #reserveMany(batch: readonly Reservation[]): Promise<number[]> {
-    const keysAndArgs: Array<string | number> = [originKeys.holds]
-    for (const { origin } of batch) keysAndArgs.push(originKeys.rate(origin))
+    const keysAndArgs: Array<string | number> = [this.#keys.holds]
+    for (const { origin } of batch) keysAndArgs.push(this.#keys.rate(origin))
     for (const { origin, intervalMs } of batch) keysAndArgs.push(origin, intervalMs)
     return this.#redis.reserveSends(1 + batch.length, ...keysAndArgs)
   }

@@ -12,11 +12,12 @@
     ARGV[2i-1]  origin           (the field of the holds hash)
     ARGV[2i]    interval, ms     (1000 / the origin's limit per second)
 
-  Output, one number per reservation: ms from now until the reserved slot (0 = now).
+  Output, one number per reservation: the reserved slot, epoch ms (Redis's clock). Absolute,
+  not "in so many ms": an answer read late (a busy replica) must not push the send later.
 ]]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local waits = {}
+local slots = {}
 for i = 1, #KEYS - 1 do
   local key = KEYS[1 + i]
   local interval = tonumber(ARGV[2 * i])
@@ -26,6 +27,6 @@ for i = 1, #KEYS - 1 do
   if hold > tat then tat = hold end
   local nextTat = tat + interval
   redis.call('SET', key, string.format('%.3f', nextTat), 'PX', math.ceil(nextTat - now) + 1000)
-  waits[i] = math.ceil(tat - now)
+  slots[i] = math.ceil(tat)
 end
-return waits
+return slots
