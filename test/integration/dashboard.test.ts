@@ -117,6 +117,43 @@ describe('dashboard', () => {
     }
   })
 
+  test('in Chromium: an origin is paused from the dashboard, its notifications wait (parked count shown), and its Resume button sends them', async () => {
+    const topics = uniqueTopics('dashorigins')
+    const service = await startService(testEnv(topics, { ADMIN_TOKEN: TOKEN }))
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } })
+    const pageErrors: string[] = []
+    page.on('pageerror', (error) => pageErrors.push(error.message))
+    const origin = receiver.url
+    const row = page.locator(`#origins tbody tr[data-origin="${origin}"]`)
+    try {
+      await signIn(page, service, TOKEN)
+      await page.waitForSelector('#connection.live')
+      await page.fill('#pause-origin', origin)
+      await page.click('#pause-form button[type=submit]')
+      await page.waitForSelector('#origin-status:has-text("Paused")')
+      await row.and(page.locator('[data-state="paused"]')).waitFor({ timeout: 10_000 })
+      assert.match((await row.locator('td.reason').textContent()) ?? '', /operator.*paused from the dashboard/)
+
+      const ids = Array.from({ length: 5 }, () => newProcessingId())
+      await produce(results(ids, (id) => `/paused/${id}`).map((record) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, ...record })))
+      // The list refreshes every 3 s; the sixth column is the parked count.
+      await waitUntil(async () => (await row.locator('td').nth(5).textContent()) === '5', 20_000, 'parked count shown')
+      assert.equal(receiver.requests.filter((request) => request.path.startsWith('/paused/')).length, 0, 'nothing sent while paused')
+
+      await row.locator('button.resume').click()
+      await page.waitForSelector('#origin-status:has-text("Resumed")')
+      await receiver.waitFor(5, 20_000, (request) => request.path.startsWith('/paused/'))
+      // Nothing left to show for it: healthy origins without a limit are not listed.
+      await row.waitFor({ state: 'detached', timeout: 10_000 })
+      await allCommitted(testEnv(topics))
+      assert.equal(receiver.requests.filter((request) => request.path.startsWith('/paused/')).length, 5, 'each once')
+      assert.deepEqual(pageErrors, [])
+    } finally {
+      await page.close()
+      await service.close()
+    }
+  })
+
   test('replay of all dead-lettered notifications sends each once; a second replay sends none', async () => {
     const topics = uniqueTopics('replayall')
     const env = testEnv(topics, { ADMIN_TOKEN: TOKEN })

@@ -5,6 +5,7 @@
 
 const ACTIVITY_EVERY_MS = 2000
 const DEAD_LETTERS_EVERY_MS = 10000
+const ORIGINS_EVERY_MS = 3000
 const TOKEN_KEY = 'notification-service-admin-token'
 
 const $ = (selector) => document.querySelector(selector)
@@ -146,6 +147,48 @@ async function replayAll() {
   await refreshDeadLetters()
 }
 
+function showOrigins(view) {
+  const body = $('#origins tbody')
+  body.replaceChildren()
+  for (const entry of view.origins) {
+    const row = body.insertRow()
+    row.dataset.origin = entry.origin
+    row.dataset.state = entry.state
+    cell(row, entry.origin)
+    cell(row, entry.state, `state ${entry.state}`)
+    cell(row, entry.circuit)
+    cell(row, entry.rate_limit_per_second)
+    cell(row, timeOf(entry.held_until))
+    cell(row, entry.parked)
+    cell(row, entry.pause ? `${entry.pause.by}, ${timeOf(entry.pause.since)}: ${entry.pause.reason}${entry.pause.last_error ? ` (${entry.pause.last_error})` : ''}` : '', 'reason')
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.className = entry.pause ? 'resume' : 'pause'
+    button.textContent = entry.pause ? 'Resume' : 'Pause'
+    button.addEventListener('click', () => setPaused(entry.origin, !entry.pause, button))
+    row.insertCell().append(button)
+  }
+}
+
+async function setPaused(origin, pause, button) {
+  if (button) button.disabled = true
+  try {
+    const view = await api(`/admin/origins/${pause ? 'pause' : 'resume'}`, { method: 'POST', body: JSON.stringify({ origin, ...(pause ? { reason: 'paused from the dashboard' } : {}) }) })
+    $('#origin-status').textContent = pause ? `Paused ${view.origin}: its notifications wait until it is resumed.` : `Resumed ${view.origin}: its parked notifications are being sent, oldest first.`
+  } catch (error) {
+    $('#origin-status').textContent = `${pause ? 'Pause' : 'Resume'} failed: ${error.message}`
+  }
+  await refreshOrigins()
+}
+
+async function refreshOrigins() {
+  try {
+    showOrigins(await api('/admin/origins'))
+  } catch (error) {
+    $('#origin-status').textContent = `Origins unavailable: ${error.message}`
+  }
+}
+
 function setConnection(text, className) {
   const badge = $('#connection')
   badge.textContent = text
@@ -173,8 +216,8 @@ async function start() {
   $('#login').hidden = true
   $('#dashboard').hidden = false
   $('#sign-out').hidden = false
-  await Promise.all([refreshActivity(), refreshDeadLetters()])
-  timers = [setInterval(refreshActivity, ACTIVITY_EVERY_MS), setInterval(refreshDeadLetters, DEAD_LETTERS_EVERY_MS)]
+  await Promise.all([refreshActivity(), refreshDeadLetters(), refreshOrigins()])
+  timers = [setInterval(refreshActivity, ACTIVITY_EVERY_MS), setInterval(refreshDeadLetters, DEAD_LETTERS_EVERY_MS), setInterval(refreshOrigins, ORIGINS_EVERY_MS)]
 }
 
 function signOut(message) {
@@ -196,4 +239,8 @@ $('#login-form').addEventListener('submit', (event) => {
 })
 $('#sign-out').addEventListener('click', () => signOut())
 $('#replay-all').addEventListener('click', replayAll)
+$('#pause-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  setPaused($('#pause-origin').value, true)
+})
 if (sessionStorage.getItem(TOKEN_KEY)) start()
