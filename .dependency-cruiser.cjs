@@ -29,7 +29,7 @@ module.exports = {
       name: 'adapters-do-not-know-the-ops-surface',
       severity: 'error',
       comment: 'Kafka, Redis and HTTP delivery code must not depend on the dashboard, the admin server or replay.',
-      from: { path: '^src/(kafka|store|delivery|notifications|messages)/' },
+      from: { path: '^src/(kafka|store|delivery|notifications|messages|origins)/' },
       to: { path: '^src/(dashboard|http|replay)/' },
     },
   ],

@@ -131,3 +131,16 @@ describe('OriginGate saturation', () => {
     assert.equal(originOf('http://127.0.0.2:8080/a'), 'http://127.0.0.2:8080')
   })
 })
+
+describe('OriginGate reset (an operator resumed the origin)', () => {
+  it('closes an open circuit and forgets its failures at once', () => {
+    const gate = new OriginGate(options)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 0)
+    assert.equal(gate.acquire(A, 10).ok, false)
+    gate.reset(A)
+    assert.equal(circuit(gate, A, 10), 'closed')
+    gate.release(ticket(gate.acquire(A, 10)), false, 10)
+    gate.release(ticket(gate.acquire(A, 10)), false, 10)
+    assert.equal(circuit(gate, A, 10), 'closed', 'the old failures no longer count')
+  })
+})
