@@ -35,24 +35,8 @@ interface Reservation {
 
 const MAX_BATCH = 500
 const CLOSE_TIMEOUT_MS = 2000
-const RESERVE_SENDS = readFileSync(new URL('lua/reserve-sends.lua', import.meta.url), 'utf8')
-
-/** Sets a hold unless a later one is kept; drops holds that are over. ARGV: origin, until (epoch ms), now. */
-const HOLD = `
-local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or 0) or 0
-if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if tonumber(all[i + 1]) and tonumber(all[i + 1]) < tonumber(ARGV[3]) then redis.call('HDEL', KEYS[1], all[i]) end
-end
-return 1`
-
-/** Removes the first ARGV[1] parked notifications; forgets the origin once none is left. KEYS: list, set; ARGV: count, origin. */
-const DROP_PARKED = `
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
-local left = redis.call('LLEN', KEYS[1])
-if left == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
-return left`
+const script = (name: string) => readFileSync(new URL(`lua/${name}.lua`, import.meta.url), 'utf8')
+const SCRIPTS = { reserveSends: script('reserve-sends'), holdOrigin: script('hold-origin'), dropParked: script('drop-parked') }
 
 interface ScriptedCommands {
   reserveSends(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
@@ -72,9 +56,9 @@ export class OriginStore {
     this.#settings = settings
     this.#keys = originKeys(groupId)
     const redis = createRedisClient(settings, ['reserveSends'])
-    redis.defineCommand('reserveSends', { lua: RESERVE_SENDS })
-    redis.defineCommand('holdOrigin', { lua: HOLD, numberOfKeys: 1 })
-    redis.defineCommand('dropParked', { lua: DROP_PARKED, numberOfKeys: 2 })
+    redis.defineCommand('reserveSends', { lua: SCRIPTS.reserveSends })
+    redis.defineCommand('holdOrigin', { lua: SCRIPTS.holdOrigin, numberOfKeys: 1 })
+    redis.defineCommand('dropParked', { lua: SCRIPTS.dropParked, numberOfKeys: 2 })
     redis.on('error', () => undefined)
     this.#redis = redis as ScriptedRedis
   }
