@@ -5,6 +5,7 @@
 // Every key comes from names.ts (originKeys).
 import { readFileSync } from 'node:fs'
 import type { RedisSettings } from '../config.ts'
+import { ClockOffset } from '../lib/clock-offset.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
 import { originKeys, type OriginKeys } from '../names.ts'
 import { createRedisClient, type RedisClient } from './redis-client.ts'
@@ -50,6 +51,8 @@ export class OriginStore {
   readonly #settings: RedisSettings
   readonly #keys: OriginKeys
   #subscriber: RedisClient | undefined
+  /** Redis's clock against ours: slots are Redis times, sends wait by ours. */
+  readonly #redisClock = new ClockOffset()
   readonly #reservations = new MicroBatcher<Reservation, number>((batch) => this.#reserveMany(batch), { maxBatch: MAX_BATCH })
 
   constructor(settings: RedisSettings, groupId: string) {
@@ -103,7 +106,7 @@ export class OriginStore {
     await this.#announce(origin)
   }
 
-  /** Takes the origin's next send slot: when it is, epoch ms (Redis's clock). Batched per turn. */
+  /** Takes the origin's next send slot: when it is, epoch ms on this replica's clock. Batched per turn. */
   reserve(origin: string, perSecond: number): Promise<number> {
     return redisCall(() => this.#reservations.add({ origin, intervalMs: 1000 / perSecond }))
   }
@@ -112,7 +115,7 @@ export class OriginStore {
   async rateBacklogMs(origins: readonly string[], now: number): Promise<number[]> {
     if (origins.length === 0) return []
     const values = await redisCall(() => Promise.all(origins.map((origin) => this.#redis.get(this.#keys.rate(origin)))))
-    return values.map((value) => Math.max(0, Math.round(Number(value ?? 0) - now)))
+    return values.map((value) => (value === null ? 0 : Math.max(0, Math.round(this.#redisClock.toLocal(Number(value)) - now))))
   }
 
   /** Keeps a notification of a paused origin, after those parked before it. */
@@ -183,6 +186,9 @@ export class OriginStore {
     const keysAndArgs: Array<string | number> = [this.#keys.holds]
     for (const { origin } of batch) keysAndArgs.push(this.#keys.rate(origin))
     for (const { origin, intervalMs } of batch) keysAndArgs.push(origin, intervalMs)
-    return this.#redis.reserveSends(1 + batch.length, ...keysAndArgs)
+    const sentAt = Date.now()
+    const [redisNow = 0, ...slots] = await this.#redis.reserveSends(1 + batch.length, ...keysAndArgs)
+    this.#redisClock.sample(redisNow, sentAt, Date.now())
+    return slots.map((slot) => this.#redisClock.toLocal(slot))
   }
 }
