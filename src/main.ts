@@ -4,6 +4,7 @@ import { createApp } from './app.ts'
 import { EXIT_CONFIG, loadConfigOrExit } from './config.ts'
 import { ACCESS_REFUSED_CODES, NotificationError, describeError } from './errors.ts'
 import { createLogger } from './log.ts'
+import { startTelemetry } from './telemetry/telemetry.ts'
 import { memoryBudget } from './runtime/memory-budget.ts'
 import { memoryLimit } from './runtime/memory-limit.ts'
 
@@ -18,7 +19,7 @@ logger.info(
   { memoryLimitMb: limit?.mb ?? null, source: limit?.source ?? 'none', heap: budget.heap ?? null, tuning: budget.tuning, execArgv: process.execArgv },
   limit ? 'sized to the memory limit' : 'no memory limit: default sizing',
 )
-const app = createApp(config, logger)
+const app = createApp(config, logger, { telemetry: await startTelemetry(config.tracing, logger) })
 
 let stopping = false
 async function stop(signal: string): Promise<void> {

@@ -12,6 +12,8 @@ import type { Metrics } from '../metrics.ts'
 import type { TopicNames } from '../names.ts'
 import type { Notification } from '../notifications/payload.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
+import type { TracedRecord } from '../telemetry/attributes.ts'
+import type { Tracing } from '../telemetry/tracing.ts'
 import type { Provenance } from './provenance.ts'
 import type { History, RetrySchedule } from './settle.ts'
 
@@ -25,6 +27,8 @@ export interface PipelineContext {
   readonly logger: Logger
   /** Settled attempts, for the dashboard. */
   readonly activity: ActivityLog
+  /** Spans of each notification and the trace context passed on (no-op without an SDK). */
+  readonly tracing: Tracing
   readonly schedule: RetrySchedule
   readonly topics: TopicNames
   readonly notifyOnAccepted: boolean
@@ -39,6 +43,8 @@ export interface Dispatch {
   readonly notification: Notification
   readonly provenance: Provenance
   readonly history: History
+  /** The Kafka record being handled (the input record, or the retry record it waited in): its trace context and place. */
+  readonly record: TracedRecord
 }
 
 /**

@@ -4,20 +4,42 @@
 //   attempt (one HTTP POST)
 //   settle (pure decision: settle.ts) → carry out (carry-out.ts)
 // Returns once the end is durable; on shutdown before an attempt, rejects with Interrupted.
+// The whole handling is one span continuing the record's trace, the attempt a child span
+// whose context goes with the POST; what carry-out writes to Kafka carries the context on.
 import { endpointSignal } from '../delivery/endpoint-health.ts'
 import { originOf, type Ticket } from '../delivery/origin-gate.ts'
-import { Interrupted } from '../errors.ts'
+import { ErrorCodes, Interrupted, NotificationError, describeError } from '../errors.ts'
 import { sleep } from '../lib/sleep.ts'
 import type { ClaimResult } from '../store/notification-store.ts'
+import type { HandlingResult } from '../telemetry/attributes.ts'
+import type { Handling } from '../telemetry/tracing.ts'
 import { carryOut } from './carry-out.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
 import { attemptRecord } from './letters.ts'
-import { settle } from './settle.ts'
+import { settle, type Decision } from './settle.ts'
 
 /** Longest wait between looks at a notification another replica is sending. */
 const BUSY_POLL_MAX_MS = 1000
 
 export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: AbortSignal): Promise<void> {
+  const { notification, history } = dispatch
+  const handling = ctx.tracing.handling(dispatch.record, { kind: notification.kind, processingId: notification.processingId, previousAttempts: history.attempts })
+  let decision: Decision | undefined
+  try {
+    decision = await admitClaimAttempt(ctx, dispatch, handling, signal)
+  } catch (error) {
+    if (error instanceof Interrupted) handling.end('interrupted', history.attempts)
+    else handling.end('error', history.attempts, { code: error instanceof NotificationError ? error.code : ErrorCodes.INTERNAL, message: describeError(error) })
+    throw error
+  }
+  if (decision === undefined) handling.end('duplicate', history.attempts)
+  else handling.end(RESULT_OF[decision.kind], decision.history.attempts, decision.kind === 'delivered' ? undefined : decision.error)
+}
+
+const RESULT_OF: Record<Decision['kind'], HandlingResult> = { delivered: 'delivered', retry: 'retrying', 'give-up': 'failed' }
+
+/** Up to a durable end; the decision carried out, or undefined when the notification was already sent. */
+async function admitClaimAttempt(ctx: PipelineContext, dispatch: Dispatch, handling: Handling, signal: AbortSignal): Promise<Decision | undefined> {
   const { gate, metrics, logger } = ctx
   const { notification, history } = dispatch
   const { kind, processingId } = notification
@@ -29,8 +51,8 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
       metrics.deferred.inc({ reason: admitted.reason })
       const now = Date.now()
       const decision = settle({ kind: 'refused', reason: admitted.reason, retryAt: admitted.retryAt, callbackOrigin }, history, ctx.schedule, now)
-      await carryOut(ctx, dispatch, decision, undefined, signal)
-      return
+      await carryOut(ctx, dispatch, decision, undefined, handling.headers, signal)
+      return decision
     }
 
     // Claim
@@ -38,7 +60,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     if (claim.status === 'done') {
       metrics.duplicates.inc()
       logger.debug({ processingId, kind }, 'already sent: skipped')
-      return
+      return undefined
     }
     if (claim.status === 'busy') {
       if (!(await sleep(Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), signal))) throw new Interrupted()
@@ -47,7 +69,9 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
 
     // Attempt
     const startedAt = Date.now()
-    const outcome = await ctx.transport.send(notification)
+    const traced = handling.attempt({ number: history.attempts + 1, callbackOrigin })
+    const outcome = await ctx.transport.send(notification, traced.headers)
+    traced.end(outcome)
     gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', Date.now())
     metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
     metrics.attemptDuration.observe(outcome.durationMs / 1000)
@@ -55,7 +79,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     // Settle: from here the attempt happened, so it is settled even if shutdown began meanwhile.
     const record = attemptRecord(outcome, startedAt)
     const decision = settle({ kind: 'attempted', outcome, startedAt }, history, ctx.schedule, Date.now())
-    const result = await carryOut(ctx, dispatch, decision, { token: claim.token, record }, signal)
+    const result = await carryOut(ctx, dispatch, decision, { token: claim.token, record }, handling.headers, signal)
     ctx.activity.note({
       at: startedAt,
       processingId,
@@ -67,7 +91,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
       durationMs: outcome.durationMs,
       callbackOrigin,
     })
-    return
+    return decision
   }
 }
 
