@@ -92,17 +92,30 @@ export function handlingEndAttributes(result: HandlingResult, attempts: number, 
 }
 
 export function attemptAttributes(facts: AttemptFacts): Attributes {
-  const url = URL.parse(facts.callbackOrigin)
-  const scheme = url?.protocol.replace(/:$/, '')
-  const port = url === null ? undefined : url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port)
   return {
     [ATTR_HTTP_REQUEST_METHOD]: 'POST',
     [ATTR_NOTIFICATION_ATTEMPT]: facts.number,
     // The conventions count resends only: absent on the first attempt.
     ...(facts.number > 1 ? { [ATTR_HTTP_REQUEST_RESEND_COUNT]: facts.number - 1 } : {}),
     [ATTR_NOTIFICATION_CALLBACK_ORIGIN]: facts.callbackOrigin,
-    ...(url === null ? {} : { [ATTR_URL_SCHEME]: scheme, [ATTR_SERVER_ADDRESS]: url.hostname.replace(/^\[|\]$/g, ''), [ATTR_SERVER_PORT]: port }),
+    ...serverOf(facts.callbackOrigin),
   }
+}
+
+/** Parsed origins kept (many notifications share one); cleared when full. */
+const MAX_ORIGINS = 1000
+const servers = new Map<string, Attributes>()
+
+/** url.scheme, server.address, server.port of an origin (none for one that does not parse). */
+function serverOf(origin: string): Attributes {
+  let server = servers.get(origin)
+  if (server !== undefined) return server
+  const url = URL.parse(origin)
+  const scheme = url?.protocol.replace(/:$/, '')
+  server = url === null ? {} : { [ATTR_URL_SCHEME]: scheme, [ATTR_SERVER_ADDRESS]: url.hostname.replace(/^\[|\]$/g, ''), [ATTR_SERVER_PORT]: url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port) }
+  if (servers.size >= MAX_ORIGINS) servers.clear()
+  servers.set(origin, server)
+  return server
 }
 
 /**

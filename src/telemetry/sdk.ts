@@ -82,13 +82,15 @@ function definedOnly<T extends object>(values: T): { [K in keyof T]?: Exclude<T[
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> }
 }
 
+/** The SDK's warnings in our log, one line each (its component loggers pass their name first, the text after). */
 function diagnosticsTo(logger: Logger): DiagLogger {
   const log = logger.child({ component: 'opentelemetry' })
+  const line = (message: string, args: unknown[]) => [message, ...args.map(String)].join(': ')
   return {
-    error: (message, ...args) => log.error({ args: args.map(String) }, message),
-    warn: (message, ...args) => log.warn({ args: args.map(String) }, message),
-    info: (message) => log.info(message),
-    debug: (message) => log.debug(message),
-    verbose: (message) => log.trace(message),
+    error: (message, ...args) => log.error(line(message, args)),
+    warn: (message, ...args) => log.warn(line(message, args)),
+    info: (message, ...args) => log.info(line(message, args)),
+    debug: (message, ...args) => log.debug(line(message, args)),
+    verbose: (message, ...args) => log.trace(line(message, args)),
   }
 }

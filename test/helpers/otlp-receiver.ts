@@ -91,8 +91,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         }
       }
       for (const waiter of [...waiters]) waiter()
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end('{}')
+      // An empty ExportTraceServiceResponse in the request's encoding (protobuf: zero bytes).
+      const json = contentType?.startsWith('application/json') ?? false
+      res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' })
+      res.end(json ? '{}' : '')
     })
   })
   server.listen(0, '127.0.0.1')
