@@ -23,8 +23,9 @@ const STATUS_ERROR = 2
 let receiver: Receiver
 let otlp: OtlpReceiver
 
-/** Paths under /flaky/ answer 500 to their first request, then 200. */
+/** Paths under /flaky/ answer 500 to their first request, then 200; under /gone/, 410. */
 function respond(request: ReceivedRequest) {
+  if (request.path.startsWith('/gone/')) return { status: 410 }
   const earlier = receiver.requests.filter((r) => r.path === request.path).length
   return { status: request.path.startsWith('/flaky/') && earlier === 0 ? 500 : 200 }
 }
@@ -142,7 +143,7 @@ describe('tracing (OpenTelemetry)', () => {
     }
   })
 
-  test('without OTEL settings: no SDK; an incoming traceparent is forwarded unchanged (also after a retry), none is made up', async () => {
+  test('without OTEL settings: no SDK; an incoming traceparent is forwarded unchanged (also after a retry, and to a dead letter), none is made up', async () => {
     const topics = uniqueTopics('notrace')
     const env = testEnv(topics)
     assert.equal(loadConfig(env).tracing.export, undefined)
@@ -151,8 +152,10 @@ describe('tracing (OpenTelemetry)', () => {
       const { traceparent } = newTrace()
       const traced = newProcessingId()
       const plain = newProcessingId()
+      const gone = newProcessingId()
       await produceResult(topics, traced, `/flaky/${traced}`, { traceparent, tracestate: 'vendor=abc' })
       await produceResult(topics, plain, `/plain/${plain}`)
+      await produceResult(topics, gone, `/gone/${gone}`, { traceparent })
 
       const requests = await receiver.waitFor(2, 20_000, forPath(`/flaky/${traced}`))
       for (const request of requests) {
@@ -170,6 +173,13 @@ describe('tracing (OpenTelemetry)', () => {
       assert.equal(outcome.headers.get('traceparent'), traceparent)
       assert.equal(outcome.headers.get('tracestate'), 'vendor=abc')
       assert.equal((await recordOf(topics.KAFKA_TOPIC_FOR_NOTIFICATIONS, plain)).headers.size, 0)
+      // Given up at once (410 Gone): the dead letter and the "failed" outcome carry it too.
+      const letter = await recordOf(topics.KAFKA_TOPIC_DLQ, gone)
+      assert.equal(letter.headers.get('traceparent'), traceparent)
+      assert.equal(letter.headers.get('dlq-code'), 'DELIVERY_GONE')
+      const failed = await recordOf(topics.KAFKA_TOPIC_FOR_NOTIFICATIONS, gone)
+      assert.equal((JSON.parse(failed.value) as { status: string }).status, 'failed')
+      assert.equal(failed.headers.get('traceparent'), traceparent)
     } finally {
       await service.close()
     }
