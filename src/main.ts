@@ -1,5 +1,6 @@
-// Entry point: configuration (one line and exit 78 when a setting is wrong), logs, the
-// service, and a graceful stop on SIGTERM/SIGINT (exit 0).
+// Entry point: configuration (one line and exit 78 when a setting is wrong), logs, tracing
+// (the OpenTelemetry SDK when OTEL_* configures an exporter), the service, and a graceful
+// stop on SIGTERM/SIGINT (exit 0; queued spans are exported before).
 import { createApp } from './app.ts'
 import { EXIT_CONFIG, loadConfigOrExit } from './config.ts'
 import { ACCESS_REFUSED_CODES, NotificationError, describeError } from './errors.ts'
