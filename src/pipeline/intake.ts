@@ -10,6 +10,7 @@ import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts
 import { ourKeyFor } from '../names.ts'
 import { buildAcceptedNotification, buildResultNotification } from '../notifications/payload.ts'
 import { fromStored, parseEnvelope, type RetryEnvelope } from '../notifications/records.ts'
+import type { TracedRecord } from '../telemetry/attributes.ts'
 import { step, type PipelineContext } from './context.ts'
 import { deliver } from './deliver.ts'
 import { recordLetter } from './letters.ts'
@@ -37,7 +38,7 @@ export function retryProcessor(ctx: PipelineContext): RecordProcessor {
         return { key: undefined, run: (signal) => deadLetterPoison(ctx, provenanceOf(record), poison, signal) }
       }
       const { envelope } = parsed
-      return { key: String(envelope.notification.processing_id), run: (signal) => handleRetry(ctx, record, envelope, signal) }
+      return { key: String(envelope.notification.processing_id), run: (signal) => handleRetry(ctx, tracedPart(record), envelope, signal) }
     },
     onUnexpected: (record, error, signal) => deadLetterUnexpected(ctx, record, error, signal),
   }
@@ -78,7 +79,7 @@ async function handleResult(ctx: PipelineContext, record: InputRecord, result: P
 }
 
 /** The retry record's headers carry the notification's trace context (written by carry-out), so its trace goes on. */
-async function handleRetry(ctx: PipelineContext, record: InputRecord, envelope: RetryEnvelope, signal: AbortSignal): Promise<void> {
+async function handleRetry(ctx: PipelineContext, record: TracedRecord, envelope: RetryEnvelope, signal: AbortSignal): Promise<void> {
   if (!(await sleep(envelope.due_at - Date.now(), signal))) throw new Interrupted()
   const provenance: Provenance = { source: envelope.source, original: envelope.original, original_truncated: envelope.original_truncated }
   const history = { attempts: envelope.attempts, deferrals: envelope.deferrals, firstAttemptAt: envelope.first_attempt_at }
@@ -99,6 +100,15 @@ async function deadLetterUnexpected(ctx: PipelineContext, record: InputRecord, e
   const reason = known ? describeError(error) : `internal error: ${describeError(error)}`
   await step(ctx, signal, () => ctx.publisher.deadLetter(recordLetter(provenanceOf(record), code, reason, null, reason, Date.now())))
   ctx.metrics.deadLettered.inc({ code })
+}
+
+/**
+ * What tracing needs of a retry record, without its value: a record's value is a view into
+ * its whole fetch response, and a retry may wait for hours.
+ */
+function tracedPart(record: InputRecord): TracedRecord {
+  const { topic, partition, offset, headers } = record
+  return { topic, partition, offset, headers }
 }
 
 /** Records of one processing_id are handled in order; others need no order. */
