@@ -12,6 +12,13 @@ module.exports = {
       to: { path: '^src/', pathNot: ['^src/lib/', '^src/errors\\.ts$'] },
     },
     {
+      name: 'telemetry-is-low',
+      severity: 'error',
+      comment: 'src/telemetry (OpenTelemetry settings, SDK, spans) knows no notification code: the pipeline hands it plain facts. It may use only lib/, errors.ts, log.ts and itself.',
+      from: { path: '^src/telemetry/' },
+      to: { path: '^src/', pathNot: ['^src/telemetry/', '^src/lib/', '^src/errors\\.ts$', '^src/log\\.ts$'] },
+    },
+    {
       name: 'messages-are-input-shapes',
       severity: 'error',
       comment: 'src/messages describes what Kafka brings; notifications are built from it, never the other way.',

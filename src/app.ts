@@ -26,6 +26,7 @@ import { DeadLetterReader } from './replay/dead-letters.ts'
 import { OriginControls } from './origins/origin-controls.ts'
 import { NotificationStore } from './store/notification-store.ts'
 import { OriginStore } from './store/origin-store.ts'
+import { untraced, type Telemetry } from './telemetry/telemetry.ts'
 
 export interface App {
   /** Starts the HTTP endpoints, then connects (waiting for Redis and Kafka as long as needed) and joins the group. */
@@ -43,6 +44,11 @@ export interface AppOptions {
   /** Process-wide metrics (CPU, memory, event loop); off in tests that run several instances. */
   defaultMetrics?: boolean
   httpHost?: string
+  /**
+   * Tracing (`startTelemetry(config.tracing)`), owned by the app from here: shut down (spans
+   * flushed) by close(). Required when the configuration exports spans; else the no-op API.
+   */
+  telemetry?: Telemetry
 }
 
 const CONNECT_RETRY_MS = 2000
@@ -52,8 +58,12 @@ const DAY_MS = 86_400_000
 const DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
 /** Dead letters and retry records wrap a record of up to 1 MiB (JSON-escaped, plus metadata). */
 const WRAPPED_RECORD_MAX_BYTES = 8 * 1024 * 1024
+/** Time the last spans get to reach the collector at shutdown. */
+const TRACES_FLUSH_MS = 5000
 
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
+  if (config.tracing.export !== undefined && options.telemetry === undefined) throw new Error('tracing is configured: start it with startTelemetry() and pass it as options.telemetry')
+  const telemetry = options.telemetry ?? untraced(config.tracing)
   const gate = new OriginGate()
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? true,
@@ -102,6 +112,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     metrics,
     logger,
     activity,
+    tracing: telemetry.tracing,
     schedule: {
       policy: { scheduleMs: config.retryScheduleMs, jitter: DEFAULT_JITTER, slowDownFloorMs: DEFAULT_SLOW_DOWN_FLOOR_MS, ...options.retryPolicy },
       tiers,
@@ -213,6 +224,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       await Promise.allSettled([publisher.close(), client.close(), deadLetters.close()])
       await store.close()
       await server.close()
+      // Last: every span has ended once the loops stopped and the records are settled.
+      await telemetry.shutdown(TRACES_FLUSH_MS)
     },
   }
 }

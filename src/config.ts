@@ -6,6 +6,7 @@ import { BlockList, isIP } from 'node:net'
 import { z } from 'zod'
 import { ConfigError, describeError } from './errors.ts'
 import { parseDuration } from './lib/duration.ts'
+import { tracingSettings, type TracingSettings } from './telemetry/settings.ts'
 
 export const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,30m,1h,3h,6h,12h'
 
@@ -113,6 +114,8 @@ export interface Config {
   readonly adminToken: string | undefined
   readonly logDir: string
   readonly logLevel: LogLevel
+  /** OpenTelemetry's OTEL_* variables: what is propagated, and whether (and where) spans are exported. */
+  readonly tracing: TracingSettings
   readonly tuning: Tuning
 }
 
@@ -455,6 +458,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
   const e = parsed.data
   const broken = crossFieldProblem(e)
   if (broken) throw new ConfigError(broken.variable, broken.problem)
+  const tracing = tracingSettings(env)
   const protocol = e.KAFKA_SECURITY_PROTOCOL
   return Object.freeze({
     mode: e.MODE,
@@ -494,6 +498,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     adminToken: e.ADMIN_TOKEN,
     logDir: e.LOG_DIR,
     logLevel: e.LOG_LEVEL ?? DEFAULT_LOG_LEVEL[e.MODE],
+    tracing,
     tuning: { ...DEFAULT_TUNING, ...tuning },
   })
 }

@@ -1,9 +1,11 @@
-// Entry point: configuration (one line and exit 78 when a setting is wrong), logs, the
-// service, and a graceful stop on SIGTERM/SIGINT (exit 0).
+// Entry point: configuration (one line and exit 78 when a setting is wrong), logs, tracing
+// (the OpenTelemetry SDK when OTEL_* configures an exporter), the service, and a graceful
+// stop on SIGTERM/SIGINT (exit 0; queued spans are exported before).
 import { createApp } from './app.ts'
 import { EXIT_CONFIG, loadConfigOrExit } from './config.ts'
 import { ACCESS_REFUSED_CODES, NotificationError, describeError } from './errors.ts'
 import { createLogger } from './log.ts'
+import { startTelemetry } from './telemetry/telemetry.ts'
 import { memoryBudget } from './runtime/memory-budget.ts'
 import { memoryLimit } from './runtime/memory-limit.ts'
 
@@ -18,7 +20,7 @@ logger.info(
   { memoryLimitMb: limit?.mb ?? null, source: limit?.source ?? 'none', heap: budget.heap ?? null, tuning: budget.tuning, execArgv: process.execArgv },
   limit ? 'sized to the memory limit' : 'no memory limit: default sizing',
 )
-const app = createApp(config, logger)
+const app = createApp(config, logger, { telemetry: await startTelemetry(config.tracing, logger) })
 
 let stopping = false
 async function stop(signal: string): Promise<void> {

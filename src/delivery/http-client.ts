@@ -66,14 +66,15 @@ export class CallbackClient implements Transport {
     })
   }
 
-  send(notification: Notification): Promise<AttemptOutcome> {
+  send(notification: Notification, traceHeaders?: Readonly<Record<string, string>>): Promise<AttemptOutcome> {
     const attempt = new Attempt(this.#options.timeoutMs, this.#options.maxResponseBytes)
     try {
       const { origin, path } = this.#target(notification.callbackUrl)
-      this.#agent.dispatch(
-        { origin, path, method: 'POST', headers: notificationHeaders(notification, this.#signingKeys, Date.now()), body: notification.body },
-        attempt,
-      )
+      const headers = notificationHeaders(notification, this.#signingKeys, Date.now())
+      // traceparent/tracestate: the client's tracing joins the notification's trace. Not signed
+      // (Standard Webhooks signs id, timestamp and body only).
+      if (traceHeaders !== undefined) Object.assign(headers, traceHeaders)
+      this.#agent.dispatch({ origin, path, method: 'POST', headers, body: notification.body }, attempt)
     } catch (error) {
       attempt.onResponseError(null, error)
     }

@@ -9,6 +9,7 @@ export type AttemptOutcome =
   | { ok: false; error: DeliveryError; durationMs: number }
 
 export interface Transport {
-  send(notification: Notification): Promise<AttemptOutcome>
+  /** @param traceHeaders W3C trace context (traceparent, tracestate) to send along, when the notification is traced */
+  send(notification: Notification, traceHeaders?: Readonly<Record<string, string>>): Promise<AttemptOutcome>
   close(): Promise<void>
 }

@@ -27,10 +27,13 @@ export interface InputRecord {
   readonly key: string | undefined
   readonly value: Buffer | undefined
   readonly timestamp: bigint | undefined
+  /** The record's headers as UTF-8 text (e.g. W3C traceparent/tracestate); empty when it has none. */
+  readonly headers: ReadonlyMap<string, string>
 }
 
-type KafkaMessage = Message<string, Buffer, Buffer, Buffer>
-type Stream = MessagesStream<string, Buffer, Buffer, Buffer>
+type KafkaMessage = Message<string, Buffer, string, string>
+type Stream = MessagesStream<string, Buffer, string, string>
+type KafkaConsumer = Consumer<string, Buffer, string, string>
 /**
  * What the tracker keeps per record: the message's own commit (bound to its offset), not
  * the message, whose value is a view into a whole fetch response buffer.
@@ -78,7 +81,7 @@ const INACTIVE_LIMIT_MS = 60_000
 export class ConsumerLoop {
   readonly #options: ConsumerLoopOptions
   readonly #logger: Logger
-  #consumer: Consumer<string, Buffer, Buffer, Buffer> | undefined
+  #consumer: KafkaConsumer | undefined
   readonly #tracker = new OffsetTracker<CommitHandle>()
   readonly #serializer = new KeyedSerializer<string>()
   readonly #shutdown = new AbortController()
@@ -153,12 +156,12 @@ export class ConsumerLoop {
    * whole: a client that lost the broker for long does not always rejoin by itself.
    */
   async #connect(): Promise<void> {
-    const consumer = new Consumer<string, Buffer, Buffer, Buffer>({
+    const consumer: KafkaConsumer = new Consumer({
       clientId: `${this.#options.clientId}-${this.#options.name}`,
       groupId: this.#options.groupId,
       ...this.#options.connection,
       ...(this.#options.groupInstanceId === undefined ? {} : { groupInstanceId: this.#options.groupInstanceId }),
-      deserializers: { key: stringDeserializer },
+      deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
       autocommit: false,
       // A replica that dies is noticed within 10 s; its partitions (and their waiting retries) move on.
       sessionTimeout: 10_000,
@@ -235,7 +238,7 @@ export class ConsumerLoop {
     if (Date.now() - this.#inactiveSince > INACTIVE_LIMIT_MS) void this.#reconnect(this.#stream, `not in the group for ${INACTIVE_LIMIT_MS / 1000} s`)
   }
 
-  async #closeConsumer(consumer: Consumer<string, Buffer, Buffer, Buffer> | undefined): Promise<void> {
+  async #closeConsumer(consumer: KafkaConsumer | undefined): Promise<void> {
     if (!consumer) return
     consumer.stopLagMonitoring()
     try {
@@ -253,6 +256,7 @@ export class ConsumerLoop {
       key: message.key,
       value: message.value,
       timestamp: message.timestamp,
+      headers: message.headers,
     }
     // The client binds commit to its stream and offset (messages-stream.js: this.#commit.bind(…)).
     // eslint-disable-next-line @typescript-eslint/unbound-method
@@ -305,7 +309,7 @@ export class ConsumerLoop {
     return this.#tasks.size < maxInFlight * share && (this.#tasks.size === 0 || this.#bytesInFlight < maxInFlightBytes * share)
   }
 
-  #onAssignment(consumer: Consumer<string, Buffer, Buffer, Buffer>): void {
+  #onAssignment(consumer: KafkaConsumer): void {
     const owned = new Set<string>()
     for (const { topic, partitions } of consumer.assignments ?? []) {
       for (const partition of partitions) owned.add(partitionKey(topic, partition))

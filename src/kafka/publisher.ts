@@ -1,5 +1,6 @@
 // Writes to our output topics: the dead-letter topic, the outcomes topic (contract §3) and
-// the retry tiers.
+// the retry tiers. A notification's records carry its W3C trace context (traceparent,
+// tracestate) as Kafka headers, where it has one.
 // Callers await their message's acknowledgement (acks=all) before their offset may be
 // committed; messages sent within a few milliseconds share one produce request.
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
@@ -11,6 +12,8 @@ import type { KafkaConnection } from './connection.ts'
 import { createPartitioner } from './partitioner.ts'
 
 type Outgoing = MessageToProduce<string, string, string, string>
+/** Kafka headers with a notification's trace context; empty when it has none. */
+export type TraceContextHeaders = Readonly<Record<string, string>>
 
 const LINGER_MS = 2
 const MAX_BATCH = 500
@@ -33,18 +36,21 @@ export class Publisher {
     })
   }
 
-  async deadLetter(letter: DeadLetter): Promise<void> {
+  async deadLetter(letter: DeadLetter, trace?: TraceContextHeaders): Promise<void> {
     await this.#enqueue({
       topic: this.#topics.deadLetter,
       key: letter.processing_id === null ? (letter.source.key ?? undefined) : String(letter.processing_id),
       value: JSON.stringify(letter),
-      headers: { 'dlq-code': letter.code, 'dlq-source-topic': letter.source.topic },
+      headers: { ...trace, 'dlq-code': letter.code, 'dlq-source-topic': letter.source.topic },
     })
   }
 
-  /** Parks a notification in a retry tier until its next attempt is due. Key: processing_id. */
-  async scheduleRetry(topic: string, envelope: RetryEnvelope): Promise<void> {
-    await this.#enqueue({ topic, key: String(envelope.notification.processing_id), value: JSON.stringify(envelope) })
+  /**
+   * Parks a notification in a retry tier until its next attempt is due. Key: processing_id.
+   * The trace context goes in the headers, so the retry continues the same trace.
+   */
+  async scheduleRetry(topic: string, envelope: RetryEnvelope, trace?: TraceContextHeaders): Promise<void> {
+    await this.#enqueue({ topic, key: String(envelope.notification.processing_id), value: JSON.stringify(envelope), ...withHeaders(trace) })
   }
 
   /** Produces a record as given (replay of a dead-lettered input record to its source topic). */
@@ -52,8 +58,8 @@ export class Publisher {
     await this.#enqueue({ topic, ...(key === null ? {} : { key }), value })
   }
 
-  async outcome(outcome: Outcome): Promise<void> {
-    await this.#enqueue({ topic: this.#topics.outcomes, key: String(outcome.processing_id), value: JSON.stringify(outcome) })
+  async outcome(outcome: Outcome, trace?: TraceContextHeaders): Promise<void> {
+    await this.#enqueue({ topic: this.#topics.outcomes, key: String(outcome.processing_id), value: JSON.stringify(outcome), ...withHeaders(trace) })
   }
 
   /** An event about a callback origin, on the outcomes topic. Key: the origin. */
@@ -78,6 +84,10 @@ export class Publisher {
     }
     return new Array<void>(messages.length).fill(undefined)
   }
+}
+
+function withHeaders(trace: TraceContextHeaders | undefined): { headers?: Record<string, string> } {
+  return trace === undefined || Object.keys(trace).length === 0 ? {} : { headers: { ...trace } }
 }
 
 /**

@@ -3,9 +3,11 @@
 //   Delivered: done marker (+ status, history), then the outcome record.
 //   Retry:     retry record in its tier, then (best effort) the claim released and the status.
 //   GiveUp:    dead letter with the payload, then the done marker, then the outcome "failed".
-// Steps after an attempt are settled even when shutdown has begun (evenIfStopping).
+// Steps after an attempt are settled even when shutdown has begun (evenIfStopping). The
+// records written carry the notification's trace context (`trace`) in their Kafka headers.
 import type { ActivityResult } from '../dashboard/activity.ts'
 import { DeliveryError, ErrorCodes } from '../errors.ts'
+import type { TraceContextHeaders } from '../kafka/publisher.ts'
 import { KIND_TRAITS } from '../notifications/kinds.ts'
 import type { AttemptRecord } from '../store/notification-store.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
@@ -19,7 +21,14 @@ export interface MadeAttempt {
   readonly record: AttemptRecord
 }
 
-export async function carryOut(ctx: PipelineContext, dispatch: Dispatch, decision: Decision, attempt: MadeAttempt | undefined, signal: AbortSignal): Promise<ActivityResult> {
+export async function carryOut(
+  ctx: PipelineContext,
+  dispatch: Dispatch,
+  decision: Decision,
+  attempt: MadeAttempt | undefined,
+  trace: TraceContextHeaders,
+  signal: AbortSignal,
+): Promise<ActivityResult> {
   const { store, publisher, metrics, logger } = ctx
   const { notification, provenance } = dispatch
   const { kind, processingId } = notification
@@ -37,14 +46,14 @@ export async function carryOut(ctx: PipelineContext, dispatch: Dispatch, decisio
       logger.debug({ processingId, kind, attempts: history.attempts, statusCode: decision.statusCode }, 'notification delivered')
       if (publishesOutcome) {
         const outcome = { processing_id: processingId, status: 'delivered', attempts: history.attempts, last_status_code: decision.statusCode, at: status.updated_at } as const
-        await step(ctx, signal, () => publisher.outcome(outcome), settling)
+        await step(ctx, signal, () => publisher.outcome(outcome, trace), settling)
       }
       return 'delivered'
     }
 
     case 'retry': {
       const { tier, dueAt, error, reservedSlot } = decision
-      await step(ctx, signal, () => publisher.scheduleRetry(tier.topic, retryEnvelope(provenance, notification, history, dueAt, error, now, reservedSlot)), settling)
+      await step(ctx, signal, () => publisher.scheduleRetry(tier.topic, retryEnvelope(provenance, notification, history, dueAt, error, now, reservedSlot), trace), settling)
       if (attempt) {
         // Best effort: the claim expires by itself, and the status is only for people to read.
         const status = statusRecord('retrying', history, last, dueAt, now)
@@ -59,7 +68,7 @@ export async function carryOut(ctx: PipelineContext, dispatch: Dispatch, decisio
 
     case 'give-up': {
       const { error, reason } = decision
-      await step(ctx, signal, () => publisher.deadLetter(givenUpLetter(provenance, notification, history, error, reason, now)), settling)
+      await step(ctx, signal, () => publisher.deadLetter(givenUpLetter(provenance, notification, history, error, reason, now), trace), settling)
       const status = statusRecord('failed', history, last, null, now)
       await step(ctx, signal, () => store.settle({ kind, processingId, done: true, token: attempt?.token, status, attempt: attempt?.record }), settling)
       metrics.failed.inc({ code: error.code })
@@ -67,7 +76,7 @@ export async function carryOut(ctx: PipelineContext, dispatch: Dispatch, decisio
       logger.warn({ processingId, kind, attempts: history.attempts, code: error.code, error: error.message }, 'notification given up: dead-lettered')
       if (publishesOutcome) {
         const outcome = { processing_id: processingId, status: 'failed', attempts: history.attempts, last_status_code: error.statusCode ?? null, at: new Date().toISOString() } as const
-        await step(ctx, signal, () => publisher.outcome(outcome), settling)
+        await step(ctx, signal, () => publisher.outcome(outcome, trace), settling)
       }
       return 'failed'
     }

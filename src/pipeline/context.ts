@@ -13,6 +13,8 @@ import type { TopicNames } from '../names.ts'
 import type { Notification } from '../notifications/payload.ts'
 import type { OriginControls } from '../origins/origin-controls.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
+import type { TracedRecord } from '../telemetry/attributes.ts'
+import type { Tracing } from '../telemetry/tracing.ts'
 import type { Provenance } from './provenance.ts'
 import type { History, RetrySchedule } from './settle.ts'
 
@@ -28,6 +30,8 @@ export interface PipelineContext {
   readonly logger: Logger
   /** Settled attempts, for the dashboard. */
   readonly activity: ActivityLog
+  /** Spans of each notification and the trace context passed on (no-op without an SDK). */
+  readonly tracing: Tracing
   readonly schedule: RetrySchedule
   readonly topics: TopicNames
   readonly notifyOnAccepted: boolean
@@ -44,6 +48,8 @@ export interface Dispatch {
   readonly history: History
   /** When its origin's rate-limit slot, reserved before it waited in a retry tier, is. */
   readonly reservedSlotAt?: number
+  /** The Kafka record being handled (the input record, or the retry record it waited in): its trace context and place. */
+  readonly record: TracedRecord
 }
 
 /**

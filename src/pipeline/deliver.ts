@@ -6,16 +6,20 @@
 //   attempt (one HTTP POST)
 //   settle (pure decision: settle.ts) → carry out (carry-out.ts)
 // Returns once the end is durable; on shutdown before an attempt, rejects with Interrupted.
+// The whole handling is one span continuing the record's trace, the attempt a child span
+// whose context goes with the POST; what carry-out writes to Kafka carries the context on.
 import { endpointSignal } from '../delivery/endpoint-health.ts'
 import { originOf, type Ticket } from '../delivery/origin-gate.ts'
 import { inProcessWaitMs } from '../delivery/rate-limits.ts'
-import { Interrupted, type DeliveryError } from '../errors.ts'
+import { ErrorCodes, Interrupted, NotificationError, describeError, type DeliveryError } from '../errors.ts'
 import { sleep } from '../lib/sleep.ts'
 import type { ClaimResult } from '../store/notification-store.ts'
+import type { HandlingResult } from '../telemetry/attributes.ts'
+import type { Handling } from '../telemetry/tracing.ts'
 import { carryOut, parkWhilePaused } from './carry-out.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
 import { attemptRecord } from './letters.ts'
-import { settle, type Happening } from './settle.ts'
+import { settle, type Decision, type Happening } from './settle.ts'
 
 /** Longest wait between looks at a notification another replica is sending. */
 const BUSY_POLL_MAX_MS = 1000
@@ -27,21 +31,40 @@ const BUSY_POLL_MAX_MS = 1000
 const SLOT_GRACE_MS = 100
 
 export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: AbortSignal): Promise<void> {
+  const { notification, history } = dispatch
+  const handling = ctx.tracing.handling(dispatch.record, { kind: notification.kind, processingId: notification.processingId, previousAttempts: history.attempts })
+  let end: Decision | 'duplicate' | 'parked'
+  try {
+    end = await toDurableEnd(ctx, dispatch, handling, signal)
+  } catch (error) {
+    if (error instanceof Interrupted) handling.end('interrupted', history.attempts)
+    else handling.end('error', history.attempts, { code: error instanceof NotificationError ? error.code : ErrorCodes.INTERNAL, message: describeError(error) })
+    throw error
+  }
+  if (end === 'duplicate' || end === 'parked') handling.end(end, history.attempts)
+  else handling.end(RESULT_OF[end.kind], end.history.attempts, end.kind === 'delivered' ? undefined : end.error)
+}
+
+const RESULT_OF: Record<Decision['kind'], HandlingResult> = { delivered: 'delivered', retry: 'retrying', 'give-up': 'failed' }
+
+/** Up to a durable end: the decision carried out, 'duplicate' when it was already sent, 'parked' while its origin is paused. */
+async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: Handling, signal: AbortSignal): Promise<Decision | 'duplicate' | 'parked'> {
   const { gate, metrics, logger } = ctx
   const { notification, history } = dispatch
   const { kind, processingId } = notification
   const callbackOrigin = originOf(notification.callbackUrl)
+  const refuse = (happening: Exclude<Happening, { kind: 'attempted' }>) => defer(ctx, dispatch, happening, handling, signal)
   let slotAt = dispatch.reservedSlotAt
   for (;;) {
     // Origin
     const admission = ctx.origins.admission(callbackOrigin, Date.now())
-    if (admission.kind === 'paused') return parkWhilePaused(ctx, dispatch, callbackOrigin, signal)
-    if (admission.kind === 'held') return defer(ctx, dispatch, { kind: 'refused', reason: 'held', retryAt: admission.until, callbackOrigin }, signal)
+    if (admission.kind === 'paused') return park(ctx, dispatch, callbackOrigin, signal)
+    if (admission.kind === 'held') return refuse({ kind: 'refused', reason: 'held', retryAt: admission.until, callbackOrigin })
     if (slotAt !== undefined && Date.now() - slotAt > SLOT_GRACE_MS) slotAt = undefined // missed: take another
     const perSecond = slotAt === undefined ? ctx.origins.rateLimitFor(callbackOrigin) : undefined
     if (perSecond !== undefined) {
       slotAt = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
-      if (slotAt - Date.now() > inProcessWaitMs(perSecond)) return defer(ctx, dispatch, { kind: 'slot-later', slotAt, callbackOrigin }, signal)
+      if (slotAt - Date.now() > inProcessWaitMs(perSecond)) return refuse({ kind: 'slot-later', slotAt, callbackOrigin })
       continue
     }
     if (slotAt !== undefined && slotAt > Date.now()) {
@@ -55,9 +78,9 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     if (!admitted.ok) {
       const { reason, retryAt } = admitted
       if (reason === 'circuit-open' && (await step(ctx, signal, () => ctx.origins.pauseIfOpenTooLong(callbackOrigin, admitted.openSince, admitted.lastError, now)))) {
-        return parkWhilePaused(ctx, dispatch, callbackOrigin, signal)
+        return park(ctx, dispatch, callbackOrigin, signal)
       }
-      return defer(ctx, dispatch, { kind: 'refused', reason, retryAt, callbackOrigin }, signal)
+      return refuse({ kind: 'refused', reason, retryAt, callbackOrigin })
     }
 
     // Claim
@@ -65,7 +88,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     if (claim.status === 'done') {
       metrics.duplicates.inc()
       logger.debug({ processingId, kind }, 'already sent: skipped')
-      return
+      return 'duplicate'
     }
     if (claim.status === 'busy') {
       if (!(await sleep(Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), signal))) throw new Interrupted()
@@ -74,7 +97,9 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
 
     // Attempt
     const startedAt = Date.now()
-    const outcome = await ctx.transport.send(notification)
+    const traced = handling.attempt({ number: history.attempts + 1, callbackOrigin })
+    const outcome = await ctx.transport.send(notification, traced.headers)
+    traced.end(outcome)
     gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', Date.now(), outcome.ok ? undefined : outcome.error.message)
     if (!outcome.ok) await holdIfAsked(ctx, callbackOrigin, outcome.error)
     metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
@@ -83,7 +108,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     // Settle: from here the attempt happened, so it is settled even if shutdown began meanwhile.
     const record = attemptRecord(outcome, startedAt)
     const decision = settle({ kind: 'attempted', outcome, startedAt }, history, ctx.schedule, Date.now())
-    const result = await carryOut(ctx, dispatch, decision, { token: claim.token, record }, signal)
+    const result = await carryOut(ctx, dispatch, decision, { token: claim.token, record }, handling.headers, signal)
     ctx.activity.note({
       at: startedAt,
       processingId,
@@ -95,15 +120,21 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
       durationMs: outcome.durationMs,
       callbackOrigin,
     })
-    return
+    return decision
   }
 }
 
 /** Sent to a retry tier without an attempt: the origin refused it for now, or its slot is later. */
-async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclude<Happening, { kind: 'attempted' }>, signal: AbortSignal): Promise<void> {
+async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclude<Happening, { kind: 'attempted' }>, handling: Handling, signal: AbortSignal): Promise<Decision> {
   ctx.metrics.deferred.inc({ reason: happening.kind === 'slot-later' ? 'rate-limited' : happening.reason })
   const decision = settle(happening, dispatch.history, ctx.schedule, Date.now())
-  await carryOut(ctx, dispatch, decision, undefined, signal)
+  await carryOut(ctx, dispatch, decision, undefined, handling.headers, signal)
+  return decision
+}
+
+async function park(ctx: PipelineContext, dispatch: Dispatch, callbackOrigin: string, signal: AbortSignal): Promise<'parked'> {
+  await parkWhilePaused(ctx, dispatch, callbackOrigin, signal)
+  return 'parked'
 }
 
 /** 429 or 503 with Retry-After: the whole origin is left alone that long, by every replica (best effort). */
@@ -112,7 +143,7 @@ async function holdIfAsked(ctx: PipelineContext, callbackOrigin: string, error: 
   try {
     await ctx.origins.hold(callbackOrigin, error.retryAfterSeconds * 1000, Date.now())
   } catch (holdError) {
-    ctx.logger.warn({ origin: callbackOrigin, error: (holdError as Error).message }, 'could not share a Retry-After hold: this replica keeps it')
+    ctx.logger.warn({ origin: callbackOrigin, error: describeError(holdError) }, 'could not share a Retry-After hold: this replica keeps it')
   }
 }
 

@@ -10,6 +10,7 @@ import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts
 import { ourKeyFor } from '../names.ts'
 import { buildAcceptedNotification, buildResultNotification } from '../notifications/payload.ts'
 import { fromStored, parseEnvelope, type RetryEnvelope } from '../notifications/records.ts'
+import type { TracedRecord } from '../telemetry/attributes.ts'
 import { step, type PipelineContext } from './context.ts'
 import { deliver } from './deliver.ts'
 import { recordLetter } from './letters.ts'
@@ -37,7 +38,7 @@ export function retryProcessor(ctx: PipelineContext): RecordProcessor {
         return { key: undefined, run: (signal) => deadLetterPoison(ctx, provenanceOf(record), poison, signal) }
       }
       const { envelope } = parsed
-      return { key: String(envelope.notification.processing_id), run: (signal) => handleRetry(ctx, envelope, signal) }
+      return { key: String(envelope.notification.processing_id), run: (signal) => handleRetry(ctx, tracedPart(record), envelope, signal) }
     },
     onUnexpected: (record, error, signal) => deadLetterUnexpected(ctx, record, error, signal),
   }
@@ -62,7 +63,7 @@ async function handleRequest(ctx: PipelineContext, record: InputRecord, request:
   await step(ctx, signal, () => ctx.store.recordRequest(request.processing_id, { callback_url, user_id, resume_id, requirements_id }))
   ctx.metrics.requestsRecorded.inc()
   if (ctx.notifyOnAccepted) {
-    await deliver(ctx, { notification: buildAcceptedNotification(request, new Date()), provenance: provenanceOf(record), history: FIRST_TIME }, signal)
+    await deliver(ctx, { notification: buildAcceptedNotification(request, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record }, signal)
   }
 }
 
@@ -74,14 +75,15 @@ async function handleResult(ctx: PipelineContext, record: InputRecord, result: P
     const reason = `result ${processingId} has no callback_url and no ProcessingRequest was recorded for it`
     return deadLetterPoison(ctx, provenanceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
   }
-  await deliver(ctx, { notification: buildResultNotification(result, raw, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME }, signal)
+  await deliver(ctx, { notification: buildResultNotification(result, raw, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record }, signal)
 }
 
-async function handleRetry(ctx: PipelineContext, envelope: RetryEnvelope, signal: AbortSignal): Promise<void> {
+/** The retry record's headers carry the notification's trace context (written by carry-out), so its trace goes on. */
+async function handleRetry(ctx: PipelineContext, record: TracedRecord, envelope: RetryEnvelope, signal: AbortSignal): Promise<void> {
   if (!(await sleep(envelope.due_at - Date.now(), signal))) throw new Interrupted()
   const provenance: Provenance = { source: envelope.source, original: envelope.original, original_truncated: envelope.original_truncated }
   const history = { attempts: envelope.attempts, deferrals: envelope.deferrals, firstAttemptAt: envelope.first_attempt_at }
-  await deliver(ctx, { notification: fromStored(envelope.notification), provenance, history, ...(envelope.reserved_slot === true ? { reservedSlotAt: envelope.due_at } : {}) }, signal)
+  await deliver(ctx, { notification: fromStored(envelope.notification), provenance, history, record, ...(envelope.reserved_slot === true ? { reservedSlotAt: envelope.due_at } : {}) }, signal)
 }
 
 async function deadLetterPoison(ctx: PipelineContext, provenance: Provenance, error: NotificationError, signal: AbortSignal, processingId: number | null = null): Promise<void> {
@@ -98,6 +100,15 @@ async function deadLetterUnexpected(ctx: PipelineContext, record: InputRecord, e
   const reason = known ? describeError(error) : `internal error: ${describeError(error)}`
   await step(ctx, signal, () => ctx.publisher.deadLetter(recordLetter(provenanceOf(record), code, reason, null, reason, Date.now())))
   ctx.metrics.deadLettered.inc({ code })
+}
+
+/**
+ * What tracing needs of a retry record, without its value: a record's value is a view into
+ * its whole fetch response, and a retry may wait for hours.
+ */
+function tracedPart(record: InputRecord): TracedRecord {
+  const { topic, partition, offset, headers } = record
+  return { topic, partition, offset, headers }
 }
 
 /** Records of one processing_id are handled in order; others need no order. */

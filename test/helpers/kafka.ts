@@ -40,6 +40,8 @@ export interface TestRecord {
   value: string | Buffer
   /** Where it goes; unset: the producer's partitioner (by key). */
   partition?: number
+  /** Kafka headers, e.g. a W3C traceparent. */
+  headers?: Record<string, string>
 }
 
 /** Produces with acks=all, 1000 records per request; over `connection` (default: plaintext to BROKERS; the broker-restart test and the cluster tests pass their own). */
@@ -55,8 +57,14 @@ export async function produce(records: TestRecord[], connection: KafkaConnection
 }
 
 /** A TestRecord as the producer takes it. */
-export function toMessage(r: TestRecord): { topic: string; key?: string; value: string | Buffer; partition?: number } {
-  return { topic: r.topic, ...(r.key === undefined ? {} : { key: r.key }), value: r.value, ...(r.partition === undefined ? {} : { partition: r.partition }) }
+export function toMessage(r: TestRecord): { topic: string; key?: string; value: string | Buffer; partition?: number; headers?: Record<string, string> } {
+  return {
+    topic: r.topic,
+    ...(r.key === undefined ? {} : { key: r.key }),
+    value: r.value,
+    ...(r.partition === undefined ? {} : { partition: r.partition }),
+    ...(r.headers === undefined ? {} : { headers: r.headers }),
+  }
 }
 
 export interface ReadRecord {

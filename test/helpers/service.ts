@@ -12,6 +12,7 @@ import { SERVICE_NODE_FLAGS } from '../../src/node-flags.ts'
 import { createLogger } from '../../src/log.ts'
 import { parseDuration } from '../../src/lib/duration.ts'
 import { retryTiers } from '../../src/names.ts'
+import { startTelemetry } from '../../src/telemetry/telemetry.ts'
 import { BROKERS, waitForCommitted, type TestTopics } from './kafka.ts'
 
 export const ROOT = new URL('../..', import.meta.url).pathname
@@ -41,7 +42,8 @@ export interface RunningService {
 export async function startService(env: Record<string, string>, options: AppOptions & { tuning?: Partial<Tuning> } = {}): Promise<RunningService> {
   const config = loadConfig(env, options.tuning)
   const { logger, close: closeLogs } = createLogger({ level: config.logLevel, dir: config.logDir, stdout: process.env.TEST_LOG_LEVEL !== undefined })
-  const app = createApp(config, logger, { defaultMetrics: false, retryPolicy: { slowDownFloorMs: 200 }, ...options })
+  const telemetry = await startTelemetry(config.tracing, logger)
+  const app = createApp(config, logger, { defaultMetrics: false, retryPolicy: { slowDownFloorMs: 200 }, telemetry, ...options })
   // start() waits for Kafka and Redis as long as needed; a test must not. A start that fails
   // still leaves the HTTP server and clients open: close them, or the test process never exits.
   try {
