@@ -27,7 +27,8 @@ describe('OriginStore', () => {
     const before = Date.now()
     const slots = (await Promise.all([...Array.from({ length: 10 }, () => a.reserve(origin, 100)), ...Array.from({ length: 10 }, () => b.reserve(origin, 100))])).sort((x, y) => x - y)
     assert.ok(Math.abs((slots[0] ?? 0) - before) < 1000, 'the first slot is now')
-    for (let i = 1; i < slots.length; i++) assert.ok(Math.abs((slots[i] ?? 0) - (slots[i - 1] ?? 0) - 10) <= 1, `10 ms apart: ${slots.join(', ')}`)
+    // Each replica turns Redis's times into its own clock, each with its estimate of the offset (within half a round trip).
+    for (let i = 1; i < slots.length; i++) assert.ok(Math.abs((slots[i] ?? 0) - (slots[i - 1] ?? 0) - 10) <= 5, `10 ms apart: ${slots.join(', ')}`)
     assert.ok(Math.abs((await a.reserve('https://other.example', 100)) - Date.now()) < 1000, 'another origin has its own slots')
     assert.ok(Math.abs((await storeOf(`g-${randomUUID()}`).reserve(origin, 100)) - Date.now()) < 1000, 'another group has its own')
   })
