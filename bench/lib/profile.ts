@@ -70,13 +70,13 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
   }
 }
 
-function shortUrl(url: string, line: number): string {
+export function shortUrl(url: string, line: number): string {
   if (url === '') return ''
   const path = url.replace(/^file:\/\//, '').replace(ROOT, '')
   return `${path}:${line + 1}`
 }
 
-function packageOf(url: string, fn: string): string {
+export function packageOf(url: string, fn: string): string {
   if (url === '') return fn.startsWith('(') ? fn : '(native)'
   if (url.startsWith('node:')) return 'node: core'
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
