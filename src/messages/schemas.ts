@@ -2,7 +2,7 @@
 // Unknown fields are kept: a success notification carries the result as received.
 import { z } from 'zod'
 
-const MAX_URL_LENGTH = 2048
+export const MAX_URL_LENGTH = 2048
 
 export const callbackUrl = z
   .string()
