@@ -8,7 +8,7 @@ import { sleep } from '../lib/sleep.ts'
 import { classify, type Classified } from '../messages/classify.ts'
 import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts'
 import { ourKeyFor } from '../names.ts'
-import { buildAcceptedNotification, buildResultNotification } from '../notifications/payload.ts'
+import { buildAcceptedNotification, buildResultNotification, type ReceivedResult } from '../notifications/payload.ts'
 import { fromStored, parseEnvelope, type RetryEnvelope } from '../notifications/records.ts'
 import { step, type PipelineContext } from './context.ts'
 import { deliver } from './deliver.ts'
@@ -53,7 +53,7 @@ async function handleInput(ctx: PipelineContext, record: InputRecord, classified
     case 'request':
       return handleRequest(ctx, record, classified.request, signal)
     case 'result':
-      return handleResult(ctx, record, classified.result, classified.raw, signal)
+      return handleResult(ctx, record, classified.result, classified, signal)
   }
 }
 
@@ -66,7 +66,7 @@ async function handleRequest(ctx: PipelineContext, record: InputRecord, request:
   }
 }
 
-async function handleResult(ctx: PipelineContext, record: InputRecord, result: ProcessingResult, raw: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+async function handleResult(ctx: PipelineContext, record: InputRecord, result: ProcessingResult, received: ReceivedResult, signal: AbortSignal): Promise<void> {
   const processingId = result.response.processing_id
   // A result without callback_url goes where its request said (contract §1).
   const callbackUrl = result.response.callback_url ?? (await step(ctx, signal, () => ctx.store.recordedRequest(processingId)))?.callback_url
@@ -74,7 +74,7 @@ async function handleResult(ctx: PipelineContext, record: InputRecord, result: P
     const reason = `result ${processingId} has no callback_url and no ProcessingRequest was recorded for it`
     return deadLetterPoison(ctx, provenanceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
   }
-  await deliver(ctx, { notification: buildResultNotification(result, raw, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME }, signal)
+  await deliver(ctx, { notification: buildResultNotification(result, received, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME }, signal)
 }
 
 async function handleRetry(ctx: PipelineContext, envelope: RetryEnvelope, signal: AbortSignal): Promise<void> {
