@@ -33,8 +33,8 @@ export class Publisher {
     })
   }
 
-  async deadLetter(letter: DeadLetter): Promise<void> {
-    await this.#enqueue({
+  deadLetter(letter: DeadLetter): Promise<void> {
+    return this.#enqueue({
       topic: this.#topics.deadLetter,
       key: letter.processing_id === null ? (letter.source.key ?? undefined) : String(letter.processing_id),
       value: JSON.stringify(letter),
@@ -43,17 +43,17 @@ export class Publisher {
   }
 
   /** Parks a notification in a retry tier until its next attempt is due. Key: processing_id. */
-  async scheduleRetry(topic: string, envelope: RetryEnvelope): Promise<void> {
-    await this.#enqueue({ topic, key: String(envelope.notification.processing_id), value: JSON.stringify(envelope) })
+  scheduleRetry(topic: string, envelope: RetryEnvelope): Promise<void> {
+    return this.#enqueue({ topic, key: String(envelope.notification.processing_id), value: JSON.stringify(envelope) })
   }
 
   /** Produces a record as given (replay of a dead-lettered input record to its source topic). */
-  async republish(topic: string, key: string | null, value: string): Promise<void> {
-    await this.#enqueue({ topic, ...(key === null ? {} : { key }), value })
+  republish(topic: string, key: string | null, value: string): Promise<void> {
+    return this.#enqueue({ topic, ...(key === null ? {} : { key }), value })
   }
 
-  async outcome(outcome: Outcome): Promise<void> {
-    await this.#enqueue({ topic: this.#topics.outcomes, key: String(outcome.processing_id), value: JSON.stringify(outcome) })
+  outcome(outcome: Outcome): Promise<void> {
+    return this.#enqueue({ topic: this.#topics.outcomes, key: String(outcome.processing_id), value: JSON.stringify(outcome) })
   }
 
   async close(): Promise<void> {
