@@ -36,7 +36,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     // Claim
     const claim = await claimOrAbandon(ctx, dispatch, admitted.ticket, signal)
     if (claim.status === 'done') {
-      metrics.duplicates.inc()
+      metrics.duplicates.count()
       logger.debug({ processingId, kind }, 'already sent: skipped')
       return
     }
@@ -49,7 +49,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     const startedAt = Date.now()
     const outcome = await ctx.transport.send(notification)
     gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', Date.now())
-    metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
+    metrics.attempts.count(outcome.ok ? 'ok' : outcome.error.code)
     metrics.attemptDuration.observe(outcome.durationMs / 1000)
 
     // Settle: from here the attempt happened, so it is settled even if shutdown began meanwhile.

@@ -44,7 +44,7 @@ export function retryProcessor(ctx: PipelineContext): RecordProcessor {
 }
 
 async function handleInput(ctx: PipelineContext, record: InputRecord, classified: Classified, signal: AbortSignal): Promise<void> {
-  ctx.metrics.consumed.inc({ topic: record.topic, kind: classified.kind })
+  ctx.metrics.consumed.count(record.topic, classified.kind)
   switch (classified.kind) {
     case 'foreign':
       return
