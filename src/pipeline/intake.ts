@@ -74,7 +74,8 @@ async function handleResult(ctx: PipelineContext, record: InputRecord, result: P
     const reason = `result ${processingId} has no callback_url and no ProcessingRequest was recorded for it`
     return deadLetterPoison(ctx, provenanceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
   }
-  await deliver(ctx, { notification: buildResultNotification(result, received, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME }, signal)
+  // Returned, not awaited: nothing is left to do here, so this frame (and the parsed result it holds) need not live as long as the delivery.
+  return deliver(ctx, { notification: buildResultNotification(result, received, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME }, signal)
 }
 
 async function handleRetry(ctx: PipelineContext, envelope: RetryEnvelope, signal: AbortSignal): Promise<void> {
