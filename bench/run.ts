@@ -238,6 +238,7 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   const final = await receiver.final()
   sampler.finish('service')
   const exit = await stopService(service)
+  const exitedAt = Date.now()
   currentService = undefined
   const cgroupReport = cgroup?.report()
   cgroup?.remove()
@@ -253,7 +254,8 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   let profile: ProfileSummary | undefined
   if (profileDir) {
     const file = newestProfile(profileDir, service.spawnedAt)
-    if (file) profile = summariseProfile(file)
+    // The delivery window only, as the CPU per notification: start-up (module loading, schema compilation) left out.
+    if (file) profile = summariseProfile(file, 15, final.last > final.first ? { fromMs: final.first, toMs: final.last, endMs: exitedAt } : undefined)
   }
   const allocations = allocProfileFile !== undefined && existsSync(allocProfileFile) ? summariseAllocations(allocProfileFile) : undefined
   const allocated = allocatedBetween(allocFile, final.first, final.last)
@@ -523,7 +525,7 @@ function printTable(title: string, rows: Array<[string, string]>): void {
 function printProfile(phase: ServicePhase): void {
   const profile = phase.profile
   if (!profile) return
-  process.stdout.write(`\n${phase.label}: service CPU profile ${relative(process.cwd(), profile.file)} (${(profile.totalMs / 1000).toFixed(1)} s sampled), top self time:\n`)
+  process.stdout.write(`\n${phase.label}: service CPU profile ${relative(process.cwd(), profile.file)} (${(profile.totalMs / 1000).toFixed(1)} s sampled in the delivery window), top self time:\n`)
   for (const entry of profile.topFunctions) process.stdout.write(`  ${entry.pct.toFixed(1).padStart(5)} %  ${entry.fn}  ${entry.where}\n`)
   process.stdout.write('  by package: ')
   process.stdout.write(`${profile.byPackage.map((entry) => `${entry.pkg} ${entry.pct.toFixed(1)} %`).join(', ')}\n`)
