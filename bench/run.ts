@@ -369,6 +369,8 @@ try {
         rows.push(
           ['ceiling (a) bare consumer, msg/s', `${int(consume.perSecond)}${consume.complete ? '' : ` (incomplete: ${consume.consumed})`}`],
           ['ceiling (b) bare undici POST, req/s', `${int(http.perSecond)}${http.failed ? ` (${http.failed} failed)` : ''}  [bench ${pct(http.benchCpuPct)}, receiver ${pct(http.receiverCpuPct)} CPU]`],
+          // The CPU one POST costs the client alone: a floor for the service's CPU per notification.
+          ['ceiling (b) client CPU per POST', http.benchCpuPct === undefined || http.perSecond === 0 ? 'n/a' : `${(http.benchCpuPct / 100 / http.perSecond * 1000).toFixed(3)} ms`],
           ['service ÷ min(a, b)', `${share.toFixed(1)} %`],
         )
       }
