@@ -21,24 +21,26 @@ const CLOSE_BRACKET = 0x5d
 
 /** The JSON object text without `response.callback_url`, or undefined where the cut is not certain to be right. */
 export function withoutResponseCallbackUrl(text: string): string | undefined {
+  // Most texts have no escape at all: then no key has one, and a string ends at the next quote.
+  const escapes = text.includes('\\')
   let i = skipSpace(text, 0)
   if (text.charCodeAt(i) !== OPEN_BRACE) return undefined
   let response: Cut | undefined
   i = skipSpace(text, i + 1)
   while (text.charCodeAt(i) === QUOTE) {
-    const keyEnd = stringEnd(text, i)
-    if (hasBackslash(text, i, keyEnd)) return undefined
+    const keyEnd = stringEnd(text, i, escapes)
+    if (escapes && hasBackslash(text, i, keyEnd)) return undefined
     const isResponse = keyEnd - i === 10 && text.startsWith('"response"', i)
     const valueStart = skipSpace(text, skipSpace(text, keyEnd) + 1)
     let valueEnd: number
     if (isResponse) {
       if (response !== undefined || text.charCodeAt(valueStart) !== OPEN_BRACE) return undefined
-      const found = callbackUrlMember(text, valueStart)
+      const found = callbackUrlMember(text, valueStart, escapes)
       if (found === undefined) return undefined
       response = found
       valueEnd = found.objectEnd
     } else {
-      valueEnd = skipValue(text, valueStart)
+      valueEnd = skipValue(text, valueStart, escapes)
     }
     i = skipSpace(text, valueEnd)
     if (text.charCodeAt(i) !== COMMA) break
@@ -58,7 +60,7 @@ interface Cut {
 }
 
 /** Where the callback_url member of the object opening at `open` is, with the comma that separates it. */
-function callbackUrlMember(text: string, open: number): Cut | undefined {
+function callbackUrlMember(text: string, open: number, escapes: boolean): Cut | undefined {
   let from = 0
   let to = 0
   let found = false
@@ -67,10 +69,10 @@ function callbackUrlMember(text: string, open: number): Cut | undefined {
   let i = skipSpace(text, open + 1)
   while (text.charCodeAt(i) === QUOTE) {
     const keyStart = i
-    const keyEnd = stringEnd(text, i)
-    if (hasBackslash(text, keyStart, keyEnd)) return undefined
+    const keyEnd = stringEnd(text, i, escapes)
+    if (escapes && hasBackslash(text, keyStart, keyEnd)) return undefined
     const isCallbackUrl = keyEnd - keyStart === 14 && text.startsWith('"callback_url"', keyStart)
-    const valueEnd = skipValue(text, skipSpace(text, skipSpace(text, keyEnd) + 1))
+    const valueEnd = skipValue(text, skipSpace(text, skipSpace(text, keyEnd) + 1), escapes)
     i = skipSpace(text, valueEnd)
     const more = text.charCodeAt(i) === COMMA
     if (more) i = skipSpace(text, i + 1)
@@ -88,9 +90,10 @@ function callbackUrlMember(text: string, open: number): Cut | undefined {
   return { from, to, objectEnd: i + 1 }
 }
 
-/** Index just past the string whose opening quote is at `start`. */
-function stringEnd(text: string, start: number): number {
+/** Index just past the string whose opening quote is at `start`; `escapes`: whether the text has any backslash. */
+function stringEnd(text: string, start: number, escapes: boolean): number {
   let quote = text.indexOf('"', start + 1)
+  if (!escapes) return quote < 0 ? text.length : quote + 1
   for (;;) {
     if (quote < 0) return text.length
     let backslashes = 0
@@ -101,9 +104,9 @@ function stringEnd(text: string, start: number): number {
 }
 
 /** Index just past the value starting at `start` (a string, object, array, number or literal). */
-function skipValue(text: string, start: number): number {
+function skipValue(text: string, start: number, escapes: boolean): number {
   const first = text.charCodeAt(start)
-  if (first === QUOTE) return stringEnd(text, start)
+  if (first === QUOTE) return stringEnd(text, start, escapes)
   if (first !== OPEN_BRACE && first !== OPEN_BRACKET) {
     let i = start
     for (let c = text.charCodeAt(i); c !== COMMA && c !== CLOSE_BRACE && c !== CLOSE_BRACKET && !isSpace(c) && i < text.length; c = text.charCodeAt(++i));
@@ -112,7 +115,7 @@ function skipValue(text: string, start: number): number {
   let depth = 0
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (c === QUOTE) i = stringEnd(text, i) - 1
+    if (c === QUOTE) i = stringEnd(text, i, escapes) - 1
     else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++
     else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1
   }
