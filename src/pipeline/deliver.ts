@@ -72,13 +72,16 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
 }
 
 /** The claim; the gate's ticket is given back unless the notification is now ours to send. */
-async function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, signal: AbortSignal): Promise<ClaimResult> {
+function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, signal: AbortSignal): Promise<ClaimResult> {
   const { kind, processingId } = dispatch.notification
-  let claim: ClaimResult | undefined
-  try {
-    claim = await step(ctx, signal, () => ctx.store.claim(kind, processingId, ctx.claimMs))
-    return claim
-  } finally {
-    if (claim?.status !== 'claimed') ctx.gate.abandon(ticket)
-  }
+  return step(ctx, signal, () => ctx.store.claim(kind, processingId, ctx.claimMs)).then(
+    (claim) => {
+      if (claim.status !== 'claimed') ctx.gate.abandon(ticket)
+      return claim
+    },
+    (error: unknown) => {
+      ctx.gate.abandon(ticket)
+      throw error
+    },
+  )
 }

@@ -43,11 +43,12 @@ export function retryProcessor(ctx: PipelineContext): RecordProcessor {
   }
 }
 
-async function handleInput(ctx: PipelineContext, record: InputRecord, classified: Classified, signal: AbortSignal): Promise<void> {
+/** Not async itself: each branch's own promise is handed on as it is (nothing here throws). */
+function handleInput(ctx: PipelineContext, record: InputRecord, classified: Classified, signal: AbortSignal): Promise<void> {
   ctx.metrics.consumed.count(record.topic, classified.kind)
   switch (classified.kind) {
     case 'foreign':
-      return
+      return Promise.resolve()
     case 'poison':
       return deadLetterPoison(ctx, provenanceOf(record), classified.error, signal)
     case 'request':
