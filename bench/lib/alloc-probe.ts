@@ -2,8 +2,8 @@
 // service's JavaScript allocated, garbage included. V8 has no running total, so it is
 // summed from the heap's used size around each garbage collection (v8.GCProfiler): what
 // was allocated since the last collection is `used before this one − used after the last`.
-// Every 250 ms one line `{"t": ms epoch, "allocated": bytes since start}` goes to
-// ALLOC_PROBE_FILE; the bench reads the total at the first and last delivery.
+// Every 250 ms, and at exit, one line `{"t": ms epoch, "allocated": bytes since start}` goes
+// to ALLOC_PROBE_FILE; the bench reads the total at the first and last delivery.
 //
 // With ALLOC_PROFILE_FILE also set (`--alloc-profile`), V8's sampling heap profiler runs
 // with objects that were collected kept in the samples, and its profile is written there
@@ -23,7 +23,7 @@ if (file) {
   let profiler = new GCProfiler()
   let usedAtStart = getHeapStatistics().used_heap_size
   profiler.start()
-  const timer = setInterval(() => {
+  const sample = () => {
     const used = getHeapStatistics().used_heap_size
     const { statistics } = profiler.stop()
     let previous = usedAtStart
@@ -36,8 +36,10 @@ if (file) {
     usedAtStart = getHeapStatistics().used_heap_size
     profiler.start()
     appendFileSync(file, `${JSON.stringify({ t: Date.now(), allocated })}\n`)
-  }, INTERVAL_MS)
-  timer.unref()
+  }
+  setInterval(sample, INTERVAL_MS).unref()
+  // A last sample at exit, so that a window ending less than INTERVAL_MS before the stop is covered.
+  process.once('exit', sample)
 }
 
 if (profileFile) {
