@@ -12,7 +12,7 @@
 //   slow        like throughput, but one origin never answers: throughput of the other
 //               origins compared with a normal run (measured first, or --baseline).
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import os from 'node:os'
 import { join, relative } from 'node:path'
@@ -24,6 +24,7 @@ import { brokerAnswers, consumeCeiling, createTopics, freshTopics, produceResult
 import { countExcluding, processingIdBase, type Layout } from './lib/messages.ts'
 import { ROOT, RESULTS_DIR } from './lib/paths.ts'
 import { ProcSampler, type ProcessUsage } from './lib/procstat.ts'
+import { summariseAllocations, type AllocationSummary } from './lib/alloc-profile.ts'
 import { newestProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts'
 import { Progress } from './lib/progress.ts'
 import { ReceiverClient } from './lib/receiver-client.ts'
@@ -106,6 +107,10 @@ interface ServicePhase {
     meanCpuPct: number
     peakCpuPct: number
     lifetimeMeanCpuPct: number
+    /** CPU time (all threads) per delivered notification over the delivery window, ms. */
+    cpuMsPerNotification: number | null
+    /** Bytes the service's JavaScript allocated (garbage included) per delivered notification over the delivery window, KiB (bench/lib/alloc-probe.ts). */
+    allocatedKibPerNotification: number | null
     metrics: Record<string, number>
     log: { lines: number; byMessage: Record<string, number> }
     /** --memory-limit: the service's memory cgroup. */
@@ -119,6 +124,7 @@ interface ServicePhase {
   others: Record<string, ProcessUsage | undefined>
   timeline: Array<{ s: number; delivered: number; rssMb: number; cpuPct: number; cgroupMb?: number }>
   profile?: ProfileSummary
+  allocations?: AllocationSummary
 }
 
 type ProduceWhen = 'before' | 'during' | 'fixed rate'
@@ -164,7 +170,15 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   const profileDir = settings.profile ? join(RESULTS_DIR, `profile-${stamp}`) : undefined
   const probeFile = settings.memoryProbe ? join(RESULTS_DIR, `memory-probe-${label}-${stamp}.jsonl`) : undefined
   if (probeFile !== undefined) env.MEMORY_PROBE_FILE = probeFile
-  const nodeArgs = [...(probeFile === undefined ? [] : [`--import=${join(ROOT, 'bench/lib/memory-probe.ts')}`]), ...settings.nodeArgs]
+  const allocFile = join(RESULTS_DIR, `alloc-probe-${label}-${stamp}.jsonl`)
+  env.ALLOC_PROBE_FILE = allocFile
+  const allocProfileFile = settings.allocProfile ? join(RESULTS_DIR, `alloc-profile-${label}-${stamp}.heapprofile`) : undefined
+  if (allocProfileFile !== undefined) env.ALLOC_PROFILE_FILE = allocProfileFile
+  const nodeArgs = [
+    `--import=${join(ROOT, 'bench/lib/alloc-probe.ts')}`,
+    ...(probeFile === undefined ? [] : [`--import=${join(ROOT, 'bench/lib/memory-probe.ts')}`]),
+    ...settings.nodeArgs,
+  ]
   const cgroup = settings.memoryLimitMb === undefined ? undefined : MemoryCgroup.create(`ns-bench-${process.pid}-${label}`, settings.memoryLimitMb)
   currentCgroup = cgroup
   const service = await spawnService(env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`, nodeArgs, !settings.v8Defaults, cgroup?.procsFile)
@@ -224,6 +238,7 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   const final = await receiver.final()
   sampler.finish('service')
   const exit = await stopService(service)
+  const exitedAt = Date.now()
   currentService = undefined
   const cgroupReport = cgroup?.report()
   cgroup?.remove()
@@ -239,8 +254,11 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   let profile: ProfileSummary | undefined
   if (profileDir) {
     const file = newestProfile(profileDir, service.spawnedAt)
-    if (file) profile = summariseProfile(file)
+    // The delivery window only, as the CPU per notification: start-up (module loading, schema compilation) left out.
+    if (file) profile = summariseProfile(file, 15, final.last > final.first ? { fromMs: final.first, toMs: final.last, endMs: exitedAt } : undefined)
   }
+  const allocations = allocProfileFile !== undefined && existsSync(allocProfileFile) ? summariseAllocations(allocProfileFile) : undefined
+  const allocated = allocatedBetween(allocFile, final.first, final.last)
   return {
     label,
     topics,
@@ -262,6 +280,8 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
       meanCpuPct: usage?.meanCpuPct ?? 0,
       peakCpuPct: usage?.peakCpuPct ?? 0,
       lifetimeMeanCpuPct: lifetime?.meanCpuPct ?? 0,
+      cpuMsPerNotification: usage && final.delivered > 0 ? ((usage.meanCpuPct / 100) * windowSeconds * 1000) / final.delivered : null,
+      allocatedKibPerNotification: allocated === undefined || final.delivered === 0 ? null : allocated / 1024 / final.delivered,
       metrics,
       log: logSummary(service),
       ...(cgroupReport === undefined ? {} : { cgroup: cgroupReport }),
@@ -272,6 +292,7 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
     others,
     timeline,
     ...(profile ? { profile } : {}),
+    ...(allocations ? { allocations } : {}),
   }
 }
 
@@ -348,6 +369,8 @@ try {
         rows.push(
           ['ceiling (a) bare consumer, msg/s', `${int(consume.perSecond)}${consume.complete ? '' : ` (incomplete: ${consume.consumed})`}`],
           ['ceiling (b) bare undici POST, req/s', `${int(http.perSecond)}${http.failed ? ` (${http.failed} failed)` : ''}  [bench ${pct(http.benchCpuPct)}, receiver ${pct(http.receiverCpuPct)} CPU]`],
+          // The CPU one POST costs the client alone: a floor for the service's CPU per notification.
+          ['ceiling (b) client CPU per POST', http.benchCpuPct === undefined || http.perSecond === 0 ? 'n/a' : `${(http.benchCpuPct / 100 / http.perSecond * 1000).toFixed(3)} ms`],
           ['service ÷ min(a, b)', `${share.toFixed(1)} %`],
         )
       }
@@ -420,6 +443,7 @@ writeFileSync(file, `${JSON.stringify({ mode: settings.mode, startedAt: startedA
 for (const table of tables) printTable(table.title, table.rows)
 const profiled = [results.baseline, results.service].filter((phase): phase is ServicePhase => typeof phase === 'object' && phase !== null && 'profile' in phase)
 for (const phase of profiled) printProfile(phase)
+for (const phase of [results.baseline, results.service]) if (typeof phase === 'object' && phase !== null && 'allocations' in phase) printAllocations(phase as ServicePhase)
 if (machine.kafkaJvmOptions?.includes('-XX:TieredStopAtLevel=1')) {
   process.stdout.write('note: the broker runs C1-only (-XX:TieredStopAtLevel=1, the test default of scripts/kafka.sh); for final numbers restart it with KAFKA_JVM_OPTS without it\n')
 }
@@ -444,6 +468,8 @@ function phaseRows(phase: ServicePhase): Array<[string, string]> {
     ...cgroupRows(s.cgroup, s.exit),
     ...probeRows(s.memoryAtPeak),
     ['service CPU, mean / peak (of one core)', `${s.meanCpuPct.toFixed(0)} % / ${s.peakCpuPct.toFixed(0)} %`],
+    ['service CPU per notification', s.cpuMsPerNotification === null ? 'n/a' : `${s.cpuMsPerNotification.toFixed(3)} ms`],
+    ['allocated per notification (JS heap, garbage included)', s.allocatedKibPerNotification === null ? 'n/a' : `${s.allocatedKibPerNotification.toFixed(1)} KiB`],
     ['same window: receiver / kafka / redis / bench CPU', [o.receiver, o.kafka, o.redis, o.bench].map((usage) => pct(usage?.meanCpuPct)).join(' / ')],
   ]
   const logged = Object.entries(s.log.byMessage).sort((a, b) => b[1] - a[1]).slice(0, 3)
@@ -501,10 +527,39 @@ function printTable(title: string, rows: Array<[string, string]>): void {
 function printProfile(phase: ServicePhase): void {
   const profile = phase.profile
   if (!profile) return
-  process.stdout.write(`\n${phase.label}: service CPU profile ${relative(process.cwd(), profile.file)} (${(profile.totalMs / 1000).toFixed(1)} s sampled), top self time:\n`)
+  process.stdout.write(`\n${phase.label}: service CPU profile ${relative(process.cwd(), profile.file)} (${(profile.totalMs / 1000).toFixed(1)} s sampled in the delivery window), top self time:\n`)
   for (const entry of profile.topFunctions) process.stdout.write(`  ${entry.pct.toFixed(1).padStart(5)} %  ${entry.fn}  ${entry.where}\n`)
   process.stdout.write('  by package: ')
   process.stdout.write(`${profile.byPackage.map((entry) => `${entry.pkg} ${entry.pct.toFixed(1)} %`).join(', ')}\n`)
+}
+
+function printAllocations(phase: ServicePhase): void {
+  const allocations = phase.allocations
+  if (!allocations) return
+  process.stdout.write(`\n${phase.label}: service allocation profile ${relative(process.cwd(), allocations.file)} (${allocations.totalMb} MiB sampled over its life), top allocating functions:\n`)
+  for (const entry of allocations.topFunctions) process.stdout.write(`  ${entry.pct.toFixed(1).padStart(5)} %  ${entry.fn}  ${entry.where}\n`)
+  process.stdout.write('  by package: ')
+  process.stdout.write(`${allocations.byPackage.map((entry) => `${entry.pkg} ${entry.pct.toFixed(1)} %`).join(', ')}\n`)
+}
+
+/** Bytes allocated between two times (ms epoch), from alloc-probe.ts's running totals, interpolated. */
+function allocatedBetween(file: string, from: number, to: number): number | undefined {
+  let samples: Array<{ t: number; allocated: number }>
+  try {
+    samples = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { t: number; allocated: number })
+  } catch {
+    return undefined
+  }
+  const at = (t: number): number | undefined => {
+    const after = samples.findIndex((sample) => sample.t >= t)
+    if (after <= 0) return after === 0 ? samples[0]!.allocated : undefined
+    const a = samples[after - 1]!
+    const b = samples[after]!
+    return a.allocated + ((b.allocated - a.allocated) * (t - a.t)) / Math.max(1, b.t - a.t)
+  }
+  const start = at(from)
+  const end = at(to)
+  return start === undefined || end === undefined || to <= from ? undefined : end - start
 }
 
 function int(value: number): string {

@@ -9,19 +9,75 @@ export interface MetricSources {
   circuits(): Array<{ origin: string; state: string }>
 }
 
+/**
+ * A counter counted on the hot path: `count(...labelValues)` adds to a plain number found
+ * through nested maps, and the counts go to prom-client when the registry is read (its
+ * collect()). prom-client's inc() builds and checks a string of the labels on every call,
+ * and so do its labels() children: 0.2–0.4 µs, paid several times per notification.
+ * `inc(labels)` is prom-client's, for the rare paths.
+ */
+export class HotCounter<L extends string> {
+  readonly #counter: Counter<L>
+  readonly #labelNames: readonly L[]
+  readonly #cells = new Map<string, Map<string, { readonly labels: Partial<Record<L, string>>; n: number }>>()
+
+  constructor(config: { name: string; help: string; labelNames?: readonly L[]; registers: Registry[] }) {
+    const labelNames = config.labelNames ?? []
+    if (labelNames.length > 2) throw new Error(`HotCounter ${config.name}: at most two labels`)
+    this.#labelNames = labelNames
+    const flush = () => this.#flush()
+    this.#counter = new Counter<L>({ ...config, labelNames, collect: flush })
+  }
+
+  /** One more, with the label values in the order of `labelNames`. */
+  count(first = '', second = ''): void {
+    let cells = this.#cells.get(first)
+    if (cells === undefined) {
+      cells = new Map()
+      this.#cells.set(first, cells)
+    }
+    let cell = cells.get(second)
+    if (cell === undefined) {
+      const labels: Partial<Record<L, string>> = {}
+      const [firstName, secondName] = this.#labelNames
+      if (firstName !== undefined) labels[firstName] = first
+      if (secondName !== undefined) labels[secondName] = second
+      cell = { labels, n: 0 }
+      cells.set(second, cell)
+    }
+    cell.n++
+  }
+
+  inc(labels?: Partial<Record<L, string>>, value = 1): void {
+    if (labels === undefined) this.#counter.inc(value)
+    else this.#counter.inc(labels, value)
+  }
+
+  #flush(): void {
+    for (const cells of this.#cells.values()) {
+      for (const cell of cells.values()) {
+        if (cell.n === 0) continue
+        if (this.#labelNames.length === 0) this.#counter.inc(cell.n)
+        else this.#counter.inc(cell.labels, cell.n)
+        cell.n = 0
+      }
+    }
+  }
+}
+
 export function createMetrics(options: { defaultMetrics: boolean; sources: MetricSources }) {
   const registry = new Registry()
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry })
   const registers = [registry]
   return {
     registry,
-    consumed: new Counter({ name: 'notifications_consumed_total', help: 'Kafka records consumed, by topic and kind', labelNames: ['topic', 'kind'], registers }),
-    delivered: new Counter({ name: 'notifications_delivered_total', help: 'Notifications delivered (2xx), by kind', labelNames: ['kind'], registers }),
+    consumed: new HotCounter({ name: 'notifications_consumed_total', help: 'Kafka records consumed, by topic and kind', labelNames: ['topic', 'kind'], registers }),
+    delivered: new HotCounter({ name: 'notifications_delivered_total', help: 'Notifications delivered (2xx), by kind', labelNames: ['kind'], registers }),
     failed: new Counter({ name: 'notifications_failed_total', help: 'Notifications finally given up, by error code', labelNames: ['code'], registers }),
-    attempts: new Counter({ name: 'notification_attempts_total', help: 'HTTP attempts, by result', labelNames: ['result'], registers }),
+    attempts: new HotCounter({ name: 'notification_attempts_total', help: 'HTTP attempts, by result', labelNames: ['result'], registers }),
     retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt', registers }),
     deadLettered: new Counter({ name: 'notifications_dead_lettered_total', help: 'Records sent to the dead-letter topic, by code', labelNames: ['code'], registers }),
-    duplicates: new Counter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
+    duplicates: new HotCounter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
     deferred: new Counter({
       name: 'notifications_deferred_total',
       help: 'Notifications sent to a retry tier without an attempt: their origin was failing, saturated, holding us off (Retry-After) or rate-limited',

@@ -40,6 +40,8 @@ export interface Settings {
   sampleMs: number
   /** Pass --cpu-prof to the service child and summarise its profile. */
   profile: boolean
+  /** Run V8's sampling heap profiler in the service (collected objects included) and summarise who allocated. */
+  allocProfile: boolean
   brokers: string[]
   /** Extra environment for the service (--env KEY=VALUE, repeatable). */
   extraEnv: Record<string, string>
@@ -74,6 +76,8 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --stall S             give up after S seconds without a delivery (60)
   --sample-ms MS        RSS/CPU sampling interval (200)
   --profile             run the service with --cpu-prof and print its top self-time functions
+  --alloc-profile       run V8's sampling heap profiler in the service (garbage included) and
+                        print the functions that allocated most
   --brokers LIST        Kafka bootstrap servers (KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)
   --env KEY=VALUE       extra environment for the service (repeatable)
   --v8-defaults         start the service without its heap flags (src/node-flags.ts)
@@ -109,6 +113,7 @@ export function parseSettings(argv: string[]): Settings {
       stall: { type: 'string', default: '60' },
       'sample-ms': { type: 'string', default: '200' },
       profile: { type: 'boolean', default: false },
+      'alloc-profile': { type: 'boolean', default: false },
       'v8-defaults': { type: 'boolean', default: false },
       brokers: { type: 'string', default: process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092' },
       env: { type: 'string', multiple: true, default: [] },
@@ -157,6 +162,7 @@ export function parseSettings(argv: string[]): Settings {
     stallS: positive('stall', values.stall),
     sampleMs: positive('sample-ms', values['sample-ms']),
     profile: values.profile,
+    allocProfile: values['alloc-profile'],
     brokers: values.brokers.split(',').map((broker) => broker.trim()).filter(Boolean),
     extraEnv,
     nodeArgs: values['node-arg'],

@@ -11,8 +11,21 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[]
+  startTime: number
+  endTime: number
   samples: number[]
   timeDeltas: number[]
+}
+
+/**
+ * Only the samples taken between `fromMs` and `toMs` (ms epoch). The profile's clock is not
+ * the wall clock: its end is taken to be `endMs`, when the process exited (it writes the
+ * profile as it exits), which places the window to within a few ms.
+ */
+export interface ProfileWindow {
+  readonly fromMs: number
+  readonly toMs: number
+  readonly endMs: number
 }
 
 export interface ProfileSummary {
@@ -34,11 +47,19 @@ export function newestProfile(dir: string, since: number): string | undefined {
   return best?.file
 }
 
-export function summariseProfile(file: string, top = 15): ProfileSummary {
+export function summariseProfile(file: string, top = 15, window?: ProfileWindow): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const selfUs = new Map<number, number>()
-  profile.samples.forEach((id, index) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)))
+  // Sample times in the profile's clock (µs), and the window in it.
+  const from = window === undefined ? -Infinity : profile.endTime - (window.endMs - window.fromMs) * 1000
+  const to = window === undefined ? Infinity : profile.endTime - (window.endMs - window.toMs) * 1000
+  let at = profile.startTime
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0
+    at += delta
+    if (at >= from && at <= to) selfUs.set(id, (selfUs.get(id) ?? 0) + delta)
+  })
   let totalUs = 0
   const byFunction = new Map<string, { fn: string; where: string; us: number }>()
   const byPackage = new Map<string, number>()
@@ -70,13 +91,13 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
   }
 }
 
-function shortUrl(url: string, line: number): string {
+export function shortUrl(url: string, line: number): string {
   if (url === '') return ''
   const path = url.replace(/^file:\/\//, '').replace(ROOT, '')
   return `${path}:${line + 1}`
 }
 
-function packageOf(url: string, fn: string): string {
+export function packageOf(url: string, fn: string): string {
   if (url === '') return fn.startsWith('(') ? fn : '(native)'
   if (url.startsWith('node:')) return 'node: core'
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)

@@ -262,8 +262,7 @@ export class ConsumerLoop {
     // eslint-disable-next-line @typescript-eslint/unbound-method
     const token = this.#tracker.track(message.topic, message.partition, message.offset, message.commit)
     const signal = this.#shutdown.signal
-    const prepared = this.#options.processor.prepare(record)
-    const work = prepared.key === undefined ? prepared.run(signal) : this.#serializer.run(prepared.key, () => prepared.run(signal))
+    const work = this.#start(this.#options.processor.prepare(record), signal)
 
     const size = message.value?.length ?? 0
     this.#bytesInFlight += size
@@ -301,6 +300,15 @@ export class ConsumerLoop {
       this.#paused = true
       this.#stream?.pause()
     }
+  }
+
+  /**
+   * Runs a prepared record now, or after those of its key. A method of its own, so that the
+   * closures #accept leaves for the record's whole time in flight do not keep the prepared
+   * record (and the parsed message it holds) alive with them.
+   */
+  #start(prepared: PreparedRecord, signal: AbortSignal): Promise<void> {
+    return prepared.key === undefined ? prepared.run(signal) : this.#serializer.run(prepared.key, () => prepared.run(signal))
   }
 
   /** Whether the records in flight stay under `share` of both limits (count and bytes). */

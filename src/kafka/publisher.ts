@@ -36,8 +36,8 @@ export class Publisher {
     })
   }
 
-  async deadLetter(letter: DeadLetter, trace?: TraceContextHeaders): Promise<void> {
-    await this.#enqueue({
+  deadLetter(letter: DeadLetter, trace?: TraceContextHeaders): Promise<void> {
+    return this.#enqueue({
       topic: this.#topics.deadLetter,
       key: letter.processing_id === null ? (letter.source.key ?? undefined) : String(letter.processing_id),
       value: JSON.stringify(letter),
@@ -49,22 +49,22 @@ export class Publisher {
    * Parks a notification in a retry tier until its next attempt is due. Key: processing_id.
    * The trace context goes in the headers, so the retry continues the same trace.
    */
-  async scheduleRetry(topic: string, envelope: RetryEnvelope, trace?: TraceContextHeaders): Promise<void> {
-    await this.#enqueue({ topic, key: String(envelope.notification.processing_id), value: JSON.stringify(envelope), ...withHeaders(trace) })
+  scheduleRetry(topic: string, envelope: RetryEnvelope, trace?: TraceContextHeaders): Promise<void> {
+    return this.#enqueue({ topic, key: String(envelope.notification.processing_id), value: JSON.stringify(envelope), ...withHeaders(trace) })
   }
 
   /** Produces a record as given (replay of a dead-lettered input record to its source topic). */
-  async republish(topic: string, key: string | null, value: string): Promise<void> {
-    await this.#enqueue({ topic, ...(key === null ? {} : { key }), value })
+  republish(topic: string, key: string | null, value: string): Promise<void> {
+    return this.#enqueue({ topic, ...(key === null ? {} : { key }), value })
   }
 
-  async outcome(outcome: Outcome, trace?: TraceContextHeaders): Promise<void> {
-    await this.#enqueue({ topic: this.#topics.outcomes, key: String(outcome.processing_id), value: JSON.stringify(outcome), ...withHeaders(trace) })
+  outcome(outcome: Outcome, trace?: TraceContextHeaders): Promise<void> {
+    return this.#enqueue({ topic: this.#topics.outcomes, key: String(outcome.processing_id), value: JSON.stringify(outcome), ...withHeaders(trace) })
   }
 
   /** An event about a callback origin, on the outcomes topic. Key: the origin. */
-  async originEvent(event: OriginPausedEvent): Promise<void> {
-    await this.#enqueue({ topic: this.#topics.outcomes, key: event.origin, value: JSON.stringify(event), headers: { event: event.event } })
+  originEvent(event: OriginPausedEvent): Promise<void> {
+    return this.#enqueue({ topic: this.#topics.outcomes, key: event.origin, value: JSON.stringify(event), headers: { event: event.event } })
   }
 
   async close(): Promise<void> {

@@ -17,7 +17,7 @@ export class MicroBatcher<I, O> {
   readonly #run: BatchRunner<I, O>
   readonly #options: MicroBatcherOptions
   #items: I[] = []
-  #waiters: Array<{ resolve: (value: O) => void; reject: (error: unknown) => void }> = []
+  #waiters: Array<PromiseWithResolvers<O>> = []
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined
 
   /** @param run answers the items in order, one result each; a rejection fails the whole batch. */
@@ -27,12 +27,12 @@ export class MicroBatcher<I, O> {
   }
 
   add(item: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.#items.push(item)
-      this.#waiters.push({ resolve, reject })
-      if (this.#items.length >= this.#options.maxBatch) this.flush()
-      else this.#scheduled ??= this.#options.lingerMs === undefined ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), this.#options.lingerMs)
-    })
+    const waiter = Promise.withResolvers<O>()
+    this.#items.push(item)
+    this.#waiters.push(waiter)
+    if (this.#items.length >= this.#options.maxBatch) this.flush()
+    else this.#scheduled ??= this.#options.lingerMs === undefined ? setImmediate(flushBatcher, this) : setTimeout(flushBatcher, this.#options.lingerMs, this)
+    return waiter.promise
   }
 
   /** Sends what is waiting now. */
@@ -70,4 +70,8 @@ export class MicroBatcher<I, O> {
     else clearTimeout(this.#scheduled as NodeJS.Timeout)
     this.#scheduled = undefined
   }
+}
+
+function flushBatcher(batcher: { flush(): void }): void {
+  batcher.flush()
 }

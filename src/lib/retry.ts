@@ -21,16 +21,32 @@ export interface RetryUntilDoneOptions {
   readonly onRetry?: (error: unknown) => void
 }
 
-export async function retryUntilDone<T>(operation: () => Promise<T>, options: RetryUntilDoneOptions): Promise<T> {
+/**
+ * The first try runs without an async frame of its own: it is the one almost every step
+ * needs, several times per notification; only a failure enters the loop.
+ */
+export function retryUntilDone<T>(operation: () => Promise<T>, options: RetryUntilDoneOptions): Promise<T> {
+  if (options.signal.aborted && !options.evenIfStopping) return Promise.reject(new Interrupted())
+  let first: Promise<T>
+  try {
+    first = operation()
+  } catch (error) {
+    return afterFailure(operation, options, error)
+  }
+  return first.catch((error: unknown) => afterFailure(operation, options, error))
+}
+
+/** Tries again after `error` (the last try's) until a try succeeds, a failure is final, or shutdown. */
+async function afterFailure<T>(operation: () => Promise<T>, options: RetryUntilDoneOptions, error: unknown): Promise<T> {
   const { signal, retryIf = canRetry } = options
-  for (let tries = 0; ; tries++) {
-    if (signal.aborted && !(options.evenIfStopping && tries === 0)) throw new Interrupted()
+  for (let failure = error; ; ) {
+    if (!retryIf(failure)) throw failure
+    options.onRetry?.(failure)
+    if (!(await sleep(options.waitMs, signal)) || signal.aborted) throw new Interrupted()
     try {
       return await operation()
-    } catch (error) {
-      if (!retryIf(error)) throw error
-      options.onRetry?.(error)
-      if (!(await sleep(options.waitMs, signal))) throw new Interrupted()
+    } catch (next) {
+      failure = next
     }
   }
 }

@@ -2,6 +2,7 @@
 // Pure: no I/O, so every rule here is unit-tested.
 import type { z } from 'zod'
 import { ErrorCodes, PoisonMessageError } from '../errors.ts'
+import { isWellFormedResult } from './result-shape.ts'
 import {
   looksLikeRequest,
   looksLikeResult,
@@ -14,7 +15,7 @@ import {
 export const MAX_MESSAGE_BYTES = 1024 * 1024
 
 export type Classified =
-  | { kind: 'result'; result: ProcessingResult; raw: Record<string, unknown> }
+  | { kind: 'result'; result: ProcessingResult; raw: Record<string, unknown>; text: string }
   | { kind: 'request'; request: ProcessingRequest }
   | { kind: 'foreign' }
   | { kind: 'poison'; error: PoisonMessageError }
@@ -35,9 +36,10 @@ export function classify(key: string | undefined, value: Buffer | undefined, our
     return keyed ? poison(ErrorCodes.MESSAGE_SCHEMA, `message of ${value.length} bytes exceeds ${MAX_MESSAGE_BYTES}`) : { kind: 'foreign' }
   }
 
+  const text = value.toString('utf8')
   let json: unknown
   try {
-    json = JSON.parse(value.toString('utf8'))
+    json = JSON.parse(text)
   } catch (error) {
     return keyed ? poison(ErrorCodes.MESSAGE_NOT_JSON, `not valid JSON: ${(error as Error).message}`) : { kind: 'foreign' }
   }
@@ -47,8 +49,10 @@ export function classify(key: string | undefined, value: Buffer | undefined, our
 
   const object = json as Record<string, unknown>
   if (looksLikeResult(object)) {
+    // The schema only for what the fast check does not accept: it says why (poison) or accepts it after all.
+    if (isWellFormedResult(object)) return { kind: 'result', result: object, raw: object, text }
     const parsed = processingResultSchema.safeParse(object)
-    return parsed.success ? { kind: 'result', result: parsed.data, raw: object } : schemaPoison('ProcessingResult', parsed.error)
+    return parsed.success ? { kind: 'result', result: parsed.data, raw: object, text } : schemaPoison('ProcessingResult', parsed.error)
   }
   if (looksLikeRequest(object)) {
     const parsed = processingRequestSchema.safeParse(object)

@@ -2,6 +2,7 @@
 // caller passes the time, so every byte here is covered by unit tests.
 import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts'
 import { KIND_TRAITS, NotificationKinds, type NotificationKind } from './kinds.ts'
+import { withoutResponseCallbackUrl } from './pass-through.ts'
 
 /** Everything needed to send one notification, the same on every attempt. */
 export interface Notification {
@@ -22,18 +23,29 @@ export const ErrorStrings = {
   SERVICE: 'ai_processor',
 } as const
 
-/**
- * @param raw the result's JSON object as received (field order and unknown fields kept)
- * @param callbackUrl where to send: the result's own, or the one recorded from its request
- */
-export function buildResultNotification(result: ProcessingResult, raw: Record<string, unknown>, callbackUrl: string, now: Date): Notification {
-  const processingId = result.response.processing_id
-  const base = { kind: NotificationKinds.RESULT, processingId, webhookId: KIND_TRAITS.result.webhookId(processingId), callbackUrl }
-  if (result.success) return { ...base, body: JSON.stringify(successBody(raw)), isError: false }
-  return { ...base, body: JSON.stringify(errorBody(result, now)), isError: true }
+/** The result as it arrived: its text, and the object JSON.parse made of it. */
+export interface ReceivedResult {
+  readonly text: string
+  /** Field order and unknown fields kept. */
+  readonly raw: Record<string, unknown>
 }
 
-function successBody(raw: Record<string, unknown>): Record<string, unknown> {
+/**
+ * @param callbackUrl where to send: the result's own, or the one recorded from its request
+ */
+export function buildResultNotification(result: ProcessingResult, received: ReceivedResult, callbackUrl: string, now: Date): Notification {
+  const processingId = result.response.processing_id
+  const webhookId = KIND_TRAITS.result.webhookId(processingId)
+  if (result.success) return { kind: NotificationKinds.RESULT, processingId, webhookId, callbackUrl, body: successBody(received), isError: false }
+  return { kind: NotificationKinds.RESULT, processingId, webhookId, callbackUrl, body: JSON.stringify(errorBody(result, now)), isError: true }
+}
+
+/** Contract §2: the result minus response.callback_url, cut out of the text as received where that is certain to be right. */
+function successBody({ text, raw }: ReceivedResult): string {
+  return withoutResponseCallbackUrl(text) ?? JSON.stringify(rebuiltSuccessBody(raw))
+}
+
+function rebuiltSuccessBody(raw: Record<string, unknown>): Record<string, unknown> {
   const { callback_url: _removed, ...response } = raw.response as Record<string, unknown>
   return { ...raw, response }
 }

@@ -42,7 +42,7 @@ export async function carryOut(
     case 'delivered': {
       const status = statusRecord('delivered', history, last, null, now)
       await step(ctx, signal, () => store.settle({ kind, processingId, done: true, token: attempt?.token, status, attempt: attempt?.record }), settling)
-      metrics.delivered.inc({ kind })
+      metrics.delivered.count(kind)
       logger.debug({ processingId, kind, attempts: history.attempts, statusCode: decision.statusCode }, 'notification delivered')
       if (publishesOutcome) {
         const outcome = { processing_id: processingId, status: 'delivered', attempts: history.attempts, last_status_code: decision.statusCode, at: status.updated_at } as const

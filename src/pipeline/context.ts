@@ -58,17 +58,26 @@ export interface Dispatch {
  * once after shutdown began, so a delivered notification is marked whenever possible.
  */
 export function step<T>(ctx: PipelineContext, signal: AbortSignal, operation: () => Promise<T>, evenIfStopping = false): Promise<T> {
-  return retryUntilDone(operation, {
-    signal,
-    waitMs: ctx.infrastructureRetryMs,
-    evenIfStopping,
-    // Only our own infrastructure errors that say so: anything else is a bug or final, and the
-    // record goes to the dead-letter topic instead of stalling its partition.
-    retryIf: (error) => error instanceof NotificationError && canRetry(error),
-    onRetry: (error) => {
+  return retryUntilDone(operation, { signal, waitMs: ctx.infrastructureRetryMs, evenIfStopping, retryIf: isInfrastructureOutage, onRetry: reporterFor(ctx) })
+}
+
+/** Only our own infrastructure errors that say so: anything else is a bug or final, and the record goes to the dead-letter topic instead of stalling its partition. */
+function isInfrastructureOutage(error: unknown): boolean {
+  return error instanceof NotificationError && canRetry(error)
+}
+
+const reporters = new WeakMap<PipelineContext, (error: unknown) => void>()
+
+/** Made once per context: step() runs several times per notification. */
+function reporterFor(ctx: PipelineContext): (error: unknown) => void {
+  let report = reporters.get(ctx)
+  if (report === undefined) {
+    report = (error) => {
       const { code } = error as NotificationError
       ctx.metrics.infrastructureRetries.inc({ code })
       ctx.logger.warn({ code, error: describeError(error) }, 'infrastructure unavailable: will retry')
-    },
-  })
+    }
+    reporters.set(ctx, report)
+  }
+  return report
 }

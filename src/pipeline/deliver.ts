@@ -86,7 +86,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     // Claim
     const claim = await claimOrAbandon(ctx, dispatch, admitted.ticket, signal)
     if (claim.status === 'done') {
-      metrics.duplicates.inc()
+      metrics.duplicates.count()
       logger.debug({ processingId, kind }, 'already sent: skipped')
       return 'duplicate'
     }
@@ -102,7 +102,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     traced.end(outcome)
     gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', Date.now(), outcome.ok ? undefined : outcome.error.message)
     if (!outcome.ok) await holdIfAsked(ctx, callbackOrigin, outcome.error)
-    metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
+    metrics.attempts.count(outcome.ok ? 'ok' : outcome.error.code)
     metrics.attemptDuration.observe(outcome.durationMs / 1000)
 
     // Settle: from here the attempt happened, so it is settled even if shutdown began meanwhile.
@@ -148,13 +148,16 @@ async function holdIfAsked(ctx: PipelineContext, callbackOrigin: string, error: 
 }
 
 /** The claim; the gate's ticket is given back unless the notification is now ours to send. */
-async function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, signal: AbortSignal): Promise<ClaimResult> {
+function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, signal: AbortSignal): Promise<ClaimResult> {
   const { kind, processingId } = dispatch.notification
-  let claim: ClaimResult | undefined
-  try {
-    claim = await step(ctx, signal, () => ctx.store.claim(kind, processingId, ctx.claimMs))
-    return claim
-  } finally {
-    if (claim?.status !== 'claimed') ctx.gate.abandon(ticket)
-  }
+  return step(ctx, signal, () => ctx.store.claim(kind, processingId, ctx.claimMs)).then(
+    (claim) => {
+      if (claim.status !== 'claimed') ctx.gate.abandon(ticket)
+      return claim
+    },
+    (error: unknown) => {
+      ctx.gate.abandon(ticket)
+      throw error
+    },
+  )
 }

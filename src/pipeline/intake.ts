@@ -8,7 +8,7 @@ import { sleep } from '../lib/sleep.ts'
 import { classify, type Classified } from '../messages/classify.ts'
 import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts'
 import { ourKeyFor } from '../names.ts'
-import { buildAcceptedNotification, buildResultNotification } from '../notifications/payload.ts'
+import { buildAcceptedNotification, buildResultNotification, type ReceivedResult } from '../notifications/payload.ts'
 import { fromStored, parseEnvelope, type RetryEnvelope } from '../notifications/records.ts'
 import type { TracedRecord } from '../telemetry/attributes.ts'
 import { step, type PipelineContext } from './context.ts'
@@ -44,17 +44,18 @@ export function retryProcessor(ctx: PipelineContext): RecordProcessor {
   }
 }
 
-async function handleInput(ctx: PipelineContext, record: InputRecord, classified: Classified, signal: AbortSignal): Promise<void> {
-  ctx.metrics.consumed.inc({ topic: record.topic, kind: classified.kind })
+/** Not async itself: each branch's own promise is handed on as it is (nothing here throws). */
+function handleInput(ctx: PipelineContext, record: InputRecord, classified: Classified, signal: AbortSignal): Promise<void> {
+  ctx.metrics.consumed.count(record.topic, classified.kind)
   switch (classified.kind) {
     case 'foreign':
-      return
+      return Promise.resolve()
     case 'poison':
       return deadLetterPoison(ctx, provenanceOf(record), classified.error, signal)
     case 'request':
       return handleRequest(ctx, record, classified.request, signal)
     case 'result':
-      return handleResult(ctx, record, classified.result, classified.raw, signal)
+      return handleResult(ctx, record, classified.result, classified, signal)
   }
 }
 
@@ -67,7 +68,7 @@ async function handleRequest(ctx: PipelineContext, record: InputRecord, request:
   }
 }
 
-async function handleResult(ctx: PipelineContext, record: InputRecord, result: ProcessingResult, raw: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+async function handleResult(ctx: PipelineContext, record: InputRecord, result: ProcessingResult, received: ReceivedResult, signal: AbortSignal): Promise<void> {
   const processingId = result.response.processing_id
   // A result without callback_url goes where its request said (contract §1).
   const callbackUrl = result.response.callback_url ?? (await step(ctx, signal, () => ctx.store.recordedRequest(processingId)))?.callback_url
@@ -75,7 +76,8 @@ async function handleResult(ctx: PipelineContext, record: InputRecord, result: P
     const reason = `result ${processingId} has no callback_url and no ProcessingRequest was recorded for it`
     return deadLetterPoison(ctx, provenanceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
   }
-  await deliver(ctx, { notification: buildResultNotification(result, raw, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record }, signal)
+  // Returned, not awaited: nothing is left to do here, so this frame (and the parsed result it holds) need not live as long as the delivery.
+  return deliver(ctx, { notification: buildResultNotification(result, received, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record }, signal)
 }
 
 /** The retry record's headers carry the notification's trace context (written by carry-out), so its trace goes on. */

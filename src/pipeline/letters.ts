@@ -2,6 +2,7 @@
 // notification on, and the status and attempt entries kept in Redis for people to read.
 import type { AttemptOutcome } from '../delivery/transport.ts'
 import type { DeliveryError } from '../errors.ts'
+import { isoTime } from '../lib/iso-time.ts'
 import type { Notification } from '../notifications/payload.ts'
 import { toStored, type DeadLetter, type RetryEnvelope } from '../notifications/records.ts'
 import type { AttemptRecord, NotificationStatus } from '../store/notification-store.ts'
@@ -51,7 +52,7 @@ export function retryEnvelope(provenance: Provenance, notification: Notification
 
 export function attemptRecord(outcome: AttemptOutcome, startedAt: number): AttemptRecord {
   return {
-    at: new Date(startedAt).toISOString(),
+    at: isoTime(startedAt),
     status_code: outcome.ok ? outcome.statusCode : (outcome.error.statusCode ?? null),
     error: outcome.ok ? null : outcome.error.message,
     duration_ms: outcome.durationMs,
@@ -70,7 +71,7 @@ export function statusRecord(
     attempts: history.attempts,
     last_status_code: last.status_code,
     last_error: last.error,
-    next_attempt_at: nextAttemptAt === null ? null : new Date(nextAttemptAt).toISOString(),
-    updated_at: new Date(now).toISOString(),
+    next_attempt_at: nextAttemptAt === null ? null : isoTime(nextAttemptAt),
+    updated_at: isoTime(now),
   }
 }

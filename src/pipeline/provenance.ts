@@ -18,26 +18,37 @@ export const MAX_ORIGINAL_BYTES = 64 * 1024
 /**
  * Worked out only when asked for: a delivered notification never needs it (only dead
  * letters and retry records do), and copying every record's value into a string cost as
- * much as parsing it.
+ * much as parsing it. A class, so the lazy getters are shared, not made for every record.
  */
 export function provenanceOf(record: InputRecord): Provenance {
-  let source: RecordSource | undefined
-  let original: string | undefined
-  return {
-    get source() {
-      return (source ??= {
-        topic: record.topic,
-        partition: record.partition,
-        offset: String(record.offset),
-        key: record.key ?? null,
-        timestamp: record.timestamp === undefined ? null : new Date(Number(record.timestamp)).toISOString(),
-      })
-    },
-    get original() {
-      return (original ??= record.value?.subarray(0, MAX_ORIGINAL_BYTES).toString('utf8') ?? '')
-    },
-    get original_truncated() {
-      return (record.value?.length ?? 0) > MAX_ORIGINAL_BYTES
-    },
+  return new RecordProvenance(record)
+}
+
+class RecordProvenance implements Provenance {
+  readonly #record: InputRecord
+  #source: RecordSource | undefined
+  #original: string | undefined
+
+  constructor(record: InputRecord) {
+    this.#record = record
+  }
+
+  get source(): RecordSource {
+    const record = this.#record
+    return (this.#source ??= {
+      topic: record.topic,
+      partition: record.partition,
+      offset: String(record.offset),
+      key: record.key ?? null,
+      timestamp: record.timestamp === undefined ? null : new Date(Number(record.timestamp)).toISOString(),
+    })
+  }
+
+  get original(): string {
+    return (this.#original ??= this.#record.value?.subarray(0, MAX_ORIGINAL_BYTES).toString('utf8') ?? '')
+  }
+
+  get original_truncated(): boolean {
+    return (this.#record.value?.length ?? 0) > MAX_ORIGINAL_BYTES
   }
 }

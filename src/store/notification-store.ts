@@ -55,6 +55,11 @@ export interface Settlement {
   readonly attempt: AttemptRecord | undefined
 }
 
+interface PendingSettlement {
+  readonly settlement: Settlement
+  readonly keys: NotificationKeys
+}
+
 interface PendingClaim {
   readonly keys: NotificationKeys
   readonly token: string
@@ -86,8 +91,9 @@ export class NotificationStore {
   readonly #processedTtlSeconds: number
   readonly #instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   #claimCount = 0
-  readonly #claims = new MicroBatcher<PendingClaim, ClaimResult>((claims) => this.#claimMany(claims), { maxBatch: MAX_BATCH })
-  readonly #settlements = new MicroBatcher<Settlement, void>((settlements) => this.#settleMany(settlements), { maxBatch: MAX_BATCH })
+  // Redis errors are turned into ours once per batch (redisCall), not once per notification.
+  readonly #claims = new MicroBatcher<PendingClaim, ClaimResult>((claims) => redisCall(() => this.#claimMany(claims)), { maxBatch: MAX_BATCH })
+  readonly #settlements = new MicroBatcher<PendingSettlement, void>((settlements) => redisCall(() => this.#settleMany(settlements)), { maxBatch: MAX_BATCH })
   /** The client reports why a connection failed only as an event; connect() just says it closed. */
   #lastConnectionError: (Error & { code?: unknown }) | undefined
 
@@ -131,12 +137,12 @@ export class NotificationStore {
   /** Atomically: already done, claimed by someone else (for how long), or now ours. */
   claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
     const keys = notificationKeys(kind, processingId)
-    return redisCall(() => this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) }))
+    return this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) })
   }
 
   /** Done (never sent again for STORAGE_TIME_PROCESSED_MESSAGES) or waiting for a retry; the claim is given back either way. */
   settle(settlement: Settlement): Promise<void> {
-    return redisCall(() => this.#settlements.add(settlement))
+    return this.#settlements.add({ settlement, keys: notificationKeys(settlement.kind, settlement.processingId) })
   }
 
   /** Status and attempt history of a notification; undefined when none is known. */
@@ -219,8 +225,8 @@ export class NotificationStore {
     return this.#perSlot(claims, (claim) => claim.keys.done, (group) => this.#claimScript(group))
   }
 
-  #settleMany(settlements: readonly Settlement[]): Promise<void[]> {
-    return this.#perSlot(settlements, (settlement) => notificationKeys(settlement.kind, settlement.processingId).done, (group) => this.#settleScript(group))
+  #settleMany(settlements: readonly PendingSettlement[]): Promise<void[]> {
+    return this.#perSlot(settlements, (pending) => pending.keys.done, (group) => this.#settleScript(group))
   }
 
   async #claimScript(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
@@ -237,14 +243,11 @@ export class NotificationStore {
     })
   }
 
-  async #settleScript(settlements: readonly Settlement[]): Promise<void[]> {
+  async #settleScript(settlements: readonly PendingSettlement[]): Promise<void[]> {
     const keysAndArgs: Array<string | number> = []
-    for (const { kind, processingId } of settlements) {
-      const keys = notificationKeys(kind, processingId)
-      keysAndArgs.push(keys.done, keys.claim, keys.status, keys.attempts)
-    }
+    for (const { keys } of settlements) keysAndArgs.push(keys.done, keys.claim, keys.status, keys.attempts)
     keysAndArgs.push(this.#processedTtlSeconds, MAX_ATTEMPTS_KEPT)
-    for (const { done, token, status, attempt } of settlements) {
+    for (const { settlement: { done, token, status, attempt } } of settlements) {
       keysAndArgs.push(done ? '1' : '0', token ?? '', JSON.stringify(status), attempt === undefined ? '' : JSON.stringify(attempt))
     }
     await this.#redis.settleNotifications(4 * settlements.length, ...keysAndArgs)

@@ -15,6 +15,11 @@ function parse(raw: Record<string, unknown>) {
   return processingResultSchema.parse(raw)
 }
 
+/** A result as it arrives: the compact JSON most producers write, and what JSON.parse made of it. */
+function received(raw: Record<string, unknown>, text = JSON.stringify(raw)) {
+  return { raw, text }
+}
+
 function failure(messageError: string | null, waitSeconds: number | null, processingId = 1): Record<string, unknown> {
   return {
     success: false,
@@ -45,14 +50,14 @@ describe('buildResultNotification: success', () => {
   }
 
   it('sends the received JSON minus response.callback_url, every other field kept', () => {
-    const notification = buildResultNotification(parse(raw), raw, URL_, NOW)
+    const notification = buildResultNotification(parse(raw), received(raw), URL_, NOW)
     const { callback_url: _removed, ...expectedResponse } = raw.response
     assert.deepEqual(JSON.parse(notification.body), { ...raw, response: expectedResponse })
     assert.ok(!('callback_url' in (JSON.parse(notification.body) as { response: object }).response))
   })
 
   it('keeps field order as received', () => {
-    const notification = buildResultNotification(parse(raw), raw, URL_, NOW)
+    const notification = buildResultNotification(parse(raw), received(raw), URL_, NOW)
     const body = JSON.parse(notification.body) as { response: object }
     assert.deepEqual(Object.keys(body), Object.keys(raw))
     assert.deepEqual(Object.keys(body.response), Object.keys(raw.response).filter((k) => k !== 'callback_url'))
@@ -60,12 +65,12 @@ describe('buildResultNotification: success', () => {
 
   it('does not modify the raw object', () => {
     const copy = structuredClone(raw)
-    buildResultNotification(parse(raw), raw, URL_, NOW)
+    buildResultNotification(parse(raw), received(raw), URL_, NOW)
     assert.deepEqual(raw, copy)
   })
 
   it('is not an error, and carries id, url and a stable webhook id', () => {
-    const notification = buildResultNotification(parse(raw), raw, 'https://other.example/recorded', NOW)
+    const notification = buildResultNotification(parse(raw), received(raw), 'https://other.example/recorded', NOW)
     assert.equal(notification.kind, 'result')
     assert.equal(notification.isError, false)
     assert.equal(notification.processingId, 42)
@@ -74,8 +79,8 @@ describe('buildResultNotification: success', () => {
   })
 
   it('gives the same webhook id and body at another time', () => {
-    const a = buildResultNotification(parse(raw), raw, URL_, NOW)
-    const b = buildResultNotification(parse(raw), raw, URL_, new Date(NOW.getTime() + 3_600_000))
+    const a = buildResultNotification(parse(raw), received(raw), URL_, NOW)
+    const b = buildResultNotification(parse(raw), received(raw), URL_, new Date(NOW.getTime() + 3_600_000))
     assert.equal(a.webhookId, b.webhookId)
     assert.equal(a.body, b.body)
   })
@@ -84,7 +89,7 @@ describe('buildResultNotification: success', () => {
 describe('buildResultNotification: failure', () => {
   it('sends exactly the contract error body for a processing error', () => {
     const raw = failure('model crashed', null, 7)
-    const notification = buildResultNotification(parse(raw), raw, URL_, NOW)
+    const notification = buildResultNotification(parse(raw), received(raw), URL_, NOW)
     assert.deepEqual(JSON.parse(notification.body), {
       status: 'error',
       timestamp: '2026-11-27T12:00:00.000Z',
@@ -102,7 +107,7 @@ describe('buildResultNotification: failure', () => {
 
   it('sends the rate-limit variant where wait_seconds > 0', () => {
     const raw = failure('rate limited', 30, 8)
-    const notification = buildResultNotification(parse(raw), raw, URL_, NOW)
+    const notification = buildResultNotification(parse(raw), received(raw), URL_, NOW)
     assert.deepEqual(JSON.parse(notification.body), {
       status: 'error',
       timestamp: '2026-11-27T12:00:00.000Z',
@@ -119,7 +124,7 @@ describe('buildResultNotification: failure', () => {
 
   it('sends the 500 variant where wait_seconds is 0', () => {
     const raw = failure('failed', 0)
-    const notification = buildResultNotification(parse(raw), raw, URL_, NOW)
+    const notification = buildResultNotification(parse(raw), received(raw), URL_, NOW)
     const body = JSON.parse(notification.body) as { error: { type: string; code: number; details: Record<string, unknown> } }
     assert.equal(body.error.type, 'processing_error')
     assert.equal(body.error.code, 500)

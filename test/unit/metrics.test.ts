@@ -1,0 +1,43 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { Registry } from 'prom-client'
+import { HotCounter } from '../../src/metrics.ts'
+
+async function values(registry: Registry, name: string): Promise<Array<{ labels: object; value: number }>> {
+  const metric = await registry.getSingleMetric(name)?.get()
+  return (metric?.values ?? []).map(({ labels, value }) => ({ labels, value }))
+}
+
+describe('HotCounter', () => {
+  it('hands its counts, per label values, to the registry when it is read, and counts on from there', async () => {
+    const registry = new Registry()
+    const counter = new HotCounter({ name: 'consumed_total', help: 'h', labelNames: ['topic', 'kind'], registers: [registry] })
+    counter.count('sending', 'result')
+    counter.count('sending', 'result')
+    counter.count('AI_handler', 'request')
+    counter.inc({ topic: 'sending', kind: 'foreign' })
+    assert.deepEqual(await values(registry, 'consumed_total'), [
+      { labels: { topic: 'sending', kind: 'foreign' }, value: 1 },
+      { labels: { topic: 'sending', kind: 'result' }, value: 2 },
+      { labels: { topic: 'AI_handler', kind: 'request' }, value: 1 },
+    ])
+    counter.count('sending', 'result')
+    assert.match(await registry.metrics(), /consumed_total\{topic="sending",kind="result"\} 3/)
+  })
+
+  it('counts without labels and with one', async () => {
+    const registry = new Registry()
+    const plain = new HotCounter({ name: 'skipped_total', help: 'h', registers: [registry] })
+    const one = new HotCounter({ name: 'attempts_total', help: 'h', labelNames: ['result'], registers: [registry] })
+    plain.count()
+    plain.count()
+    one.count('ok')
+    one.count('DELIVERY_TIMEOUT')
+    one.count('ok')
+    assert.deepEqual(await values(registry, 'skipped_total'), [{ labels: {}, value: 2 }])
+    assert.deepEqual(await values(registry, 'attempts_total'), [
+      { labels: { result: 'ok' }, value: 2 },
+      { labels: { result: 'DELIVERY_TIMEOUT' }, value: 1 },
+    ])
+  })
+})
