@@ -18,6 +18,8 @@ export interface Settings {
   produce: 'before' | 'during'
   /** Distinct callback origins (127.0.0.2 … 127.0.0.{1+origins}). */
   origins: number
+  /** The receiver answers each POST after this many ms (a timer per request: answers do not wait for each other). */
+  receiverLatencyMs: number
   partitions: number
   /** Messages per producer.send(). */
   batchSize: number
@@ -62,6 +64,8 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
                         throughput/slow: produce everything before starting the service
                         (default: the window measures the service alone) or once it is ready
   --origins K           distinct callback origins 127.0.0.2… (20)
+  --receiver-latency MS every origin answers MS ms after a request arrived, without holding
+                        other requests (0: at once)
   --partitions P        partitions of the topics created up front (6, as the service does)
   --batch B             messages per producer.send (1000)
   --sends-in-flight F   producer.send calls in flight (4)
@@ -97,6 +101,7 @@ export function parseSettings(argv: string[]): Settings {
       duration: { type: 'string', default: '60' },
       produce: { type: 'string', default: 'before' },
       origins: { type: 'string', default: '20' },
+      'receiver-latency': { type: 'string', default: '0' },
       partitions: { type: 'string', default: '6' },
       batch: { type: 'string', default: '1000' },
       'sends-in-flight': { type: 'string', default: '4' },
@@ -145,6 +150,7 @@ export function parseSettings(argv: string[]): Settings {
     durationS,
     produce: values.produce,
     origins,
+    receiverLatencyMs: integer('receiver-latency', values['receiver-latency'], 0),
     partitions: integer('partitions', values.partitions, 1),
     batchSize: integer('batch', values.batch, 1),
     sendsInFlight: integer('sends-in-flight', values['sends-in-flight'], 1),
