@@ -6,7 +6,9 @@ import { Admin } from './dashboard/admin.ts'
 import { loadDashboardAssets } from './dashboard/assets.ts'
 import { AddressGuard } from './delivery/address-guard.ts'
 import { CallbackClient } from './delivery/http-client.ts'
-import { OriginGate } from './delivery/origin-gate.ts'
+import { concurrencyLimitUpTo } from './delivery/concurrency-limit.ts'
+import { OriginAdmission } from './delivery/origin-admission.ts'
+import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
 import { describeError } from './errors.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
@@ -51,7 +53,7 @@ const DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
 const WRAPPED_RECORD_MAX_BYTES = 8 * 1024 * 1024
 
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
-  const gate = new OriginGate()
+  const gate = new OriginGate({ ...DEFAULT_ORIGIN_GATE, concurrency: concurrencyLimitUpTo(config.maxConnectionsPerOrigin) })
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? true,
     sources: {
@@ -68,7 +70,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   })
   const client = new CallbackClient({
     timeoutMs: config.callbackTimeoutMs,
-    connectionsPerOrigin: config.tuning.connectionsPerOrigin,
+    // The gate keeps each origin within its limit, at most this: no attempt queues in the client.
+    connectionsPerOrigin: config.maxConnectionsPerOrigin,
     maxResponseBytes: config.tuning.maxResponseBytes,
     secrets: config.webhookSecrets,
     guard: new AddressGuard(config.allowedNetworks),
@@ -82,7 +85,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     store,
     transport: client,
     publisher,
-    gate,
+    gate: new OriginAdmission(gate),
     metrics,
     logger,
     activity,

@@ -8,6 +8,12 @@ import { ConfigError, describeError } from './errors.ts'
 import { parseDuration } from './lib/duration.ts'
 
 export const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,30m,1h,3h,6h,12h'
+/**
+ * CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: the most attempts (HTTP/1.1: connections) one origin's
+ * adaptive limit may reach. At 50 ms an answer, 256 allow ~5,000/s (Little's law: 2,000/s
+ * needs 100 in flight), a quarter of one consumer loop's 1,000 records.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_ORIGIN = 256
 
 export const Modes = { DEV: 'DEV', TEST: 'TEST', PROD: 'PROD' } as const
 export type Mode = (typeof Modes)[keyof typeof Modes]
@@ -94,6 +100,8 @@ export interface Config {
   readonly allowedNetworks: readonly string[]
   /** CALLBACK_PROXY_URL: callbacks leave through this proxy (the address guard still judges the target). */
   readonly callbackProxy: ProxySettings | undefined
+  /** CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: the cap of each origin's adaptive concurrency limit. */
+  readonly maxConnectionsPerOrigin: number
   readonly notifyOnAccepted: boolean
   readonly httpPort: number
   readonly adminToken: string | undefined
@@ -111,8 +119,6 @@ export interface Tuning {
    * one record always admitted): with results of up to 1 MiB, 1000 in flight could hold a GB.
    */
   readonly maxInFlightBytes: number
-  /** Open connections per callback origin. */
-  readonly connectionsPerOrigin: number
   /** How often finished offsets are committed. */
   readonly commitIntervalMs: number
   /** Largest response body read from a client before the connection is dropped. */
@@ -141,7 +147,6 @@ export interface Tuning {
 export const DEFAULT_TUNING: Tuning = {
   maxInFlight: 1000,
   maxInFlightBytes: 32 * 1024 * 1024,
-  connectionsPerOrigin: 32,
   commitIntervalMs: 200,
   maxResponseBytes: 64 * 1024,
   shutdownGraceMs: 20_000,
@@ -299,6 +304,7 @@ const environmentSchema = z.object({
   WEBHOOK_SECRET: webhookSecrets.optional(),
   CALLBACK_ALLOWED_NETWORKS: cidrList.default([]),
   CALLBACK_PROXY_URL: proxyUrl.optional(),
+  CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: integer(1, 4096).default(DEFAULT_MAX_CONNECTIONS_PER_ORIGIN),
   NOTIFY_ON_ACCEPTED: boolean.default(false),
   HTTP_PORT: integer(0, 65535).default(8004),
   ADMIN_TOKEN: nonEmpty.min(16, 'must be at least 16 characters').optional(),
@@ -416,6 +422,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     webhookSecrets: e.WEBHOOK_SECRET ?? [],
     allowedNetworks: e.CALLBACK_ALLOWED_NETWORKS,
     callbackProxy: e.CALLBACK_PROXY_URL,
+    maxConnectionsPerOrigin: e.CALLBACK_MAX_CONNECTIONS_PER_ORIGIN,
     notifyOnAccepted: e.NOTIFY_ON_ACCEPTED,
     httpPort: e.HTTP_PORT,
     adminToken: e.ADMIN_TOKEN,

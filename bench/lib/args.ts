@@ -1,7 +1,7 @@
 // Command-line settings of `npm run bench`. Everything that shapes a run is here, so it is
 // written, as is, into the result JSON.
 import { parseArgs } from 'node:util'
-import { DEFAULT_TUNING } from '../../src/config.ts'
+import { DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, DEFAULT_TUNING } from '../../src/config.ts'
 
 export const MODES = ['throughput', 'steady', 'backlog', 'slow'] as const
 export type Mode = (typeof MODES)[number]
@@ -35,7 +35,7 @@ export interface Settings {
   ceilings: boolean
   /** HTTP ceiling: requests in flight at once (default: the service's maxInFlight). */
   ceilingConcurrency: number
-  /** HTTP ceiling: connections per origin (default: the service's connectionsPerOrigin). */
+  /** HTTP ceiling: connections per origin (default: the service's cap, CALLBACK_MAX_CONNECTIONS_PER_ORIGIN's default). */
   ceilingConnections: number
   /** Give up when no delivery was seen for this long. */
   stallS: number
@@ -74,7 +74,7 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --baseline RATE       slow: delivered/s of a normal run; measured first when absent
   --no-ceilings         throughput: skip the bare consumer and bare HTTP ceilings
   --ceiling-concurrency C  HTTP ceiling: requests in flight (${DEFAULT_TUNING.maxInFlight}, the service's maxInFlight)
-  --ceiling-connections C  HTTP ceiling: connections per origin (${DEFAULT_TUNING.connectionsPerOrigin}, as the service)
+  --ceiling-connections C  HTTP ceiling: connections per origin (${DEFAULT_MAX_CONNECTIONS_PER_ORIGIN}, the service's cap)
   --stall S             give up after S seconds without a delivery (60)
   --sample-ms MS        RSS/CPU sampling interval (200)
   --profile             run the service with --cpu-prof and print its top self-time functions
@@ -110,7 +110,7 @@ export function parseSettings(argv: string[]): Settings {
       baseline: { type: 'string' },
       'no-ceilings': { type: 'boolean', default: false },
       'ceiling-concurrency': { type: 'string', default: String(DEFAULT_TUNING.maxInFlight) },
-      'ceiling-connections': { type: 'string', default: String(DEFAULT_TUNING.connectionsPerOrigin) },
+      'ceiling-connections': { type: 'string', default: String(DEFAULT_MAX_CONNECTIONS_PER_ORIGIN) },
       stall: { type: 'string', default: '60' },
       'sample-ms': { type: 'string', default: '200' },
       profile: { type: 'boolean', default: false },

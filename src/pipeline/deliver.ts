@@ -1,5 +1,5 @@
 // One notification, from admission to a durable end:
-//   admit  (the callback origin's gate: circuit and saturation)
+//   admit  (the callback origin's gate: circuit and concurrency limit; may wait briefly for a slot)
 //   claim  (Redis: already done → skip; another replica sending → wait and look again)
 //   attempt (one HTTP POST)
 //   settle (pure decision: settle.ts) → carry out (carry-out.ts)
@@ -24,7 +24,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
   const callbackOrigin = originOf(notification.callbackUrl)
   for (;;) {
     // Admit
-    const admitted = gate.acquire(callbackOrigin, Date.now())
+    const admitted = await gate.admit(callbackOrigin, signal)
     if (!admitted.ok) {
       metrics.deferred.inc({ reason: admitted.reason })
       const now = Date.now()
@@ -48,7 +48,7 @@ export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: 
     // Attempt
     const startedAt = Date.now()
     const outcome = await ctx.transport.send(notification)
-    gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', Date.now())
+    gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', outcome.durationMs)
     metrics.attempts.inc({ result: outcome.ok ? 'ok' : outcome.error.code })
     metrics.attemptDuration.observe(outcome.durationMs / 1000)
 
