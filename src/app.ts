@@ -60,6 +60,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       inFlight: () => loops.map((loop) => ({ loop: loop.name, count: loop.inFlight })),
       lag: () => loops.flatMap((loop) => loop.lag()),
       circuits: () => gate.unhealthy(Date.now()),
+      concurrencyLimits: () => gate.limits(),
     },
   })
   const store = new NotificationStore(config.redis, config.processedTtlSeconds)

@@ -13,7 +13,9 @@
 //   shrinks on timeouts, 429, 5xx). At its limit, a notification may wait for a slot when
 //   the origin is answering and the wait is likely short (`wait`); it is refused
 //   (`saturated`) when nothing answered for `unansweredAfterMs`, so a hung origin holds
-//   its limit and no more, or when those already waiting would use up `maxWaitMs`.
+//   its limit and no more, or when those already waiting would use up `maxWaitMs` (judged
+//   from its smoothed round-trip time; before its first answer, only `unansweredAfterMs`
+//   bounds the wait).
 import { ConcurrencyLimit, DEFAULT_CONCURRENCY_LIMIT, type ConcurrencyLimitOptions } from './concurrency-limit.ts'
 
 export interface OriginGateOptions {
@@ -44,7 +46,7 @@ export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
   openMs: 30_000,
   maxOpenMs: 10 * 60_000,
   concurrency: DEFAULT_CONCURRENCY_LIMIT,
-  maxWaitMs: 2000,
+  maxWaitMs: 5000,
   unansweredAfterMs: 1000,
   forgetAfterMs: 10 * 60_000,
 }
@@ -106,13 +108,11 @@ export class OriginGate {
       if (state.trialInFlight) return { ok: false, reason: 'circuit-open', retryAt: now + this.#options.openMs }
       state.trialInFlight = true
     } else if (state.inFlight.size >= state.limit.value) {
-      const oldest = state.inFlight.values().next().value ?? now
       const { maxWaitMs } = this.#options
-      if (now - Math.max(oldest, state.answeredAt) >= this.#options.unansweredAfterMs) return { ok: false, reason: 'saturated', retryAt: now + maxWaitMs }
-      // A slot frees about every rtt/limit ms (the limit it is growing to, in slow start); the
-      // oldest attempt's age bounds the rtt from below when answers slow down.
-      const rttMs = Math.max(state.limit.rttMs, now - oldest, 1)
-      if ((waiting + 1) * rttMs > state.limit.reachable * maxWaitMs) return { ok: false, reason: 'saturated', retryAt: now + maxWaitMs }
+      if (this.#quiet(state, now)) return { ok: false, reason: 'saturated', retryAt: now + maxWaitMs }
+      // A slot frees about every rtt/limit ms (in slow start: the limit it is doubling towards).
+      // Not the oldest ticket's age: tickets are taken before the Redis claim, whose wait it includes.
+      if ((waiting + 1) * state.limit.rttMs > state.limit.reachable * maxWaitMs) return { ok: false, reason: 'saturated', retryAt: now + maxWaitMs }
       return { ok: false, reason: 'wait', waitMs: maxWaitMs }
     }
     const ticket = { origin, id: ++this.#tickets }
@@ -161,6 +161,12 @@ export class OriginGate {
     this.#dropIfIdle(ticket.origin, state)
   }
 
+  /** At its limit with nothing answered for `unansweredAfterMs`: no notification should wait for it. */
+  quiet(origin: string, now: number): boolean {
+    const state = this.#origins.get(origin)
+    return state !== undefined && state.inFlight.size >= state.limit.value && this.#quiet(state, now)
+  }
+
   /** Origins whose circuit is not closed, for metrics. */
   unhealthy(now: number): Array<{ origin: string; state: CircuitState }> {
     const list: Array<{ origin: string; state: CircuitState }> = []
@@ -193,6 +199,11 @@ export class OriginGate {
       this.#origins.set(origin, state)
     }
     return state
+  }
+
+  #quiet(state: OriginState, now: number): boolean {
+    const oldest = state.inFlight.values().next().value ?? now
+    return now - Math.max(oldest, state.answeredAt) >= this.#options.unansweredAfterMs
   }
 
   #remember(state: OriginState, failed: boolean): void {

@@ -60,6 +60,18 @@ describe('OriginAdmission', () => {
     assert.ok(Date.now() - started >= 290, `refused after ${Date.now() - started} ms`)
   })
 
+  it('once the origin has gone quiet, the whole line is sent away, long before its wait would end', async () => {
+    const admission = new OriginAdmission(new OriginGate({ ...options, unansweredAfterMs: 100, maxWaitMs: 10_000 }))
+    const signal = new AbortController().signal
+    ticket(await admission.admit(A, signal))
+    ticket(await admission.admit(A, signal))
+    const started = Date.now()
+    const waiting = [admission.admit(A, signal), admission.admit(A, signal)].map((admitted) => Promise.resolve(admitted))
+    for (const refused of await Promise.all(waiting)) assert.equal(!refused.ok && refused.reason, 'saturated')
+    const waited = Date.now() - started
+    assert.ok(waited >= 100 && waited < 1000, `sent away after ${waited} ms (quiet after 100 ms; the wait would end after 10 s)`)
+  })
+
   it('a waiter interrupted by shutdown leaves the line; the slot goes to the next one', async () => {
     const admission = new OriginAdmission(new OriginGate(options))
     const stopping = new AbortController()

@@ -107,7 +107,7 @@ describe('OriginGate concurrency limit', () => {
 
   it('lets only as many wait as are likely to get a slot within maxWaitMs; the others are refused', () => {
     const gate = new OriginGate({ ...options, concurrency: { ...concurrency, initial: 4 }, unansweredAfterMs: 10_000, failureThreshold: 100, window: 100 })
-    const [first, second] = [ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0))]
+    const [first, second, third] = [ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0))]
     gate.release(first, true, 100, 100)
     ticket(gate.acquire(A, 100))
     ticket(gate.acquire(A, 100))
@@ -119,9 +119,20 @@ describe('OriginGate concurrency limit', () => {
     gate.release(second, false, 100, 100)
     assert.equal(reasonOf(gate.acquire(A, 100, 9)), 'wait', '10th in line')
     assert.equal(reasonOf(gate.acquire(A, 100, 10)), 'saturated', '11th in line')
-    // The oldest attempt has been out 400 ms: answers come slower than the average says.
-    assert.equal(reasonOf(gate.acquire(A, 400, 1)), 'wait')
-    assert.equal(reasonOf(gate.acquire(A, 400, 2)), 'saturated', 'at ≥ 400 ms a round trip, 3 would not get a slot within 500 ms')
+    // Answers slow down: 2 slots per ~280 ms (the smoothed round trip after a 1 s answer), 3 within 500 ms.
+    gate.release(third, true, 1100, 1000)
+    assert.equal(reasonOf(gate.acquire(A, 1100, 2)), 'wait', '3rd in line')
+    assert.equal(reasonOf(gate.acquire(A, 1100, 3)), 'saturated', '4th in line')
+  })
+
+  it('before an origin first answers, any number may wait until it has been quiet for unansweredAfterMs', () => {
+    const gate = new OriginGate(options)
+    ticket(gate.acquire(A, 0))
+    ticket(gate.acquire(A, 0))
+    assert.equal(reasonOf(gate.acquire(A, 150, 10_000)), 'wait', 'no round-trip time yet: a burst at start waits')
+    assert.equal(gate.quiet(A, 150), false)
+    assert.equal(reasonOf(gate.acquire(A, 200, 0)), 'saturated')
+    assert.equal(gate.quiet(A, 200), true)
   })
 
   it('never refuses a fast origin however many notifications go to it', () => {
