@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import { GCProfiler, getHeapStatistics } from 'node:v8'
 import { loadConfig } from '../src/config.ts'
 import { ActivityLog } from '../src/dashboard/activity.ts'
+import { OriginAdmission } from '../src/delivery/origin-admission.ts'
 import { OriginGate } from '../src/delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS } from '../src/delivery/retry-policy.ts'
 import type { AttemptOutcome, Transport } from '../src/delivery/transport.ts'
@@ -45,11 +46,11 @@ const ctx: PipelineContext = {
   store,
   transport,
   publisher,
-  gate: new OriginGate(),
+  gate: new OriginAdmission(new OriginGate()),
   // No pause, hold or rate limit: the hot path's one look at the shared origin state.
   origins: { admission: () => ({ kind: 'open' }), rateLimitFor: () => undefined } as unknown as OriginControls,
   tracing: untraced(loadConfig({}).tracing).tracing,
-  metrics: createMetrics({ defaultMetrics: false, sources: { inFlight: () => [], lag: () => [], circuits: () => [] } }),
+  metrics: createMetrics({ defaultMetrics: false, sources: { inFlight: () => [], lag: () => [], circuits: () => [], concurrencyLimits: () => [] } }),
   logger: createLogger({ level: 'warn', dir: undefined }).logger,
   activity: new ActivityLog(),
   schedule: { policy: { scheduleMs: [5000, 30_000], jitter: DEFAULT_JITTER, slowDownFloorMs: DEFAULT_SLOW_DOWN_FLOOR_MS }, tiers: retryTiers('bench', [5000, 30_000]) },

@@ -1,7 +1,8 @@
 // The benchmark's callback receiver, run as its own child process (its CPU is not the
 // benchmark's). It listens on 127.0.0.1 (GET /stats) and on 127.0.0.2 … 127.0.0.{1+K} with
 // one port, so there are K distinct callback origins (Linux routes all of 127/8 to lo).
-// Every POST is answered 200 at once, except on the "hanging" origin, which never answers.
+// Every POST is answered 200, at once or after BENCH_RECEIVER_LATENCY_MS (a timer per request,
+// so a slow answer holds no other), except on the "hanging" origin, which never answers.
 // Per request it records the receive time, processing_id and response.sent_at; it reports
 // counts and latency (receive time − sent_at) to the parent over IPC.
 import { once } from 'node:events'
@@ -10,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import type { FromReceiver, LatencySummary, ReceiverCounts, ReceiverFinal, ResetCommand, ToReceiver } from './lib/receiver-protocol.ts'
 
 const originCount = Number(process.env.BENCH_ORIGINS ?? '20')
+const latencyMs = Number(process.env.BENCH_RECEIVER_LATENCY_MS ?? '0')
 const KEEP_ALIVE_MS = 30_000
 
 const PROCESSING_ID = /"processing_id":(\d+)/
@@ -127,10 +129,16 @@ function handler(origin: number) {
         response.on('close', () => hanging.delete(response))
         return
       }
-      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' })
-      response.end('{}')
+      if (latencyMs > 0) setTimeout(answer, latencyMs, response)
+      else answer(response)
     })
   }
+}
+
+function answer(response: ServerResponse): void {
+  if (response.destroyed) return
+  response.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' })
+  response.end('{}')
 }
 
 async function listen(origin: number, host: string, port: number): Promise<Server> {

@@ -63,7 +63,7 @@ const brokerPid = findBrokerPid()
 const redisPid = findRedisPid(redisTarget().port)
 if (brokerPid) sampler.add('kafka', brokerPid)
 if (redisPid) sampler.add('redis', redisPid)
-const receiver = await ReceiverClient.start(settings.origins)
+const receiver = await ReceiverClient.start(settings.origins, settings.receiverLatencyMs)
 sampler.add('receiver', receiver.pid)
 let currentService: ServiceProcess | undefined
 let currentCgroup: MemoryCgroup | undefined
@@ -463,6 +463,8 @@ function phaseRows(phase: ServicePhase): Array<[string, string]> {
     [`produced (${phase.produce.when})`, `${phase.produce.produced} in ${phase.produce.seconds.toFixed(1)} s (${int(phase.produce.perSecond)}/s)`],
     ['service spawn → ready / → first delivery', `${sec(s.startupMs)} / ${sec(s.firstDeliveryAfterSpawnMs)}`],
     ['delivered/s (first → last delivery)', `${int(s.deliveredPerSecond)} over ${s.windowSeconds.toFixed(1)} s`],
+    ['origins / receiver answers after', `${settings.origins} / ${settings.receiverLatencyMs} ms`],
+    ['attempts / deferred to a retry tier without one', `${int(s.metrics.notification_attempts_total ?? 0)} / ${int(s.metrics.notifications_deferred_total ?? 0)}`],
     [`latency p50 / p99 / max${phase.produce.when === 'before' ? ' (incl. wait in Kafka)' : ''}`, `${int(l.p50)} / ${int(l.p99)} / ${int(l.max)} ms`],
     ['service peak RSS', `${s.peakRssMb.toFixed(0)} MB`],
     ...cgroupRows(s.cgroup, s.exit),

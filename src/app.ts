@@ -7,7 +7,9 @@ import { Admin } from './dashboard/admin.ts'
 import { loadDashboardAssets } from './dashboard/assets.ts'
 import { AddressGuard } from './delivery/address-guard.ts'
 import { CallbackClient } from './delivery/http-client.ts'
-import { OriginGate } from './delivery/origin-gate.ts'
+import { concurrencyLimitUpTo } from './delivery/concurrency-limit.ts'
+import { OriginAdmission } from './delivery/origin-admission.ts'
+import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
 import { describeError } from './errors.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
@@ -64,13 +66,14 @@ const TRACES_FLUSH_MS = 5000
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
   if (config.tracing.export !== undefined && options.telemetry === undefined) throw new Error('tracing is configured: start it with startTelemetry() and pass it as options.telemetry')
   const telemetry = options.telemetry ?? untraced(config.tracing)
-  const gate = new OriginGate()
+  const gate = new OriginGate({ ...DEFAULT_ORIGIN_GATE, concurrency: concurrencyLimitUpTo(config.maxConnectionsPerOrigin) })
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? true,
     sources: {
       inFlight: () => loops.map((loop) => ({ loop: loop.name, count: loop.inFlight })),
       lag: () => loops.flatMap((loop) => loop.lag()),
       circuits: () => gate.unhealthy(Date.now()),
+      concurrencyLimits: () => gate.limits(),
     },
   })
   const store = new NotificationStore(config.redis, config.processedTtlSeconds)
@@ -81,7 +84,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   })
   const client = new CallbackClient({
     timeoutMs: config.callbackTimeoutMs,
-    connectionsPerOrigin: config.tuning.connectionsPerOrigin,
+    // The gate keeps each origin within its limit, at most this: no attempt queues in the client.
+    connectionsPerOrigin: config.maxConnectionsPerOrigin,
     maxResponseBytes: config.tuning.maxResponseBytes,
     secrets: config.webhookSecrets,
     guard: new AddressGuard(config.allowedNetworks),
@@ -107,7 +111,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     store,
     transport: client,
     publisher,
-    gate,
+    gate: new OriginAdmission(gate),
     origins,
     metrics,
     logger,

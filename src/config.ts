@@ -9,6 +9,12 @@ import { parseDuration } from './lib/duration.ts'
 import { tracingSettings, type TracingSettings } from './telemetry/settings.ts'
 
 export const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,30m,1h,3h,6h,12h'
+/**
+ * CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: the most attempts (HTTP/1.1: connections) one origin's
+ * adaptive limit may reach. At 50 ms an answer, 256 allow ~5,000/s (Little's law: 2,000/s
+ * needs 100 in flight), a quarter of one consumer loop's 1,000 records.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_ORIGIN = 256
 
 export const Modes = { DEV: 'DEV', TEST: 'TEST', PROD: 'PROD' } as const
 export type Mode = (typeof Modes)[keyof typeof Modes]
@@ -109,6 +115,8 @@ export interface Config {
   readonly rateLimits: RateLimits
   /** CALLBACK_AUTO_PAUSE_AFTER: an origin whose circuit stays open this long is paused; undefined = never ("off"). */
   readonly autoPauseAfterMs: number | undefined
+  /** CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: the cap of each origin's adaptive concurrency limit. */
+  readonly maxConnectionsPerOrigin: number
   readonly notifyOnAccepted: boolean
   readonly httpPort: number
   readonly adminToken: string | undefined
@@ -128,8 +136,6 @@ export interface Tuning {
    * one record always admitted): with results of up to 1 MiB, 1000 in flight could hold a GB.
    */
   readonly maxInFlightBytes: number
-  /** Open connections per callback origin. */
-  readonly connectionsPerOrigin: number
   /** How often finished offsets are committed. */
   readonly commitIntervalMs: number
   /** Largest response body read from a client before the connection is dropped. */
@@ -158,7 +164,6 @@ export interface Tuning {
 export const DEFAULT_TUNING: Tuning = {
   maxInFlight: 1000,
   maxInFlightBytes: 32 * 1024 * 1024,
-  connectionsPerOrigin: 32,
   commitIntervalMs: 200,
   maxResponseBytes: 64 * 1024,
   shutdownGraceMs: 20_000,
@@ -373,6 +378,7 @@ const environmentSchema = z.object({
   CALLBACK_PROXY_URL: proxyUrl.optional(),
   CALLBACK_RATE_LIMITS: rateLimits.optional(),
   CALLBACK_AUTO_PAUSE_AFTER: durationOrOff.default(24 * 3_600_000),
+  CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: integer(1, 4096).default(DEFAULT_MAX_CONNECTIONS_PER_ORIGIN),
   NOTIFY_ON_ACCEPTED: boolean.default(false),
   HTTP_PORT: integer(0, 65535).default(8004),
   ADMIN_TOKEN: nonEmpty.min(16, 'must be at least 16 characters').optional(),
@@ -493,6 +499,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     callbackProxy: e.CALLBACK_PROXY_URL,
     rateLimits: e.CALLBACK_RATE_LIMITS ?? NO_RATE_LIMITS,
     autoPauseAfterMs: e.CALLBACK_AUTO_PAUSE_AFTER === 'off' ? undefined : e.CALLBACK_AUTO_PAUSE_AFTER,
+    maxConnectionsPerOrigin: e.CALLBACK_MAX_CONNECTIONS_PER_ORIGIN,
     notifyOnAccepted: e.NOTIFY_ON_ACCEPTED,
     httpPort: e.HTTP_PORT,
     adminToken: e.ADMIN_TOKEN,

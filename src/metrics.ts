@@ -7,6 +7,7 @@ export interface MetricSources {
   inFlight(): Array<{ loop: string; count: number }>
   lag(): Array<{ topic: string; partition: number; lag: number }>
   circuits(): Array<{ origin: string; state: string }>
+  concurrencyLimits(): Array<{ origin: string; limit: number }>
 }
 
 /**
@@ -114,6 +115,16 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
       collect() {
         this.reset()
         for (const { origin, state } of options.sources.circuits()) this.set({ origin, state }, 1)
+      },
+    }),
+    concurrencyLimits: new Gauge({
+      name: 'callback_origin_concurrency_limit',
+      help: 'Attempts a callback origin may have in flight, for origins whose adaptive limit moved from where it starts',
+      labelNames: ['origin'],
+      registers,
+      collect() {
+        this.reset()
+        for (const { origin, limit } of options.sources.concurrencyLimits()) this.set({ origin }, limit)
       },
     }),
     underReplicatedTopics: new Gauge({

@@ -1,7 +1,7 @@
 // Command-line settings of `npm run bench`. Everything that shapes a run is here, so it is
 // written, as is, into the result JSON.
 import { parseArgs } from 'node:util'
-import { DEFAULT_TUNING } from '../../src/config.ts'
+import { DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, DEFAULT_TUNING } from '../../src/config.ts'
 
 export const MODES = ['throughput', 'steady', 'backlog', 'slow'] as const
 export type Mode = (typeof MODES)[number]
@@ -18,6 +18,8 @@ export interface Settings {
   produce: 'before' | 'during'
   /** Distinct callback origins (127.0.0.2 … 127.0.0.{1+origins}). */
   origins: number
+  /** The receiver answers each POST after this many ms (a timer per request: answers do not wait for each other). */
+  receiverLatencyMs: number
   partitions: number
   /** Messages per producer.send(). */
   batchSize: number
@@ -33,7 +35,7 @@ export interface Settings {
   ceilings: boolean
   /** HTTP ceiling: requests in flight at once (default: the service's maxInFlight). */
   ceilingConcurrency: number
-  /** HTTP ceiling: connections per origin (default: the service's connectionsPerOrigin). */
+  /** HTTP ceiling: connections per origin (default: the service's cap, CALLBACK_MAX_CONNECTIONS_PER_ORIGIN's default). */
   ceilingConnections: number
   /** Give up when no delivery was seen for this long. */
   stallS: number
@@ -64,6 +66,8 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
                         throughput/slow: produce everything before starting the service
                         (default: the window measures the service alone) or once it is ready
   --origins K           distinct callback origins 127.0.0.2… (20)
+  --receiver-latency MS every origin answers MS ms after a request arrived, without holding
+                        other requests (0: at once)
   --partitions P        partitions of the topics created up front (6, as the service does)
   --batch B             messages per producer.send (1000)
   --sends-in-flight F   producer.send calls in flight (4)
@@ -72,7 +76,7 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --baseline RATE       slow: delivered/s of a normal run; measured first when absent
   --no-ceilings         throughput: skip the bare consumer and bare HTTP ceilings
   --ceiling-concurrency C  HTTP ceiling: requests in flight (${DEFAULT_TUNING.maxInFlight}, the service's maxInFlight)
-  --ceiling-connections C  HTTP ceiling: connections per origin (${DEFAULT_TUNING.connectionsPerOrigin}, as the service)
+  --ceiling-connections C  HTTP ceiling: connections per origin (${DEFAULT_MAX_CONNECTIONS_PER_ORIGIN}, the service's cap)
   --stall S             give up after S seconds without a delivery (60)
   --sample-ms MS        RSS/CPU sampling interval (200)
   --profile             run the service with --cpu-prof and print its top self-time functions
@@ -101,6 +105,7 @@ export function parseSettings(argv: string[]): Settings {
       duration: { type: 'string', default: '60' },
       produce: { type: 'string', default: 'before' },
       origins: { type: 'string', default: '20' },
+      'receiver-latency': { type: 'string', default: '0' },
       partitions: { type: 'string', default: '6' },
       batch: { type: 'string', default: '1000' },
       'sends-in-flight': { type: 'string', default: '4' },
@@ -109,7 +114,7 @@ export function parseSettings(argv: string[]): Settings {
       baseline: { type: 'string' },
       'no-ceilings': { type: 'boolean', default: false },
       'ceiling-concurrency': { type: 'string', default: String(DEFAULT_TUNING.maxInFlight) },
-      'ceiling-connections': { type: 'string', default: String(DEFAULT_TUNING.connectionsPerOrigin) },
+      'ceiling-connections': { type: 'string', default: String(DEFAULT_MAX_CONNECTIONS_PER_ORIGIN) },
       stall: { type: 'string', default: '60' },
       'sample-ms': { type: 'string', default: '200' },
       profile: { type: 'boolean', default: false },
@@ -150,6 +155,7 @@ export function parseSettings(argv: string[]): Settings {
     durationS,
     produce: values.produce,
     origins,
+    receiverLatencyMs: integer('receiver-latency', values['receiver-latency'], 0),
     partitions: integer('partitions', values.partitions, 1),
     batchSize: integer('batch', values.batch, 1),
     sendsInFlight: integer('sends-in-flight', values['sends-in-flight'], 1),

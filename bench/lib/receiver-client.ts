@@ -25,11 +25,12 @@ export class ReceiverClient {
     })
   }
 
-  static async start(origins: number): Promise<ReceiverClient> {
+  /** @param latencyMs how long each origin takes to answer (0: at once) */
+  static async start(origins: number, latencyMs = 0): Promise<ReceiverClient> {
     const child = fork(join(BENCH_DIR, 'receiver.ts'), [], {
       execPath: NODE,
       execArgv: [],
-      env: { PATH: process.env.PATH ?? '', BENCH_ORIGINS: String(origins) },
+      env: { PATH: process.env.PATH ?? '', BENCH_ORIGINS: String(origins), BENCH_RECEIVER_LATENCY_MS: String(latencyMs) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     const ready = await new Promise<Extract<FromReceiver, { type: 'ready' }>>((resolve, reject) => {

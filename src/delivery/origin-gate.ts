@@ -1,16 +1,23 @@
-// Per callback origin: a circuit breaker and a saturation check, so that one client whose
+// Per callback origin: a circuit breaker and a concurrency limit, so that one client whose
 // endpoint fails or hangs is tried less often instead of holding the capacity every other
-// client needs. Pure (time is passed in); the handler defers refused notifications to a
-// retry tier without counting an attempt.
+// client needs, while a client that answers well gets as much as it takes. Pure (time is
+// passed in); refused notifications are deferred to a retry tier without counting an
+// attempt, and origin-admission.ts lets a notification wait briefly for a slot.
 //
 // closed ──(failureThreshold of the last `window` attempts failed)──► open ──(openMs)──►
 //   half-open: one trial attempt; success closes it, failure opens it again for twice as
 //   long (capped). A rate, not a run of failures: a busy endpoint that fails a third of the
 //   time still gets its traffic; one that is down stops getting it.
-// Saturated: at least `saturatedInFlight` attempts in flight, and the oldest started more
-// than `slowAfterMs` ago or none has answered for `unansweredAfterMs`. A fast origin with
-// many requests in flight is not saturated: it keeps answering.
+// Limit: each origin may have `limit` attempts in flight (admission to the end of the
+//   attempt), adapted to its answers (concurrency-limit.ts: grows while it answers well,
+//   shrinks on timeouts, 429, 5xx). At its limit, a notification may wait for a slot when
+//   the origin is answering and the wait is likely short (`wait`); it is refused
+//   (`saturated`) when nothing answered for `unansweredAfterMs`, so a hung origin holds
+//   its limit and no more, or when those already waiting would use up `maxWaitMs` (judged
+//   from its smoothed round-trip time; before its first answer, only `unansweredAfterMs`
+//   bounds the wait).
 import { memoByString } from '../lib/memo.ts'
+import { ConcurrencyLimit, DEFAULT_CONCURRENCY_LIMIT, type ConcurrencyLimitOptions } from './concurrency-limit.ts'
 
 export interface OriginGateOptions {
   /** Attempts remembered per origin. */
@@ -19,15 +26,19 @@ export interface OriginGateOptions {
   readonly failureThreshold: number
   readonly openMs: number
   readonly maxOpenMs: number
-  readonly saturatedInFlight: number
-  readonly slowAfterMs: number
+  /** Attempts in flight per origin: where each origin's limit starts, its bounds, how it moves. */
+  readonly concurrency: ConcurrencyLimitOptions
+  /** Longest wait for a slot at an origin at its limit; what is expected to wait longer is refused. */
+  readonly maxWaitMs: number
   /**
-   * With `saturatedInFlight` in flight, an origin that has not answered anything for this
-   * long is saturated too, before its oldest attempt is `slowAfterMs` old: otherwise a
-   * client that stops answering collects every record routed to it meanwhile, each holding
-   * a consumer slot until its timeout (measured: ~700 of 1000 slots at 7,000/s).
+   * At its limit, an origin that has not answered anything for this long is saturated: no
+   * notification waits for it. Otherwise a client that stops answering collects every record
+   * routed to it meanwhile, each holding a consumer slot until its timeout (measured: ~700
+   * of 1000 slots at 7,000/s).
    */
   readonly unansweredAfterMs: number
+  /** An idle origin's learned limit and failures are forgotten after this long. */
+  readonly forgetAfterMs: number
 }
 
 export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
@@ -35,18 +46,27 @@ export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
   failureThreshold: 16,
   openMs: 30_000,
   maxOpenMs: 10 * 60_000,
-  saturatedInFlight: 32,
-  slowAfterMs: 2000,
+  concurrency: DEFAULT_CONCURRENCY_LIMIT,
+  maxWaitMs: 5000,
   unansweredAfterMs: 1000,
+  forgetAfterMs: 10 * 60_000,
 }
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
+/**
+ * Not now: deferred to a retry tier, no earlier than `retryAt`. An open circuit says since
+ * when it is open (through failed trials) and the last error seen (for the automatic pause).
+ */
+export type Refusal =
+  | { readonly ok: false; readonly reason: 'saturated'; readonly retryAt: number }
+  | { readonly ok: false; readonly reason: 'circuit-open'; readonly retryAt: number; readonly openSince: number; readonly lastError: string }
+
 export type GateDecision =
   | { ok: true; ticket: Ticket }
-  | { ok: false; reason: 'saturated'; retryAt: number }
-  /** `openSince`: when the circuit opened and has not closed since; `lastError`: the last failure seen. */
-  | { ok: false; reason: 'circuit-open'; retryAt: number; openSince: number; lastError: string }
+  | Refusal
+  /** At its limit but answering: a slot is likely free within `waitMs`; ask again when one is. */
+  | { ok: false; reason: 'wait'; waitMs: number }
 
 export interface Ticket {
   readonly origin: string
@@ -54,7 +74,9 @@ export interface Ticket {
 }
 
 interface OriginState {
+  /** Ticket id → when it was admitted, oldest first. */
   readonly inFlight: Map<number, number>
+  readonly limit: ConcurrencyLimit
   /** Last results, true = failed; a ring of `window` entries. */
   readonly recent: boolean[]
   next: number
@@ -67,44 +89,58 @@ interface OriginState {
   /** When the circuit opened, through any half-open trials that failed; 0 while closed. */
   openSince: number
   lastError: string
+  /** Last admission or answer: idle origins are forgotten `forgetAfterMs` after it. */
+  usedAt: number
 }
 
 export class OriginGate {
   readonly #options: OriginGateOptions
   readonly #origins = new Map<string, OriginState>()
   #tickets = 0
+  #sweepAt = 0
 
   constructor(options: OriginGateOptions = DEFAULT_ORIGIN_GATE) {
     this.#options = options
   }
 
-  acquire(origin: string, now: number): GateDecision {
-    const state = this.#state(origin)
+  /** @param waiting notifications already waiting for a slot at this origin (ahead of this one) */
+  acquire(origin: string, now: number, waiting = 0): GateDecision {
+    if (now >= this.#sweepAt) this.#sweep(now)
+    const state = this.#state(origin, now)
     if (state.openUntil > now) return { ok: false, reason: 'circuit-open', retryAt: state.openUntil, openSince: state.openSince, lastError: state.lastError }
     const halfOpen = state.openUntil > 0
     if (halfOpen) {
       if (state.trialInFlight) return { ok: false, reason: 'circuit-open', retryAt: now + this.#options.openMs, openSince: state.openSince, lastError: state.lastError }
       state.trialInFlight = true
-    } else if (state.inFlight.size >= this.#options.saturatedInFlight) {
-      const oldest = state.inFlight.values().next().value ?? now
-      const quietFor = now - Math.max(oldest, state.answeredAt)
-      if (now - oldest >= this.#options.slowAfterMs || quietFor >= this.#options.unansweredAfterMs) {
-        return { ok: false, reason: 'saturated', retryAt: now + this.#options.slowAfterMs }
-      }
+    } else if (state.inFlight.size >= state.limit.value) {
+      const { maxWaitMs } = this.#options
+      if (this.#quiet(state, now)) return { ok: false, reason: 'saturated', retryAt: now + maxWaitMs }
+      // A slot frees about every rtt/limit ms (in slow start: the limit it is doubling towards).
+      // Not the oldest ticket's age: tickets are taken before the Redis claim, whose wait it includes.
+      if ((waiting + 1) * state.limit.rttMs > state.limit.reachable * maxWaitMs) return { ok: false, reason: 'saturated', retryAt: now + maxWaitMs }
+      return { ok: false, reason: 'wait', waitMs: maxWaitMs }
     }
     const ticket = { origin, id: ++this.#tickets }
     state.inFlight.set(ticket.id, now)
+    state.usedAt = now
     return { ok: true, ticket }
   }
 
   /**
    * @param healthy false for answers and errors that say the endpoint is unwell (timeouts, refused connections, 5xx, 429)
+   * @param durationMs how long the attempt took
    * @param error what went wrong, remembered as the origin's last error
    */
-  release(ticket: Ticket, healthy: boolean, now: number, error?: string): void {
+  release(ticket: Ticket, healthy: boolean, now: number, durationMs: number, error?: string): void {
     const state = this.#origins.get(ticket.origin)
-    if (!state || !state.inFlight.delete(ticket.id)) return
+    const startedAt = state?.inFlight.get(ticket.id)
+    if (!state || startedAt === undefined) return
+    const answer = { startedAt, durationMs, inFlight: state.inFlight.size }
+    state.inFlight.delete(ticket.id)
+    if (healthy) state.limit.answered(answer)
+    else state.limit.overloaded(answer, now)
     state.answeredAt = now
+    state.usedAt = now
     if (error !== undefined) state.lastError = error
     const wasTrial = state.openUntil > 0 && state.trialInFlight
     if (wasTrial) state.trialInFlight = false
@@ -146,6 +182,12 @@ export class OriginGate {
     this.#dropIfIdle(origin, state)
   }
 
+  /** At its limit with nothing answered for `unansweredAfterMs`: no notification should wait for it. */
+  quiet(origin: string, now: number): boolean {
+    const state = this.#origins.get(origin)
+    return state !== undefined && state.inFlight.size >= state.limit.value && this.#quiet(state, now)
+  }
+
   /** Origins whose circuit is not closed, for metrics. */
   unhealthy(now: number): Array<{ origin: string; state: CircuitState }> {
     const list: Array<{ origin: string; state: CircuitState }> = []
@@ -153,13 +195,38 @@ export class OriginGate {
     return list
   }
 
-  #state(origin: string): OriginState {
+  /** Origins whose concurrency limit moved from where it starts, for metrics. */
+  limits(): Array<{ origin: string; limit: number }> {
+    const list: Array<{ origin: string; limit: number }> = []
+    for (const [origin, state] of this.#origins) if (!state.limit.pristine) list.push({ origin, limit: state.limit.value })
+    return list
+  }
+
+  #state(origin: string, now: number): OriginState {
     let state = this.#origins.get(origin)
     if (!state) {
-      state = { inFlight: new Map(), recent: [], next: 0, failures: 0, openUntil: 0, openMs: this.#options.openMs, trialInFlight: false, answeredAt: 0, openSince: 0, lastError: '' }
+      state = {
+        inFlight: new Map(),
+        limit: new ConcurrencyLimit(this.#options.concurrency),
+        recent: [],
+        next: 0,
+        failures: 0,
+        openUntil: 0,
+        openMs: this.#options.openMs,
+        trialInFlight: false,
+        answeredAt: 0,
+        usedAt: now,
+        openSince: 0,
+        lastError: '',
+      }
       this.#origins.set(origin, state)
     }
     return state
+  }
+
+  #quiet(state: OriginState, now: number): boolean {
+    const oldest = state.inFlight.values().next().value ?? now
+    return now - Math.max(oldest, state.answeredAt) >= this.#options.unansweredAfterMs
   }
 
   #remember(state: OriginState, failed: boolean): void {
@@ -178,9 +245,18 @@ export class OriginGate {
     state.failures = 0
   }
 
-  /** An origin with nothing in flight, a closed circuit and no recent failure needs no state. */
+  /** An origin with nothing in flight, a closed circuit, no recent failure and nothing learned needs no state. */
   #dropIfIdle(origin: string, state: OriginState): void {
-    if (state.inFlight.size === 0 && state.openUntil === 0 && state.failures === 0) this.#origins.delete(origin)
+    if (state.inFlight.size === 0 && state.openUntil === 0 && state.failures === 0 && state.limit.pristine) this.#origins.delete(origin)
+  }
+
+  /** Forgets origins idle for `forgetAfterMs` with a closed circuit: what was learned of them may no longer hold. */
+  #sweep(now: number): void {
+    const { forgetAfterMs } = this.#options
+    this.#sweepAt = now + forgetAfterMs / 10
+    for (const [origin, state] of this.#origins) {
+      if (state.inFlight.size === 0 && state.openUntil === 0 && now - state.usedAt >= forgetAfterMs) this.#origins.delete(origin)
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 // DispatchContext: the shared dependencies, built once (PipelineContext), and the one
 // notification being handled (Dispatch).
 import type { ActivityLog } from '../dashboard/activity.ts'
-import type { OriginGate } from '../delivery/origin-gate.ts'
+import type { OriginAdmission } from '../delivery/origin-admission.ts'
 import type { Transport } from '../delivery/transport.ts'
 import { NotificationError, canRetry, describeError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
@@ -23,7 +23,8 @@ export interface PipelineContext {
   /** Makes one attempt: the HTTP callback client. */
   readonly transport: Transport
   readonly publisher: Publisher
-  readonly gate: OriginGate
+  /** The callback origins' gate (circuit, concurrency limit) and its short queue. */
+  readonly gate: OriginAdmission
   /** Pauses, Retry-After holds and rate limits the consumer group shares per origin. */
   readonly origins: OriginControls
   readonly metrics: Metrics

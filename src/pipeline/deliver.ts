@@ -1,7 +1,7 @@
 // One notification, from admission to a durable end:
 //   origin (shared by the group: paused → parked until resumed; held by Retry-After → deferred;
 //           rate-limited → its send slot, waited for here or in a retry tier)
-//   admit  (this replica's gate for the origin: circuit and saturation)
+//   admit  (this replica's gate for the origin: circuit and concurrency limit; may wait briefly for a slot)
 //   claim  (Redis: already done → skip; another replica sending → wait and look again)
 //   attempt (one HTTP POST)
 //   settle (pure decision: settle.ts) → carry out (carry-out.ts)
@@ -73,11 +73,10 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     }
 
     // Admit
-    const now = Date.now()
-    const admitted = gate.acquire(callbackOrigin, now)
+    const admitted = await gate.admit(callbackOrigin, signal)
     if (!admitted.ok) {
       const { reason, retryAt } = admitted
-      if (reason === 'circuit-open' && (await step(ctx, signal, () => ctx.origins.pauseIfOpenTooLong(callbackOrigin, admitted.openSince, admitted.lastError, now)))) {
+      if (reason === 'circuit-open' && (await step(ctx, signal, () => ctx.origins.pauseIfOpenTooLong(callbackOrigin, admitted.openSince, admitted.lastError, Date.now())))) {
         return park(ctx, dispatch, callbackOrigin, signal)
       }
       return refuse({ kind: 'refused', reason, retryAt, callbackOrigin })
@@ -100,7 +99,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     const traced = handling.attempt({ number: history.attempts + 1, callbackOrigin })
     const outcome = await ctx.transport.send(notification, traced.headers)
     traced.end(outcome)
-    gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', Date.now(), outcome.ok ? undefined : outcome.error.message)
+    gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', outcome.durationMs, outcome.ok ? undefined : outcome.error.message)
     if (!outcome.ok) await holdIfAsked(ctx, callbackOrigin, outcome.error)
     metrics.attempts.count(outcome.ok ? 'ok' : outcome.error.code)
     metrics.attemptDuration.observe(outcome.durationMs / 1000)

@@ -32,12 +32,19 @@ export interface Receiver {
   waitFor(count: number, timeoutMs?: number, filter?: (request: ReceivedRequest) => boolean): Promise<ReceivedRequest[]>
   /** TCP connections open to it now (a killed sender's connections close once the receiver has read all they carried). */
   connections(): Promise<number>
+  /** Requests received and not answered yet (a hung one until the sender gives up on it). */
+  readonly inFlight: number
+  /** The most requests unanswered at once since the start or the last `resetPeak()`. */
+  readonly peakInFlight: number
+  resetPeak(): void
   close(): Promise<void>
 }
 
 export async function startReceiver(respond: Responder = () => ({ status: 200 }), host = '127.0.0.1'): Promise<Receiver> {
   const requests: ReceivedRequest[] = []
   const waiters = new Set<() => void>()
+  let inFlight = 0
+  let peakInFlight = 0
   // eslint-disable-next-line prefer-const -- assigned once the receiver it serves exists
   let server: Server | undefined
   const receiver: Receiver = {
@@ -63,6 +70,15 @@ export async function startReceiver(respond: Responder = () => ({ status: 200 })
         check()
       })
     },
+    get inFlight() {
+      return inFlight
+    },
+    get peakInFlight() {
+      return peakInFlight
+    },
+    resetPeak() {
+      peakInFlight = inFlight
+    },
     connections() {
       return new Promise((resolve, reject) => (server ? server.getConnections((error, count) => (error ? reject(error) : resolve(count))) : resolve(0)))
     },
@@ -83,6 +99,8 @@ export async function startReceiver(respond: Responder = () => ({ status: 200 })
         json = undefined
       }
       const request: ReceivedRequest = { path: req.url ?? '/', headers: req.headers, body, json, at: Date.now() }
+      peakInFlight = Math.max(peakInFlight, ++inFlight)
+      res.once('close', () => inFlight--)
       const reply = receiver.respond(request, requests.length)
       requests.push(request)
       for (const waiter of [...waiters]) waiter()

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
-import { DEFAULT_TUNING } from '../../src/config.ts'
+import { DEFAULT_MAX_CONNECTIONS_PER_ORIGIN } from '../../src/config.ts'
 import { notificationKeys } from '../../src/names.ts'
 import { newProcessingId, processingRequest, successResult } from '../helpers/messages.ts'
 import { produce, uniqueTopics } from '../helpers/kafka.ts'
@@ -176,14 +176,15 @@ describe('service lifecycle', () => {
       // The design's promise: a duplicate only from the crash window (a POST that reached the
       // client, no done marker yet), at most one per connection in flight to the origin when
       // the process died, and carrying the first delivery's webhook-id so the client drops it.
-      // One origin here (the receiver), so the bound is connectionsPerOrigin.
+      // One origin here (the receiver), so the bound is its concurrency limit (at most
+      // CALLBACK_MAX_CONNECTIONS_PER_ORIGIN).
       const outside = duplicated.filter((id) => !window.has(id))
       assert.deepEqual(outside, [], `duplicated though not in the crash window (marker was written, or never sent before the kill)`)
       assert.ok(extra <= window.size, `${extra} duplicate deliveries for a crash window of ${window.size}`)
-      // Not asserted: extra <= connectionsPerOrigin. The window also holds attempts already
+      // Not asserted: extra <= the limit. The window also holds attempts already
       // answered whose done marker was still in a batched settlement when the process died,
       // so it can exceed the connections in flight (33 > 32 seen on 2026-11-30).
-      if (extra > DEFAULT_TUNING.connectionsPerOrigin) console.log(`kill -9: ${extra} duplicates > connectionsPerOrigin ${DEFAULT_TUNING.connectionsPerOrigin}`)
+      if (extra > DEFAULT_MAX_CONNECTIONS_PER_ORIGIN) console.log(`kill -9: ${extra} duplicates > CALLBACK_MAX_CONNECTIONS_PER_ORIGIN ${DEFAULT_MAX_CONNECTIONS_PER_ORIGIN}`)
       for (const id of duplicated) {
         const sent = mine.filter((request) => idOf(request) === id).map((request) => request.headers['webhook-id'])
         assert.deepEqual(sent, sent.map(() => `processing_${id}`), `webhook-ids of ${id}`)
