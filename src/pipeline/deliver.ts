@@ -18,7 +18,7 @@ import type { HandlingResult } from '../telemetry/attributes.ts'
 import type { Handling } from '../telemetry/tracing.ts'
 import { carryOut, parkWhilePaused } from './carry-out.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
-import { attemptRecord } from './letters.ts'
+import { attemptRecord, statusRecord } from './letters.ts'
 import { settle, type Decision, type Happening } from './settle.ts'
 
 /** Longest wait between looks at a notification another replica is sending. */
@@ -94,6 +94,22 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
       continue
     }
 
+    // A rate-limit slot missed meanwhile (a slow claim under load): the send must not bunch with later ones.
+    if (slotAt !== undefined && Date.now() - slotAt > SLOT_GRACE_MS) {
+      const perSecond = ctx.origins.rateLimitFor(callbackOrigin)
+      if (perSecond !== undefined) {
+        slotAt = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
+        if (slotAt - Date.now() > inProcessWaitMs(perSecond)) {
+          gate.abandon(admitted.ticket)
+          return giveBackAndDefer(ctx, dispatch, claim.token, slotAt, callbackOrigin, handling, signal)
+        }
+        if (slotAt > Date.now() && !(await sleep(slotAt - Date.now(), signal))) {
+          gate.abandon(admitted.ticket)
+          throw new Interrupted()
+        }
+      }
+    }
+
     // Attempt
     const startedAt = Date.now()
     const traced = handling.attempt({ number: history.attempts + 1, callbackOrigin })
@@ -128,6 +144,15 @@ async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclud
   ctx.metrics.deferred.inc({ reason: happening.kind === 'slot-later' ? 'rate-limited' : happening.reason })
   const decision = settle(happening, dispatch.history, ctx.schedule, Date.now())
   await carryOut(ctx, dispatch, decision, undefined, handling.headers, signal)
+  return decision
+}
+
+/** Claimed, but its new slot is far: the claim is given back (best effort: it expires anyway) and it waits in a tier. */
+async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch, token: string, slotAt: number, callbackOrigin: string, handling: Handling, signal: AbortSignal): Promise<Decision> {
+  const decision = await defer(ctx, dispatch, { kind: 'slot-later', slotAt, callbackOrigin }, handling, signal)
+  const { kind, processingId } = dispatch.notification
+  const status = statusRecord('retrying', dispatch.history, { status_code: null, error: null }, slotAt, Date.now())
+  await ctx.store.settle({ kind, processingId, done: false, token, status, attempt: undefined }).catch(() => undefined)
   return decision
 }
 
