@@ -6,7 +6,7 @@ import { BlockList, isIP } from 'node:net'
 import { z } from 'zod'
 import { ConfigError, describeError } from './errors.ts'
 import { parseDuration } from './lib/duration.ts'
-import { tracingSettings, type TracingSettings } from './telemetry/settings.ts'
+import { tracingSettings, type TracingSettings } from './tracing-settings.ts'
 
 export const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,30m,1h,3h,6h,12h'
 /**

@@ -20,7 +20,7 @@ import {
 } from '@opentelemetry/sdk-trace'
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions'
 import type { Logger } from '../log.ts'
-import type { ExportSettings, SamplerName, TracingSettings } from './settings.ts'
+import type { ExportSettings, SamplerName, TracingSettings } from '../tracing-settings.ts'
 import { TRACER_NAME, Tracing } from './tracing.ts'
 
 export interface SdkTelemetry {

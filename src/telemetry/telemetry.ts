@@ -2,7 +2,7 @@
 // configured (loaded only then), else the no-op API, which still forwards an incoming
 // traceparent. The instance owns it and shuts it down (flushing spans) when it stops.
 import type { Logger } from '../log.ts'
-import type { TracingSettings } from './settings.ts'
+import type { TracingSettings } from '../tracing-settings.ts'
 import { Tracing } from './tracing.ts'
 
 export interface Telemetry {

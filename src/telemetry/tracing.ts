@@ -25,7 +25,7 @@ import {
   type HandlingResult,
   type TracedRecord,
 } from './attributes.ts'
-import type { PropagatorName } from './settings.ts'
+import type { PropagatorName } from '../tracing-settings.ts'
 
 /** W3C headers to send on (traceparent, tracestate; baggage where propagated). Empty when there is no trace. */
 export type TraceHeaders = Readonly<Record<string, string>>

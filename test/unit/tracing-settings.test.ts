@@ -1,9 +1,9 @@
 // OTEL_* variables: when tracing is on, where spans go, and one-line errors for malformed values.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { loadConfig } from '../../../src/config.ts'
-import { ConfigError } from '../../../src/errors.ts'
-import { tracingSettings } from '../../../src/telemetry/settings.ts'
+import { loadConfig } from '../../src/config.ts'
+import { ConfigError } from '../../src/errors.ts'
+import { tracingSettings } from '../../src/tracing-settings.ts'
 
 describe('tracing settings', () => {
   it('unset: no SDK, traceparent/tracestate still propagated', () => {

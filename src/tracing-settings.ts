@@ -8,7 +8,7 @@
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set, or OTEL_TRACES_EXPORTER=otlp (then to
 // http://localhost:4318, the specification's default), and OTEL_SDK_DISABLED is not true.
 // Unset, there is no SDK at all: an incoming traceparent is forwarded as received.
-import { ConfigError } from '../errors.ts'
+import { ConfigError } from './errors.ts'
 
 export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const
 export type SamplerName = (typeof SAMPLERS)[number]
