@@ -12,6 +12,11 @@ export class ClockOffset {
     this.#maxAgeMs = maxAgeMs
   }
 
+  /** Whether a sample was taken. */
+  get known(): boolean {
+    return this.#best !== undefined
+  }
+
   /** Their time minus ours, ms; 0 before any sample. */
   get offsetMs(): number {
     return this.#best?.offsetMs ?? 0

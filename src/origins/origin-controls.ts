@@ -76,7 +76,7 @@ export class OriginControls {
 
   /** Loads the shared state and follows its changes. */
   async start(): Promise<void> {
-    if (this.#options.rateLimits.byOrigin.size > 0 || this.#options.rateLimits.otherwise !== undefined) await this.#options.store.syncClock()
+    await this.#options.store.syncClock()
     await this.#options.store.subscribe(() => void this.refresh())
     await this.refresh()
     this.#timer = setInterval(() => void this.refresh(), REFRESH_MS)

@@ -25,7 +25,7 @@ export interface OriginPause {
 /** The shared state of every origin that has some. */
 export interface OriginsSnapshot {
   readonly pauses: ReadonlyMap<string, OriginPause>
-  /** Origin → epoch ms until which it asked not to be called. */
+  /** Origin → epoch ms (this replica's clock) until which it asked not to be called. */
   readonly holds: ReadonlyMap<string, number>
 }
 
@@ -68,6 +68,7 @@ export class OriginStore {
 
   /** Every pause and every hold not over yet. */
   async snapshot(now: number): Promise<OriginsSnapshot> {
+    await this.#knowRedisClock()
     const [pauses, holds] = await redisCall(() => Promise.all([this.#redis.hgetall(this.#keys.pauses), this.#redis.hgetall(this.#keys.holds)]))
     const pauseMap = new Map<string, OriginPause>()
     for (const [origin, json] of Object.entries(pauses)) {
@@ -78,7 +79,10 @@ export class OriginStore {
       }
     }
     const holdMap = new Map<string, number>()
-    for (const [origin, until] of Object.entries(holds)) if (Number(until) > now) holdMap.set(origin, Number(until))
+    for (const [origin, until] of Object.entries(holds)) {
+      const local = this.#redisClock.toLocal(Number(until))
+      if (local > now) holdMap.set(origin, local)
+    }
     return { pauses: pauseMap, holds: holdMap }
   }
 
@@ -102,8 +106,15 @@ export class OriginStore {
 
   /** The origin asked (Retry-After) not to be called before `until`: a later hold is kept. */
   async hold(origin: string, until: number, now: number): Promise<void> {
-    await redisCall(() => this.#redis.holdOrigin(this.#keys.holds, origin, Math.ceil(until), now))
+    await this.#knowRedisClock()
+    // Kept on Redis's clock, as the rate-limit slots it pushes back are.
+    const toRedis = (local: number) => Math.ceil(local + this.#redisClock.offsetMs)
+    await redisCall(() => this.#redis.holdOrigin(this.#keys.holds, origin, toRedis(until), toRedis(now)))
     await this.#announce(origin)
+  }
+
+  async #knowRedisClock(): Promise<void> {
+    if (!this.#redisClock.known) await this.syncClock()
   }
 
   /** Learns Redis's clock before the first slot is asked for (the best of a few round trips). */

@@ -41,7 +41,8 @@ describe('OriginStore', () => {
     await store.hold(origin, now + 1000, now)
     const slot = await store.reserve(origin, 10)
     assert.ok(slot >= now + 5000 && slot < now + 5100, `slot ${slot - now} ms from now`)
-    assert.equal((await store.snapshot(Date.now())).holds.get(origin), now + 5000)
+    const kept = (await store.snapshot(Date.now())).holds.get(origin) ?? 0
+    assert.ok(Math.abs(kept - (now + 5000)) <= 1, `the hold is kept on Redis's clock and read back on ours (within a ms): ${kept - now}`)
     assert.equal((await store.snapshot(now + 6000)).holds.has(origin), false, 'a hold that is over is not reported')
   })
 

@@ -227,8 +227,11 @@ async function rateLimitedRun(topics: TestTopics, env: Record<string, string>, l
   for (const at of times) perSecond[Math.floor((at - first) / 1000)] = (perSecond[Math.floor((at - first) / 1000)] ?? 0) + 1
   console.log(`limited origin, requests per second from its first: ${perSecond.join(', ')}; the other origin had all 1,000 after ${otherDoneAfterMs} ms`)
   // Every second after the first; the last one is partial.
-  perSecond.slice(1, -1).forEach((count, i) => assert.ok(count >= 90 && count <= 110, `second ${i + 1}: ${count} requests (limit 100/s ± 10 %): ${perSecond.join(', ')}`))
-  assert.ok((perSecond.at(-1) ?? 0) <= 110)
+  // The limit: at most 100/s + 10 % in every second after the first. And it is used: at least
+  // 90/s once the three replicas have warmed up (their first claims, slow while 3,000 records
+  // arrive at once, make them give up a few slots and take later ones).
+  perSecond.slice(1).forEach((count, i) => assert.ok(count <= 110, `second ${i + 1}: ${count} requests (limit 100/s + 10 %): ${perSecond.join(', ')}`))
+  perSecond.slice(2, -1).forEach((count, i) => assert.ok(count >= 90, `second ${i + 2}: ${count} requests, the limit unused: ${perSecond.join(', ')}`))
   assert.ok(perSecond.length >= 20, `2,000 at 100/s take 20 s or more, took ${perSecond.length} s`)
 
   assert.equal(new Set(limited.requests.map(idOf)).size, 2000, 'every notification delivered')
