@@ -60,11 +60,12 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     const admission = ctx.origins.admission(callbackOrigin, Date.now())
     if (admission.kind === 'paused') return park(ctx, dispatch, callbackOrigin, signal)
     if (admission.kind === 'held') return refuse({ kind: 'refused', reason: 'held', retryAt: admission.until, callbackOrigin })
-    if (slotAt !== undefined && Date.now() - slotAt > SLOT_GRACE_MS) slotAt = undefined // missed: take another
+    if (missed(slotAt)) slotAt = undefined // take another
     const perSecond = slotAt === undefined ? ctx.origins.rateLimitFor(callbackOrigin) : undefined
     if (perSecond !== undefined) {
-      slotAt = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
-      if (slotAt - Date.now() > inProcessWaitMs(perSecond)) return refuse({ kind: 'slot-later', slotAt, callbackOrigin })
+      const slot = await takeSlot(ctx, callbackOrigin, perSecond, signal)
+      slotAt = slot.at
+      if (!slot.near) return refuse({ kind: 'slot-later', slotAt, callbackOrigin })
       continue
     }
     if (slotAt !== undefined && slotAt > Date.now()) {
@@ -95,18 +96,17 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     }
 
     // A rate-limit slot missed meanwhile (a slow claim under load): the send must not bunch with later ones.
-    if (slotAt !== undefined && Date.now() - slotAt > SLOT_GRACE_MS) {
-      const perSecond = ctx.origins.rateLimitFor(callbackOrigin)
-      if (perSecond !== undefined) {
-        slotAt = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
-        if (slotAt - Date.now() > inProcessWaitMs(perSecond)) {
-          gate.abandon(admitted.ticket)
-          return giveBackAndDefer(ctx, dispatch, claim.token, slotAt, callbackOrigin, handling, signal)
-        }
-        if (slotAt > Date.now() && !(await sleep(slotAt - Date.now(), signal))) {
-          gate.abandon(admitted.ticket)
-          throw new Interrupted()
-        }
+    const stillLimited = missed(slotAt) ? ctx.origins.rateLimitFor(callbackOrigin) : undefined
+    if (stillLimited !== undefined) {
+      const slot = await takeSlot(ctx, callbackOrigin, stillLimited, signal)
+      slotAt = slot.at
+      if (!slot.near) {
+        gate.abandon(admitted.ticket)
+        return giveBackAndDefer(ctx, dispatch, claim.token, slotAt, callbackOrigin, handling, signal)
+      }
+      if (slotAt > Date.now() && !(await sleep(slotAt - Date.now(), signal))) {
+        gate.abandon(admitted.ticket)
+        throw new Interrupted()
       }
     }
 
@@ -137,6 +137,17 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     })
     return decision
   }
+}
+
+/** A reserved rate-limit slot more than SLOT_GRACE_MS in the past. */
+function missed(slotAt: number | undefined): boolean {
+  return slotAt !== undefined && Date.now() - slotAt > SLOT_GRACE_MS
+}
+
+/** The origin's next send slot, and whether it is near enough to be waited for here rather than in a retry tier. */
+async function takeSlot(ctx: PipelineContext, callbackOrigin: string, perSecond: number, signal: AbortSignal): Promise<{ at: number; near: boolean }> {
+  const at = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
+  return { at, near: at - Date.now() <= inProcessWaitMs(perSecond) }
 }
 
 /** Sent to a retry tier without an attempt: the origin refused it for now, or its slot is later. */

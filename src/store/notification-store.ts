@@ -13,7 +13,7 @@ import { MicroBatcher } from '../lib/micro-batcher.ts'
 import { isUntrustedCertificate } from '../lib/tls-trust.ts'
 import { notificationKeys, requestKey, type NotificationKeys } from '../names.ts'
 import type { NotificationKind } from '../notifications/kinds.ts'
-import { createRedisClient, type RedisClient } from './redis-client.ts'
+import { closeRedisClient, createRedisClient, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
@@ -68,8 +68,6 @@ interface PendingClaim {
 
 /** Most notifications claimed or settled by one script call (a few ms of Redis time). */
 const MAX_BATCH = 500
-/** Longest wait for QUIT on close (a dead cluster node never answers it). */
-const CLOSE_TIMEOUT_MS = 2000
 /** Attempts kept in a notification's history. */
 const MAX_ATTEMPTS_KEPT = 20
 
@@ -193,12 +191,8 @@ export class NotificationStore {
   }
 
   /** QUIT (pending replies first), bounded in time; then no reconnection, whatever the topology's state. */
-  async close(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))
-    await Promise.race([this.#redis.quit().catch(() => undefined), bounded])
-    clearTimeout(timer)
-    this.#redis.disconnect()
+  close(): Promise<void> {
+    return closeRedisClient(this.#redis)
   }
 
   /** Runs a batch as one script call, or in a cluster as one call per slot (pipelined per node by the client). */

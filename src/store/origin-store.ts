@@ -8,7 +8,7 @@ import type { RedisSettings } from '../config.ts'
 import { ClockOffset } from '../lib/clock-offset.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
 import { originKeys, type OriginKeys } from '../names.ts'
-import { createRedisClient, type RedisClient } from './redis-client.ts'
+import { closeRedisClient, createRedisClient, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
 /** Why and since when an origin is paused. */
@@ -35,7 +35,6 @@ interface Reservation {
 }
 
 const MAX_BATCH = 500
-const CLOSE_TIMEOUT_MS = 2000
 const script = (name: string) => readFileSync(new URL(`lua/${name}.lua`, import.meta.url), 'utf8')
 const SCRIPTS = { reserveSends: script('reserve-sends'), holdOrigin: script('hold-origin'), dropParked: script('drop-parked') }
 
@@ -189,13 +188,7 @@ export class OriginStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#redis, this.#subscriber].map(async (client) => {
-      if (!client) return
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([client.quit().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))])
-      clearTimeout(timer)
-      client.disconnect()
-    }))
+    await Promise.all([this.#redis, this.#subscriber].map((client) => (client ? closeRedisClient(client) : Promise.resolve())))
   }
 
   async #announce(origin: string): Promise<void> {

@@ -64,3 +64,15 @@ export function createRedisClient(settings: RedisSettings, scriptCommands: reado
     }
   }
 }
+
+/** Longest wait for QUIT on close (a dead cluster node never answers it). */
+const CLOSE_TIMEOUT_MS = 2000
+
+/** QUIT (pending replies first), bounded in time; then no reconnection, whatever the topology's state. */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))
+  await Promise.race([client.quit().catch(() => undefined), bounded])
+  clearTimeout(timer)
+  client.disconnect()
+}
