@@ -2,23 +2,10 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { isWellFormedResult } from '../../../src/messages/result-shape.ts'
 import { processingResultSchema } from '../../../src/messages/schemas.ts'
+import { successResult } from '../../helpers/messages.ts'
 
 const success = {
-  success: true,
-  response: {
-    callback_url: 'https://client.example/hook',
-    processing_id: 1,
-    user_id: 2,
-    resume_id: 3,
-    requirements_id: 4,
-    score: 50,
-    matches: ['Python', 'SQL'],
-    recommendation: 'hire',
-    verdict: 'good',
-    extra: { kept: true },
-  },
-  message_error: null,
-  wait_seconds: null,
+  ...successResult(1, 'https://client.example/hook', { recommendation: 'hire', verdict: 'good', extra: { kept: true } }),
   unknown: 'kept',
 }
 
