@@ -14,6 +14,7 @@ import { OriginGate } from '../src/delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS } from '../src/delivery/retry-policy.ts'
 import type { AttemptOutcome, Transport } from '../src/delivery/transport.ts'
 import type { InputRecord } from '../src/kafka/consumer-loop.ts'
+import { OutsideWaits } from '../src/kafka/in-flight-limit.ts'
 import { KeyedSerializer } from '../src/kafka/keyed-serializer.ts'
 import type { Publisher } from '../src/kafka/publisher.ts'
 import { MicroBatcher } from '../src/lib/micro-batcher.ts'
@@ -72,7 +73,8 @@ async function burst(firstOffset: number): Promise<void> {
   for (let i = 0; i < BURST; i++) {
     const record: InputRecord = { topic: 'sending', partition: 0, offset: BigInt(firstOffset + i), key: RESULT_KEY, value: values[i]!, timestamp: 0n, headers: NO_HEADERS }
     const prepared = processor.prepare(record)
-    works.push(prepared.key === undefined ? prepared.run(signal) : serializer.run(prepared.key, () => prepared.run(signal)))
+    const waits = new OutsideWaits()
+    works.push(prepared.key === undefined ? prepared.run(signal, waits) : serializer.run(prepared.key, () => prepared.run(signal, waits)))
   }
   await Promise.all(works)
 }

@@ -70,7 +70,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? true,
     sources: {
-      inFlight: () => loops.map((loop) => ({ loop: loop.name, count: loop.inFlight })),
+      inFlight: () => loops.map((loop) => ({ loop: loop.name, count: loop.inFlight, limit: loop.inFlightLimit })),
       lag: () => loops.flatMap((loop) => loop.lag()),
       circuits: () => gate.unhealthy(Date.now()),
       concurrencyLimits: () => gate.limits(),

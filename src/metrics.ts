@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /** Values read when /metrics is scraped, instead of being updated on every record. */
 export interface MetricSources {
-  inFlight(): Array<{ loop: string; count: number }>
+  inFlight(): Array<{ loop: string; count: number; limit: number }>
   lag(): Array<{ topic: string; partition: number; lag: number }>
   circuits(): Array<{ origin: string; state: string }>
   concurrencyLimits(): Array<{ origin: string; limit: number }>
@@ -95,6 +95,15 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
       registers,
       collect() {
         for (const { loop, count } of options.sources.inFlight()) this.set({ loop }, count)
+      },
+    }),
+    inFlightLimit: new Gauge({
+      name: 'notifications_in_flight_limit',
+      help: 'Records a consumer loop may handle at once now: adapts up to the configured maximum (src/kafka/in-flight-limit.ts)',
+      labelNames: ['loop'],
+      registers,
+      collect() {
+        for (const { loop, limit } of options.sources.inFlight()) this.set({ loop }, limit)
       },
     }),
     lag: new Gauge({

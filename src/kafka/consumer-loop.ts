@@ -16,6 +16,7 @@ import { retryUntilDone } from '../lib/retry.ts'
 import { sleep } from '../lib/sleep.ts'
 import type { Logger } from '../log.ts'
 import type { KafkaConnection } from './connection.ts'
+import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits } from './in-flight-limit.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { OffsetTracker, partitionKey } from './offset-tracker.ts'
 
@@ -43,7 +44,8 @@ type CommitHandle = KafkaMessage['commit']
 export interface PreparedRecord {
   /** Records with the same key run one after another, in arrival order. */
   readonly key: string | undefined
-  run(signal: AbortSignal): Promise<void>
+  /** `waits`: where the handling adds the time it waits on others (in-flight-limit.ts). */
+  run(signal: AbortSignal, waits: OutsideWaits): Promise<void>
 }
 
 export interface RecordProcessor {
@@ -77,6 +79,8 @@ const CONSUME_TIMEOUT_MS = 60_000
 const CLOSE_TIMEOUT_MS = 5000
 /** Longer than a rebalance may take (rebalanceTimeout 30 s). */
 const INACTIVE_LIMIT_MS = 60_000
+/** A record waiting on others longer than this (a hung origin, a retry not yet due) leaves its room to others under the adaptive limit. */
+const LONG_WAIT_MS = 1000
 
 export class ConsumerLoop {
   readonly #options: ConsumerLoopOptions
@@ -85,10 +89,15 @@ export class ConsumerLoop {
   readonly #tracker = new OffsetTracker<CommitHandle>()
   readonly #serializer = new KeyedSerializer<string>()
   readonly #shutdown = new AbortController()
-  readonly #tasks = new Set<Promise<void>>()
+  /** Records in flight, and what each is waiting on outside. */
+  readonly #tasks = new Map<Promise<void>, OutsideWaits>()
+  /** Of them, those waiting on others for longer than LONG_WAIT_MS when last counted: not held to #limit. */
+  #waitingLong = 0
   #stream: Stream | undefined
   #commitTimer: NodeJS.Timeout | undefined
   #paused = false
+  /** Records handled at once: adapts between a floor and `Tuning.maxInFlight` (in-flight-limit.ts). */
+  readonly #limit: InFlightLimit
   /** Bytes of the values of the records in #tasks. */
   #bytesInFlight = 0
   #lag = new Map<string, bigint[]>()
@@ -98,6 +107,7 @@ export class ConsumerLoop {
   constructor(options: ConsumerLoopOptions) {
     this.#options = options
     this.#logger = options.logger.child({ loop: options.name })
+    this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: options.tuning.maxInFlight }, Date.now())
   }
 
   /** Records waiting in Kafka for this loop, per owned partition (refreshed every LAG_INTERVAL_MS). */
@@ -120,6 +130,11 @@ export class ConsumerLoop {
     return this.#tasks.size
   }
 
+  /** Records it may handle at once now. */
+  get inFlightLimit(): number {
+    return this.#limit.value
+  }
+
   /** True while this loop is an active member of its consumer group. */
   get isJoined(): boolean {
     return this.#consumer?.isActive() ?? false
@@ -130,6 +145,7 @@ export class ConsumerLoop {
     this.#commitTimer = setInterval(() => {
       void this.#commitFinished()
       this.#watchdog()
+      this.#countWaitingLong()
     }, this.#options.tuning.commitIntervalMs)
   }
 
@@ -143,7 +159,7 @@ export class ConsumerLoop {
     this.#stream?.pause()
     this.#shutdown.abort()
     const grace = AbortSignal.timeout(this.#options.tuning.shutdownGraceMs)
-    await Promise.race([Promise.allSettled([...this.#tasks]), new Promise((resolve) => grace.addEventListener('abort', resolve, { once: true }))])
+    await Promise.race([Promise.allSettled([...this.#tasks.keys()]), new Promise((resolve) => grace.addEventListener('abort', resolve, { once: true }))])
     if (this.#tasks.size > 0) this.#logger.warn({ inFlight: this.#tasks.size }, 'grace period over: leaving unfinished records uncommitted')
     clearInterval(this.#commitTimer)
     await this.#commitFinished()
@@ -262,17 +278,18 @@ export class ConsumerLoop {
     // eslint-disable-next-line @typescript-eslint/unbound-method
     const token = this.#tracker.track(message.topic, message.partition, message.offset, message.commit)
     const signal = this.#shutdown.signal
-    const work = this.#start(this.#options.processor.prepare(record), signal)
+    const waits = new OutsideWaits()
+    const acceptedAt = Date.now()
+    const work = this.#start(this.#options.processor.prepare(record), signal, waits)
 
     const size = message.value?.length ?? 0
     this.#bytesInFlight += size
     const finished = () => {
+      const now = Date.now()
+      this.#limit.finished(now - acceptedAt, waits.outsideMs, this.#paused, now)
       this.#tasks.delete(task)
       this.#bytesInFlight -= size
-      if (this.#paused && this.#hasRoom(0.75) && !signal.aborted) {
-        this.#paused = false
-        this.#stream?.resume()
-      }
+      this.#resumeIfRoom()
     }
     const task: Promise<void> = work.then(
       () => {
@@ -295,7 +312,7 @@ export class ConsumerLoop {
         }
       },
     )
-    this.#tasks.add(task)
+    this.#tasks.set(task, waits)
     if (!this.#paused && !this.#hasRoom(1)) {
       this.#paused = true
       this.#stream?.pause()
@@ -307,14 +324,34 @@ export class ConsumerLoop {
    * closures #accept leaves for the record's whole time in flight do not keep the prepared
    * record (and the parsed message it holds) alive with them.
    */
-  #start(prepared: PreparedRecord, signal: AbortSignal): Promise<void> {
-    return prepared.key === undefined ? prepared.run(signal) : this.#serializer.run(prepared.key, () => prepared.run(signal))
+  #start(prepared: PreparedRecord, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
+    return prepared.key === undefined ? prepared.run(signal, waits) : this.#serializer.run(prepared.key, () => prepared.run(signal, waits))
   }
 
-  /** Whether the records in flight stay under `share` of both limits (count and bytes). */
+  /** Counted every commit interval (a few hundred records looked at, a few times a second); frees room held by long waits. */
+  #countWaitingLong(): void {
+    const now = Date.now()
+    let count = 0
+    for (const waits of this.#tasks.values()) if (waits.waitingLongerThan(LONG_WAIT_MS, now)) count++
+    this.#waitingLong = count
+    this.#resumeIfRoom()
+  }
+
+  /** Takes records again once a quarter of the room is free (not at every record: pause and resume each cost a fetch). */
+  #resumeIfRoom(): void {
+    if (this.#paused && this.#hasRoom(0.75) && !this.#shutdown.signal.aborted) {
+      this.#paused = false
+      this.#stream?.resume()
+    }
+  }
+
+  /**
+   * Whether the records in flight stay under `share` of the limits: the adaptive one (records
+   * waiting long on others apart), `maxInFlight` for all, and the bytes.
+   */
   #hasRoom(share: number): boolean {
     const { maxInFlight, maxInFlightBytes } = this.#options.tuning
-    return this.#tasks.size < maxInFlight * share && (this.#tasks.size === 0 || this.#bytesInFlight < maxInFlightBytes * share)
+    return this.#tasks.size - this.#waitingLong < this.#limit.value * share && this.#tasks.size < maxInFlight * share && (this.#tasks.size === 0 || this.#bytesInFlight < maxInFlightBytes * share)
   }
 
   #onAssignment(consumer: KafkaConsumer): void {

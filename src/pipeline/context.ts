@@ -6,7 +6,9 @@ import type { OriginAdmission } from '../delivery/origin-admission.ts'
 import type { Transport } from '../delivery/transport.ts'
 import { NotificationError, canRetry, describeError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
+import type { OutsideWaits } from '../kafka/in-flight-limit.ts'
 import { retryUntilDone } from '../lib/retry.ts'
+import { sleep } from '../lib/sleep.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import type { TopicNames } from '../names.ts'
@@ -51,6 +53,16 @@ export interface Dispatch {
   readonly reservedSlotAt?: number
   /** The Kafka record being handled (the input record, or the retry record it waited in): its trace context and place. */
   readonly record: TracedRecord
+  /** Time waited on others (attempts, rate-limit slots, another replica's claim): its consumer loop sizes what it takes in from it. */
+  readonly waits: OutsideWaits
+}
+
+/** sleep() whose time is counted as waited on others; false when interrupted. */
+export async function waitOutside(waits: OutsideWaits, ms: number, signal: AbortSignal): Promise<boolean> {
+  waits.begin(Date.now())
+  const slept = await sleep(ms, signal)
+  waits.end(Date.now())
+  return slept
 }
 
 /**

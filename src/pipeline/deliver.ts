@@ -12,12 +12,11 @@ import { endpointSignal } from '../delivery/endpoint-health.ts'
 import { originOf, type Ticket } from '../delivery/origin-gate.ts'
 import { inProcessWaitMs } from '../delivery/rate-limits.ts'
 import { ErrorCodes, Interrupted, NotificationError, describeError, type DeliveryError } from '../errors.ts'
-import { sleep } from '../lib/sleep.ts'
 import type { ClaimResult } from '../store/notification-store.ts'
 import type { HandlingResult } from '../telemetry/attributes.ts'
 import type { Handling } from '../telemetry/tracing.ts'
 import { carryOut, parkWhilePaused } from './carry-out.ts'
-import { step, type Dispatch, type PipelineContext } from './context.ts'
+import { step, waitOutside, type Dispatch, type PipelineContext } from './context.ts'
 import { attemptRecord, statusRecord } from './letters.ts'
 import { settle, type Decision, type Happening } from './settle.ts'
 
@@ -69,7 +68,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
       continue
     }
     if (slotAt !== undefined && slotAt > Date.now()) {
-      if (!(await sleep(slotAt - Date.now(), signal))) throw new Interrupted()
+      if (!(await waitOutside(dispatch.waits, slotAt - Date.now(), signal))) throw new Interrupted()
       continue // paused or held meanwhile?
     }
 
@@ -91,7 +90,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
       return 'duplicate'
     }
     if (claim.status === 'busy') {
-      if (!(await sleep(Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), signal))) throw new Interrupted()
+      if (!(await waitOutside(dispatch.waits, Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), signal))) throw new Interrupted()
       continue
     }
 
@@ -104,7 +103,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
         gate.abandon(admitted.ticket)
         return giveBackAndDefer(ctx, dispatch, claim.token, slotAt, callbackOrigin, handling, signal)
       }
-      if (slotAt > Date.now() && !(await sleep(slotAt - Date.now(), signal))) {
+      if (slotAt > Date.now() && !(await waitOutside(dispatch.waits, slotAt - Date.now(), signal))) {
         gate.abandon(admitted.ticket)
         throw new Interrupted()
       }
@@ -113,7 +112,9 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     // Attempt
     const startedAt = Date.now()
     const traced = handling.attempt({ number: history.attempts + 1, callbackOrigin })
+    dispatch.waits.begin(startedAt)
     const outcome = await ctx.transport.send(notification, traced.headers)
+    dispatch.waits.end(Date.now())
     traced.end(outcome)
     gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', outcome.durationMs, outcome.ok ? undefined : outcome.error.message)
     if (!outcome.ok) await holdIfAsked(ctx, callbackOrigin, outcome.error)

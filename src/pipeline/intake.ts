@@ -4,14 +4,14 @@
 // a dead letter with its reason. The consumer loops call the two processors made here.
 import { Interrupted, ErrorCodes, NotificationError, PoisonMessageError, describeError } from '../errors.ts'
 import type { InputRecord, RecordProcessor } from '../kafka/consumer-loop.ts'
-import { sleep } from '../lib/sleep.ts'
+import type { OutsideWaits } from '../kafka/in-flight-limit.ts'
 import { classify, type Classified } from '../messages/classify.ts'
 import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts'
 import { ourKeyFor } from '../names.ts'
 import { buildAcceptedNotification, buildResultNotification, type ReceivedResult } from '../notifications/payload.ts'
 import { fromStored, parseEnvelope, type RetryEnvelope } from '../notifications/records.ts'
 import type { TracedRecord } from '../telemetry/attributes.ts'
-import { step, type PipelineContext } from './context.ts'
+import { step, waitOutside, type PipelineContext } from './context.ts'
 import { deliver } from './deliver.ts'
 import { recordLetter } from './letters.ts'
 import { provenanceOf, type Provenance } from './provenance.ts'
@@ -22,7 +22,7 @@ export function inputProcessor(ctx: PipelineContext): RecordProcessor {
   return {
     prepare(record) {
       const classified = classify(record.key, record.value, ourKeyFor(ctx.topics, record.topic))
-      return { key: processingIdOf(classified), run: (signal) => handleInput(ctx, record, classified, signal) }
+      return { key: processingIdOf(classified), run: (signal, waits) => handleInput(ctx, record, classified, signal, waits) }
     },
     onUnexpected: (record, error, signal) => deadLetterUnexpected(ctx, record, error, signal),
   }
@@ -38,14 +38,14 @@ export function retryProcessor(ctx: PipelineContext): RecordProcessor {
         return { key: undefined, run: (signal) => deadLetterPoison(ctx, provenanceOf(record), poison, signal) }
       }
       const { envelope } = parsed
-      return { key: String(envelope.notification.processing_id), run: (signal) => handleRetry(ctx, tracedPart(record), envelope, signal) }
+      return { key: String(envelope.notification.processing_id), run: (signal, waits) => handleRetry(ctx, tracedPart(record), envelope, signal, waits) }
     },
     onUnexpected: (record, error, signal) => deadLetterUnexpected(ctx, record, error, signal),
   }
 }
 
 /** Not async itself: each branch's own promise is handed on as it is (nothing here throws). */
-function handleInput(ctx: PipelineContext, record: InputRecord, classified: Classified, signal: AbortSignal): Promise<void> {
+function handleInput(ctx: PipelineContext, record: InputRecord, classified: Classified, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
   ctx.metrics.consumed.count(record.topic, classified.kind)
   switch (classified.kind) {
     case 'foreign':
@@ -53,22 +53,22 @@ function handleInput(ctx: PipelineContext, record: InputRecord, classified: Clas
     case 'poison':
       return deadLetterPoison(ctx, provenanceOf(record), classified.error, signal)
     case 'request':
-      return handleRequest(ctx, record, classified.request, signal)
+      return handleRequest(ctx, record, classified.request, signal, waits)
     case 'result':
-      return handleResult(ctx, record, classified.result, classified, signal)
+      return handleResult(ctx, record, classified.result, classified, signal, waits)
   }
 }
 
-async function handleRequest(ctx: PipelineContext, record: InputRecord, request: ProcessingRequest, signal: AbortSignal): Promise<void> {
+async function handleRequest(ctx: PipelineContext, record: InputRecord, request: ProcessingRequest, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
   const { callback_url, user_id, resume_id, requirements_id } = request
   await step(ctx, signal, () => ctx.store.recordRequest(request.processing_id, { callback_url, user_id, resume_id, requirements_id }))
   ctx.metrics.requestsRecorded.inc()
   if (ctx.notifyOnAccepted) {
-    await deliver(ctx, { notification: buildAcceptedNotification(request, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record }, signal)
+    await deliver(ctx, { notification: buildAcceptedNotification(request, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record, waits }, signal)
   }
 }
 
-async function handleResult(ctx: PipelineContext, record: InputRecord, result: ProcessingResult, received: ReceivedResult, signal: AbortSignal): Promise<void> {
+async function handleResult(ctx: PipelineContext, record: InputRecord, result: ProcessingResult, received: ReceivedResult, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
   const processingId = result.response.processing_id
   // A result without callback_url goes where its request said (contract §1).
   const callbackUrl = result.response.callback_url ?? (await step(ctx, signal, () => ctx.store.recordedRequest(processingId)))?.callback_url
@@ -77,15 +77,15 @@ async function handleResult(ctx: PipelineContext, record: InputRecord, result: P
     return deadLetterPoison(ctx, provenanceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
   }
   // Returned, not awaited: nothing is left to do here, so this frame (and the parsed result it holds) need not live as long as the delivery.
-  return deliver(ctx, { notification: buildResultNotification(result, received, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record }, signal)
+  return deliver(ctx, { notification: buildResultNotification(result, received, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record, waits }, signal)
 }
 
 /** The retry record's headers carry the notification's trace context (written by carry-out), so its trace goes on. */
-async function handleRetry(ctx: PipelineContext, record: TracedRecord, envelope: RetryEnvelope, signal: AbortSignal): Promise<void> {
-  if (!(await sleep(envelope.due_at - Date.now(), signal))) throw new Interrupted()
+async function handleRetry(ctx: PipelineContext, record: TracedRecord, envelope: RetryEnvelope, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
+  if (!(await waitOutside(waits, envelope.due_at - Date.now(), signal))) throw new Interrupted()
   const provenance: Provenance = { source: envelope.source, original: envelope.original, original_truncated: envelope.original_truncated }
   const history = { attempts: envelope.attempts, deferrals: envelope.deferrals, firstAttemptAt: envelope.first_attempt_at }
-  await deliver(ctx, { notification: fromStored(envelope.notification), provenance, history, record, ...(envelope.reserved_slot === true ? { reservedSlotAt: envelope.due_at } : {}) }, signal)
+  await deliver(ctx, { notification: fromStored(envelope.notification), provenance, history, record, waits, ...(envelope.reserved_slot === true ? { reservedSlotAt: envelope.due_at } : {}) }, signal)
 }
 
 async function deadLetterPoison(ctx: PipelineContext, provenance: Provenance, error: NotificationError, signal: AbortSignal, processingId: number | null = null): Promise<void> {
