@@ -75,7 +75,8 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --hang-origin I       slow: the origin (0-based) that never answers (last one)
   --baseline RATE       slow: delivered/s of a normal run; measured first when absent
   --no-ceilings         throughput: skip the bare consumer and bare HTTP ceilings
-  --ceiling-concurrency C  HTTP ceiling: requests in flight (${DEFAULT_TUNING.maxInFlight}, the service's maxInFlight)
+  --ceiling-concurrency C  HTTP ceiling: requests in flight (${DEFAULT_TUNING.maxInFlight}, the most the service
+                        takes in per loop; with origins answering at once it settles near 300)
   --ceiling-connections C  HTTP ceiling: connections per origin (${DEFAULT_MAX_CONNECTIONS_PER_ORIGIN}, the service's cap)
   --stall S             give up after S seconds without a delivery (60)
   --sample-ms MS        RSS/CPU sampling interval (200)
