@@ -4,6 +4,7 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { waitForMatches } from './wait-for-matches.ts'
 
 type AttributeValue = string | number | boolean | undefined
 
@@ -105,22 +106,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     requests,
     spans,
     waitForTrace(traceId, count, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const matching = spans.filter((span) => span.traceId === traceId)
-          if (matching.length >= count) {
-            waiters.delete(check)
-            clearTimeout(timer)
-            resolve(matching)
-          }
-        }
-        const timer = setTimeout(() => {
-          waiters.delete(check)
-          reject(new Error(`OTLP receiver: ${spans.filter((span) => span.traceId === traceId).length} of ${count} spans of trace ${traceId} after ${timeoutMs} ms`))
-        }, timeoutMs)
-        waiters.add(check)
-        check()
-      })
+      return waitForMatches(spans, waiters, count, timeoutMs, (span) => span.traceId === traceId, (found) => `OTLP receiver: ${found} of ${count} spans of trace ${traceId} after ${timeoutMs} ms`)
     },
     async close() {
       server.closeAllConnections()

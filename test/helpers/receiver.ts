@@ -3,6 +3,7 @@
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { waitForMatches } from './wait-for-matches.ts'
 
 export interface ReceivedRequest {
   path: string
@@ -53,22 +54,7 @@ export async function startReceiver(respond: Responder = () => ({ status: 200 })
     requests,
     respond,
     waitFor(count, timeoutMs = 20_000, filter = () => true) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const matching = requests.filter(filter)
-          if (matching.length >= count) {
-            waiters.delete(check)
-            clearTimeout(timer)
-            resolve(matching)
-          }
-        }
-        const timer = setTimeout(() => {
-          waiters.delete(check)
-          reject(new Error(`receiver: ${requests.filter(filter).length} of ${count} requests after ${timeoutMs} ms`))
-        }, timeoutMs)
-        waiters.add(check)
-        check()
-      })
+      return waitForMatches(requests, waiters, count, timeoutMs, filter, (found) => `receiver: ${found} of ${count} requests after ${timeoutMs} ms`)
     },
     get inFlight() {
       return inFlight
