@@ -3,15 +3,18 @@
 //   Delivered: done marker (+ status, history), then the outcome record.
 //   Retry:     retry record in its tier, then (best effort) the claim released and the status.
 //   GiveUp:    dead letter with the payload, then the done marker, then the outcome "failed".
+// The outcome record follows the done marker, so a crash in between leaves a notification
+// marked done whose outcome never left: when its record is read again (it was not
+// committed), the duplicate publishes the outcome from the status (publishOutcomeAgain).
 // Steps after an attempt are settled even when shutdown has begun (evenIfStopping). The
 // records written carry the notification's trace context (`trace`) in their Kafka headers.
 import type { ActivityResult } from '../dashboard/activity.ts'
 import { DeliveryError, ErrorCodes } from '../errors.ts'
 import type { TraceContextHeaders } from '../kafka/publisher.ts'
 import { KIND_TRAITS } from '../notifications/kinds.ts'
-import type { AttemptRecord } from '../store/notification-store.ts'
+import type { AttemptRecord, NotificationStatus } from '../store/notification-store.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
-import { givenUpLetter, retryEnvelope, statusRecord } from './letters.ts'
+import { givenUpLetter, outcomeRecord, retryEnvelope, statusRecord } from './letters.ts'
 import type { Decision } from './settle.ts'
 
 /** The attempt a decision follows; absent when the origin refused the notification before one was made. */
@@ -36,7 +39,6 @@ export async function carryOut(
   const settling = attempt !== undefined
   const now = Date.now()
   const last = attempt?.record ?? { status_code: null, error: decision.kind === 'delivered' ? null : decision.error.message }
-  const publishesOutcome = KIND_TRAITS[kind].publishesOutcome
 
   switch (decision.kind) {
     case 'delivered': {
@@ -44,10 +46,7 @@ export async function carryOut(
       await step(ctx, signal, () => store.settle({ kind, processingId, done: true, token: attempt?.token, status, attempt: attempt?.record }), settling)
       metrics.delivered.count(kind)
       logger.debug({ processingId, kind, attempts: history.attempts, statusCode: decision.statusCode }, 'notification delivered')
-      if (publishesOutcome) {
-        const outcome = { processing_id: processingId, status: 'delivered', attempts: history.attempts, last_status_code: decision.statusCode, at: status.updated_at } as const
-        await step(ctx, signal, () => publisher.outcome(outcome, trace), settling)
-      }
+      await publishOutcome(ctx, dispatch, status, trace, signal, settling)
       return 'delivered'
     }
 
@@ -74,13 +73,28 @@ export async function carryOut(
       metrics.failed.inc({ code: error.code })
       metrics.deadLettered.inc({ code: error.code })
       logger.warn({ processingId, kind, attempts: history.attempts, code: error.code, error: error.message }, 'notification given up: dead-lettered')
-      if (publishesOutcome) {
-        const outcome = { processing_id: processingId, status: 'failed', attempts: history.attempts, last_status_code: error.statusCode ?? null, at: new Date().toISOString() } as const
-        await step(ctx, signal, () => publisher.outcome(outcome, trace), settling)
-      }
+      await publishOutcome(ctx, dispatch, status, trace, signal, settling)
       return 'failed'
     }
   }
+}
+
+/**
+ * A notification read again after it ended (its record was not committed: a crash, a
+ * shutdown during a Kafka outage, a rebalance; or the same result sent twice): its outcome
+ * is published once more, as it was settled, since the first may never have left. Outcomes
+ * are at least once; each copy reads the same.
+ */
+export async function publishOutcomeAgain(ctx: PipelineContext, dispatch: Dispatch, settled: NotificationStatus | undefined, trace: TraceContextHeaders, signal: AbortSignal): Promise<void> {
+  if (settled !== undefined) await publishOutcome(ctx, dispatch, settled, trace, signal, false)
+}
+
+/** The outcome record, for the kinds that have one (contract §3: results). */
+async function publishOutcome(ctx: PipelineContext, dispatch: Dispatch, status: NotificationStatus, trace: TraceContextHeaders, signal: AbortSignal, settling: boolean): Promise<void> {
+  const { kind, processingId } = dispatch.notification
+  if (!KIND_TRAITS[kind].publishesOutcome) return
+  const outcome = outcomeRecord(processingId, status)
+  if (outcome !== undefined) await step(ctx, signal, () => ctx.publisher.outcome(outcome, trace), settling)
 }
 
 /**

@@ -2,7 +2,7 @@
 //   origin (shared by the group: paused → parked until resumed; held by Retry-After → deferred;
 //           rate-limited → its send slot, waited for here or in a retry tier)
 //   admit  (this replica's gate for the origin: circuit and concurrency limit; may wait briefly for a slot)
-//   claim  (Redis: already done → skip; another replica sending → wait and look again)
+//   claim  (Redis: already done → skip, its outcome published again; another replica sending → wait and look again)
 //   attempt (one HTTP POST)
 //   settle (pure decision: settle.ts) → carry out (carry-out.ts)
 // Returns once the end is durable; on shutdown before an attempt, rejects with Interrupted.
@@ -15,7 +15,7 @@ import { ErrorCodes, Interrupted, NotificationError, describeError, type Deliver
 import type { ClaimResult } from '../store/notification-store.ts'
 import type { HandlingResult } from '../telemetry/attributes.ts'
 import type { Handling } from '../telemetry/tracing.ts'
-import { carryOut, parkWhilePaused } from './carry-out.ts'
+import { carryOut, parkWhilePaused, publishOutcomeAgain } from './carry-out.ts'
 import { step, waitOutside, type Dispatch, type PipelineContext } from './context.ts'
 import { attemptRecord, statusRecord } from './letters.ts'
 import { settle, type Decision, type Happening } from './settle.ts'
@@ -86,7 +86,8 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     const claim = await claimOrAbandon(ctx, dispatch, admitted.ticket, signal)
     if (claim.status === 'done') {
       metrics.duplicates.count()
-      logger.debug({ processingId, kind }, 'already sent: skipped')
+      logger.debug({ processingId, kind }, 'already sent: skipped, its outcome published again')
+      await publishOutcomeAgain(ctx, dispatch, claim.settled, handling.headers, signal)
       return 'duplicate'
     }
     if (claim.status === 'busy') {

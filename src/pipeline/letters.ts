@@ -1,10 +1,12 @@
 // Pure: the records a decision writes. The retry record and the dead letter that carry a
-// notification on, and the status and attempt entries kept in Redis for people to read.
+// notification on, the status and attempt entries kept in Redis for people to read, and the
+// outcome record told to other services, made from the status so that it reads the same
+// each time it is published.
 import type { AttemptOutcome } from '../delivery/transport.ts'
 import type { DeliveryError } from '../errors.ts'
 import { isoTime } from '../lib/iso-time.ts'
 import type { Notification } from '../notifications/payload.ts'
-import { toStored, type DeadLetter, type RetryEnvelope } from '../notifications/records.ts'
+import { toStored, type DeadLetter, type Outcome, type RetryEnvelope } from '../notifications/records.ts'
 import type { AttemptRecord, NotificationStatus } from '../store/notification-store.ts'
 import type { Provenance } from './provenance.ts'
 import type { History } from './settle.ts'
@@ -74,4 +76,10 @@ export function statusRecord(
     next_attempt_at: nextAttemptAt === null ? null : isoTime(nextAttemptAt),
     updated_at: isoTime(now),
   }
+}
+
+/** The outcome record (contract §3) of a notification that ended; undefined while it has not. */
+export function outcomeRecord(processingId: number, status: NotificationStatus): Outcome | undefined {
+  if (status.status !== 'delivered' && status.status !== 'failed') return undefined
+  return { processing_id: processingId, status: status.status, attempts: status.attempts, last_status_code: status.last_status_code, at: status.updated_at }
 }

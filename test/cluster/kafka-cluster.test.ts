@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { after, before, describe, test, type TestContext } from 'node:test'
 import { Admin, ConfigResourceTypes, ConfigSources, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
 import type { KafkaConnection } from '../../src/kafka/connection.ts'
@@ -347,11 +348,14 @@ async function leadersKilledMidStream(t: TestContext): Promise<void> {
     // Outcomes are published at least once: a produce whose answer was lost in a leader
     // change is sent again, so the topic may hold some twice. Read until every id has one.
     const outcomeIds = new Set<number>()
+    const otherOutcomes = new Map<number, string>()
     const outcomes = await readTopicUntil(
       topics.KAFKA_TOPIC_FOR_NOTIFICATIONS,
       (records) => {
         const outcome = JSON.parse(records.at(-1)?.value ?? '{}') as { processing_id?: number; status?: string }
-        if (outcome.status === 'delivered' && outcome.processing_id !== undefined) outcomeIds.add(outcome.processing_id)
+        if (outcome.processing_id === undefined) return false
+        if (outcome.status === 'delivered') outcomeIds.add(outcome.processing_id)
+        else otherOutcomes.set(outcome.processing_id, String(outcome.status))
         return outcomeIds.size >= TOTAL
       },
       120_000,
@@ -386,6 +390,16 @@ async function leadersKilledMidStream(t: TestContext): Promise<void> {
     t.diagnostic(`| ${counts.sent} | ${counts.once} | ${counts.twice} | ${counts.more} | ${counts.lost} | ${resent} | ${outcomeRecords} (${outcomeIds.size} ids) | ${foreign} | ${wallSeconds} s |`)
 
     assert.equal(counts.lost, 0, 'lost')
+    if (outcomeIds.size < TOTAL) {
+      // What is needed to tell why, from a CI log alone.
+      const missing = ids.filter((id) => !outcomeIds.has(id)).slice(0, 10)
+      note(`no "delivered" outcome for: ${missing.map((id) => `${id} (${otherOutcomes.get(id) ?? 'none'})`).join(', ')}`)
+      const log = readFileSync(`${serviceEnv.LOG_DIR}/notification_service.log`, 'utf8')
+      note(`service log, warnings and errors: ${summariseWarnings(log)}`)
+      note(`service log about them: ${log.split('\n').filter((line) => missing.some((id) => line.includes(String(id)))).join('\n').slice(-4000)}`)
+      const metrics = await (await fetch(`http://127.0.0.1:${SERVICE_PORT}/metrics`)).text().catch(() => '')
+      note(`service metrics now (records stuck in flight, lag, dead letters): ${metrics.split('\n').filter((line) => /^(notifications_in_flight|kafka_consumer_lag|notifications_dead_lettered_total|infrastructure_retries_total)/.test(line)).join('; ')}`)
+    }
     assert.equal(outcomeIds.size, TOTAL, 'a "delivered" outcome for every id')
     assert.deepEqual(wrongIds, [], 'every 2xx delivery carries webhook-id processing_<id>')
     assert.equal(strangers.length, 0, 'no deliveries for ids never sent')
@@ -411,4 +425,21 @@ async function leadersKilledMidStream(t: TestContext): Promise<void> {
     // A failure half-way must not leave a broker down for what follows.
     for (const { broker } of killed) await cluster(['start-broker', String(broker)], 180_000).catch(() => undefined)
   }
+}
+
+/** Each distinct warning or error of a pino log (level ≥ 40) with how often it appears. */
+function summariseWarnings(log: string): string {
+  const counts = new Map<string, number>()
+  for (const line of log.split('\n')) {
+    let entry: { level?: number; msg?: string; code?: string; error?: string }
+    try {
+      entry = JSON.parse(line) as typeof entry
+    } catch {
+      continue
+    }
+    if ((entry.level ?? 0) < 40) continue
+    const what = `${entry.msg ?? ''} ${entry.code ?? ''} ${String(entry.error ?? '').slice(0, 200)}`.trim()
+    counts.set(what, (counts.get(what) ?? 0) + 1)
+  }
+  return [...counts].map(([what, count]) => `${count}× ${what}`).join('; ')
 }

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { requestKey } from '../../src/names.ts'
+import { notificationKeys, requestKey } from '../../src/names.ts'
+import { NotificationKinds } from '../../src/notifications/kinds.ts'
 import { newProcessingId, failureResult, processingRequest, successResult } from '../helpers/messages.ts'
 import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
@@ -115,6 +116,31 @@ describe('notifications end to end', () => {
     // can POST this notification again.
     await waitUntil(async () => (await metricValue(service.app, 'notifications_duplicates_skipped_total')) >= skippedBefore + 1, 10_000, 'duplicate skipped')
     assert.equal(receiver.requests.filter(forId(id)).length, 1)
+    // Outcomes are at least once: the duplicate publishes it again, as it was settled.
+    const [first, again] = await outcomesFor(id, 2)
+    assert.equal(first?.status, 'delivered')
+    assert.deepEqual(again, first, 'the copy reads the same')
+  })
+
+  test('a result marked done whose outcome never left (a crash between the two) is not sent again, and its outcome is published when read again', async () => {
+    const id = newProcessingId()
+    // What the settle step leaves in Redis, as if the replica died before producing the outcome.
+    const settledAt = new Date(Date.now() - 60_000).toISOString()
+    const status = { status: 'delivered', attempts: 2, last_status_code: 202, last_error: null, next_attempt_at: null, updated_at: settledAt }
+    const keys = notificationKeys(NotificationKinds.RESULT, id)
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+    try {
+      await redis.set(keys.done, '_', 'EX', 600)
+      await redis.set(keys.status, JSON.stringify(status), 'EX', 600)
+    } finally {
+      redis.disconnect()
+    }
+    await produce([{ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${receiver.url}/hook/${id}`)) }])
+
+    let outcomes: Array<Record<string, unknown>> = []
+    await waitUntil(async () => (outcomes = await outcomesFor(id, 0)).length > 0, 20_000, 'outcome published')
+    assert.deepEqual(outcomes, [{ processing_id: id, status: 'delivered', attempts: 2, last_status_code: 202, at: settledAt }])
+    assert.equal(receiver.requests.filter(forId(id)).length, 0, 'not POSTed again')
   })
 
   test('a result on AI_handler with key new_request is delivered as a result', async () => {
