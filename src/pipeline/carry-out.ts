@@ -83,18 +83,24 @@ export async function carryOut(
  * A notification read again after it ended (its record was not committed: a crash, a
  * shutdown during a Kafka outage, a rebalance; or the same result sent twice): its outcome
  * is published once more, as it was settled, since the first may never have left. Outcomes
- * are at least once; each copy reads the same.
+ * are at least once; each copy reads the same. Only here is the status read back.
  */
-export async function publishOutcomeAgain(ctx: PipelineContext, dispatch: Dispatch, settled: NotificationStatus | undefined, trace: TraceContextHeaders, signal: AbortSignal): Promise<void> {
+export async function publishOutcomeAgain(ctx: PipelineContext, dispatch: Dispatch, trace: TraceContextHeaders, signal: AbortSignal): Promise<void> {
+  const { kind, processingId } = dispatch.notification
+  if (!KIND_TRAITS[kind].publishesOutcome) return
+  const settled = await step(ctx, signal, () => ctx.store.settled(kind, processingId))
   if (settled !== undefined) await publishOutcome(ctx, dispatch, settled, trace, signal, false)
 }
 
-/** The outcome record, for the kinds that have one (contract §3: results). */
-async function publishOutcome(ctx: PipelineContext, dispatch: Dispatch, status: NotificationStatus, trace: TraceContextHeaders, signal: AbortSignal, settling: boolean): Promise<void> {
+/**
+ * The outcome record, for the kinds that have one (contract §3: results). Not async: it runs
+ * for every notification, and an async frame of its own costs ~0.5 KiB each.
+ */
+function publishOutcome(ctx: PipelineContext, dispatch: Dispatch, status: NotificationStatus, trace: TraceContextHeaders, signal: AbortSignal, settling: boolean): Promise<void> | undefined {
   const { kind, processingId } = dispatch.notification
-  if (!KIND_TRAITS[kind].publishesOutcome) return
+  if (!KIND_TRAITS[kind].publishesOutcome) return undefined
   const outcome = outcomeRecord(processingId, status)
-  if (outcome !== undefined) await step(ctx, signal, () => ctx.publisher.outcome(outcome, trace), settling)
+  return outcome === undefined ? undefined : step(ctx, signal, () => ctx.publisher.outcome(outcome, trace), settling)
 }
 
 /**

@@ -87,7 +87,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     if (claim.status === 'done') {
       metrics.duplicates.count()
       logger.debug({ processingId, kind }, 'already sent: skipped, its outcome published again')
-      await publishOutcomeAgain(ctx, dispatch, claim.settled, handling.headers, signal)
+      await publishOutcomeAgain(ctx, dispatch, handling.headers, signal)
       return 'duplicate'
     }
     if (claim.status === 'busy') {

@@ -16,11 +16,7 @@ import type { NotificationKind } from '../notifications/kinds.ts'
 import { closeRedisClient, createRedisClient, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
-export type ClaimResult =
-  | { status: 'claimed'; token: string }
-  /** Already delivered or given up; `settled` is how it ended, undefined when that is no longer kept. */
-  | { status: 'done'; settled: NotificationStatus | undefined }
-  | { status: 'busy'; retryInMs: number }
+export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
 
 /** The callback and ids of a ProcessingRequest, kept so that a result without callback_url can be delivered. */
 export interface RecordedRequest {
@@ -80,7 +76,7 @@ const SCRIPTS = { claimNotifications: script('claim-notifications'), settleNotif
 
 interface ScriptedCommands {
   /** numberOfKeys, then the keys and arguments as lua/claim-notifications.lua reads them. */
-  claimNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<Array<number | string>>
+  claimNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
   /** numberOfKeys, then the keys and arguments as lua/settle-notifications.lua reads them. */
   settleNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>
 }
@@ -136,7 +132,7 @@ export class NotificationStore {
     return this.#redis.status === 'ready'
   }
 
-  /** Atomically: already done (and how it ended), claimed by someone else (for how long), or now ours. */
+  /** Atomically: already done, claimed by someone else (for how long), or now ours. */
   claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
     const keys = notificationKeys(kind, processingId)
     return this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) })
@@ -157,6 +153,20 @@ export class NotificationStore {
     if (status !== null) return { status: JSON.parse(status) as NotificationStatus, history: attempts }
     if (claimed === 1) return { status: { status: 'pending' }, history: attempts }
     return undefined
+  }
+
+  /**
+   * How a notification that is done ended (delivered or failed, attempts, when), as settled;
+   * undefined when that is no longer kept or the key is not ours (another writer's type).
+   */
+  async settled(kind: NotificationKind, processingId: number): Promise<NotificationStatus | undefined> {
+    const key = notificationKeys(kind, processingId).status
+    try {
+      return parseStatus(await redisCall(() => this.#redis.get(key)))
+    } catch (error) {
+      if (error instanceof NotificationError && error.code === ErrorCodes.STORE_REJECTED) return undefined
+      throw error
+    }
   }
 
   /** Forgets that a notification was sent or given up, so it may be sent again (replay). */
@@ -229,15 +239,14 @@ export class NotificationStore {
 
   async #claimScript(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
     const keysAndArgs: Array<string | number> = []
-    for (const { keys } of claims) keysAndArgs.push(keys.done, keys.claim, keys.status)
+    for (const { keys } of claims) keysAndArgs.push(keys.done, keys.claim)
     for (const { token, ttlMs } of claims) keysAndArgs.push(token, ttlMs)
-    const answers = await this.#redis.claimNotifications(3 * claims.length, ...keysAndArgs)
+    const answers = await this.#redis.claimNotifications(2 * claims.length, ...keysAndArgs)
     return claims.map(({ token }, i): ClaimResult => {
       const status = answers[2 * i]
-      const detail = answers[2 * i + 1]
-      if (status === 0) return { status: 'done', settled: parseStatus(detail) }
+      const pttl = answers[2 * i + 1] ?? 0
+      if (status === 0) return { status: 'done' }
       if (status === 1) return { status: 'claimed', token }
-      const pttl = typeof detail === 'number' ? detail : 0
       return { status: 'busy', retryInMs: pttl > 0 ? pttl : 100 }
     })
   }
@@ -255,8 +264,8 @@ export class NotificationStore {
 }
 
 /** A status entry as settled; undefined when there is none, or it is not ours (another writer's key). */
-function parseStatus(text: number | string | undefined): NotificationStatus | undefined {
-  if (typeof text !== 'string' || text === '') return undefined
+function parseStatus(text: string | null): NotificationStatus | undefined {
+  if (text === null) return undefined
   try {
     const status = JSON.parse(text) as Partial<NotificationStatus> | null
     return typeof status?.status === 'string' && typeof status.attempts === 'number' && typeof status.updated_at === 'string' ? (status as NotificationStatus) : undefined

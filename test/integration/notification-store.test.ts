@@ -60,7 +60,7 @@ describe('dedup store', () => {
     const [sentAgain, heldAgain, ...claims] = await Promise.all([sent, held, ...fresh].map((id) => store.claim(RESULT, id, 30_000)))
     const calls = (await scriptCalls()) - before
 
-    assert.deepEqual(sentAgain, { status: 'done', settled: status }, 'done, with how it ended')
+    assert.deepEqual(sentAgain, { status: 'done' })
     assert.equal(heldAgain?.status, 'busy')
     assert.ok(heldAgain?.status === 'busy' && heldAgain.retryInMs > 25_000 && heldAgain.retryInMs <= 30_000, JSON.stringify(heldAgain))
     assert.ok(claims.every((claim) => claim.status === 'claimed'))
@@ -83,7 +83,7 @@ describe('dedup store', () => {
     for (const [i, id] of ids.entries()) {
       const known = await store.status(RESULT, id)
       assert.deepEqual(known, { status, history: [attempt] }, `status of ${id}`)
-      assert.deepEqual(await rival.claim(RESULT, id, 30_000), { status: 'done', settled: status })
+      assert.deepEqual(await rival.claim(RESULT, id, 30_000), { status: 'done' })
       const claimTtl = await redis.pttl(notificationKeys(RESULT, id).claim)
       if (i === ids.length - 1) assert.ok(claimTtl > 0, 'a claim held by another token stays')
       else assert.equal(claimTtl, -2, 'own claim released')
@@ -106,7 +106,7 @@ describe('dedup store', () => {
     const status: NotificationStatus = { status: 'failed', attempts: 0, last_status_code: null, last_error: 'origin unavailable', next_attempt_at: null, updated_at: new Date().toISOString() }
     await store.settle({ kind: NotificationKinds.ACCEPTED, processingId: id, done: true, token: undefined, status, attempt: undefined })
     assert.deepEqual(await store.status(NotificationKinds.ACCEPTED, id), { status, history: [] })
-    assert.deepEqual(await rival.claim(NotificationKinds.ACCEPTED, id, 30_000), { status: 'done', settled: status })
+    assert.deepEqual(await rival.claim(NotificationKinds.ACCEPTED, id, 30_000), { status: 'done' })
     assert.equal((await rival.claim(RESULT, id, 30_000)).status, 'claimed', 'the result of the same id is kept apart')
   })
 
@@ -125,25 +125,23 @@ describe('dedup store', () => {
     const { status, attempt } = delivered(new Date())
     await Promise.all([odd, fine].map((id, i) => store.settle({ kind: RESULT, processingId: id, done: true, token: tokens[i], status, attempt })))
 
-    assert.deepEqual(await rival.claim(RESULT, odd, 30_000), { status: 'done', settled: status }, 'the odd one is still marked sent')
-    assert.deepEqual(await rival.claim(RESULT, fine, 30_000), { status: 'done', settled: status })
+    assert.deepEqual(await rival.claim(RESULT, odd, 30_000), { status: 'done' }, 'the odd one is still marked sent')
+    assert.deepEqual(await rival.claim(RESULT, fine, 30_000), { status: 'done' })
     assert.deepEqual(await store.status(RESULT, fine), { status, history: [attempt] })
     assert.equal(await redis.get(notificationKeys(RESULT, odd).attempts), 'not a list', 'foreign key left as it was')
   })
 
-  test('done, but its status gone or not ours: still done, with no status to publish an outcome from', async () => {
-    const [expired, foreign, fine] = [newProcessingId(), newProcessingId(), newProcessingId()]
+  test('how a done notification ended, read back for its outcome: kept, gone, or not ours', async () => {
+    const [kept, expired, foreign] = [newProcessingId(), newProcessingId(), newProcessingId()]
     const { status, attempt } = delivered(new Date())
-    for (const id of [expired, foreign, fine]) await store.settle({ kind: RESULT, processingId: id, done: true, token: undefined, status, attempt })
+    for (const id of [kept, expired, foreign]) await store.settle({ kind: RESULT, processingId: id, done: true, token: undefined, status, attempt })
     await redis.del(notificationKeys(RESULT, expired).status)
     await redis.del(notificationKeys(RESULT, foreign).status)
     await redis.hset(notificationKeys(RESULT, foreign).status, 'written', 'by someone else')
 
-    const answers = await Promise.all([expired, foreign, fine].map((id) => rival.claim(RESULT, id, 30_000)))
-    assert.deepEqual(answers, [
-      { status: 'done', settled: undefined },
-      { status: 'done', settled: undefined },
-      { status: 'done', settled: status },
-    ])
+    assert.deepEqual(await rival.settled(RESULT, kept), status)
+    assert.equal(await rival.settled(RESULT, expired), undefined)
+    assert.equal(await rival.settled(RESULT, foreign), undefined, 'another writer\'s key: no outcome to publish, not an error')
+    assert.equal(await rival.settled(NotificationKinds.ACCEPTED, kept), undefined, 'each kind apart')
   })
 })
