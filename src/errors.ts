@@ -113,8 +113,13 @@ export class Interrupted extends Error {
 
 /**
  * Whether trying again can help, by the Kafka client's own rule for a chain of errors
- * (platformatic/kafka's performWithRetry): yes unless some error in the chain, its causes
- * or the errors it aggregates, says `canRetry: false`.
+ * (platformatic/kafka's performWithRetry and findBy): no if the error, or any error it
+ * aggregates, says `canRetry: false`. A cause is read only under an error that says nothing
+ * itself: one that says `canRetry: true` has judged its cause. (The client reports a TLS
+ * connection closed mid-handshake, as a broker going down or starting does, as a retryable
+ * network error whose cause says false; read as final, it dead-lettered records that only
+ * had to wait.) Refusals that a person must fix are found apart, causes included, at
+ * start-up (kafkaAccessRefusal).
  */
 export function canRetry(error: unknown): boolean {
   const seen = new Set<unknown>()
@@ -124,7 +129,7 @@ export function canRetry(error: unknown): boolean {
     const { canRetry: flag, cause, errors } = value as { canRetry?: unknown; cause?: unknown; errors?: unknown }
     if (flag === false) return true
     if (Array.isArray(errors) && errors.some((inner) => saysNo(inner, depth + 1))) return true
-    return saysNo(cause, depth + 1)
+    return flag === true ? false : saysNo(cause, depth + 1)
   }
   return !saysNo(error, 0)
 }

@@ -32,6 +32,14 @@ export function plaintextConnection(brokers: readonly string[]): KafkaConnection
 const NOT_AUTHORIZED = new Set(['TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED'])
 
 /**
+ * The client's words (UserError, network/connection.js) for TLS spoken to a plaintext
+ * listener, or plaintext to a TLS one; it has no code of its own for them. At start-up they
+ * mean a setting is wrong (a broker closing mid-handshake while it restarts says the same,
+ * and start-up stops then too); later they are an outage, waited out (canRetry).
+ */
+const TLS_MISMATCH = /^(TLS handshake failed|Broker requires TLS)/
+
+/**
  * Whether a failure says the cluster refuses us (credentials, certificate, ACLs) rather than
  * that it is unreachable: retrying cannot help, and a person must fix a setting. The client
  * reports these wrapped in retryable network errors ("Connection to … failed." whose cause is
@@ -47,6 +55,9 @@ export function kafkaAccessRefusal(error: unknown): NotificationError | undefine
       const detail = typeof serverErrorMessage === 'string' && serverErrorMessage !== '' ? serverErrorMessage : String(message)
       const deeper = Array.isArray(errors) ? errors.map((inner) => find(inner, depth + 1)).find(Boolean) : find(cause, depth + 1)
       return deeper ?? `Kafka authentication failed: ${detail} (check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)`
+    }
+    if (code === 'PLT_KFK_USER' && typeof message === 'string' && TLS_MISMATCH.test(message)) {
+      return `Kafka TLS: ${message} (check KAFKA_SECURITY_PROTOCOL: SSL or SASL_SSL only for a listener that speaks TLS, PLAINTEXT or SASL_PLAINTEXT for one that does not)`
     }
     if (isUntrustedCertificate(code)) {
       return `Kafka TLS: the broker's certificate is not trusted (${code}: ${String(message)}); set KAFKA_SSL_CA_FILE to the CA that signed it`

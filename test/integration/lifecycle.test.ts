@@ -66,6 +66,15 @@ describe('service lifecycle', () => {
     assert.match(lines[0] ?? '', /^Invalid configuration: REDIS_PORT: must be an integer from 1 to 65535, got "abc"$/)
   })
 
+  test('TLS spoken to a plaintext Kafka listener stops start-up with exit 78 and one line naming KAFKA_SECURITY_PROTOCOL', async () => {
+    const child = spawnService({ ...testEnv(uniqueTopics('tls-mismatch')), KAFKA_SECURITY_PROTOCOL: 'SSL' })
+    const { code, stderr } = await exitOf(child)
+    assert.equal(code, 78, stderr)
+    const lines = stderr.trim().split('\n')
+    assert.equal(lines.length, 1, stderr)
+    assert.match(lines[0] ?? '', /^Cannot start: Kafka TLS: TLS handshake failed\. .*check KAFKA_SECURITY_PROTOCOL/)
+  })
+
   test('NOTIFY_ON_ACCEPTED=true sends one "accepted" notification for a ProcessingRequest, then the result', async () => {
     const topics = uniqueTopics('accepted')
     const env = testEnv(topics, { NOTIFY_ON_ACCEPTED: 'true' })

@@ -45,6 +45,16 @@ describe('kafkaAccessRefusal', () => {
     assert.match(kafkaAccessRefusal(multiple('x', [denied]))?.message ?? '', /TOPIC_AUTHORIZATION_FAILED/)
   })
 
+  it('names TLS spoken to a plaintext listener, and plaintext to a TLS one', () => {
+    const closed = Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' })
+    const handshake = Object.assign(new Error('TLS handshake failed. Please verify the broker supports TLS.', { cause: closed }), { code: 'PLT_KFK_USER', canRetry: false })
+    const refusal = kafkaAccessRefusal(multiple('metadata failed 4 times.', [multiple('Cannot connect to any broker.', [networkError(handshake)])]))
+    assert.equal(refusal?.code, 'KAFKA_ACCESS_REFUSED')
+    assert.match(refusal?.message ?? '', /^Kafka TLS: TLS handshake failed\. .*check KAFKA_SECURITY_PROTOCOL/)
+    const plaintext = Object.assign(new Error('Broker requires TLS.'), { code: 'PLT_KFK_USER', canRetry: false })
+    assert.match(kafkaAccessRefusal(multiple('x', [plaintext]))?.message ?? '', /^Kafka TLS: Broker requires TLS\. .*KAFKA_SECURITY_PROTOCOL/)
+  })
+
   it('leaves a broker that is only unreachable to be retried', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:19092'), { code: 'ECONNREFUSED' })
     assert.equal(kafkaAccessRefusal(multiple('Cannot connect to any broker.', [networkError(refused)])), undefined)

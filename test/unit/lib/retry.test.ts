@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { MultipleErrors, NetworkError, UserError } from '@platformatic/kafka'
 import { InfrastructureError, Interrupted, NotificationError, ErrorCodes, canRetry } from '../../../src/errors.ts'
 import { retryUntilDone } from '../../../src/lib/retry.ts'
 
@@ -50,12 +51,27 @@ describe('canRetry (the Kafka client rule for a chain of errors)', () => {
     assert.equal(canRetry(new NotificationError(ErrorCodes.KAFKA_REJECTED, 'x', false)), false)
   })
 
-  it('reads causes and aggregated errors: one "no" anywhere wins over any "yes"', () => {
+  it('reads causes and aggregated errors: a "no" wins over the "yes" of errors beside it', () => {
     const no = Object.assign(new Error('MESSAGE_TOO_LARGE'), { canRetry: false })
     const yes = Object.assign(new Error('network'), { canRetry: true })
     assert.equal(canRetry(new AggregateError([yes, no], 'produce failed')), false)
     assert.equal(canRetry(Object.assign(new AggregateError([yes], 'x'), { canRetry: true })), true)
     assert.equal(canRetry(new Error('outer', { cause: new AggregateError([new Error('inner', { cause: no })]) })), false)
+  })
+
+  it('a cause is read only under an error that says nothing itself: a "yes" has judged its cause', () => {
+    const no = Object.assign(new Error('MESSAGE_TOO_LARGE'), { canRetry: false })
+    assert.equal(canRetry(Object.assign(new Error('wrapper', { cause: no }), { canRetry: true })), true)
+    assert.equal(canRetry(new Error('wrapper', { cause: no })), false)
+  })
+
+  it('a TLS connection closed mid-handshake (a broker going down or starting) can be retried, as the client itself does', () => {
+    // The chain @platformatic/kafka builds (network/connection.js) when the socket closes before the handshake ends.
+    const closed = Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' })
+    const handshake = new NetworkError('Connection to 127.0.0.1:19092 failed.', { cause: new UserError('TLS handshake failed. Please verify the broker supports TLS.', { cause: closed }) })
+    const produce = new MultipleErrors('metadata failed 6 times.', [new MultipleErrors('Cannot connect to any broker.', [handshake])])
+    assert.equal(canRetry(produce), true)
+    assert.equal(canRetry(new MultipleErrors('produce failed.', [handshake, new UserError('Failed to serialize a message.')])), false, 'a "no" among the aggregated errors still wins')
   })
 
   it('survives a chain that points back at itself', () => {
