@@ -10,7 +10,8 @@
 // to about four times what is live: 485–513 MB peak RSS at full speed, of which ~50 MB is
 // live. These cap the young generation at 2 × 32 MB and start a full collection once the old
 // one has grown by half: 260–292 MB, for 13–17 % of the throughput (`npm run bench
-// [-- --v8-defaults]`, README "Performance"). Without them: `node src/main.ts`.
+// [-- --v8-defaults]`; today's figures in docs/performance.md, the V8-defaults runs in
+// the git history of README.md). Without them: `node src/main.ts`.
 import { existsSync } from 'node:fs'
 import { memoryBudget, UNLIMITED_NODE_FLAGS } from './runtime/memory-budget.ts'
 import { memoryLimit } from './runtime/memory-limit.ts'

@@ -2,7 +2,7 @@
 // with the rest of the configuration (a malformed one stops the service with exit 78 and
 // one line naming it, as every other setting). The meanings are the specification's
 // (opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables); where this
-// service differs, it says so here and in the README's "Tracing".
+// service differs, it says so here and in docs/operations.md, "Tracing".
 //
 // Tracing is on only when an exporter is asked for: OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set, or OTEL_TRACES_EXPORTER=otlp (then to

@@ -63,7 +63,7 @@ export function kafkaAccessRefusal(error: unknown): NotificationError | undefine
       return `Kafka TLS: the broker's certificate is not trusted (${code}: ${String(message)}); set KAFKA_SSL_CA_FILE to the CA that signed it`
     }
     if (typeof apiId === 'string' && NOT_AUTHORIZED.has(apiId)) {
-      return `Kafka refused an operation (${apiId}): grant this user the ACLs listed in the README (Deploying)`
+      return `Kafka refused an operation (${apiId}): grant this user the ACLs listed in docs/deploying.md (ACLs)`
     }
     if (Array.isArray(errors)) for (const inner of errors) {
       const found = find(inner, depth + 1)

@@ -2,7 +2,7 @@
 // memory-limit.ts). Without a limit: exactly the flags and tuning it always had. With one:
 // V8 heap flags (they must be on node's command line: `node src/node-flags.ts` prints them for
 // the start command) and the tuning main.ts applies (records and bytes in flight, fetch
-// sizes), chosen from measurements under memory cgroups (README "Memory limits").
+// sizes), chosen from measurements under memory cgroups (docs/performance.md, "Memory limits").
 //
 // Where the memory of a busy replica is (backlog, one origin, `npm run bench -- --memory-probe`):
 // ~30 MB of anonymous memory that is not the JS heap (malloc, thread stacks, the TypeScript
@@ -62,7 +62,7 @@ export function memoryBudget(limitMb: number | undefined, options: { loops: numb
   // the container's limit. Everything in flight is bounded below it (see the byte budget).
   // Not tighter from 256 MiB: a cap of 40 % (102 MB) made V8 collect all the time and halved
   // the throughput (2,701–2,894/s against 5,741/s unlimited); 60 % (153 MB) ran at 5,517–6,005/s
-  // with a cgroup peak of 186 MiB (README "Memory limits").
+  // with a cgroup peak of 186 MiB (docs/performance.md, "Memory limits").
   const maxOldSpaceMb = Math.floor(limit * (limit >= 256 ? 0.6 : 0.45))
   const heapGrowingPercent = limit >= 256 ? 50 : 30
 
