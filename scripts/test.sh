@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, makes sure Redis and the Kafka broker run, then
-# typecheck, lint, import rules, unit tests and integration tests (real Kafka, real Redis, real HTTP),
-# then the cluster tests (test/cluster: the three-broker SASL_SSL cluster of kafka-cluster.sh,
-# a Redis Cluster, a Sentinel set and a TLS Redis, which they start and stop themselves; the
-# Kafka jars are those kafka.sh fetched above).
+# typecheck, lint, import rules, size rules (scripts/check-structure.ts), unit tests and
+# integration tests (real Kafka, real Redis, real HTTP), then the cluster tests (test/cluster:
+# the three-broker SASL_SSL cluster of kafka-cluster.sh, a Redis Cluster, a Sentinel set and a
+# TLS Redis, which they start and stop themselves; the Kafka jars are those kafka.sh fetched above).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,6 +13,7 @@ CHROMIUM=1 source scripts/local-services.sh
 echo "== typecheck"; tsc -p .
 echo "== lint"; eslint .
 echo "== imports (no cycles, one direction)"; depcruise src scripts bench --config .dependency-cruiser.cjs
+echo "== size rules (src/: 300 lines a file, 60 a function, 5 positional parameters)"; node scripts/check-structure.ts
 # A time limit on each run (they take ~4 and ~4 minutes here): a test file whose process does
 # not exit (a failed test that left a client open) fails the run loudly instead of hanging it
 # until CI's limit. Not --test-force-exit: measured, it ended a file early and dropped six of

@@ -16,7 +16,7 @@ import { cluster, clusterConnection, clusterEnv, clusterTlsFiles, mtlsBrokers } 
 import { produce, readTopic, readTopicUntil, uniqueTopics, type TestTopics } from '../helpers/kafka.ts'
 import { newProcessingId, successResult } from '../helpers/messages.ts'
 import { startReceiver, type Receiver, type Responder } from '../helpers/receiver.ts'
-import { metricValue, spawnService, startService, testEnv, waitUntil } from '../helpers/service.ts'
+import { allCommitted, metricValue, spawnService, startService, testEnv, waitUntil } from '../helpers/service.ts'
 
 /** kafka-cluster.sh start takes 20–50 s on a loaded two-core machine (three JVMs); more on first use. */
 const CLUSTER_START_MS = 300_000
@@ -366,8 +366,9 @@ async function leadersKilledMidStream(t: TestContext): Promise<void> {
       return Number(listed?.partitions.reduce((sum, p) => sum + p.offset, 0n) ?? -1n)
     })
     note(`outcomes: every id's read after ${outcomes.length} records; the topic holds ${outcomeRecords}`)
-    // Late duplicates, if any, arrive within this.
-    await sleep(2000)
+    // Late duplicates, if any, are sent before this: once the group and every retry tier have
+    // committed all their records, each reached a durable end and none will be handled again.
+    await allCommitted(serviceEnv, 120_000, connection)
     const wallSeconds = ((Date.now() - started) / 1000).toFixed(1)
 
     const counts = { sent: TOTAL, once: 0, twice: 0, more: 0, lost: 0 }

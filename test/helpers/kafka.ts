@@ -114,8 +114,8 @@ export async function readTopicUntil(topic: string, enough: (records: ReadRecord
  * reached a durable end (delivered, skipped, dead-lettered or parked in a retry tier), so 0
  * means: every record up to now is finished and none will be handled again.
  */
-export async function uncommitted(groupId: string, topics: string[], brokers: string[] = BROKERS): Promise<Map<string, number>> {
-  const admin = new Admin({ clientId: 'test-offsets', bootstrapBrokers: brokers })
+export async function uncommitted(groupId: string, topics: string[], brokers: string[] | KafkaConnection = BROKERS): Promise<Map<string, number>> {
+  const admin = new Admin({ clientId: 'test-offsets', ...(Array.isArray(brokers) ? plaintextConnection(brokers) : brokers) })
   try {
     const metadata = await admin.metadata({ topics })
     const ends = await admin.listOffsets({
@@ -142,7 +142,7 @@ export async function uncommitted(groupId: string, topics: string[], brokers: st
 }
 
 /** Resolves once `groupId` has committed every record of `topics` (see `uncommitted`). */
-export async function waitForCommitted(groupId: string, topics: string[], timeoutMs = 60_000, brokers: string[] = BROKERS): Promise<void> {
+export async function waitForCommitted(groupId: string, topics: string[], timeoutMs = 60_000, brokers: string[] | KafkaConnection = BROKERS): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = new Map<string, number>()
   while (Date.now() < deadline) {

@@ -7,6 +7,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, type App, type AppOptions } from '../../src/app.ts'
+import type { KafkaConnection } from '../../src/kafka/connection.ts'
 import { loadConfig, type Tuning } from '../../src/config.ts'
 import { SERVICE_NODE_FLAGS } from '../../src/node-flags.ts'
 import { createLogger } from '../../src/log.ts'
@@ -127,11 +128,12 @@ export async function metricValue(app: App, name: string, labels: Record<string,
 /**
  * Resolves once the instance(s) of `env` committed every record of the input topics and of
  * every retry tier: each record reached a durable end, so nothing of it can still be POSTed.
+ * `connection`: how to reach the brokers when not plaintext at KAFKA_BOOTSTRAP_SERVERS (the cluster tests).
  */
-export async function allCommitted(env: Record<string, string>, timeoutMs = 60_000): Promise<void> {
+export async function allCommitted(env: Record<string, string>, timeoutMs = 60_000, connection?: KafkaConnection): Promise<void> {
   const topics = env as unknown as TestTopics
-  const brokers = env.KAFKA_BOOTSTRAP_SERVERS?.split(',') ?? BROKERS
+  const kafka = connection ?? env.KAFKA_BOOTSTRAP_SERVERS?.split(',') ?? BROKERS
   // In flow order: a record reaches a tier only from the input or an earlier tier, before that one commits it.
-  await waitForCommitted(topics.KAFKA_GROUP_ID, [topics.KAFKA_TOPIC_FOR_SENDING, topics.KAFKA_TOPIC_FOR_AI_HANDLER], timeoutMs, brokers)
-  for (const tier of retryTiers(topics.KAFKA_GROUP_ID, (env.RETRY_SCHEDULE ?? '').split(',').map((delay) => parseDuration(delay) ?? 0))) await waitForCommitted(tier.groupId, [tier.topic], timeoutMs, brokers)
+  await waitForCommitted(topics.KAFKA_GROUP_ID, [topics.KAFKA_TOPIC_FOR_SENDING, topics.KAFKA_TOPIC_FOR_AI_HANDLER], timeoutMs, kafka)
+  for (const tier of retryTiers(topics.KAFKA_GROUP_ID, (env.RETRY_SCHEDULE ?? '').split(',').map((delay) => parseDuration(delay) ?? 0))) await waitForCommitted(tier.groupId, [tier.topic], timeoutMs, kafka)
 }

@@ -63,14 +63,17 @@ describe('concurrency per callback origin', () => {
       await produceTo(topics, receiver, 6000)
       await waitUntil(() => receiver.peakInFlight > 32, 30_000, 'more than 32 requests at once')
       failing = true
-      // Halved once per round trip (~50 ms), down to 8: well settled after a second.
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      // Halved once per round trip (~50 ms), down to 8: once the limit says so, and the requests
+      // sent under the old limit are answered, no more than 16 are sent at once.
+      const limit = () => metricValue(service.app, 'callback_origin_concurrency_limit', { origin: receiver.url })
+      await waitUntil(async () => (await limit()) <= 16, 10_000, 'the concurrency limit down to 16 or fewer')
+      await waitUntil(() => receiver.inFlight <= 16, 10_000, 'the requests sent under the higher limit answered')
       const peak = await peakOver(receiver, 1000)
       assert.ok(peak <= 16, `${peak} requests at once while half of them fail`)
       assert.ok(peak > 0, 'still sent to')
       assert.equal(await circuitState(service, receiver), 'closed', 'the limit throttled it, not the circuit')
-      const limit = await metricValue(service.app, 'callback_origin_concurrency_limit', { origin: receiver.url })
-      assert.ok(limit >= 8 && limit <= 16, `limit ${limit}`)
+      const settled = await limit()
+      assert.ok(settled >= 8 && settled <= 16, `limit ${settled}`)
     } finally {
       await service.close()
       await receiver.close()

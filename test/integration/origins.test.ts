@@ -175,12 +175,20 @@ describe('callback origins shared by the consumer group', () => {
     let healthy = false
     const origin = await receiver('127.0.0.1', () => ({ status: healthy ? 200 : 500 }))
     const topics = uniqueTopics('autopause')
-    const env = testEnv(topics, { ADMIN_TOKEN: TOKEN, CALLBACK_AUTO_PAUSE_AFTER: '2s', RETRY_SCHEDULE: '1s,1s,1s,1s,1s,1s' })
+    // The first tier short: the first 20 come back through it within 100 ms of failing, while the
+    // circuit is young, and then wait for it to half-open (30 s); none comes back once it has been
+    // open 2 s (with 1 s tiers, one late by a second would): only the late ones below pause the
+    // origin and are parked.
+    const env = testEnv(topics, { ADMIN_TOKEN: TOKEN, CALLBACK_AUTO_PAUSE_AFTER: '2s', RETRY_SCHEDULE: '100ms,30s,30s,30s,30s,30s' })
     const service = await start(env)
     await produce(resultsTo(topics, origin.url, ids(20)))
     // 16 of 20 attempts failing open the circuit; what arrives once it has been open 2 s pauses the origin.
     await waitUntil(async () => (await originEntry(service, origin.url))?.state === 'circuit-open', 20_000, 'circuit open')
+    // A wait for time itself, the condition under test: counted from when the circuit was seen
+    // open (after it opened), so it has been open longer than CALLBACK_AUTO_PAUSE_AFTER when the
+    // late ones arrive. No event can stand in: nothing happens until something arrives.
     await new Promise((resolve) => setTimeout(resolve, 2100))
+    assert.equal((await originEntry(service, origin.url))?.state, 'circuit-open', 'not paused before anything arrived')
     const arrivingLate = ids(5)
     await produce(resultsTo(topics, origin.url, arrivingLate))
     await waitUntil(async () => (await originEntry(service, origin.url))?.state === 'paused', 20_000, 'paused automatically')
