@@ -37,7 +37,7 @@ const WARM_UP_BURSTS = 50
 const claims = new MicroBatcher<unknown, ClaimResult>((items) => Promise.resolve(items.map(() => ({ status: 'claimed', token: 'token' }) as const)), { maxBatch: 500 })
 const settlements = new MicroBatcher<unknown, void>((items) => Promise.resolve(items.map(() => undefined)), { maxBatch: 500 })
 const produced = new MicroBatcher<string, void>((items) => Promise.resolve(items.map(() => undefined)), { maxBatch: 500, lingerMs: 2 })
-const OK: AttemptOutcome = { ok: true, statusCode: 200, durationMs: 1 }
+const OK: AttemptOutcome = { ok: true, answer: 'success', statusCode: 200, durationMs: 1 }
 
 // Stand-ins for the adapters: only what the pipeline calls on the way to "delivered".
 const store = { claim: (kind: string, id: number) => claims.add([kind, id]), settle: (settlement: unknown) => settlements.add(settlement) } as unknown as NotificationStore

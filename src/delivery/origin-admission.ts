@@ -6,7 +6,7 @@
 // line is sent away at once, so a hung origin holds no records beyond its limit. The gate
 // decides everything; this only waits.
 import { Interrupted } from '../errors.ts'
-import type { OriginGate, Refusal, Ticket } from './origin-gate.ts'
+import type { AnswerEffect, OriginGate, Refusal, Ticket } from './origin-gate.ts'
 
 export type Admission = { ok: true; ticket: Ticket } | Refusal
 
@@ -65,8 +65,8 @@ export class OriginAdmission {
   }
 
   /** After an attempt: see OriginGate.release. Its slot goes to the next in line. */
-  release(ticket: Ticket, healthy: boolean, durationMs: number, error?: string): void {
-    this.#gate.release(ticket, healthy, Date.now(), durationMs, error)
+  release(ticket: Ticket, answer: AnswerEffect, durationMs: number, error?: string): void {
+    this.#gate.release(ticket, answer, Date.now(), durationMs, error)
     this.#next(ticket.origin)
   }
 

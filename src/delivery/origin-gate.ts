@@ -5,18 +5,20 @@
 // attempt, and origin-admission.ts lets a notification wait briefly for a slot.
 //
 // closed ──(failureThreshold of the last `window` attempts failed)──► open ──(openMs)──►
+//   (failed: the answers whose rule says `countsAgainstHealth`, answers.ts)
 //   half-open: one trial attempt; success closes it, failure opens it again for twice as
 //   long (capped). A rate, not a run of failures: a busy endpoint that fails a third of the
 //   time still gets its traffic; one that is down stops getting it.
 // Limit: each origin may have `limit` attempts in flight (admission to the end of the
 //   attempt), adapted to its answers (concurrency-limit.ts: grows while it answers well,
-//   shrinks on timeouts, 429, 5xx). At its limit, a notification may wait for a slot when
+//   shrinks on the answers whose rule says `lowersLimit`, answers.ts). At its limit, a notification may wait for a slot when
 //   the origin is answering and the wait is likely short (`wait`); it is refused
 //   (`saturated`) when nothing answered for `unansweredAfterMs`, so a hung origin holds
 //   its limit and no more, or when those already waiting would use up `maxWaitMs` (judged
 //   from its smoothed round-trip time; before its first answer, only `unansweredAfterMs`
 //   bounds the wait).
 import { memoByString } from '../lib/memo.ts'
+import type { AnswerRule } from './answers.ts'
 import { ConcurrencyLimit, DEFAULT_CONCURRENCY_LIMIT, type ConcurrencyLimitOptions } from './concurrency-limit.ts'
 
 export interface OriginGateOptions {
@@ -51,6 +53,9 @@ export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
   unansweredAfterMs: 1000,
   forgetAfterMs: 10 * 60_000,
 }
+
+/** What the gate reads of an answer's rule. */
+export type AnswerEffect = Pick<AnswerRule, 'countsAgainstHealth' | 'lowersLimit'>
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
@@ -127,18 +132,19 @@ export class OriginGate {
   }
 
   /**
-   * @param healthy false for answers and errors that say the endpoint is unwell (timeouts, refused connections, 5xx, 429)
+   * @param answer what the attempt's answer means for its origin: its rule in the answer table (answers.ts)
    * @param durationMs how long the attempt took
    * @param error what went wrong, remembered as the origin's last error
    */
-  release(ticket: Ticket, healthy: boolean, now: number, durationMs: number, error?: string): void {
+  release(ticket: Ticket, answer: AnswerEffect, now: number, durationMs: number, error?: string): void {
     const state = this.#origins.get(ticket.origin)
     const startedAt = state?.inFlight.get(ticket.id)
     if (!state || startedAt === undefined) return
-    const answer = { startedAt, durationMs, inFlight: state.inFlight.size }
+    const round = { startedAt, durationMs, inFlight: state.inFlight.size }
+    const healthy = !answer.countsAgainstHealth
     state.inFlight.delete(ticket.id)
-    if (healthy) state.limit.answered(answer)
-    else state.limit.overloaded(answer, now)
+    if (answer.lowersLimit) state.limit.overloaded(round, now)
+    else state.limit.answered(round)
     state.answeredAt = now
     state.usedAt = now
     if (error !== undefined) state.lastError = error

@@ -8,7 +8,7 @@
 // Returns once the end is durable; on shutdown before an attempt, rejects with Interrupted.
 // The whole handling is one span continuing the record's trace, the attempt a child span
 // whose context goes with the POST; what carry-out writes to Kafka carries the context on.
-import { endpointSignal } from '../delivery/endpoint-health.ts'
+import { ANSWERS } from '../delivery/answers.ts'
 import { originOf, type Ticket } from '../delivery/origin-gate.ts'
 import { inProcessWaitMs } from '../delivery/rate-limits.ts'
 import { ErrorCodes, Interrupted, NotificationError, describeError, type DeliveryError } from '../errors.ts'
@@ -117,8 +117,9 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
     const outcome = await ctx.transport.send(notification, traced.headers)
     dispatch.waits.end(Date.now())
     traced.end(outcome)
-    gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', outcome.durationMs, outcome.ok ? undefined : outcome.error.message)
-    if (!outcome.ok) await holdIfAsked(ctx, callbackOrigin, outcome.error)
+    const rule = ANSWERS[outcome.answer]
+    gate.release(admitted.ticket, rule, outcome.durationMs, outcome.ok ? undefined : outcome.error.message)
+    if (!outcome.ok && rule.retryAfter === 'holds-origin') await holdIfAsked(ctx, callbackOrigin, outcome.error)
     metrics.attempts.count(outcome.ok ? 'ok' : outcome.error.code)
     metrics.attemptDuration.observe(outcome.durationMs / 1000)
 
@@ -174,9 +175,9 @@ async function park(ctx: PipelineContext, dispatch: Dispatch, callbackOrigin: st
   return 'parked'
 }
 
-/** 429 or 503 with Retry-After: the whole origin is left alone that long, by every replica (best effort). */
+/** An answer whose rule holds the origin (answers.ts), with Retry-After: the whole origin is left alone that long, by every replica (best effort). */
 async function holdIfAsked(ctx: PipelineContext, callbackOrigin: string, error: DeliveryError): Promise<void> {
-  if ((error.statusCode !== 429 && error.statusCode !== 503) || error.retryAfterSeconds === undefined) return
+  if (error.retryAfterSeconds === undefined) return
   try {
     await ctx.origins.hold(callbackOrigin, error.retryAfterSeconds * 1000, Date.now())
   } catch (holdError) {

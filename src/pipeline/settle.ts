@@ -5,7 +5,7 @@
 //
 //   attempted ── 2xx ─────────────────────────────────► Delivered
 //             └─ failed ── retry can help, tier left ──► Retry{tier, dueAt}
-//                       └─ final (410, blocked…) or schedule exhausted ──► GiveUp
+//                       └─ final (answers.ts) or schedule exhausted ──► GiveUp
 //   refused ──── deferrals left in the schedule ───────► Retry{tier, dueAt} (no attempt used)
 //             └─ refused for the whole schedule ────────► GiveUp{CALLBACK_UNAVAILABLE}
 //   slot later ─────────────────────────────────────────► Retry{the first tier that long, dueAt = the slot}
@@ -63,7 +63,7 @@ function afterAttempt(attempt: Extract<Happening, { kind: 'attempted' }>, histor
   if (outcome.ok) return { kind: 'delivered', history: after, statusCode: outcome.statusCode }
 
   const { error } = outcome
-  const retry = decideRetry(schedule.policy, after.attempts, error, random)
+  const retry = decideRetry(schedule.policy, after.attempts, outcome, random)
   const tier = retry.retry ? tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.attempts) : undefined
   if (retry.retry && tier) return { kind: 'retry', history: after, tier, dueAt: now + retry.delayMs, error }
   return { kind: 'give-up', history: after, error, reason: `delivery given up after ${after.attempts} attempt(s): ${error.message}` }

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { AddressGuard } from '../../src/delivery/address-guard.ts'
+import { ANSWERS, answerToStatus } from '../../src/delivery/answers.ts'
 import { CallbackClient, type CallbackClientOptions } from '../../src/delivery/http-client.ts'
 import type { AttemptOutcome } from '../../src/delivery/transport.ts'
 import { ErrorCodes, type DeliveryError } from '../../src/errors.ts'
@@ -216,6 +217,7 @@ describe('CallbackClient', () => {
     const started = performance.now()
     const outcome = await client({ timeoutMs: 300 }).send(notification(`${base}/silent`))
     const waited = performance.now() - started
+    assert.equal(outcome.answer, 'timeout')
     const error = failure(outcome)
     assert.equal(error.code, ErrorCodes.DELIVERY_TIMEOUT)
     assert.equal(error.canRetry, true)
@@ -270,9 +272,49 @@ describe('CallbackClient', () => {
     })
   }
 
+  test('each status becomes its row of the answer table: its code, and a retry only where the row says so', async () => {
+    const sender = client()
+    for (const status of [200, 204, 301, 400, 404, 408, 410, 429, 500, 502, 503]) {
+      answer = reply(status, { 'retry-after': '3' })
+      const outcome = await sender.send(notification(`${base}/status-${status}`))
+      const rule = ANSWERS[answerToStatus(status)]
+      assert.equal(outcome.answer, answerToStatus(status), `${status}`)
+      assert.equal(outcome.ok, rule.verdict === 'delivered', `${status}`)
+      if (outcome.ok) continue
+      assert.equal(outcome.error.code, rule.code, `${status}`)
+      assert.equal(outcome.error.canRetry, rule.verdict === 'retried', `${status}`)
+      assert.equal(outcome.error.statusCode, status)
+      assert.equal(outcome.error.retryAfterSeconds, rule.retryAfter === 'ignored' ? undefined : 3, `${status}: Retry-After as its row says`)
+    }
+  })
+
+  test('a connection reset before the answer: the reset row (DELIVERY_NETWORK, retried)', async () => {
+    answer = (request) => request.socket.destroy()
+    const outcome = await client().send(notification(`${base}/reset`))
+    assert.equal(outcome.answer, 'reset', JSON.stringify(outcome))
+    assert.equal(failure(outcome).code, ANSWERS.reset.code)
+    assert.equal(failure(outcome).canRetry, true)
+  })
+
+  test('TLS against a plain HTTP server: the TLS failure row', async () => {
+    const outcome = await client().send(notification(`https://127.0.0.1:${port}/tls`))
+    assert.equal(outcome.answer, 'tlsFailure', JSON.stringify(outcome))
+    assert.equal(failure(outcome).code, ANSWERS.tlsFailure.code)
+  })
+
+  test('a URL of another scheme: the invalid URL row (final), nothing sent', async () => {
+    const outcome = await client().send(notification(`ftp://127.0.0.1:${port}/file`))
+    assert.equal(outcome.answer, 'invalidUrl')
+    assert.equal(failure(outcome).code, ErrorCodes.CALLBACK_URL_INVALID)
+    assert.equal(failure(outcome).canRetry, false)
+    assert.equal(seen.length, 0)
+  })
+
   test('connection refused: DELIVERY_NETWORK with the code', async () => {
     const free = await closedPort()
-    const error = failure(await client().send(notification(`http://127.0.0.1:${free}/nobody`)))
+    const outcome = await client().send(notification(`http://127.0.0.1:${free}/nobody`))
+    assert.equal(outcome.answer, 'refused')
+    const error = failure(outcome)
     assert.equal(error.code, ErrorCodes.DELIVERY_NETWORK)
     assert.equal(error.canRetry, true)
     assert.match(error.message, /ECONNREFUSED/)
@@ -295,7 +337,9 @@ describe('CallbackClient', () => {
     ] as const) {
       // Twice: a refusal is not remembered as a permission.
       for (let attempt = 0; attempt < 2; attempt++) {
-        const error = failure(await sender.send(notification(url)))
+        const outcome = await sender.send(notification(url))
+        assert.equal(outcome.answer, 'blockedAddress')
+        const error = failure(outcome)
         assert.equal(error.code, ErrorCodes.CALLBACK_ADDRESS_BLOCKED, `${url}: ${error.message}`)
         assert.equal(error.canRetry, false)
       }

@@ -1,6 +1,7 @@
 // Every branch of the settlement decision, with time and randomness given.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { answerToStatus } from '../../../src/delivery/answers.ts'
 import type { AttemptOutcome } from '../../../src/delivery/transport.ts'
 import { DeliveryError, ErrorCodes } from '../../../src/errors.ts'
 import { retryTiers } from '../../../src/names.ts'
@@ -12,8 +13,8 @@ const NOW = 1_800_000_000_000
 const middle = () => 0.5 // no jitter
 
 const attempted = (outcome: AttemptOutcome, startedAt = NOW - 40): Happening => ({ kind: 'attempted', outcome, startedAt })
-const ok = (statusCode = 200): AttemptOutcome => ({ ok: true, statusCode, durationMs: 40 })
-const failed = (error: DeliveryError): AttemptOutcome => ({ ok: false, error, durationMs: 40 })
+const ok = (statusCode = 200): AttemptOutcome => ({ ok: true, answer: 'success', statusCode, durationMs: 40 })
+const failed = (error: DeliveryError): AttemptOutcome => ({ ok: false, answer: answerToStatus(error.statusCode ?? 0), error, durationMs: 40 })
 const status = (code: number, retryAfterSeconds?: number) =>
   new DeliveryError(code === 410 ? ErrorCodes.DELIVERY_GONE : ErrorCodes.DELIVERY_HTTP_STATUS, `callback answered ${code}`, code !== 410, { statusCode: code, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) })
 const refused = (reason: 'circuit-open' | 'saturated', retryAt = NOW): Happening => ({ kind: 'refused', reason, retryAt, callbackOrigin: 'https://client.example' })
