@@ -12,6 +12,7 @@ import { ActivityLog } from '../src/dashboard/activity.ts'
 import { OriginAdmission } from '../src/delivery/origin-admission.ts'
 import { OriginGate } from '../src/delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS } from '../src/delivery/retry-policy.ts'
+import { originOf } from '../src/delivery/http-client.ts'
 import type { AttemptOutcome, Transport } from '../src/delivery/transport.ts'
 import type { InputRecord } from '../src/kafka/consumer-loop.ts'
 import { OutsideWaits } from '../src/kafka/in-flight-limit.ts'
@@ -42,7 +43,7 @@ const OK: AttemptOutcome = { ok: true, answer: 'success', statusCode: 200, durat
 // Stand-ins for the adapters: only what the pipeline calls on the way to "delivered".
 const store = { claim: (kind: string, id: number) => claims.add([kind, id]), settle: (settlement: unknown) => settlements.add(settlement) } as unknown as NotificationStore
 const publisher = { outcome: (outcome: unknown) => produced.add(JSON.stringify(outcome)) } as unknown as Publisher
-const transport: Transport = { send: () => new Promise((resolve) => setImmediate(resolve, OK)), close: () => Promise.resolve() }
+const transport: Transport = { attemptName: 'POST', destinationOf: (notification) => originOf(notification.callbackUrl), send: () => new Promise((resolve) => setImmediate(resolve, OK)), close: () => Promise.resolve() }
 const ctx: PipelineContext = {
   store,
   transport,

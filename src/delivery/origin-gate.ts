@@ -17,7 +17,6 @@
 //   its limit and no more, or when those already waiting would use up `maxWaitMs` (judged
 //   from its smoothed round-trip time; before its first answer, only `unansweredAfterMs`
 //   bounds the wait).
-import { memoByString } from '../lib/memo.ts'
 import type { AnswerRule } from './answers.ts'
 import { ConcurrencyLimit, DEFAULT_CONCURRENCY_LIMIT, type ConcurrencyLimitOptions } from './concurrency-limit.ts'
 
@@ -265,6 +264,3 @@ export class OriginGate {
     }
   }
 }
-
-/** "scheme://host:port" of a callback URL: what a circuit is kept for. Remembered for the last few hundred URLs (parsing costs ~1 µs). */
-export const originOf: (url: string) => string = memoByString((url) => URL.parse(url)?.origin ?? url, 256)

@@ -10,9 +10,9 @@
 // records written carry the notification's trace context (`trace`) in their Kafka headers.
 import type { ActivityResult } from '../dashboard/activity.ts'
 import { DeliveryError, ErrorCodes } from '../errors.ts'
-import type { TraceContextHeaders } from '../kafka/publisher.ts'
 import { KIND_TRAITS } from '../notifications/kinds.ts'
 import type { AttemptRecord, NotificationStatus } from '../store/notification-store.ts'
+import type { TraceHeaders } from '../telemetry/tracing.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
 import { givenUpLetter, outcomeRecord, retryEnvelope, statusRecord } from './letters.ts'
 import type { Decision } from './settle.ts'
@@ -29,7 +29,7 @@ export async function carryOut(
   dispatch: Dispatch,
   decision: Decision,
   attempt: MadeAttempt | undefined,
-  trace: TraceContextHeaders,
+  trace: TraceHeaders,
   signal: AbortSignal,
 ): Promise<ActivityResult> {
   const { store, publisher, metrics, logger } = ctx
@@ -85,7 +85,7 @@ export async function carryOut(
  * is published once more, as it was settled, since the first may never have left. Outcomes
  * are at least once; each copy reads the same. Only here is the status read back.
  */
-export async function publishOutcomeAgain(ctx: PipelineContext, dispatch: Dispatch, trace: TraceContextHeaders, signal: AbortSignal): Promise<void> {
+export async function publishOutcomeAgain(ctx: PipelineContext, dispatch: Dispatch, trace: TraceHeaders, signal: AbortSignal): Promise<void> {
   const { kind, processingId } = dispatch.notification
   if (!KIND_TRAITS[kind].publishesOutcome) return
   const settled = await step(ctx, signal, () => ctx.store.settled(kind, processingId))
@@ -96,7 +96,7 @@ export async function publishOutcomeAgain(ctx: PipelineContext, dispatch: Dispat
  * The outcome record, for the kinds that have one (contract §3: results). Not async: it runs
  * for every notification, and an async frame of its own costs ~0.5 KiB each.
  */
-function publishOutcome(ctx: PipelineContext, dispatch: Dispatch, status: NotificationStatus, trace: TraceContextHeaders, signal: AbortSignal, settling: boolean): Promise<void> | undefined {
+function publishOutcome(ctx: PipelineContext, dispatch: Dispatch, status: NotificationStatus, trace: TraceHeaders, signal: AbortSignal, settling: boolean): Promise<void> | undefined {
   const { kind, processingId } = dispatch.notification
   if (!KIND_TRAITS[kind].publishesOutcome) return undefined
   const outcome = outcomeRecord(processingId, status)

@@ -9,7 +9,7 @@
 // The whole handling is one span continuing the record's trace, the attempt a child span
 // whose context goes with the POST; what carry-out writes to Kafka carries the context on.
 import { ANSWERS } from '../delivery/answers.ts'
-import { originOf, type Ticket } from '../delivery/origin-gate.ts'
+import type { Ticket } from '../delivery/origin-gate.ts'
 import { inProcessWaitMs } from '../delivery/rate-limits.ts'
 import { ErrorCodes, Interrupted, NotificationError, describeError, type DeliveryError } from '../errors.ts'
 import type { ClaimResult } from '../store/notification-store.ts'
@@ -51,7 +51,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
   const { gate, metrics, logger } = ctx
   const { notification, history } = dispatch
   const { kind, processingId } = notification
-  const callbackOrigin = originOf(notification.callbackUrl)
+  const callbackOrigin = ctx.transport.destinationOf(notification)
   const refuse = (happening: Exclude<Happening, { kind: 'attempted' }>) => defer(ctx, dispatch, happening, handling, signal)
   let slotAt = dispatch.reservedSlotAt
   for (;;) {
@@ -112,7 +112,7 @@ async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: 
 
     // Attempt
     const startedAt = Date.now()
-    const traced = handling.attempt({ number: history.attempts + 1, callbackOrigin })
+    const traced = handling.attempt({ name: ctx.transport.attemptName, number: history.attempts + 1, destination: callbackOrigin })
     dispatch.waits.begin(startedAt)
     const outcome = await ctx.transport.send(notification, traced.headers)
     dispatch.waits.end(Date.now())

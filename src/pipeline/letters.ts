@@ -55,7 +55,7 @@ export function retryEnvelope(provenance: Provenance, notification: Notification
 export function attemptRecord(outcome: AttemptOutcome, startedAt: number): AttemptRecord {
   return {
     at: isoTime(startedAt),
-    status_code: outcome.ok ? outcome.statusCode : (outcome.error.statusCode ?? null),
+    status_code: (outcome.ok ? outcome.statusCode : outcome.error.statusCode) ?? null,
     error: outcome.ok ? null : outcome.error.message,
     duration_ms: outcome.durationMs,
   }

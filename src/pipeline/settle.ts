@@ -38,7 +38,7 @@ export type Happening =
 
 /** Each decision carries the notification's history after what happened. */
 export type Decision =
-  | { readonly kind: 'delivered'; readonly history: History; readonly statusCode: number }
+  | { readonly kind: 'delivered'; readonly history: History; readonly statusCode: number | undefined }
   | { readonly kind: 'retry'; readonly history: History; readonly tier: RetryTier; readonly dueAt: number; readonly error: DeliveryError; readonly reservedSlot?: boolean }
   | { readonly kind: 'give-up'; readonly history: History; readonly error: DeliveryError; readonly reason: string }
 

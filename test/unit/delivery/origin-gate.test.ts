@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ANSWERS } from '../../../src/delivery/answers.ts'
-import { OriginGate, originOf, type CircuitState, type GateDecision, type OriginGateOptions, type Ticket } from '../../../src/delivery/origin-gate.ts'
+import { originOf } from '../../../src/delivery/http-client.ts'
+import { OriginGate, type CircuitState, type GateDecision, type OriginGateOptions, type Ticket } from '../../../src/delivery/origin-gate.ts'
 
 const concurrency = { initial: 2, min: 1, max: 8, backoff: 0.5, latencyTolerance: 2 }
 const options: OriginGateOptions = { window: 4, failureThreshold: 3, openMs: 1000, maxOpenMs: 3000, concurrency, maxWaitMs: 500, unansweredAfterMs: 200, forgetAfterMs: 60_000 }
