@@ -41,16 +41,16 @@ const produced = new MicroBatcher<string, void>((items) => Promise.resolve(items
 const OK: AttemptOutcome = { ok: true, answer: 'success', statusCode: 200, durationMs: 1 }
 
 // Stand-ins for the adapters: only what the pipeline calls on the way to "delivered".
-const store = { claim: (kind: string, id: number) => claims.add([kind, id]), settle: (settlement: unknown) => settlements.add(settlement) } as unknown as NotificationStore
+const store = { claim: (kind: string, id: number) => claims.add([kind, id]), saveSettlement: (settlement: unknown) => settlements.add(settlement) } as unknown as NotificationStore
 const publisher = { outcome: (outcome: unknown) => produced.add(JSON.stringify(outcome)) } as unknown as Publisher
 const transport: Transport = { attemptName: 'POST', destinationOf: (notification) => originOf(notification.callbackUrl), send: () => new Promise((resolve) => setImmediate(resolve, OK)), close: () => Promise.resolve() }
 const ctx: PipelineContext = {
   store,
   transport,
   publisher,
-  gate: new OriginAdmission(new OriginGate()),
+  admission: new OriginAdmission(new OriginGate()),
   // No pause, hold or rate limit: the hot path's one look at the shared origin state.
-  origins: { admission: () => ({ kind: 'open' }), rateLimitFor: () => undefined } as unknown as OriginControls,
+  origins: { standing: () => ({ kind: 'open' }), rateLimitFor: () => undefined } as unknown as OriginControls,
   tracing: untraced(loadConfig({}).tracing).tracing,
   metrics: createMetrics({ defaultMetrics: false, sources: { inFlight: () => [], lag: () => [], circuits: () => [], concurrencyLimits: () => [] } }),
   logger: createLogger({ level: 'warn', dir: undefined }).logger,

@@ -8,7 +8,8 @@
 import { Interrupted } from '../errors.ts'
 import type { AnswerEffect, OriginGate, Refusal, Ticket } from './origin-gate.ts'
 
-export type Admission = { ok: true; ticket: Ticket } | Refusal
+/** What admit() gives: a ticket to make the attempt, or the gate's refusal. */
+export type TicketOrRefusal = { ok: true; ticket: Ticket } | Refusal
 
 /** How often a line looks whether its origin went quiet and whose wait is over. */
 const CHECK_EVERY_MS = 200
@@ -16,7 +17,7 @@ const CHECK_EVERY_MS = 200
 interface Waiter {
   /** When it stops waiting (FIFO: never earlier than the one ahead of it). */
   readonly deadline: number
-  readonly settle: (admission: Admission) => void
+  readonly settle: (admission: TicketOrRefusal) => void
 }
 
 interface Line {
@@ -34,13 +35,13 @@ export class OriginAdmission {
   }
 
   /** A ticket, at once or once a slot is free, or a refusal; rejects with Interrupted when `signal` aborts first. */
-  admit(origin: string, signal: AbortSignal): Admission | Promise<Admission> {
+  admit(origin: string, signal: AbortSignal): TicketOrRefusal | Promise<TicketOrRefusal> {
     const now = Date.now()
     const line = this.#lines.get(origin)
     const decision = this.#gate.acquire(origin, now, line?.waiters.length ?? 0)
     if (decision.ok || decision.reason !== 'wait') return decision
     if (signal.aborted) return Promise.reject(new Interrupted())
-    return new Promise<Admission>((resolve, reject) => {
+    return new Promise<TicketOrRefusal>((resolve, reject) => {
       const { waiters } = line ?? this.#open(origin)
       const leave = () => {
         signal.removeEventListener('abort', onAbort)

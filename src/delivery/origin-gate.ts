@@ -77,7 +77,7 @@ export interface Ticket {
   readonly id: number
 }
 
-interface OriginState {
+interface OriginEntry {
   /** Ticket id → when it was admitted, oldest first. */
   readonly inFlight: Map<number, number>
   readonly limit: ConcurrencyLimit
@@ -99,7 +99,7 @@ interface OriginState {
 
 export class OriginGate {
   readonly #options: OriginGateOptions
-  readonly #origins = new Map<string, OriginState>()
+  readonly #origins = new Map<string, OriginEntry>()
   #tickets = 0
   #sweepAt = 0
 
@@ -207,7 +207,7 @@ export class OriginGate {
     return list
   }
 
-  #state(origin: string, now: number): OriginState {
+  #state(origin: string, now: number): OriginEntry {
     let state = this.#origins.get(origin)
     if (!state) {
       state = {
@@ -229,12 +229,12 @@ export class OriginGate {
     return state
   }
 
-  #quiet(state: OriginState, now: number): boolean {
+  #quiet(state: OriginEntry, now: number): boolean {
     const oldest = state.inFlight.values().next().value ?? now
     return now - Math.max(oldest, state.answeredAt) >= this.#options.unansweredAfterMs
   }
 
-  #remember(state: OriginState, failed: boolean): void {
+  #remember(state: OriginEntry, failed: boolean): void {
     if (state.recent.length < this.#options.window) state.recent.push(failed)
     else {
       if (state.recent[state.next]) state.failures--
@@ -244,14 +244,14 @@ export class OriginGate {
     if (failed) state.failures++
   }
 
-  #forget(state: OriginState): void {
+  #forget(state: OriginEntry): void {
     state.recent.length = 0
     state.next = 0
     state.failures = 0
   }
 
   /** An origin with nothing in flight, a closed circuit, no recent failure and nothing learned needs no state. */
-  #dropIfIdle(origin: string, state: OriginState): void {
+  #dropIfIdle(origin: string, state: OriginEntry): void {
     if (state.inFlight.size === 0 && state.openUntil === 0 && state.failures === 0 && state.limit.pristine) this.#origins.delete(origin)
   }
 

@@ -17,14 +17,15 @@ import type { CircuitState } from '../delivery/origin-gate.ts'
 import { rateLimitFor } from '../delivery/rate-limits.ts'
 import type { OriginPause, OriginStore, OriginsSnapshot } from '../store/origin-store.ts'
 
-export type Admission = { kind: 'open' } | { kind: 'paused'; pause: OriginPause } | { kind: 'held'; until: number }
+/** What the shared controls say of an origin now: open to sends, paused, or held (Retry-After). */
+export type OriginStanding = { kind: 'open' } | { kind: 'paused'; pause: OriginPause } | { kind: 'held'; until: number }
 
-export type OriginState = 'healthy' | 'circuit-open' | 'rate-limited' | 'paused'
+export type OriginViewState = 'healthy' | 'circuit-open' | 'rate-limited' | 'paused'
 
 /** One origin as GET /admin/origins shows it. */
 export interface OriginView {
   origin: string
-  state: OriginState
+  state: OriginViewState
   pause: OriginPause | null
   /** This replica's circuit for the origin. */
   circuit: CircuitState
@@ -104,7 +105,7 @@ export class OriginControls {
     return this.#refreshing
   }
 
-  admission(origin: string, now: number): Admission {
+  standing(origin: string, now: number): OriginStanding {
     const pause = this.#snapshot.pauses.get(origin)
     if (pause) return { kind: 'paused', pause }
     const until = this.#snapshot.holds.get(origin)
@@ -194,7 +195,7 @@ export class OriginControls {
       const heldUntil = until !== undefined && until > now ? until : undefined
       const circuit = circuitOf.get(origin) ?? 'closed'
       const backlog = backlogs[i] ?? 0
-      const state: OriginState = pause ? 'paused' : circuit !== 'closed' ? 'circuit-open' : heldUntil !== undefined || backlog > 0 ? 'rate-limited' : 'healthy'
+      const state: OriginViewState = pause ? 'paused' : circuit !== 'closed' ? 'circuit-open' : heldUntil !== undefined || backlog > 0 ? 'rate-limited' : 'healthy'
       return {
         origin,
         state,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ANSWERS } from '../../../src/delivery/answers.ts'
-import { OriginAdmission, type Admission } from '../../../src/delivery/origin-admission.ts'
+import { OriginAdmission, type TicketOrRefusal } from '../../../src/delivery/origin-admission.ts'
 import { OriginGate, type OriginGateOptions, type Ticket } from '../../../src/delivery/origin-gate.ts'
 import { Interrupted } from '../../../src/errors.ts'
 
@@ -20,7 +20,7 @@ const options: OriginGateOptions = {
   forgetAfterMs: 60_000,
 }
 
-function ticket(admission: Admission): Ticket {
+function ticket(admission: TicketOrRefusal): Ticket {
   assert.ok(admission.ok, `expected a ticket, got ${JSON.stringify(admission)}`)
   return admission.ticket
 }

@@ -1,5 +1,5 @@
-// Pure: what becomes of a notification once its attempt is over, or once its callback
-// origin refused to take it now (circuit open, saturated, holding us off with Retry-After,
+// Pure: the decision of what becomes of a notification once its attempt is over, or once its
+// destination (callback origin) refused to take it now (circuit open, saturated, holding us off with Retry-After,
 // or its rate-limit slot is further ahead than is worth waiting for in-process). Time and randomness are inputs,
 // so every branch is unit-tested; the stages around it only carry the decision out.
 //
@@ -32,9 +32,9 @@ export interface RetrySchedule {
 
 export type Happening =
   | { readonly kind: 'attempted'; readonly outcome: AttemptOutcome; readonly startedAt: number }
-  | { readonly kind: 'refused'; readonly reason: 'circuit-open' | 'saturated' | 'held'; readonly retryAt: number; readonly callbackOrigin: string }
+  | { readonly kind: 'refused'; readonly reason: 'circuit-open' | 'saturated' | 'held'; readonly retryAt: number; readonly destination: string }
   /** Its rate-limit slot, reserved, is at `slotAt`. */
-  | { readonly kind: 'slot-later'; readonly slotAt: number; readonly callbackOrigin: string }
+  | { readonly kind: 'slot-later'; readonly slotAt: number; readonly destination: string }
 
 /** Each decision carries the notification's history after what happened. */
 export type Decision =
@@ -46,7 +46,7 @@ export type Decision =
  * @param now when the decision is made (the attempt's end, or the refusal)
  * @param random a number in [0, 1) for the retry jitter
  */
-export function settle(happening: Happening, history: History, schedule: RetrySchedule, now: number, random: () => number = Math.random): Decision {
+export function decide(happening: Happening, history: History, schedule: RetrySchedule, now: number, random: () => number = Math.random): Decision {
   switch (happening.kind) {
     case 'attempted':
       return afterAttempt(happening, history, schedule, now, random)
@@ -83,7 +83,7 @@ function untilSlot(slot: Extract<Happening, { kind: 'slot-later' }>, history: Hi
   const waitMs = slot.slotAt - now
   const tier = schedule.tiers.find((candidate) => candidate.delayMs >= waitMs) ?? schedule.tiers.at(-1)
   if (!tier) throw new Error('no retry tier')
-  const error = new DeliveryError(ErrorCodes.CALLBACK_RATE_LIMITED, `callback origin ${slot.callbackOrigin} is rate-limited: next send slot in ${waitMs} ms`, true)
+  const error = new DeliveryError(ErrorCodes.CALLBACK_RATE_LIMITED, `callback origin ${slot.destination} is rate-limited: next send slot in ${waitMs} ms`, true)
   return { kind: 'retry', history, tier, dueAt: slot.slotAt, error, reservedSlot: true }
 }
 
@@ -91,7 +91,7 @@ function untilSlot(slot: Extract<Happening, { kind: 'slot-later' }>, history: Hi
 function afterRefusal(refusal: Extract<Happening, { kind: 'refused' }>, history: History, schedule: RetrySchedule, now: number): Decision {
   const after: History = { attempts: history.attempts, deferrals: history.deferrals + 1, firstAttemptAt: history.firstAttemptAt ?? now }
   const why = REFUSAL_WHY[refusal.reason]
-  const reason = `callback origin ${refusal.callbackOrigin} ${why}`
+  const reason = `callback origin ${refusal.destination} ${why}`
   const tier = tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.deferrals)
   if (!tier) {
     const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, `${reason} for longer than the retry schedule`, false)
