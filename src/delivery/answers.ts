@@ -1,7 +1,7 @@
 // Pure: THE table of what an attempt's answer means, read by every part that acts on one:
 // the transport (which error code and whether a retry can help: http-client.ts), the origin
 // gate (circuit: origin-gate.ts), the adaptive concurrency limit (concurrency-limit.ts), the
-// shared Retry-After hold (pipeline/attempt.ts) and the retry policy (retry-policy.ts).
+// shared Retry-After hold (pipeline/deliver.ts) and the retry policy (retry-policy.ts).
 // Change a rule here and nowhere else; test/unit/delivery/answers.test.ts walks every row.
 //
 // A transport names the row of each attempt it makes (AttemptOutcome.answer): the HTTP

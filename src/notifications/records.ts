@@ -7,7 +7,7 @@ import { NOTIFICATION_KINDS } from './kinds.ts'
 import type { Notification } from './payload.ts'
 
 /** A notification as written to Kafka: the same in a retry record and in a dead letter. */
-export const storedNotificationSchema = z.object({
+const storedNotificationSchema = z.object({
   kind: z.enum(NOTIFICATION_KINDS),
   processing_id: z.number().int(),
   webhook_id: z.string(),
@@ -43,7 +43,7 @@ export function fromStored(stored: StoredNotification): Notification {
 }
 
 /** The input record a notification came from, named in its dead letter. */
-export const recordSourceSchema = z.object({
+const recordSourceSchema = z.object({
   topic: z.string(),
   partition: z.number().int(),
   offset: z.string(),
@@ -52,7 +52,7 @@ export const recordSourceSchema = z.object({
 })
 export type RecordSource = z.infer<typeof recordSourceSchema>
 
-export const retryEnvelopeSchema = z.object({
+const retryEnvelopeSchema = z.object({
   v: z.literal(1),
   notification: storedNotificationSchema,
   /** Attempts made so far (0 for a notification replayed from the dead-letter topic). */

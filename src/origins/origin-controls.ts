@@ -3,7 +3,8 @@
 //   paused   (by an operator, or automatically when its circuit stayed open too long):
 //            its notifications are parked in Redis, oldest first, and go back to the first
 //            retry tier in that order once it is resumed; no attempt is used meanwhile.
-//   held     (it answered 429 or 503 with Retry-After): nobody calls it before then.
+//   held     (it answered with Retry-After where the answer table says the answer holds the
+//            origin, delivery/answers.ts): nobody calls it before then.
 //   limited  (CALLBACK_RATE_LIMITS): each send takes the origin's next slot (GCRA in Redis).
 // The mirror is refreshed whenever a replica announces a change (pub/sub) and every
 // REFRESH_MS in case an announcement was missed.
@@ -122,7 +123,7 @@ export class OriginControls {
     return this.#options.store.reserve(origin, perSecond)
   }
 
-  /** The origin answered 429/503 with Retry-After: every replica leaves it alone until then. */
+  /** The origin asked to be left alone (an answer that holds it, delivery/answers.ts): every replica leaves it alone until then. */
   async hold(origin: string, retryAfterMs: number, now: number): Promise<void> {
     const until = now + Math.min(retryAfterMs, MAX_HOLD_MS)
     const holds = new Map(this.#snapshot.holds)
