@@ -2,11 +2,11 @@
 // (or silence) becomes an outcome, the deadline, the cap on the answer read, the
 // address guard and connection reuse. No broker, no Redis.
 import assert from 'node:assert/strict'
+import diagnostics from 'node:diagnostics_channel'
 import { createHmac } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { AddressGuard } from '../../src/delivery/address-guard.ts'
 import { ANSWERS, answerToStatus } from '../../src/delivery/answers.ts'
@@ -201,14 +201,17 @@ describe('CallbackClient', () => {
 
   test('302: an error, the redirect is not followed', async () => {
     answer = reply(302, { location: `${base}/elsewhere` })
-    const error = failure(await client().send(notification(`${base}/moved`)))
+    const sender = client({ connectionsPerOrigin: 1 })
+    const error = failure(await sender.send(notification(`${base}/moved`)))
     assert.equal(error.code, ErrorCodes.DELIVERY_HTTP_STATUS)
     assert.equal(error.statusCode, 302)
     assert.match(error.message, /redirects are not followed/)
-    await sleep(100)
+    // A request sent after it on the one connection: a redirect followed would have reached the server before it.
+    answer = reply(200)
+    assert.equal((await sender.send(notification(`${base}/next`))).ok, true)
     assert.deepEqual(
       seen.map((request) => request.url),
-      ['/moved'],
+      ['/moved', '/next'],
     )
   })
 
@@ -358,19 +361,39 @@ describe('CallbackClient', () => {
   test('attempts that wait for a busy connection and pass their deadline are never sent', async () => {
     answer = () => undefined
     const sender = client({ timeoutMs: 300, connectionsPerOrigin: 1 })
-    const started = performance.now()
-    const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => sender.send(notification(`${base}/queued/${i}`))))
-    const waited = performance.now() - started
-    for (const outcome of outcomes) assert.equal(failure(outcome).code, ErrorCodes.DELIVERY_TIMEOUT)
-    assert.ok(waited >= 290 && waited < 1500, `waited ${waited} ms`)
-    await sleep(300)
-    assert.deepEqual(
-      seen.map((request) => request.url),
-      ['/queued/0'],
-    )
+    // When undici writes each request (after its headers went to the socket), and when each attempt settled.
+    const written = new Map<string, number>()
+    const settled = new Map<string, number>()
+    const onWritten = (message: unknown): void => {
+      written.set((message as { request: { path: string } }).request.path, performance.now())
+    }
+    diagnostics.subscribe('undici:client:sendHeaders', onWritten)
+    try {
+      const started = performance.now()
+      const sends = Array.from({ length: 10 }, (_, i) =>
+        sender.send(notification(`${base}/queued/${i}`)).then((outcome) => {
+          settled.set(`/queued/${i}`, performance.now())
+          return outcome
+        }),
+      )
+      const outcomes = await Promise.all(sends)
+      const waited = performance.now() - started
+      for (const outcome of outcomes) assert.equal(failure(outcome).code, ErrorCodes.DELIVERY_TIMEOUT)
+      assert.ok(waited >= 290 && waited < 1500, `waited ${waited} ms`)
+      // The client is still usable; and its one connection takes requests in order, so once
+      // this one is answered every attempt queued before it was written or dropped.
+      answer = reply(200)
+      assert.equal((await sender.send(notification(`${base}/after`))).ok, true)
+    } finally {
+      diagnostics.unsubscribe('undici:client:sendHeaders', onWritten)
+    }
+    assert.ok(written.has('/queued/0'))
+    // Deadlines are timers of whole milliseconds: one queued behind may be written just before its own.
+    for (const [path, at] of written) {
+      const deadline = settled.get(path)
+      if (deadline !== undefined) assert.ok(at < deadline, `${path} written ${(at - deadline).toFixed(1)} ms after its deadline`)
+    }
+    assert.ok(written.size < 11, `${written.size - 1} of the 10 queued attempts written: most expire in the queue`)
     assert.ok(connections <= 3, `${connections} connections`)
-    // The client is still usable.
-    answer = reply(200)
-    assert.equal((await sender.send(notification(`${base}/after`))).ok, true)
   })
 })
