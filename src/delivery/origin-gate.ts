@@ -1,4 +1,4 @@
-// Per callback origin: a circuit breaker and a concurrency limit, so that one client whose
+// Per destination (the transport's key; HTTP: the callback origin): a circuit breaker and a concurrency limit, so that one client whose
 // endpoint fails or hangs is tried less often instead of holding the capacity every other
 // client needs, while a client that answers well gets as much as it takes. Pure (time is
 // passed in); refused notifications are deferred to a retry tier without counting an
@@ -11,8 +11,8 @@
 //   time still gets its traffic; one that is down stops getting it.
 // Limit: each origin may have `limit` attempts in flight (admission to the end of the
 //   attempt), adapted to its answers (concurrency-limit.ts: grows while it answers well,
-//   shrinks on the answers whose rule says `lowersLimit`, answers.ts). At its limit, a notification may wait for a slot when
-//   the origin is answering and the wait is likely short (`wait`); it is refused
+//   shrinks on the answers whose rule says `lowersLimit`, answers.ts). At its limit, a
+//   notification may wait for a slot when the origin is answering and the wait is likely short (`wait`); it is refused
 //   (`saturated`) when nothing answered for `unansweredAfterMs`, so a hung origin holds
 //   its limit and no more, or when those already waiting would use up `maxWaitMs` (judged
 //   from its smoothed round-trip time; before its first answer, only `unansweredAfterMs`
