@@ -12,6 +12,7 @@ import { ActivityLog } from '../src/dashboard/activity.ts'
 import { OriginAdmission } from '../src/delivery/origin-admission.ts'
 import { OriginGate } from '../src/delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS } from '../src/delivery/retry-policy.ts'
+import { originOf } from '../src/delivery/http-client.ts'
 import type { AttemptOutcome, Transport } from '../src/delivery/transport.ts'
 import type { InputRecord } from '../src/kafka/consumer-loop.ts'
 import { OutsideWaits } from '../src/kafka/in-flight-limit.ts'
@@ -37,19 +38,19 @@ const WARM_UP_BURSTS = 50
 const claims = new MicroBatcher<unknown, ClaimResult>((items) => Promise.resolve(items.map(() => ({ status: 'claimed', token: 'token' }) as const)), { maxBatch: 500 })
 const settlements = new MicroBatcher<unknown, void>((items) => Promise.resolve(items.map(() => undefined)), { maxBatch: 500 })
 const produced = new MicroBatcher<string, void>((items) => Promise.resolve(items.map(() => undefined)), { maxBatch: 500, lingerMs: 2 })
-const OK: AttemptOutcome = { ok: true, statusCode: 200, durationMs: 1 }
+const OK: AttemptOutcome = { ok: true, answer: 'success', statusCode: 200, durationMs: 1 }
 
 // Stand-ins for the adapters: only what the pipeline calls on the way to "delivered".
-const store = { claim: (kind: string, id: number) => claims.add([kind, id]), settle: (settlement: unknown) => settlements.add(settlement) } as unknown as NotificationStore
+const store = { claim: (kind: string, id: number) => claims.add([kind, id]), saveSettlement: (settlement: unknown) => settlements.add(settlement) } as unknown as NotificationStore
 const publisher = { outcome: (outcome: unknown) => produced.add(JSON.stringify(outcome)) } as unknown as Publisher
-const transport: Transport = { send: () => new Promise((resolve) => setImmediate(resolve, OK)), close: () => Promise.resolve() }
+const transport: Transport = { attemptName: 'POST', destinationOf: (notification) => originOf(notification.callbackUrl), send: () => new Promise((resolve) => setImmediate(resolve, OK)), close: () => Promise.resolve() }
 const ctx: PipelineContext = {
   store,
   transport,
   publisher,
-  gate: new OriginAdmission(new OriginGate()),
+  admission: new OriginAdmission(new OriginGate()),
   // No pause, hold or rate limit: the hot path's one look at the shared origin state.
-  origins: { admission: () => ({ kind: 'open' }), rateLimitFor: () => undefined } as unknown as OriginControls,
+  origins: { standing: () => ({ kind: 'open' }), rateLimitFor: () => undefined } as unknown as OriginControls,
   tracing: untraced(loadConfig({}).tracing).tracing,
   metrics: createMetrics({ defaultMetrics: false, sources: { inFlight: () => [], lag: () => [], circuits: () => [], concurrencyLimits: () => [] } }),
   logger: createLogger({ level: 'warn', dir: undefined }).logger,

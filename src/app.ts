@@ -111,7 +111,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     store,
     transport: client,
     publisher,
-    gate: new OriginAdmission(gate),
+    admission: new OriginAdmission(gate),
     origins,
     metrics,
     logger,

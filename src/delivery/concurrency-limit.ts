@@ -7,7 +7,7 @@
 // - It grows only while latency holds (the recent round-trip time within `latencyTolerance`×
 //   the long-run one, give or take a few ms) and while the limit is used (at least half of it in flight): an idle
 //   origin does not earn a limit it never showed it can take.
-// - Timeouts, 429, 5xx and refused connections multiply it by `backoff`, once per round
+// - The answers whose rule says `lowersLimit` (answers.ts) multiply it by `backoff`, once per round
 //   trip: answers to attempts that started before the last decrease belong to the round
 //   already counted (a hung origin's 32 timeouts halve the limit once, not 32 times).
 // - Never below `min`, never above `max` (CALLBACK_MAX_CONNECTIONS_PER_ORIGIN).
@@ -47,7 +47,7 @@ const LONG_RTT_WEIGHT = 0.01
 /** Latency differences this small are our event loop's, not the origin's: they never stop growth. */
 const LATENCY_SLACK_MS = 5
 
-export interface Answer {
+export interface RoundTrip {
   /** When the attempt started (its admission): tells which round trip it belongs to. */
   readonly startedAt: number
   readonly durationMs: number
@@ -97,16 +97,16 @@ export class ConcurrencyLimit {
     return this.#limit === this.#options.initial && this.#decreasedAt === Number.NEGATIVE_INFINITY
   }
 
-  /** An answer that says nothing against the origin (2xx, or a 4xx that refuses only this notification). */
-  answered(answer: Answer): void {
+  /** An answer whose rule does not lower the limit (answers.ts). */
+  answered(answer: RoundTrip): void {
     this.#observe(answer.durationMs)
     if (answer.inFlight * 2 < this.#limit) return
     if (this.#shortRttMs > this.#options.latencyTolerance * this.#longRttMs + LATENCY_SLACK_MS) return
     this.#limit = Math.min(this.#options.max, this.#limit + (this.#limit < this.#slowStartBelow ? 1 : 1 / this.#limit))
   }
 
-  /** A timeout, 429, 5xx or refused connection. */
-  overloaded(answer: Answer, now: number): void {
+  /** An answer whose rule says `lowersLimit` (answers.ts). */
+  overloaded(answer: RoundTrip, now: number): void {
     this.#observe(answer.durationMs)
     if (answer.startedAt < this.#decreasedAt) return
     this.#limit = Math.max(this.#options.min, this.#limit * this.#options.backoff)

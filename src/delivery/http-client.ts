@@ -8,13 +8,17 @@
 // notification, the largest share of the service's allocation. Here one small handler
 // object per attempt does the same job and resolves one promise.
 import { createSecretKey, type KeyObject } from 'node:crypto'
-import { request as httpRequest } from 'node:http'
-import type { Socket } from 'node:net'
-import { Agent, buildConnector, errors as undiciErrors, type Dispatcher } from 'undici'
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
+import type { ProxySettings } from '../config.ts'
 import { DeliveryError, ErrorCodes, describeError } from '../errors.ts'
 import type { Notification } from '../notifications/payload.ts'
 import { notificationHeaders } from '../notifications/signing.ts'
+import type { TraceHeaders } from '../telemetry/tracing.ts'
+import { isHttpUrl } from '../lib/http-url.ts'
+import { memoByString } from '../lib/memo.ts'
 import { AddressBlockedError, type AddressGuard } from './address-guard.ts'
+import { ANSWERS, answerToStatus, canRetryAnswer, type AnswerKind } from './answers.ts'
+import { ProxyError, tunnelConnector } from './proxy-tunnel.ts'
 import { parseRetryAfter } from './retry-policy.ts'
 import type { AttemptOutcome, Transport } from './transport.ts'
 
@@ -25,14 +29,7 @@ export interface CallbackClientOptions {
   readonly secrets: readonly Buffer[]
   readonly guard: AddressGuard
   /** CALLBACK_PROXY_URL: every connection is a CONNECT tunnel through this proxy. */
-  readonly proxy?: CallbackProxy | undefined
-}
-
-export interface CallbackProxy {
-  readonly host: string
-  readonly port: number
-  readonly username: string | undefined
-  readonly password: string | undefined
+  readonly proxy?: ProxySettings | undefined
 }
 
 /** Where a callback URL is sent: what dispatch() needs. */
@@ -41,19 +38,25 @@ interface Target {
   readonly path: string
 }
 
-/** Parsed callback URLs kept; many notifications share one. Cleared when full. */
+/** Parsed callback URLs remembered (forgotten all at once when full). */
 const MAX_TARGETS = 1000
 
+/** "scheme://host:port" of a callback URL: the HTTP destination key. Remembered for the last few hundred URLs (parsing costs ~1 µs). */
+export const originOf: (url: string) => string = memoByString((url) => URL.parse(url)?.origin ?? url, 256)
+
 export class CallbackClient implements Transport {
+  readonly attemptName = 'POST'
   readonly #agent: Agent
   readonly #options: CallbackClientOptions
-  readonly #targets = new Map<string, Target>()
+  /** Parsed callback URLs; many notifications share one. */
+  readonly #target: (callbackUrl: string) => Target
   /** KeyObjects made once: createHmac with raw bytes builds one per signature (~1.6 KiB). */
   readonly #signingKeys: readonly KeyObject[]
 
   constructor(options: CallbackClientOptions) {
     this.#options = options
     this.#signingKeys = options.secrets.map((secret) => createSecretKey(secret))
+    this.#target = memoByString((callbackUrl) => targetOf(callbackUrl, options.guard), MAX_TARGETS)
     this.#agent = new Agent({
       connections: options.connectionsPerOrigin,
       keepAliveTimeout: 30_000,
@@ -66,7 +69,11 @@ export class CallbackClient implements Transport {
     })
   }
 
-  send(notification: Notification, traceHeaders?: Readonly<Record<string, string>>): Promise<AttemptOutcome> {
+  destinationOf(notification: Notification): string {
+    return originOf(notification.callbackUrl)
+  }
+
+  send(notification: Notification, traceHeaders?: TraceHeaders): Promise<AttemptOutcome> {
     const attempt = new Attempt(this.#options.timeoutMs, this.#options.maxResponseBytes)
     try {
       const { origin, path } = this.#target(notification.callbackUrl)
@@ -85,21 +92,24 @@ export class CallbackClient implements Transport {
     await this.#agent.close()
   }
 
-  /** Throws as `new URL()` and the guard do; only URLs that may be sent to are kept. */
-  #target(callbackUrl: string): Target {
-    let target = this.#targets.get(callbackUrl)
-    if (target !== undefined) return target
-    const url = new URL(callbackUrl)
-    // Pure for a given URL, so a URL kept here has passed it.
-    this.#options.guard.assertLiteralHostAllowed(url)
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      // request() refused other schemes with this error; kept so the outcome is the same.
-      throw new undiciErrors.InvalidArgumentError('Invalid URL protocol: the URL must start with `http:` or `https:`.')
-    }
-    target = { origin: url.origin, path: url.pathname + url.search }
-    if (this.#targets.size >= MAX_TARGETS) this.#targets.clear()
-    this.#targets.set(callbackUrl, target)
-    return target
+}
+
+/**
+ * Where a callback URL is sent. Throws as `new URL()` and the guard do, or InvalidCallbackUrl;
+ * pure for a given URL and guard, so only URLs that may be sent to are remembered.
+ */
+function targetOf(callbackUrl: string, guard: AddressGuard): Target {
+  const url = new URL(callbackUrl)
+  guard.assertLiteralHostAllowed(url)
+  if (!isHttpUrl(url)) throw new InvalidCallbackUrl(`callback URL ${url.protocol}//… is not an absolute http(s) URL`)
+  return { origin: url.origin, path: url.pathname + url.search }
+}
+
+/** A callback URL that parses but cannot be sent to over HTTP (another scheme, no host). */
+class InvalidCallbackUrl extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'InvalidCallbackUrl'
   }
 }
 
@@ -160,7 +170,10 @@ class Attempt implements Dispatcher.DispatchHandler {
   /** undici passes a null controller (its types say otherwise) when dispatch() fails at once; send() does too. */
   onResponseError(_controller: Dispatcher.DispatchController | null, error: unknown): void {
     if (this.#statusCode !== 0) this.#settle(this.#answered())
-    else this.#settle({ ok: false, error: transportError(error, this.#timeoutMs), durationMs: this.#elapsed() })
+    else {
+      const answer = answerToFailure(error)
+      this.#settle({ ok: false, answer, error: transportError(answer, error, this.#timeoutMs), durationMs: this.#elapsed() })
+    }
   }
 
   /** The deadline: settle, then stop the request if it started (undici then reports it to us, ignored). */
@@ -178,8 +191,9 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   #answered(): AttemptOutcome {
     const statusCode = this.#statusCode
-    if (statusCode >= 200 && statusCode < 300) return { ok: true, statusCode, durationMs: this.#elapsed() }
-    return { ok: false, error: statusError(statusCode, this.#retryAfter), durationMs: this.#elapsed() }
+    const answer = answerToStatus(statusCode)
+    if (answer === 'success') return { ok: true, answer, statusCode, durationMs: this.#elapsed() }
+    return { ok: false, answer, error: statusError(answer, statusCode, this.#retryAfter), durationMs: this.#elapsed() }
   }
 
   #settle(outcome: AttemptOutcome): void {
@@ -199,39 +213,68 @@ function onDeadline(attempt: Attempt): void {
   attempt.expire()
 }
 
-function statusError(statusCode: number, retryAfter: string | string[] | undefined): DeliveryError {
-  if (statusCode === 410) {
-    return new DeliveryError(ErrorCodes.DELIVERY_GONE, 'callback answered 410 Gone', false, { statusCode })
-  }
-  const retryAfterSeconds = parseRetryAfter(retryAfter, Date.now())
-  const redirect = statusCode >= 300 && statusCode < 400 ? ' (redirects are not followed)' : ''
-  return new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, `callback answered ${statusCode}${redirect}`, true, {
+/** The error of an answer that is not 2xx: its code and whether a retry can help from the answer table. */
+function statusError(answer: AnswerKind, statusCode: number, retryAfter: string | string[] | undefined): DeliveryError {
+  const { code, retryAfter: use } = ANSWERS[answer]
+  const retryAfterSeconds = use === 'ignored' ? undefined : parseRetryAfter(retryAfter, Date.now())
+  const what = answer === 'gone' ? ' Gone' : answer === 'redirect' ? ' (redirects are not followed)' : ''
+  return new DeliveryError(code ?? ErrorCodes.DELIVERY_HTTP_STATUS, `callback answered ${statusCode}${what}`, canRetryAnswer(answer), {
     statusCode,
     ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
   })
 }
 
-function transportError(error: unknown, timeoutMs: number): DeliveryError {
-  const blocked = findCause(error, (cause) => cause instanceof AddressBlockedError)
-  if (blocked) return new DeliveryError(ErrorCodes.CALLBACK_ADDRESS_BLOCKED, blocked.message, false, { cause: error })
-  const proxy = findCause(error, (cause) => cause instanceof ProxyError)
-  // Our egress proxy failed, not the client's endpoint: retried, and not held against its origin.
-  if (proxy) return new DeliveryError(ErrorCodes.CALLBACK_PROXY_UNAVAILABLE, proxy.message, true, { cause: error })
-  const timedOut = findCause(
-    error,
-    (cause) =>
-      (cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) ||
-      cause instanceof undiciErrors.HeadersTimeoutError ||
-      cause instanceof undiciErrors.BodyTimeoutError ||
-      cause instanceof undiciErrors.ConnectTimeoutError,
+/** Which row of the answer table a failure without an answer is. */
+function answerToFailure(error: unknown): AnswerKind {
+  if (findCause(error, (cause) => cause instanceof AddressBlockedError)) return 'blockedAddress'
+  // Our egress proxy failed, not the client's endpoint.
+  if (findCause(error, (cause) => cause instanceof ProxyError)) return 'proxyUnavailable'
+  if (findCause(error, isTimeout)) return 'timeout'
+  if (findCause(error, isInvalidUrl)) return 'invalidUrl'
+  const code = errnoOf(error)
+  if (code === 'ECONNREFUSED') return 'refused'
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') return 'reset'
+  if (code !== undefined && TLS_FAILURE.test(code)) return 'tlsFailure'
+  return 'networkFailure'
+}
+
+function isTimeout(cause: unknown): boolean {
+  return (
+    (cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) ||
+    cause instanceof undiciErrors.HeadersTimeoutError ||
+    cause instanceof undiciErrors.BodyTimeoutError ||
+    cause instanceof undiciErrors.ConnectTimeoutError
   )
-  if (timedOut) return new DeliveryError(ErrorCodes.DELIVERY_TIMEOUT, `no answer within ${timeoutMs} ms`, true, { cause: error })
-  if (error instanceof TypeError && error.message.includes('Invalid URL')) {
-    return new DeliveryError(ErrorCodes.CALLBACK_URL_INVALID, describeError(error), false, { cause: error })
+}
+
+function isInvalidUrl(cause: unknown): boolean {
+  return (cause instanceof TypeError && cause.message.includes('Invalid URL')) || cause instanceof InvalidCallbackUrl
+}
+
+/** Node's and OpenSSL's codes of a failed TLS handshake or certificate check. */
+const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|EPROTO$)/
+
+/** The first string `code` along the cause chain (the socket's errno, undici's or OpenSSL's code). */
+function errnoOf(error: unknown): string | undefined {
+  const withCode = findCause(error, (cause) => typeof (cause as { code?: unknown } | null)?.code === 'string')
+  return (withCode as { code?: string } | undefined)?.code
+}
+
+function transportError(answer: AnswerKind, error: unknown, timeoutMs: number): DeliveryError {
+  const code = ANSWERS[answer].code ?? ErrorCodes.DELIVERY_NETWORK
+  const retry = canRetryAnswer(answer)
+  switch (answer) {
+    case 'blockedAddress':
+    case 'proxyUnavailable':
+      return new DeliveryError(code, describeError(findCause(error, (cause) => cause instanceof AddressBlockedError || cause instanceof ProxyError)), retry, { cause: error })
+    case 'timeout':
+      return new DeliveryError(code, `no answer within ${timeoutMs} ms`, retry, { cause: error })
+    case 'invalidUrl':
+      return new DeliveryError(code, describeError(findCause(error, isInvalidUrl)), retry, { cause: error })
   }
-  const code = (error as { code?: unknown } | null)?.code
-  const detail = typeof code === 'string' ? `${code}: ${describeError(error)}` : describeError(error)
-  return new DeliveryError(ErrorCodes.DELIVERY_NETWORK, `connection failed (${detail})`, true, { cause: error })
+  const errno = (error as { code?: unknown } | null)?.code
+  const detail = typeof errno === 'string' ? `${errno}: ${describeError(error)}` : describeError(error)
+  return new DeliveryError(code, `connection failed (${detail})`, retry, { cause: error })
 }
 
 function findCause(error: unknown, test: (cause: unknown) => boolean): Error | undefined {
@@ -244,85 +287,4 @@ function findCause(error: unknown, test: (cause: unknown) => boolean): Error | u
     current = (current as { cause?: unknown }).cause
   }
   return undefined
-}
-
-/** The proxy could not be reached or refused the tunnel: retried, and never the callback's own status. */
-class ProxyError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ProxyError'
-  }
-}
-
-/**
- * The Agent's connector with CALLBACK_PROXY_URL. undici's ProxyAgent would send the
- * callback's host name in its CONNECT and let the proxy resolve it: the guard would never
- * see the address connected to, and a second DNS answer could point it at a private one.
- * So, per new connection: (1) the guard resolves and checks the host, as for a direct
- * connection (a refused address fails here, before the proxy hears of it); (2) the proxy
- * is asked to CONNECT to exactly that address and port; (3) for https, TLS runs inside the
- * tunnel with undici's own connector, its server name (SNI, certificate check) the
- * callback's host. The Host header is the origin's, as without a proxy. Everything from
- * the lookup to the end of the TLS handshake shares one deadline of timeoutMs (the
- * attempt's own deadline has already settled it by then; this one frees the socket).
- */
-function tunnelConnector(proxy: CallbackProxy, guard: AddressGuard, timeoutMs: number): buildConnector.connector {
-  const proxyName = proxy.host.includes(':') ? `[${proxy.host}]:${proxy.port}` : `${proxy.host}:${proxy.port}`
-  const authorization =
-    proxy.username === undefined ? undefined : `Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}`
-  const secure = buildConnector({ timeout: timeoutMs })
-  return (options, callback) => {
-    let done = false
-    let socket: Socket | undefined
-    const finish = (error: Error | null, connected?: Socket): void => {
-      if (done) {
-        if (connected !== socket) connected?.destroy()
-        return
-      }
-      done = true
-      clearTimeout(timer)
-      if (error) {
-        socket?.destroy()
-        callback(error, null)
-      } else {
-        callback(null, connected!)
-      }
-    }
-    const timer = setTimeout(() => finish(new undiciErrors.ConnectTimeoutError(`no tunnel through the proxy within ${timeoutMs} ms`)), timeoutMs)
-    const { hostname, protocol } = options
-    const port = Number(options.port) || (protocol === 'https:' ? 443 : 80)
-    guard.lookup(hostname, {}, (lookupError, address, family) => {
-      if (done) return
-      if (lookupError) return finish(lookupError)
-      // Called without `all`: one address, every one DNS gave having passed the guard.
-      if (typeof address !== 'string') return finish(new Error(`no single address for ${hostname}`))
-      const target = family === 6 ? `[${address}]:${port}` : `${address}:${port}`
-      const connect = httpRequest({
-        host: proxy.host,
-        port: proxy.port,
-        method: 'CONNECT',
-        path: target,
-        agent: false,
-        headers: { host: target, ...(authorization === undefined ? {} : { 'proxy-authorization': authorization }) },
-      })
-      connect.on('socket', (opened) => {
-        socket = opened
-        if (done) opened.destroy()
-      })
-      connect.on('connect', (answer, tunnel, head) => {
-        if (answer.statusCode !== 200) {
-          tunnel.destroy()
-          return finish(new ProxyError(`proxy ${proxyName} refused CONNECT ${target}: ${answer.statusCode} ${answer.statusMessage ?? ''}`.trimEnd()))
-        }
-        if (head.length > 0) tunnel.unshift(head)
-        if (protocol !== 'https:') return finish(null, tunnel)
-        secure({ ...options, httpSocket: tunnel }, (tlsError, secured) => (tlsError ? finish(tlsError) : finish(null, secured)))
-      })
-      connect.on('error', (error: NodeJS.ErrnoException) => {
-        const detail = typeof error.code === 'string' ? `${error.code}: ${describeError(error)}` : describeError(error)
-        finish(new ProxyError(`proxy ${proxyName} unreachable (${detail})`, { cause: error }))
-      })
-      connect.end()
-    })
-  }
 }

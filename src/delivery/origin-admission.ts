@@ -6,9 +6,10 @@
 // line is sent away at once, so a hung origin holds no records beyond its limit. The gate
 // decides everything; this only waits.
 import { Interrupted } from '../errors.ts'
-import type { OriginGate, Refusal, Ticket } from './origin-gate.ts'
+import type { AnswerEffect, OriginGate, Refusal, Ticket } from './origin-gate.ts'
 
-export type Admission = { ok: true; ticket: Ticket } | Refusal
+/** What admit() gives: a ticket to make the attempt, or the gate's refusal. */
+export type TicketOrRefusal = { ok: true; ticket: Ticket } | Refusal
 
 /** How often a line looks whether its origin went quiet and whose wait is over. */
 const CHECK_EVERY_MS = 200
@@ -16,7 +17,7 @@ const CHECK_EVERY_MS = 200
 interface Waiter {
   /** When it stops waiting (FIFO: never earlier than the one ahead of it). */
   readonly deadline: number
-  readonly settle: (admission: Admission) => void
+  readonly settle: (admission: TicketOrRefusal) => void
 }
 
 interface Line {
@@ -34,13 +35,13 @@ export class OriginAdmission {
   }
 
   /** A ticket, at once or once a slot is free, or a refusal; rejects with Interrupted when `signal` aborts first. */
-  admit(origin: string, signal: AbortSignal): Admission | Promise<Admission> {
+  admit(origin: string, signal: AbortSignal): TicketOrRefusal | Promise<TicketOrRefusal> {
     const now = Date.now()
     const line = this.#lines.get(origin)
     const decision = this.#gate.acquire(origin, now, line?.waiters.length ?? 0)
     if (decision.ok || decision.reason !== 'wait') return decision
     if (signal.aborted) return Promise.reject(new Interrupted())
-    return new Promise<Admission>((resolve, reject) => {
+    return new Promise<TicketOrRefusal>((resolve, reject) => {
       const { waiters } = line ?? this.#open(origin)
       const leave = () => {
         signal.removeEventListener('abort', onAbort)
@@ -65,8 +66,8 @@ export class OriginAdmission {
   }
 
   /** After an attempt: see OriginGate.release. Its slot goes to the next in line. */
-  release(ticket: Ticket, healthy: boolean, durationMs: number, error?: string): void {
-    this.#gate.release(ticket, healthy, Date.now(), durationMs, error)
+  release(ticket: Ticket, answer: AnswerEffect, durationMs: number, error?: string): void {
+    this.#gate.release(ticket, answer, Date.now(), durationMs, error)
     this.#next(ticket.origin)
   }
 

@@ -1,22 +1,23 @@
-// Per callback origin: a circuit breaker and a concurrency limit, so that one client whose
+// Per destination (the transport's key; HTTP: the callback origin): a circuit breaker and a concurrency limit, so that one client whose
 // endpoint fails or hangs is tried less often instead of holding the capacity every other
 // client needs, while a client that answers well gets as much as it takes. Pure (time is
 // passed in); refused notifications are deferred to a retry tier without counting an
 // attempt, and origin-admission.ts lets a notification wait briefly for a slot.
 //
 // closed ──(failureThreshold of the last `window` attempts failed)──► open ──(openMs)──►
+//   (failed: the answers whose rule says `countsAgainstHealth`, answers.ts)
 //   half-open: one trial attempt; success closes it, failure opens it again for twice as
 //   long (capped). A rate, not a run of failures: a busy endpoint that fails a third of the
 //   time still gets its traffic; one that is down stops getting it.
 // Limit: each origin may have `limit` attempts in flight (admission to the end of the
 //   attempt), adapted to its answers (concurrency-limit.ts: grows while it answers well,
-//   shrinks on timeouts, 429, 5xx). At its limit, a notification may wait for a slot when
-//   the origin is answering and the wait is likely short (`wait`); it is refused
+//   shrinks on the answers whose rule says `lowersLimit`, answers.ts). At its limit, a
+//   notification may wait for a slot when the origin is answering and the wait is likely short (`wait`); it is refused
 //   (`saturated`) when nothing answered for `unansweredAfterMs`, so a hung origin holds
 //   its limit and no more, or when those already waiting would use up `maxWaitMs` (judged
 //   from its smoothed round-trip time; before its first answer, only `unansweredAfterMs`
 //   bounds the wait).
-import { memoByString } from '../lib/memo.ts'
+import type { AnswerRule } from './answers.ts'
 import { ConcurrencyLimit, DEFAULT_CONCURRENCY_LIMIT, type ConcurrencyLimitOptions } from './concurrency-limit.ts'
 
 export interface OriginGateOptions {
@@ -52,6 +53,9 @@ export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
   forgetAfterMs: 10 * 60_000,
 }
 
+/** What the gate reads of an answer's rule. */
+export type AnswerEffect = Pick<AnswerRule, 'countsAgainstHealth' | 'lowersLimit'>
+
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
 /**
@@ -73,7 +77,7 @@ export interface Ticket {
   readonly id: number
 }
 
-interface OriginState {
+interface OriginEntry {
   /** Ticket id → when it was admitted, oldest first. */
   readonly inFlight: Map<number, number>
   readonly limit: ConcurrencyLimit
@@ -95,7 +99,7 @@ interface OriginState {
 
 export class OriginGate {
   readonly #options: OriginGateOptions
-  readonly #origins = new Map<string, OriginState>()
+  readonly #origins = new Map<string, OriginEntry>()
   #tickets = 0
   #sweepAt = 0
 
@@ -127,18 +131,19 @@ export class OriginGate {
   }
 
   /**
-   * @param healthy false for answers and errors that say the endpoint is unwell (timeouts, refused connections, 5xx, 429)
+   * @param answer what the attempt's answer means for its origin: its rule in the answer table (answers.ts)
    * @param durationMs how long the attempt took
    * @param error what went wrong, remembered as the origin's last error
    */
-  release(ticket: Ticket, healthy: boolean, now: number, durationMs: number, error?: string): void {
+  release(ticket: Ticket, answer: AnswerEffect, now: number, durationMs: number, error?: string): void {
     const state = this.#origins.get(ticket.origin)
     const startedAt = state?.inFlight.get(ticket.id)
     if (!state || startedAt === undefined) return
-    const answer = { startedAt, durationMs, inFlight: state.inFlight.size }
+    const round = { startedAt, durationMs, inFlight: state.inFlight.size }
+    const healthy = !answer.countsAgainstHealth
     state.inFlight.delete(ticket.id)
-    if (healthy) state.limit.answered(answer)
-    else state.limit.overloaded(answer, now)
+    if (answer.lowersLimit) state.limit.overloaded(round, now)
+    else state.limit.answered(round)
     state.answeredAt = now
     state.usedAt = now
     if (error !== undefined) state.lastError = error
@@ -202,7 +207,7 @@ export class OriginGate {
     return list
   }
 
-  #state(origin: string, now: number): OriginState {
+  #state(origin: string, now: number): OriginEntry {
     let state = this.#origins.get(origin)
     if (!state) {
       state = {
@@ -224,12 +229,12 @@ export class OriginGate {
     return state
   }
 
-  #quiet(state: OriginState, now: number): boolean {
+  #quiet(state: OriginEntry, now: number): boolean {
     const oldest = state.inFlight.values().next().value ?? now
     return now - Math.max(oldest, state.answeredAt) >= this.#options.unansweredAfterMs
   }
 
-  #remember(state: OriginState, failed: boolean): void {
+  #remember(state: OriginEntry, failed: boolean): void {
     if (state.recent.length < this.#options.window) state.recent.push(failed)
     else {
       if (state.recent[state.next]) state.failures--
@@ -239,14 +244,14 @@ export class OriginGate {
     if (failed) state.failures++
   }
 
-  #forget(state: OriginState): void {
+  #forget(state: OriginEntry): void {
     state.recent.length = 0
     state.next = 0
     state.failures = 0
   }
 
   /** An origin with nothing in flight, a closed circuit, no recent failure and nothing learned needs no state. */
-  #dropIfIdle(origin: string, state: OriginState): void {
+  #dropIfIdle(origin: string, state: OriginEntry): void {
     if (state.inFlight.size === 0 && state.openUntil === 0 && state.failures === 0 && state.limit.pristine) this.#origins.delete(origin)
   }
 
@@ -259,6 +264,3 @@ export class OriginGate {
     }
   }
 }
-
-/** "scheme://host:port" of a callback URL: what a circuit is kept for. Remembered for the last few hundred URLs (parsing costs ~1 µs). */
-export const originOf: (url: string) => string = memoByString((url) => URL.parse(url)?.origin ?? url, 256)

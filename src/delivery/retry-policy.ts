@@ -1,17 +1,17 @@
 // Pure retry policy (contract §3): when to try a failed delivery again, and after how long.
-// The schedule is configuration; ±20 % jitter spreads retries of many notifications; a 429
-// or a timeout waits at least `slowDownFloorMs`; a client's Retry-After is honoured within
-// 1×–2× of the scheduled delay; errors that cannot be helped by retrying are final.
+// The schedule is configuration; ±20 % jitter spreads retries of many notifications. Which
+// answers are final, which wait at least `slowDownFloorMs` and which Retry-After is honoured
+// (within 1×–2× of the scheduled delay) is the answer table's (answers.ts).
 import type { DeliveryError } from '../errors.ts'
 import type { RetryTier } from '../names.ts'
-import { endpointSignal } from './endpoint-health.ts'
+import { ANSWERS, type AnswerKind } from './answers.ts'
 
 export interface RetryPolicy {
   /** Delay before retry n (index 0 = first retry). */
   readonly scheduleMs: readonly number[]
   /** Fraction of jitter either side of the scheduled delay. */
   readonly jitter: number
-  /** Minimum wait after a 429 or a timeout. */
+  /** Minimum wait after an answer whose rule says `slowsRetry` (answers.ts). */
   readonly slowDownFloorMs: number
 }
 
@@ -20,20 +20,28 @@ export const DEFAULT_SLOW_DOWN_FLOOR_MS = 60_000
 
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: 'final' | 'exhausted' }
 
+/** A failed attempt (the failed AttemptOutcome itself will do). */
+export interface Failure {
+  readonly answer: AnswerKind
+  readonly error: DeliveryError
+}
+
 /**
  * @param attemptsMade attempts already made, the failed one included (1 after the first)
  * @param random a number in [0, 1), injectable for tests
  */
-export function decideRetry(policy: RetryPolicy, attemptsMade: number, error: DeliveryError, random: () => number = Math.random): RetryDecision {
-  if (!error.canRetry) return { retry: false, reason: 'final' }
+export function decideRetry(policy: RetryPolicy, attemptsMade: number, failure: Failure, random: () => number = Math.random): RetryDecision {
+  const { error } = failure
+  const rule = ANSWERS[failure.answer]
+  if (rule.verdict !== 'retried') return { retry: false, reason: 'final' }
   const scheduled = policy.scheduleMs[attemptsMade - 1]
   if (scheduled === undefined) return { retry: false, reason: 'exhausted' }
 
   let delayMs = scheduled * (1 - policy.jitter + 2 * policy.jitter * random())
-  if (error.retryAfterSeconds !== undefined) {
+  if (error.retryAfterSeconds !== undefined && rule.retryAfter !== 'ignored') {
     delayMs = clamp(error.retryAfterSeconds * 1000, scheduled, 2 * scheduled)
   }
-  if (endpointSignal(error) === 'overloaded') delayMs = Math.max(delayMs, policy.slowDownFloorMs)
+  if (rule.slowsRetry) delayMs = Math.max(delayMs, policy.slowDownFloorMs)
   return { retry: true, delayMs: Math.round(delayMs) }
 }
 

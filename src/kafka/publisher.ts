@@ -13,7 +13,7 @@ import { createPartitioner } from './partitioner.ts'
 
 type Outgoing = MessageToProduce<string, string, string, string>
 /** Kafka headers with a notification's trace context; empty when it has none. */
-export type TraceContextHeaders = Readonly<Record<string, string>>
+import type { TraceHeaders as TraceContextHeaders } from '../telemetry/tracing.ts'
 
 const LINGER_MS = 2
 const MAX_BATCH = 500

@@ -7,7 +7,7 @@ import { NOTIFICATION_KINDS } from './kinds.ts'
 import type { Notification } from './payload.ts'
 
 /** A notification as written to Kafka: the same in a retry record and in a dead letter. */
-export const storedNotificationSchema = z.object({
+const storedNotificationSchema = z.object({
   kind: z.enum(NOTIFICATION_KINDS),
   processing_id: z.number().int(),
   webhook_id: z.string(),
@@ -43,7 +43,7 @@ export function fromStored(stored: StoredNotification): Notification {
 }
 
 /** The input record a notification came from, named in its dead letter. */
-export const recordSourceSchema = z.object({
+const recordSourceSchema = z.object({
   topic: z.string(),
   partition: z.number().int(),
   offset: z.string(),
@@ -52,7 +52,7 @@ export const recordSourceSchema = z.object({
 })
 export type RecordSource = z.infer<typeof recordSourceSchema>
 
-export const retryEnvelopeSchema = z.object({
+const retryEnvelopeSchema = z.object({
   v: z.literal(1),
   notification: storedNotificationSchema,
   /** Attempts made so far (0 for a notification replayed from the dead-letter topic). */
@@ -73,6 +73,40 @@ export const retryEnvelopeSchema = z.object({
   reserved_slot: z.boolean().optional(),
 })
 export type RetryEnvelope = z.infer<typeof retryEnvelopeSchema>
+
+/** What a retry record is made of: the notification, where it came from, where it stands and why it waits. */
+export interface RetryRecordParts {
+  readonly notification: StoredNotification
+  /** The input record it came from (a Provenance, or the dead letter it is replayed from). */
+  readonly from: { readonly source: RecordSource; readonly original: string; readonly original_truncated?: boolean | undefined }
+  readonly attempts: number
+  readonly deferrals: number
+  readonly firstAttemptAt: number
+  readonly dueAt: number
+  readonly lastError: { readonly message: string; readonly code: string; readonly statusCode: number | null }
+  /** Its destination's rate-limit slot is taken for dueAt. */
+  readonly reservedSlot?: boolean
+}
+
+/** The one builder of a retry record (the pipeline's retries and deferrals, parked notifications, replays). */
+export function retryEnvelope(parts: RetryRecordParts): RetryEnvelope {
+  const { notification, from, lastError } = parts
+  return {
+    v: 1,
+    notification,
+    attempts: parts.attempts,
+    deferrals: parts.deferrals,
+    due_at: parts.dueAt,
+    first_attempt_at: parts.firstAttemptAt,
+    last_error: lastError.message,
+    last_error_code: lastError.code,
+    last_status_code: lastError.statusCode,
+    source: from.source,
+    original: from.original,
+    original_truncated: from.original_truncated ?? false,
+    ...(parts.reservedSlot === true ? { reserved_slot: true } : {}),
+  }
+}
 
 /** Parses a retry-topic record, or says why it is not a valid envelope. */
 export function parseEnvelope(value: Buffer | undefined): { envelope: RetryEnvelope } | { error: string } {

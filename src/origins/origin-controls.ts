@@ -3,7 +3,8 @@
 //   paused   (by an operator, or automatically when its circuit stayed open too long):
 //            its notifications are parked in Redis, oldest first, and go back to the first
 //            retry tier in that order once it is resumed; no attempt is used meanwhile.
-//   held     (it answered 429 or 503 with Retry-After): nobody calls it before then.
+//   held     (it answered with Retry-After where the answer table says the answer holds the
+//            origin, delivery/answers.ts): nobody calls it before then.
 //   limited  (CALLBACK_RATE_LIMITS): each send takes the origin's next slot (GCRA in Redis).
 // The mirror is refreshed whenever a replica announces a change (pub/sub) and every
 // REFRESH_MS in case an announcement was missed.
@@ -17,14 +18,15 @@ import type { CircuitState } from '../delivery/origin-gate.ts'
 import { rateLimitFor } from '../delivery/rate-limits.ts'
 import type { OriginPause, OriginStore, OriginsSnapshot } from '../store/origin-store.ts'
 
-export type Admission = { kind: 'open' } | { kind: 'paused'; pause: OriginPause } | { kind: 'held'; until: number }
+/** What the shared controls say of an origin now: open to sends, paused, or held (Retry-After). */
+export type OriginStanding = { kind: 'open' } | { kind: 'paused'; pause: OriginPause } | { kind: 'held'; until: number }
 
-export type OriginState = 'healthy' | 'circuit-open' | 'rate-limited' | 'paused'
+export type OriginViewState = 'healthy' | 'circuit-open' | 'rate-limited' | 'paused'
 
 /** One origin as GET /admin/origins shows it. */
 export interface OriginView {
   origin: string
-  state: OriginState
+  state: OriginViewState
   pause: OriginPause | null
   /** This replica's circuit for the origin. */
   circuit: CircuitState
@@ -104,7 +106,7 @@ export class OriginControls {
     return this.#refreshing
   }
 
-  admission(origin: string, now: number): Admission {
+  standing(origin: string, now: number): OriginStanding {
     const pause = this.#snapshot.pauses.get(origin)
     if (pause) return { kind: 'paused', pause }
     const until = this.#snapshot.holds.get(origin)
@@ -121,7 +123,7 @@ export class OriginControls {
     return this.#options.store.reserve(origin, perSecond)
   }
 
-  /** The origin answered 429/503 with Retry-After: every replica leaves it alone until then. */
+  /** The origin asked to be left alone (an answer that holds it, delivery/answers.ts): every replica leaves it alone until then. */
   async hold(origin: string, retryAfterMs: number, now: number): Promise<void> {
     const until = now + Math.min(retryAfterMs, MAX_HOLD_MS)
     const holds = new Map(this.#snapshot.holds)
@@ -194,7 +196,7 @@ export class OriginControls {
       const heldUntil = until !== undefined && until > now ? until : undefined
       const circuit = circuitOf.get(origin) ?? 'closed'
       const backlog = backlogs[i] ?? 0
-      const state: OriginState = pause ? 'paused' : circuit !== 'closed' ? 'circuit-open' : heldUntil !== undefined || backlog > 0 ? 'rate-limited' : 'healthy'
+      const state: OriginViewState = pause ? 'paused' : circuit !== 'closed' ? 'circuit-open' : heldUntil !== undefined || backlog > 0 ? 'rate-limited' : 'healthy'
       return {
         origin,
         state,

@@ -1,8 +1,10 @@
 // What the stages work with, kept apart as the Svix worker keeps WorkerContext from
-// DispatchContext: the shared dependencies, built once (PipelineContext), and the one
-// notification being handled (Dispatch).
+// DispatchContext: the shared dependencies, built once (PipelineContext, each adapter seen
+// through the narrow interface the pipeline uses), and the one notification being handled
+// (Dispatch: its signal and span included, so no stage takes them as extra parameters).
 import type { ActivityLog } from '../dashboard/activity.ts'
 import type { OriginAdmission } from '../delivery/origin-admission.ts'
+import type { Ticket } from '../delivery/origin-gate.ts'
 import type { Transport } from '../delivery/transport.ts'
 import { NotificationError, canRetry, describeError } from '../errors.ts'
 import type { OutsideWaits } from '../kafka/in-flight-limit.ts'
@@ -14,21 +16,27 @@ import type { Metrics } from '../metrics.ts'
 import type { TopicNames } from '../names.ts'
 import type { Notification } from '../notifications/payload.ts'
 import type { OriginControls } from '../origins/origin-controls.ts'
-import type { NotificationStore } from '../store/notification-store.ts'
+import type { DeliveryStore } from '../store/notification-store.ts'
 import type { TracedRecord } from '../telemetry/attributes.ts'
-import type { Tracing } from '../telemetry/tracing.ts'
+import type { Handling, Tracing } from '../telemetry/tracing.ts'
+import type { Decision, History, RetrySchedule } from './decide.ts'
 import type { Provenance } from './provenance.ts'
-import type { History, RetrySchedule } from './settle.ts'
+
+/** What the pipeline writes to Kafka. */
+export type RecordWriter = Pick<Publisher, 'deadLetter' | 'scheduleRetry' | 'outcome'>
+
+/** What the pipeline asks of the origin controls the consumer group shares. */
+export type SharedControls = Pick<OriginControls, 'standing' | 'rateLimitFor' | 'reserve' | 'hold' | 'park' | 'pauseIfOpenTooLong'>
 
 export interface PipelineContext {
-  readonly store: NotificationStore
-  /** Makes one attempt: the HTTP callback client. */
+  readonly store: DeliveryStore
+  /** Makes one attempt and names each notification's destination: the HTTP callback client. */
   readonly transport: Transport
-  readonly publisher: Publisher
-  /** The callback origins' gate (circuit, concurrency limit) and its short queue. */
-  readonly gate: OriginAdmission
-  /** Pauses, Retry-After holds and rate limits the consumer group shares per origin. */
-  readonly origins: OriginControls
+  readonly publisher: RecordWriter
+  /** This replica's gate per destination (circuit, concurrency limit) and its short queue. */
+  readonly admission: OriginAdmission
+  /** Pauses, Retry-After holds and rate limits the consumer group shares per destination. */
+  readonly origins: SharedControls
   readonly metrics: Metrics
   readonly logger: Logger
   /** Settled attempts, for the dashboard. */
@@ -44,17 +52,29 @@ export interface PipelineContext {
   readonly infrastructureRetryMs: number
 }
 
-/** One notification on its way. */
-export interface Dispatch {
+/** A notification as intake hands it to deliver(). */
+export interface Incoming {
   readonly notification: Notification
   readonly provenance: Provenance
   readonly history: History
-  /** When its origin's rate-limit slot, reserved before it waited in a retry tier, is. */
-  readonly reservedSlotAt?: number
+  /** When its destination's rate-limit slot, reserved before it waited in a retry tier, is. */
+  readonly reservedSlotAt?: number | undefined
   /** The Kafka record being handled (the input record, or the retry record it waited in): its trace context and place. */
   readonly record: TracedRecord
   /** Time waited on others (attempts, rate-limit slots, another replica's claim): its consumer loop sizes what it takes in from it. */
   readonly waits: OutsideWaits
+  /** Aborted on shutdown (or when its partition is taken away). */
+  readonly signal: AbortSignal
+}
+
+/** One notification on its way: what every stage needs travels here. */
+export interface Dispatch extends Incoming {
+  /** The transport's key for where it goes (HTTP: the callback URL's origin). */
+  readonly destination: string
+  /** Its handling span: what is written on its way carries this trace context. */
+  readonly handling: Handling
+  /** Its rate-limit slot, once it has one. */
+  slotAt: number | undefined
 }
 
 /** sleep() whose time is counted as waited on others; false when interrupted. */
@@ -94,3 +114,18 @@ function reporterFor(ctx: PipelineContext): (error: unknown) => void {
   }
   return report
 }
+
+/** Claimed for its attempt: the gate's ticket and the claim's token. */
+export interface Claimed {
+  readonly kind: 'claimed'
+  readonly ticket: Ticket
+  readonly token: string
+}
+
+/** Already sent: its outcome was published again. */
+export const DUPLICATE = { kind: 'duplicate' } as const
+/** Its destination is paused: parked until resumed. */
+export const PARKED = { kind: 'parked' } as const
+
+/** A durable end: a decision carried out, or one of the ends without a decision. */
+export type End = Decision | typeof DUPLICATE | typeof PARKED

@@ -1,200 +1,131 @@
-// One notification, from admission to a durable end:
-//   origin (shared by the group: paused → parked until resumed; held by Retry-After → deferred;
-//           rate-limited → its send slot, waited for here or in a retry tier)
-//   admit  (this replica's gate for the origin: circuit and concurrency limit; may wait briefly for a slot)
-//   claim  (Redis: already done → skip, its outcome published again; another replica sending → wait and look again)
-//   attempt (one HTTP POST)
-//   settle (pure decision: settle.ts) → carry out (carry-out.ts)
-// Returns once the end is durable; on shutdown before an attempt, rejects with Interrupted.
-// The whole handling is one span continuing the record's trace, the attempt a child span
-// whose context goes with the POST; what carry-out writes to Kafka carries the context on.
-import { endpointSignal } from '../delivery/endpoint-health.ts'
-import { originOf, type Ticket } from '../delivery/origin-gate.ts'
-import { inProcessWaitMs } from '../delivery/rate-limits.ts'
+// One notification, from its destination's controls to a durable end, as a chain of stages:
+//   controls (controls.ts: shared by the group: paused → parked until resumed; held by
+//            Retry-After → deferred; rate-limited → its send slot, waited for here or in a tier)
+//   admit    (this replica's gate for the destination: circuit and concurrency limit; may wait briefly for a slot)
+//   claim    (Redis: already done → skipped, its outcome published again; another replica sending → wait and look again)
+//   attempt  (one try through the transport; what its answer means is the answer table's, answers.ts)
+//   conclude (the pure decision, decide.ts → carried out, carry-out.ts)
+// The ends reached without an attempt are unattempted.ts's. Returns once the end is durable;
+// on shutdown before an attempt, rejects with Interrupted. The whole handling is one span
+// continuing the record's trace, the attempt a child span whose context goes with it; what
+// carry-out writes to Kafka carries the context on.
+import { ANSWERS } from '../delivery/answers.ts'
+import type { Ticket } from '../delivery/origin-gate.ts'
+import type { AttemptOutcome } from '../delivery/transport.ts'
 import { ErrorCodes, Interrupted, NotificationError, describeError, type DeliveryError } from '../errors.ts'
 import type { ClaimResult } from '../store/notification-store.ts'
 import type { HandlingResult } from '../telemetry/attributes.ts'
-import type { Handling } from '../telemetry/tracing.ts'
-import { carryOut, parkWhilePaused, publishOutcomeAgain } from './carry-out.ts'
-import { step, waitOutside, type Dispatch, type PipelineContext } from './context.ts'
-import { attemptRecord, statusRecord } from './letters.ts'
-import { settle, type Decision, type Happening } from './settle.ts'
+import { carryOut } from './carry-out.ts'
+import { step, waitOutside, type Claimed, type Dispatch, type End, type Incoming, type PipelineContext } from './context.ts'
+import { AGAIN, PASS, missed, originControls, retakeMissedSlot } from './controls.ts'
+import { decide, type Decision } from './decide.ts'
+import { attemptRecord } from './status-records.ts'
+import { duplicate, refusedByGate } from './unattempted.ts'
 
 /** Longest wait between looks at a notification another replica is sending. */
 const BUSY_POLL_MAX_MS = 1000
-/**
- * A reserved rate-limit slot missed by more than this (a busy event loop, a retry tier read
- * late) is given up for a new one: sends made late on old slots would bunch together and
- * break the limit. Any second then holds at most the limit + 10 %.
- */
-const SLOT_GRACE_MS = 100
 
-export async function deliver(ctx: PipelineContext, dispatch: Dispatch, signal: AbortSignal): Promise<void> {
-  const { notification, history } = dispatch
-  const handling = ctx.tracing.handling(dispatch.record, { kind: notification.kind, processingId: notification.processingId, previousAttempts: history.attempts })
-  let end: Decision | 'duplicate' | 'parked'
+export async function deliver(ctx: PipelineContext, incoming: Incoming): Promise<void> {
+  const dispatch = dispatchOf(ctx, incoming)
+  const { history } = incoming
+  let end: End
   try {
-    end = await toDurableEnd(ctx, dispatch, handling, signal)
+    const claimed = await untilClaimed(ctx, dispatch)
+    end = claimed.kind === 'claimed' ? await attemptAndConclude(ctx, dispatch, claimed) : claimed
   } catch (error) {
-    if (error instanceof Interrupted) handling.end('interrupted', history.attempts)
-    else handling.end('error', history.attempts, { code: error instanceof NotificationError ? error.code : ErrorCodes.INTERNAL, message: describeError(error) })
+    if (error instanceof Interrupted) dispatch.handling.end('interrupted', history.attempts)
+    else dispatch.handling.end('error', history.attempts, { code: error instanceof NotificationError ? error.code : ErrorCodes.INTERNAL, message: describeError(error) })
     throw error
   }
-  if (end === 'duplicate' || end === 'parked') handling.end(end, history.attempts)
-  else handling.end(RESULT_OF[end.kind], end.history.attempts, end.kind === 'delivered' ? undefined : end.error)
+  if (end.kind === 'duplicate' || end.kind === 'parked') dispatch.handling.end(end.kind, history.attempts)
+  else dispatch.handling.end(RESULT_OF[end.kind], end.history.attempts, end.kind === 'delivered' ? undefined : end.error)
 }
 
 const RESULT_OF: Record<Decision['kind'], HandlingResult> = { delivered: 'delivered', retry: 'retrying', 'give-up': 'failed' }
 
-/** Up to a durable end: the decision carried out, 'duplicate' when it was already sent, 'parked' while its origin is paused. */
-async function toDurableEnd(ctx: PipelineContext, dispatch: Dispatch, handling: Handling, signal: AbortSignal): Promise<Decision | 'duplicate' | 'parked'> {
-  const { gate, metrics, logger } = ctx
-  const { notification, history } = dispatch
-  const { kind, processingId } = notification
-  const callbackOrigin = originOf(notification.callbackUrl)
-  const refuse = (happening: Exclude<Happening, { kind: 'attempted' }>) => defer(ctx, dispatch, happening, handling, signal)
-  let slotAt = dispatch.reservedSlotAt
+function dispatchOf(ctx: PipelineContext, incoming: Incoming): Dispatch {
+  const { notification, history, record, reservedSlotAt } = incoming
+  const handling = ctx.tracing.handling(record, { kind: notification.kind, processingId: notification.processingId, previousAttempts: history.attempts })
+  const destination = ctx.transport.destinationOf(notification)
+  const { provenance, waits, signal } = incoming
+  return { notification, provenance, history, reservedSlotAt, record, waits, signal, destination, handling, slotAt: reservedSlotAt }
+}
+
+/** Controls → admit → claim, until it is claimed for its attempt or has reached an end without one. */
+async function untilClaimed(ctx: PipelineContext, dispatch: Dispatch): Promise<Claimed | End> {
   for (;;) {
-    // Origin
-    const admission = ctx.origins.admission(callbackOrigin, Date.now())
-    if (admission.kind === 'paused') return park(ctx, dispatch, callbackOrigin, signal)
-    if (admission.kind === 'held') return refuse({ kind: 'refused', reason: 'held', retryAt: admission.until, callbackOrigin })
-    if (missed(slotAt)) slotAt = undefined // take another
-    const perSecond = slotAt === undefined ? ctx.origins.rateLimitFor(callbackOrigin) : undefined
-    if (perSecond !== undefined) {
-      const slot = await takeSlot(ctx, callbackOrigin, perSecond, signal)
-      slotAt = slot.at
-      if (!slot.near) return refuse({ kind: 'slot-later', slotAt, callbackOrigin })
-      continue
-    }
-    if (slotAt !== undefined && slotAt > Date.now()) {
-      if (!(await waitOutside(dispatch.waits, slotAt - Date.now(), signal))) throw new Interrupted()
-      continue // paused or held meanwhile?
-    }
+    const controlled = originControls(ctx, dispatch)
+    const passed = controlled === PASS ? PASS : await controlled
+    if (passed === AGAIN) continue
+    if (passed !== PASS) return passed
 
-    // Admit
-    const admitted = await gate.admit(callbackOrigin, signal)
-    if (!admitted.ok) {
-      const { reason, retryAt } = admitted
-      if (reason === 'circuit-open' && (await step(ctx, signal, () => ctx.origins.pauseIfOpenTooLong(callbackOrigin, admitted.openSince, admitted.lastError, Date.now())))) {
-        return park(ctx, dispatch, callbackOrigin, signal)
-      }
-      return refuse({ kind: 'refused', reason, retryAt, callbackOrigin })
-    }
+    const admitted = await ctx.admission.admit(dispatch.destination, dispatch.signal)
+    if (!admitted.ok) return refusedByGate(ctx, dispatch, admitted)
 
-    // Claim
-    const claim = await claimOrAbandon(ctx, dispatch, admitted.ticket, signal)
-    if (claim.status === 'done') {
-      metrics.duplicates.count()
-      logger.debug({ processingId, kind }, 'already sent: skipped, its outcome published again')
-      await publishOutcomeAgain(ctx, dispatch, handling.headers, signal)
-      return 'duplicate'
-    }
+    const { ticket } = admitted
+    const claim = await claimOrAbandon(ctx, dispatch, ticket)
+    if (claim.status === 'done') return duplicate(ctx, dispatch)
     if (claim.status === 'busy') {
-      if (!(await waitOutside(dispatch.waits, Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), signal))) throw new Interrupted()
+      if (!(await waitOutside(dispatch.waits, Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), dispatch.signal))) throw new Interrupted()
       continue
     }
-
-    // A rate-limit slot missed meanwhile (a slow claim under load): the send must not bunch with later ones.
-    const stillLimited = missed(slotAt) ? ctx.origins.rateLimitFor(callbackOrigin) : undefined
-    if (stillLimited !== undefined) {
-      const slot = await takeSlot(ctx, callbackOrigin, stillLimited, signal)
-      slotAt = slot.at
-      if (!slot.near) {
-        gate.abandon(admitted.ticket)
-        return giveBackAndDefer(ctx, dispatch, claim.token, slotAt, callbackOrigin, handling, signal)
-      }
-      if (slotAt > Date.now() && !(await waitOutside(dispatch.waits, slotAt - Date.now(), signal))) {
-        gate.abandon(admitted.ticket)
-        throw new Interrupted()
-      }
-    }
-
-    // Attempt
-    const startedAt = Date.now()
-    const traced = handling.attempt({ number: history.attempts + 1, callbackOrigin })
-    dispatch.waits.begin(startedAt)
-    const outcome = await ctx.transport.send(notification, traced.headers)
-    dispatch.waits.end(Date.now())
-    traced.end(outcome)
-    gate.release(admitted.ticket, outcome.ok || endpointSignal(outcome.error) === 'fine', outcome.durationMs, outcome.ok ? undefined : outcome.error.message)
-    if (!outcome.ok) await holdIfAsked(ctx, callbackOrigin, outcome.error)
-    metrics.attempts.count(outcome.ok ? 'ok' : outcome.error.code)
-    metrics.attemptDuration.observe(outcome.durationMs / 1000)
-
-    // Settle: from here the attempt happened, so it is settled even if shutdown began meanwhile.
-    const record = attemptRecord(outcome, startedAt)
-    const decision = settle({ kind: 'attempted', outcome, startedAt }, history, ctx.schedule, Date.now())
-    const result = await carryOut(ctx, dispatch, decision, { token: claim.token, record }, handling.headers, signal)
-    ctx.activity.note({
-      at: startedAt,
-      processingId,
-      kind,
-      result,
-      attempts: decision.history.attempts,
-      statusCode: record.status_code,
-      error: record.error,
-      durationMs: outcome.durationMs,
-      callbackOrigin,
-    })
-    return decision
-  }
-}
-
-/** A reserved rate-limit slot more than SLOT_GRACE_MS in the past. */
-function missed(slotAt: number | undefined): boolean {
-  return slotAt !== undefined && Date.now() - slotAt > SLOT_GRACE_MS
-}
-
-/** The origin's next send slot, and whether it is near enough to be waited for here rather than in a retry tier. */
-async function takeSlot(ctx: PipelineContext, callbackOrigin: string, perSecond: number, signal: AbortSignal): Promise<{ at: number; near: boolean }> {
-  const at = await step(ctx, signal, () => ctx.origins.reserve(callbackOrigin, perSecond))
-  return { at, near: at - Date.now() <= inProcessWaitMs(perSecond) }
-}
-
-/** Sent to a retry tier without an attempt: the origin refused it for now, or its slot is later. */
-async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclude<Happening, { kind: 'attempted' }>, handling: Handling, signal: AbortSignal): Promise<Decision> {
-  ctx.metrics.deferred.inc({ reason: happening.kind === 'slot-later' ? 'rate-limited' : happening.reason })
-  const decision = settle(happening, dispatch.history, ctx.schedule, Date.now())
-  await carryOut(ctx, dispatch, decision, undefined, handling.headers, signal)
-  return decision
-}
-
-/** Claimed, but its new slot is far: the claim is given back (best effort: it expires anyway) and it waits in a tier. */
-async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch, token: string, slotAt: number, callbackOrigin: string, handling: Handling, signal: AbortSignal): Promise<Decision> {
-  const decision = await defer(ctx, dispatch, { kind: 'slot-later', slotAt, callbackOrigin }, handling, signal)
-  const { kind, processingId } = dispatch.notification
-  const status = statusRecord('retrying', dispatch.history, { status_code: null, error: null }, slotAt, Date.now())
-  await ctx.store.settle({ kind, processingId, done: false, token, status, attempt: undefined }).catch(() => undefined)
-  return decision
-}
-
-async function park(ctx: PipelineContext, dispatch: Dispatch, callbackOrigin: string, signal: AbortSignal): Promise<'parked'> {
-  await parkWhilePaused(ctx, dispatch, callbackOrigin, signal)
-  return 'parked'
-}
-
-/** 429 or 503 with Retry-After: the whole origin is left alone that long, by every replica (best effort). */
-async function holdIfAsked(ctx: PipelineContext, callbackOrigin: string, error: DeliveryError): Promise<void> {
-  if ((error.statusCode !== 429 && error.statusCode !== 503) || error.retryAfterSeconds === undefined) return
-  try {
-    await ctx.origins.hold(callbackOrigin, error.retryAfterSeconds * 1000, Date.now())
-  } catch (holdError) {
-    ctx.logger.warn({ origin: callbackOrigin, error: describeError(holdError) }, 'could not share a Retry-After hold: this replica keeps it')
+    // A slot missed meanwhile (a slow claim under load) is taken again: the send must not bunch with later ones.
+    if (missed(dispatch.slotAt)) return retakeMissedSlot(ctx, dispatch, ticket, claim.token)
+    return { kind: 'claimed', ticket, token: claim.token }
   }
 }
 
 /** The claim; the gate's ticket is given back unless the notification is now ours to send. */
-function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, signal: AbortSignal): Promise<ClaimResult> {
+function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket): Promise<ClaimResult> {
   const { kind, processingId } = dispatch.notification
-  return step(ctx, signal, () => ctx.store.claim(kind, processingId, ctx.claimMs)).then(
+  return step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, ctx.claimMs)).then(
     (claim) => {
-      if (claim.status !== 'claimed') ctx.gate.abandon(ticket)
+      if (claim.status !== 'claimed') ctx.admission.abandon(ticket)
       return claim
     },
     (error: unknown) => {
-      ctx.gate.abandon(ticket)
+      ctx.admission.abandon(ticket)
       throw error
     },
   )
+}
+
+/** The attempt, then its conclusion: from the attempt on, it is settled even if shutdown began meanwhile. */
+async function attemptAndConclude(ctx: PipelineContext, dispatch: Dispatch, claimed: Claimed): Promise<Decision> {
+  const { notification, history, destination } = dispatch
+  const startedAt = Date.now()
+  const traced = dispatch.handling.attempt({ name: ctx.transport.attemptName, number: history.attempts + 1, destination })
+  dispatch.waits.begin(startedAt)
+  const outcome = await ctx.transport.send(notification, traced.headers)
+  dispatch.waits.end(Date.now())
+  traced.end(outcome)
+  const holding = observe(ctx, dispatch, claimed.ticket, outcome)
+  if (holding !== undefined) await holding
+
+  const record = attemptRecord(outcome, startedAt)
+  const decision = decide({ kind: 'attempted', outcome, startedAt }, history, ctx.schedule, Date.now())
+  const result = await carryOut(ctx, dispatch, decision, { token: claimed.token, record })
+  const { processingId, kind } = notification
+  const { status_code: statusCode, error } = record
+  ctx.activity.note({ at: startedAt, processingId, kind, result, attempts: decision.history.attempts, statusCode, error, durationMs: outcome.durationMs, callbackOrigin: destination })
+  return decision
+}
+
+/** What the answer means for its destination (answers.ts): the gate's circuit and limit, a Retry-After hold; and the metrics. */
+function observe(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, outcome: AttemptOutcome): Promise<void> | undefined {
+  const rule = ANSWERS[outcome.answer]
+  ctx.admission.release(ticket, rule, outcome.durationMs, outcome.ok ? undefined : outcome.error.message)
+  ctx.metrics.attempts.count(outcome.ok ? 'ok' : outcome.error.code)
+  ctx.metrics.attemptDuration.observe(outcome.durationMs / 1000)
+  return !outcome.ok && rule.retryAfter === 'holds-origin' ? holdIfAsked(ctx, dispatch.destination, outcome.error) : undefined
+}
+
+/** Retry-After on an answer that holds its destination: left alone that long, by every replica (best effort). */
+async function holdIfAsked(ctx: PipelineContext, destination: string, error: DeliveryError): Promise<void> {
+  if (error.retryAfterSeconds === undefined) return
+  try {
+    await ctx.origins.hold(destination, error.retryAfterSeconds * 1000, Date.now())
+  } catch (holdError) {
+    ctx.logger.warn({ origin: destination, error: describeError(holdError) }, 'could not share a Retry-After hold: this replica keeps it')
+  }
 }

@@ -6,16 +6,16 @@ import { Interrupted, ErrorCodes, NotificationError, PoisonMessageError, describ
 import type { InputRecord, RecordProcessor } from '../kafka/consumer-loop.ts'
 import type { OutsideWaits } from '../kafka/in-flight-limit.ts'
 import { classify, type Classified } from '../messages/classify.ts'
-import type { ProcessingRequest, ProcessingResult } from '../messages/schemas.ts'
+import type { ProcessingRequest } from '../messages/schemas.ts'
 import { ourKeyFor } from '../names.ts'
-import { buildAcceptedNotification, buildResultNotification, type ReceivedResult } from '../notifications/payload.ts'
+import { buildAcceptedNotification, buildResultNotification } from '../notifications/payload.ts'
 import { fromStored, parseEnvelope, type RetryEnvelope } from '../notifications/records.ts'
 import type { TracedRecord } from '../telemetry/attributes.ts'
 import { step, waitOutside, type PipelineContext } from './context.ts'
 import { deliver } from './deliver.ts'
-import { recordLetter } from './letters.ts'
+import { recordLetter, type RecordProblem } from './letters.ts'
 import { provenanceOf, type Provenance } from './provenance.ts'
-import { FIRST_TIME } from './settle.ts'
+import { FIRST_TIME } from './decide.ts'
 
 /** Records of the input topics (sending, AI_handler); those of one processing_id run in order. */
 export function inputProcessor(ctx: PipelineContext): RecordProcessor {
@@ -55,7 +55,7 @@ function handleInput(ctx: PipelineContext, record: InputRecord, classified: Clas
     case 'request':
       return handleRequest(ctx, record, classified.request, signal, waits)
     case 'result':
-      return handleResult(ctx, record, classified.result, classified, signal, waits)
+      return handleResult(ctx, record, classified, signal, waits)
   }
 }
 
@@ -64,11 +64,13 @@ async function handleRequest(ctx: PipelineContext, record: InputRecord, request:
   await step(ctx, signal, () => ctx.store.recordRequest(request.processing_id, { callback_url, user_id, resume_id, requirements_id }))
   ctx.metrics.requestsRecorded.inc()
   if (ctx.notifyOnAccepted) {
-    await deliver(ctx, { notification: buildAcceptedNotification(request, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record, waits }, signal)
+    await deliver(ctx, { notification: buildAcceptedNotification(request, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record, waits, signal })
   }
 }
 
-async function handleResult(ctx: PipelineContext, record: InputRecord, result: ProcessingResult, received: ReceivedResult, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
+/** `received` is the classified result: its parsed form and what the notification keeps of it as received. */
+async function handleResult(ctx: PipelineContext, record: InputRecord, received: Extract<Classified, { kind: 'result' }>, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
+  const { result } = received
   const processingId = result.response.processing_id
   // A result without callback_url goes where its request said (contract §1).
   const callbackUrl = result.response.callback_url ?? (await step(ctx, signal, () => ctx.store.recordedRequest(processingId)))?.callback_url
@@ -77,7 +79,7 @@ async function handleResult(ctx: PipelineContext, record: InputRecord, result: P
     return deadLetterPoison(ctx, provenanceOf(record), new PoisonMessageError(ErrorCodes.MESSAGE_NO_CALLBACK, reason), signal, processingId)
   }
   // Returned, not awaited: nothing is left to do here, so this frame (and the parsed result it holds) need not live as long as the delivery.
-  return deliver(ctx, { notification: buildResultNotification(result, received, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record, waits }, signal)
+  return deliver(ctx, { notification: buildResultNotification(result, received, callbackUrl, new Date()), provenance: provenanceOf(record), history: FIRST_TIME, record, waits, signal })
 }
 
 /** The retry record's headers carry the notification's trace context (written by carry-out), so its trace goes on. */
@@ -85,11 +87,13 @@ async function handleRetry(ctx: PipelineContext, record: TracedRecord, envelope:
   if (!(await waitOutside(waits, envelope.due_at - Date.now(), signal))) throw new Interrupted()
   const provenance: Provenance = { source: envelope.source, original: envelope.original, original_truncated: envelope.original_truncated }
   const history = { attempts: envelope.attempts, deferrals: envelope.deferrals, firstAttemptAt: envelope.first_attempt_at }
-  await deliver(ctx, { notification: fromStored(envelope.notification), provenance, history, record, waits, ...(envelope.reserved_slot === true ? { reservedSlotAt: envelope.due_at } : {}) }, signal)
+  const reservedSlotAt = envelope.reserved_slot === true ? envelope.due_at : undefined
+  await deliver(ctx, { notification: fromStored(envelope.notification), provenance, history, reservedSlotAt, record, waits, signal })
 }
 
 async function deadLetterPoison(ctx: PipelineContext, provenance: Provenance, error: NotificationError, signal: AbortSignal, processingId: number | null = null): Promise<void> {
-  await step(ctx, signal, () => ctx.publisher.deadLetter(recordLetter(provenance, error.code, error.message, processingId, null, Date.now())))
+  const problem: RecordProblem = { code: error.code, reason: error.message, processingId, lastError: null }
+  await step(ctx, signal, () => ctx.publisher.deadLetter(recordLetter(provenance, problem, Date.now())))
   ctx.metrics.deadLettered.inc({ code: error.code })
   ctx.logger.warn({ source: provenance.source, code: error.code, reason: error.message }, 'poison message dead-lettered')
 }
@@ -100,7 +104,8 @@ async function deadLetterUnexpected(ctx: PipelineContext, record: InputRecord, e
   const known = error instanceof NotificationError
   const code = known ? error.code : ErrorCodes.INTERNAL
   const reason = known ? describeError(error) : `internal error: ${describeError(error)}`
-  await step(ctx, signal, () => ctx.publisher.deadLetter(recordLetter(provenanceOf(record), code, reason, null, reason, Date.now())))
+  const problem: RecordProblem = { code, reason, processingId: null, lastError: reason }
+  await step(ctx, signal, () => ctx.publisher.deadLetter(recordLetter(provenanceOf(record), problem, Date.now())))
   ctx.metrics.deadLettered.inc({ code })
 }
 

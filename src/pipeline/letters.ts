@@ -1,27 +1,47 @@
-// Pure: the records a decision writes. The retry record and the dead letter that carry a
-// notification on, the status and attempt entries kept in Redis for people to read, and the
-// outcome record told to other services, made from the status so that it reads the same
-// each time it is published.
-import type { AttemptOutcome } from '../delivery/transport.ts'
+// Pure: the Kafka records that carry a notification on, or tell why a record could not be
+// one: the retry record it waits in (built by notifications/records.ts retryEnvelope, the
+// one builder) and the dead letter. Both name where it came from (provenance), so it can
+// always be traced and replayed.
 import type { DeliveryError } from '../errors.ts'
-import { isoTime } from '../lib/iso-time.ts'
 import type { Notification } from '../notifications/payload.ts'
-import { toStored, type DeadLetter, type Outcome, type RetryEnvelope } from '../notifications/records.ts'
-import type { AttemptRecord, NotificationStatus } from '../store/notification-store.ts'
+import { retryEnvelope, toStored, type DeadLetter, type RetryEnvelope } from '../notifications/records.ts'
+import type { Decision, History } from './decide.ts'
 import type { Provenance } from './provenance.ts'
-import type { History } from './settle.ts'
 
-type LetterBase = Omit<DeadLetter, 'attempts' | 'last_error' | 'last_status_code' | 'notification'>
+/** The notification and where it came from: a Dispatch will do. */
+export interface Carried {
+  readonly notification: Notification
+  readonly provenance: Provenance
+}
 
-function letterBase(provenance: Provenance, code: string, reason: string, processingId: number | null, now: number): LetterBase {
-  const { source, original, original_truncated } = provenance
-  return { reason, code, source, original, original_truncated, processing_id: processingId, failed_at: new Date(now).toISOString() }
+/** Why and until when it waits: a Retry decision will do. */
+export interface Waiting {
+  readonly history: History
+  readonly dueAt: number
+  readonly error: DeliveryError
+  readonly reservedSlot?: boolean | undefined
+}
+
+export function retryRecord(carried: Carried, waiting: Waiting, now: number): RetryEnvelope {
+  const { history, error } = waiting
+  return retryEnvelope({
+    notification: toStored(carried.notification),
+    from: carried.provenance,
+    attempts: history.attempts,
+    deferrals: history.deferrals,
+    firstAttemptAt: history.firstAttemptAt ?? now,
+    dueAt: waiting.dueAt,
+    lastError: { message: error.message, code: error.code, statusCode: error.statusCode ?? null },
+    reservedSlot: waiting.reservedSlot === true,
+  })
 }
 
 /** A notification given up: the letter carries what was sent, so it can be replayed. */
-export function givenUpLetter(provenance: Provenance, notification: Notification, history: History, error: DeliveryError, reason: string, now: number): DeadLetter {
+export function givenUpLetter(carried: Carried, decision: Extract<Decision, { kind: 'give-up' }>, now: number): DeadLetter {
+  const { notification } = carried
+  const { error, history } = decision
   return {
-    ...letterBase(provenance, error.code, reason, notification.processingId, now),
+    ...letterBase(carried.provenance, { code: error.code, reason: decision.reason, processingId: notification.processingId }, now),
     notification: toStored(notification),
     attempts: history.attempts,
     last_error: error.message,
@@ -29,57 +49,23 @@ export function givenUpLetter(provenance: Provenance, notification: Notification
   }
 }
 
-/** A record that can never become a notification (poison), or whose handling failed for good (`lastError` set). */
-export function recordLetter(provenance: Provenance, code: string, reason: string, processingId: number | null, lastError: string | null, now: number): DeadLetter {
-  return { ...letterBase(provenance, code, reason, processingId, now), attempts: 0, last_error: lastError, last_status_code: null }
+/** Why a record was dead-lettered without becoming a notification. */
+export interface RecordProblem {
+  readonly code: string
+  readonly reason: string
+  readonly processingId: number | null
+  /** Set when its handling failed for good (a bug, a final error); null for poison. */
+  readonly lastError: string | null
 }
 
-export function retryEnvelope(provenance: Provenance, notification: Notification, history: History, dueAt: number, error: DeliveryError, now: number, reservedSlot = false): RetryEnvelope {
-  return {
-    v: 1,
-    notification: toStored(notification),
-    attempts: history.attempts,
-    deferrals: history.deferrals,
-    due_at: dueAt,
-    first_attempt_at: history.firstAttemptAt ?? now,
-    last_error: error.message,
-    last_error_code: error.code,
-    last_status_code: error.statusCode ?? null,
-    source: provenance.source,
-    original: provenance.original,
-    original_truncated: provenance.original_truncated,
-    ...(reservedSlot ? { reserved_slot: true } : {}),
-  }
+/** A record that can never become a notification (poison), or whose handling failed for good. */
+export function recordLetter(provenance: Provenance, problem: RecordProblem, now: number): DeadLetter {
+  return { ...letterBase(provenance, problem, now), attempts: 0, last_error: problem.lastError, last_status_code: null }
 }
 
-export function attemptRecord(outcome: AttemptOutcome, startedAt: number): AttemptRecord {
-  return {
-    at: isoTime(startedAt),
-    status_code: outcome.ok ? outcome.statusCode : (outcome.error.statusCode ?? null),
-    error: outcome.ok ? null : outcome.error.message,
-    duration_ms: outcome.durationMs,
-  }
-}
+type LetterBase = Omit<DeadLetter, 'attempts' | 'last_error' | 'last_status_code' | 'notification'>
 
-export function statusRecord(
-  status: NotificationStatus['status'],
-  history: History,
-  last: { status_code: number | null; error: string | null },
-  nextAttemptAt: number | null,
-  now: number,
-): NotificationStatus {
-  return {
-    status,
-    attempts: history.attempts,
-    last_status_code: last.status_code,
-    last_error: last.error,
-    next_attempt_at: nextAttemptAt === null ? null : isoTime(nextAttemptAt),
-    updated_at: isoTime(now),
-  }
-}
-
-/** The outcome record (contract §3) of a notification that ended; undefined while it has not. */
-export function outcomeRecord(processingId: number, status: NotificationStatus): Outcome | undefined {
-  if (status.status !== 'delivered' && status.status !== 'failed') return undefined
-  return { processing_id: processingId, status: status.status, attempts: status.attempts, last_status_code: status.last_status_code, at: status.updated_at }
+function letterBase(provenance: Provenance, why: Pick<RecordProblem, 'code' | 'reason' | 'processingId'>, now: number): LetterBase {
+  const { source, original, original_truncated } = provenance
+  return { reason: why.reason, code: why.code, source, original, original_truncated, processing_id: why.processingId, failed_at: new Date(now).toISOString() }
 }

@@ -13,7 +13,7 @@ export interface Provenance {
 }
 
 /** How much of a record is copied into its dead letter or retry record. */
-export const MAX_ORIGINAL_BYTES = 64 * 1024
+const MAX_ORIGINAL_BYTES = 64 * 1024
 
 /**
  * Worked out only when asked for: a delivered notification never needs it (only dead

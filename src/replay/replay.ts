@@ -5,7 +5,7 @@
 // A dead letter is replayed once: a second run skips it unless forced.
 import type { Publisher } from '../kafka/publisher.ts'
 import { replayedKey, type RetryTier } from '../names.ts'
-import { deadLetterNotification, type DeadLetter, type RetryEnvelope, type StoredNotification } from '../notifications/records.ts'
+import { deadLetterNotification, retryEnvelope, type DeadLetter, type RetryEnvelope, type StoredNotification } from '../notifications/records.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
 import type { StoredDeadLetter } from './dead-letters.ts'
 
@@ -41,20 +41,8 @@ export function planReplay(letters: readonly StoredDeadLetter[], selection: Repl
 /** Pure: the retry record that sends a given-up notification again, due now. */
 export function replayEnvelope(action: Extract<ReplayAction, { kind: 'notification' }>, now: number): RetryEnvelope {
   const { letter, notification } = action
-  return {
-    v: 1,
-    notification,
-    attempts: 0,
-    deferrals: 0,
-    due_at: now,
-    first_attempt_at: now,
-    last_error: letter.last_error ?? letter.reason,
-    last_error_code: letter.code,
-    last_status_code: letter.last_status_code,
-    source: letter.source,
-    original: letter.original,
-    original_truncated: letter.original_truncated ?? false,
-  }
+  const lastError = { message: letter.last_error ?? letter.reason, code: letter.code, statusCode: letter.last_status_code }
+  return retryEnvelope({ notification, from: letter, attempts: 0, deferrals: 0, firstAttemptAt: now, dueAt: now, lastError })
 }
 
 export interface ReplayDeps {

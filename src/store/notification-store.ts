@@ -55,6 +55,15 @@ export interface Settlement {
   readonly attempt: AttemptRecord | undefined
 }
 
+/** What delivery (src/pipeline) needs of the store: claims, settlements and recorded requests. */
+export interface DeliveryStore {
+  claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult>
+  saveSettlement(settlement: Settlement): Promise<void>
+  doneStatus(kind: NotificationKind, processingId: number): Promise<NotificationStatus | undefined>
+  recordRequest(processingId: number, request: RecordedRequest): Promise<void>
+  recordedRequest(processingId: number): Promise<RecordedRequest | undefined>
+}
+
 interface PendingSettlement {
   readonly settlement: Settlement
   readonly keys: NotificationKeys
@@ -82,7 +91,7 @@ interface ScriptedCommands {
 }
 type ScriptedRedis = RedisClient & ScriptedCommands
 
-export class NotificationStore {
+export class NotificationStore implements DeliveryStore {
   readonly #redis: ScriptedRedis
   /** In a Redis Cluster one script may only touch keys of one slot: batches are split per slot. */
   readonly #clustered: boolean
@@ -139,7 +148,7 @@ export class NotificationStore {
   }
 
   /** Done (never sent again for STORAGE_TIME_PROCESSED_MESSAGES) or waiting for a retry; the claim is given back either way. */
-  settle(settlement: Settlement): Promise<void> {
+  saveSettlement(settlement: Settlement): Promise<void> {
     return this.#settlements.add({ settlement, keys: notificationKeys(settlement.kind, settlement.processingId) })
   }
 
@@ -159,7 +168,7 @@ export class NotificationStore {
    * How a notification that is done ended (delivered or failed, attempts, when), as settled;
    * undefined when that is no longer kept or the key is not ours (another writer's type).
    */
-  async settled(kind: NotificationKind, processingId: number): Promise<NotificationStatus | undefined> {
+  async doneStatus(kind: NotificationKind, processingId: number): Promise<NotificationStatus | undefined> {
     const key = notificationKeys(kind, processingId).status
     try {
       return parseStatus(await redisCall(() => this.#redis.get(key)))

@@ -12,29 +12,30 @@ import {
   ATTR_SERVER_PORT,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions'
+import { memoByString } from '../lib/memo.ts'
 
 // Messaging attributes are still "incubating" in the conventions; the package asks users to
 // copy such names rather than import them from its unstable entry point.
-export const ATTR_MESSAGING_SYSTEM = 'messaging.system'
-export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type'
-export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name'
-export const ATTR_MESSAGING_DESTINATION_PARTITION_ID = 'messaging.destination.partition.id'
-export const ATTR_MESSAGING_KAFKA_OFFSET = 'messaging.kafka.offset'
+const ATTR_MESSAGING_SYSTEM = 'messaging.system'
+const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type'
+const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name'
+const ATTR_MESSAGING_DESTINATION_PARTITION_ID = 'messaging.destination.partition.id'
+const ATTR_MESSAGING_KAFKA_OFFSET = 'messaging.kafka.offset'
 
-export const ATTR_NOTIFICATION_KIND = 'notification.kind'
-export const ATTR_NOTIFICATION_PROCESSING_ID = 'notification.processing_id'
+const ATTR_NOTIFICATION_KIND = 'notification.kind'
+const ATTR_NOTIFICATION_PROCESSING_ID = 'notification.processing_id'
 /** Attempts made before this handling (0 for a new notification); on the handling span. */
-export const ATTR_NOTIFICATION_PREVIOUS_ATTEMPTS = 'notification.previous_attempts'
+const ATTR_NOTIFICATION_PREVIOUS_ATTEMPTS = 'notification.previous_attempts'
 /** Attempts made in all, once the handling ended. */
-export const ATTR_NOTIFICATION_ATTEMPTS = 'notification.attempts'
+const ATTR_NOTIFICATION_ATTEMPTS = 'notification.attempts'
 /** How the handling ended: delivered, retrying, failed, duplicate, interrupted, error. */
-export const ATTR_NOTIFICATION_RESULT = 'notification.result'
+const ATTR_NOTIFICATION_RESULT = 'notification.result'
 /** The attempt's number, 1 for the first. */
-export const ATTR_NOTIFICATION_ATTEMPT = 'notification.attempt'
+const ATTR_NOTIFICATION_ATTEMPT = 'notification.attempt'
 /** scheme://host:port of the callback URL. */
-export const ATTR_NOTIFICATION_CALLBACK_ORIGIN = 'notification.callback.origin'
+const ATTR_NOTIFICATION_CALLBACK_ORIGIN = 'notification.callback.origin'
 /** This service's error code (DELIVERY_HTTP_STATUS, DELIVERY_TIMEOUT, CALLBACK_ADDRESS_BLOCKED…). */
-export const ATTR_NOTIFICATION_ERROR_CODE = 'notification.error.code'
+const ATTR_NOTIFICATION_ERROR_CODE = 'notification.error.code'
 
 export type HandlingResult = 'delivered' | 'retrying' | 'failed' | 'duplicate' | 'parked' | 'interrupted' | 'error'
 
@@ -54,21 +55,22 @@ export interface HandlingFacts {
 }
 
 export interface AttemptFacts {
+  /** The span's name: the transport's (HTTP: 'POST'). */
+  readonly name: string
   /** 1 for the first attempt. */
   readonly number: number
-  readonly callbackOrigin: string
+  /** The transport's destination key (HTTP: the callback URL's origin). */
+  readonly destination: string
 }
 
 /** What an attempt came to (the shape of the transport's AttemptOutcome): the status, or our error and the status if the client answered. */
 export type AttemptEnd =
-  | { readonly ok: true; readonly statusCode: number }
+  | { readonly ok: true; readonly statusCode?: number | undefined }
   | { readonly ok: false; readonly error: { readonly code: string; readonly message: string; readonly statusCode: number | undefined } }
 
 export function handlingSpanName(kind: string): string {
   return `deliver ${kind}`
 }
-
-export const ATTEMPT_SPAN_NAME = 'POST'
 
 export function handlingAttributes(record: TracedRecord, facts: HandlingFacts): Attributes {
   return {
@@ -93,37 +95,29 @@ export function handlingEndAttributes(result: HandlingResult, attempts: number, 
 
 export function attemptAttributes(facts: AttemptFacts): Attributes {
   return {
-    [ATTR_HTTP_REQUEST_METHOD]: 'POST',
+    [ATTR_HTTP_REQUEST_METHOD]: facts.name,
     [ATTR_NOTIFICATION_ATTEMPT]: facts.number,
     // The conventions count resends only: absent on the first attempt.
     ...(facts.number > 1 ? { [ATTR_HTTP_REQUEST_RESEND_COUNT]: facts.number - 1 } : {}),
-    [ATTR_NOTIFICATION_CALLBACK_ORIGIN]: facts.callbackOrigin,
-    ...serverOf(facts.callbackOrigin),
+    [ATTR_NOTIFICATION_CALLBACK_ORIGIN]: facts.destination,
+    ...serverOf(facts.destination),
   }
 }
 
-/** Parsed origins kept (many notifications share one); cleared when full. */
-const MAX_ORIGINS = 1000
-const servers = new Map<string, Attributes>()
-
-/** url.scheme, server.address, server.port of an origin (none for one that does not parse). */
-function serverOf(origin: string): Attributes {
-  let server = servers.get(origin)
-  if (server !== undefined) return server
+/** url.scheme, server.address, server.port of an origin (none for one that does not parse); remembered for many notifications share one. */
+const serverOf = memoByString((origin: string): Attributes => {
   const url = URL.parse(origin)
-  const scheme = url?.protocol.replace(/:$/, '')
-  server = url === null ? {} : { [ATTR_URL_SCHEME]: scheme, [ATTR_SERVER_ADDRESS]: url.hostname.replace(/^\[|\]$/g, ''), [ATTR_SERVER_PORT]: url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port) }
-  if (servers.size >= MAX_ORIGINS) servers.clear()
-  servers.set(origin, server)
-  return server
-}
+  if (url === null) return {}
+  const scheme = url.protocol.replace(/:$/, '')
+  return { [ATTR_URL_SCHEME]: scheme, [ATTR_SERVER_ADDRESS]: url.hostname.replace(/^\[|\]$/g, ''), [ATTR_SERVER_PORT]: url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port) }
+}, 1000)
 
 /**
  * `error.type` as the HTTP conventions say: the status code when the client answered with an
  * error, else the failure's class (our code); our code is always in `notification.error.code`.
  */
 export function attemptEndAttributes(end: AttemptEnd): Attributes {
-  if (end.ok) return { [ATTR_HTTP_RESPONSE_STATUS_CODE]: end.statusCode }
+  if (end.ok) return end.statusCode === undefined ? {} : { [ATTR_HTTP_RESPONSE_STATUS_CODE]: end.statusCode }
   const { code, statusCode } = end.error
   return {
     ...(statusCode === undefined ? {} : { [ATTR_HTTP_RESPONSE_STATUS_CODE]: statusCode }),

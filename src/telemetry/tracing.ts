@@ -13,7 +13,6 @@
 import { ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api'
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core'
 import {
-  ATTEMPT_SPAN_NAME,
   attemptAttributes,
   attemptEndAttributes,
   handlingAttributes,
@@ -27,7 +26,7 @@ import {
 } from './attributes.ts'
 import type { PropagatorName } from '../tracing-settings.ts'
 
-/** W3C headers to send on (traceparent, tracestate; baggage where propagated). Empty when there is no trace. */
+/** W3C headers to send on (traceparent, tracestate; baggage where propagated). Empty when there is no trace. The one type of them: the transport and the Kafka publisher take it too. */
 export type TraceHeaders = Readonly<Record<string, string>>
 
 export const NO_TRACE_HEADERS: TraceHeaders = Object.freeze({})
@@ -38,7 +37,7 @@ export const TRACER_NAME = 'notification-service'
 export interface Handling {
   /** The context for what this handling writes to Kafka (retry record, outcome, dead letter). */
   readonly headers: TraceHeaders
-  /** Starts the span of one HTTP attempt; its headers go with the request. */
+  /** Starts the span of one attempt; its headers go with it. */
   attempt(facts: AttemptFacts): Attempt
   end(result: HandlingResult, attempts: number, error?: { code: string; message: string }): void
 }
@@ -79,11 +78,6 @@ export class Tracing {
     this.#propagator = propagatorFor(propagators)
   }
 
-  /** Whether spans are recorded and exported (an SDK is configured). */
-  get recording(): boolean {
-    return this.#recording
-  }
-
   /** Starts the handling span of a notification from `record`. */
   handling(record: TracedRecord, facts: HandlingFacts): Handling {
     const propagator = this.#propagator
@@ -116,7 +110,7 @@ class SpanHandling implements Handling {
 
   attempt(facts: AttemptFacts): Attempt {
     const recording = this.#span.isRecording()
-    const span = this.#tracer.startSpan(ATTEMPT_SPAN_NAME, { kind: SpanKind.CLIENT, attributes: recording ? attemptAttributes(facts) : {} }, this.#context)
+    const span = this.#tracer.startSpan(facts.name, { kind: SpanKind.CLIENT, attributes: recording ? attemptAttributes(facts) : {} }, this.#context)
     const headers = inject(this.#propagator, trace.setSpan(this.#context, span))
     return {
       headers,

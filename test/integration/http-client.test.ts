@@ -2,12 +2,14 @@
 // (or silence) becomes an outcome, the deadline, the cap on the answer read, the
 // address guard and connection reuse. No broker, no Redis.
 import assert from 'node:assert/strict'
+import diagnostics from 'node:diagnostics_channel'
 import { createHmac } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { AddressGuard } from '../../src/delivery/address-guard.ts'
+import { ANSWERS, answerToStatus } from '../../src/delivery/answers.ts'
 import { CallbackClient, type CallbackClientOptions } from '../../src/delivery/http-client.ts'
 import type { AttemptOutcome } from '../../src/delivery/transport.ts'
 import { ErrorCodes, type DeliveryError } from '../../src/errors.ts'
@@ -198,17 +200,18 @@ describe('CallbackClient', () => {
   })
 
   test('302: an error, the redirect is not followed', async () => {
-    // The target answers 200: a followed redirect would have ended in success, and (the server
-    // records a request before answering it) would be in `seen` by the time the send returns.
-    const moved = reply(302, { location: `${base}/elsewhere` })
-    answer = (request, response) => (request.url === '/moved' ? moved : reply(200))(request, response)
-    const error = failure(await client().send(notification(`${base}/moved`)))
+    answer = reply(302, { location: `${base}/elsewhere` })
+    const sender = client({ connectionsPerOrigin: 1 })
+    const error = failure(await sender.send(notification(`${base}/moved`)))
     assert.equal(error.code, ErrorCodes.DELIVERY_HTTP_STATUS)
     assert.equal(error.statusCode, 302)
     assert.match(error.message, /redirects are not followed/)
+    // A request sent after it on the one connection: a redirect followed would have reached the server before it.
+    answer = reply(200)
+    assert.equal((await sender.send(notification(`${base}/next`))).ok, true)
     assert.deepEqual(
       seen.map((request) => request.url),
-      ['/moved'],
+      ['/moved', '/next'],
     )
   })
 
@@ -217,6 +220,7 @@ describe('CallbackClient', () => {
     const started = performance.now()
     const outcome = await client({ timeoutMs: 300 }).send(notification(`${base}/silent`))
     const waited = performance.now() - started
+    assert.equal(outcome.answer, 'timeout')
     const error = failure(outcome)
     assert.equal(error.code, ErrorCodes.DELIVERY_TIMEOUT)
     assert.equal(error.canRetry, true)
@@ -271,9 +275,49 @@ describe('CallbackClient', () => {
     })
   }
 
+  test('each status becomes its row of the answer table: its code, and a retry only where the row says so', async () => {
+    const sender = client()
+    for (const status of [200, 204, 301, 400, 404, 408, 410, 429, 500, 502, 503]) {
+      answer = reply(status, { 'retry-after': '3' })
+      const outcome = await sender.send(notification(`${base}/status-${status}`))
+      const rule = ANSWERS[answerToStatus(status)]
+      assert.equal(outcome.answer, answerToStatus(status), `${status}`)
+      assert.equal(outcome.ok, rule.verdict === 'delivered', `${status}`)
+      if (outcome.ok) continue
+      assert.equal(outcome.error.code, rule.code, `${status}`)
+      assert.equal(outcome.error.canRetry, rule.verdict === 'retried', `${status}`)
+      assert.equal(outcome.error.statusCode, status)
+      assert.equal(outcome.error.retryAfterSeconds, rule.retryAfter === 'ignored' ? undefined : 3, `${status}: Retry-After as its row says`)
+    }
+  })
+
+  test('a connection reset before the answer: the reset row (DELIVERY_NETWORK, retried)', async () => {
+    answer = (request) => request.socket.destroy()
+    const outcome = await client().send(notification(`${base}/reset`))
+    assert.equal(outcome.answer, 'reset', JSON.stringify(outcome))
+    assert.equal(failure(outcome).code, ANSWERS.reset.code)
+    assert.equal(failure(outcome).canRetry, true)
+  })
+
+  test('TLS against a plain HTTP server: the TLS failure row', async () => {
+    const outcome = await client().send(notification(`https://127.0.0.1:${port}/tls`))
+    assert.equal(outcome.answer, 'tlsFailure', JSON.stringify(outcome))
+    assert.equal(failure(outcome).code, ANSWERS.tlsFailure.code)
+  })
+
+  test('a URL of another scheme: the invalid URL row (final), nothing sent', async () => {
+    const outcome = await client().send(notification(`ftp://127.0.0.1:${port}/file`))
+    assert.equal(outcome.answer, 'invalidUrl')
+    assert.equal(failure(outcome).code, ErrorCodes.CALLBACK_URL_INVALID)
+    assert.equal(failure(outcome).canRetry, false)
+    assert.equal(seen.length, 0)
+  })
+
   test('connection refused: DELIVERY_NETWORK with the code', async () => {
     const free = await closedPort()
-    const error = failure(await client().send(notification(`http://127.0.0.1:${free}/nobody`)))
+    const outcome = await client().send(notification(`http://127.0.0.1:${free}/nobody`))
+    assert.equal(outcome.answer, 'refused')
+    const error = failure(outcome)
     assert.equal(error.code, ErrorCodes.DELIVERY_NETWORK)
     assert.equal(error.canRetry, true)
     assert.match(error.message, /ECONNREFUSED/)
@@ -296,7 +340,9 @@ describe('CallbackClient', () => {
     ] as const) {
       // Twice: a refusal is not remembered as a permission.
       for (let attempt = 0; attempt < 2; attempt++) {
-        const error = failure(await sender.send(notification(url)))
+        const outcome = await sender.send(notification(url))
+        assert.equal(outcome.answer, 'blockedAddress')
+        const error = failure(outcome)
         assert.equal(error.code, ErrorCodes.CALLBACK_ADDRESS_BLOCKED, `${url}: ${error.message}`)
         assert.equal(error.canRetry, false)
       }
@@ -315,20 +361,39 @@ describe('CallbackClient', () => {
   test('attempts that wait for a busy connection and pass their deadline are never sent', async () => {
     answer = () => undefined
     const sender = client({ timeoutMs: 300, connectionsPerOrigin: 1 })
-    const started = performance.now()
-    const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => sender.send(notification(`${base}/queued/${i}`))))
-    const waited = performance.now() - started
-    for (const outcome of outcomes) assert.equal(failure(outcome).code, ErrorCodes.DELIVERY_TIMEOUT)
-    assert.ok(waited >= 290 && waited < 1500, `waited ${waited} ms`)
-    // The client is still usable. And its one connection to the origin takes requests in order:
-    // one of the nine still queued would be sent before this one, so once this is answered,
-    // `seen` holds every request that will ever be sent.
-    answer = reply(200)
-    assert.equal((await sender.send(notification(`${base}/after`))).ok, true)
-    assert.deepEqual(
-      seen.map((request) => request.url),
-      ['/queued/0', '/after'],
-    )
+    // When undici writes each request (after its headers went to the socket), and when each attempt settled.
+    const written = new Map<string, number>()
+    const settled = new Map<string, number>()
+    const onWritten = (message: unknown): void => {
+      written.set((message as { request: { path: string } }).request.path, performance.now())
+    }
+    diagnostics.subscribe('undici:client:sendHeaders', onWritten)
+    try {
+      const started = performance.now()
+      const sends = Array.from({ length: 10 }, (_, i) =>
+        sender.send(notification(`${base}/queued/${i}`)).then((outcome) => {
+          settled.set(`/queued/${i}`, performance.now())
+          return outcome
+        }),
+      )
+      const outcomes = await Promise.all(sends)
+      const waited = performance.now() - started
+      for (const outcome of outcomes) assert.equal(failure(outcome).code, ErrorCodes.DELIVERY_TIMEOUT)
+      assert.ok(waited >= 290 && waited < 1500, `waited ${waited} ms`)
+      // The client is still usable; and its one connection takes requests in order, so once
+      // this one is answered every attempt queued before it was written or dropped.
+      answer = reply(200)
+      assert.equal((await sender.send(notification(`${base}/after`))).ok, true)
+    } finally {
+      diagnostics.unsubscribe('undici:client:sendHeaders', onWritten)
+    }
+    assert.ok(written.has('/queued/0'))
+    // Deadlines are timers of whole milliseconds: one queued behind may be written just before its own.
+    for (const [path, at] of written) {
+      const deadline = settled.get(path)
+      if (deadline !== undefined) assert.ok(at < deadline, `${path} written ${(at - deadline).toFixed(1)} ms after its deadline`)
+    }
+    assert.ok(written.size < 11, `${written.size - 1} of the 10 queued attempts written: most expire in the queue`)
     assert.ok(connections <= 3, `${connections} connections`)
   })
 })

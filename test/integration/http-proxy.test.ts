@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { AddressGuard } from '../../src/delivery/address-guard.ts'
-import { CallbackClient, type CallbackClientOptions, type CallbackProxy } from '../../src/delivery/http-client.ts'
+import type { ProxySettings } from '../../src/config.ts'
+import { CallbackClient, type CallbackClientOptions } from '../../src/delivery/http-client.ts'
 import type { AttemptOutcome } from '../../src/delivery/transport.ts'
 import { ErrorCodes, type DeliveryError } from '../../src/errors.ts'
 import type { Notification } from '../../src/notifications/payload.ts'
@@ -65,7 +66,7 @@ const clients: CallbackClient[] = []
 
 function through(target: Tinyproxy | number, options: Partial<CallbackClientOptions> = {}): CallbackClient {
   const proxyPort = typeof target === 'number' ? target : target.port
-  const settings: CallbackProxy = { host: '127.0.0.1', port: proxyPort, username: undefined, password: undefined }
+  const settings: ProxySettings = { host: '127.0.0.1', port: proxyPort, username: undefined, password: undefined }
   const created = new CallbackClient({
     timeoutMs: 3000,
     connectionsPerOrigin: 4,

@@ -53,7 +53,7 @@ describe('dedup store', () => {
     const first = await store.claim(RESULT, sent, 30_000)
     assert.equal(first.status, 'claimed')
     const { status, attempt } = delivered(new Date())
-    await store.settle({ kind: RESULT, processingId: sent, done: true, token: first.status === 'claimed' ? first.token : undefined, status, attempt })
+    await store.saveSettlement({ kind: RESULT, processingId: sent, done: true, token: first.status === 'claimed' ? first.token : undefined, status, attempt })
     assert.equal((await rival.claim(RESULT, held, 30_000)).status, 'claimed')
 
     const before = await scriptCalls()
@@ -78,7 +78,7 @@ describe('dedup store', () => {
     const at = new Date()
     const { status, attempt } = delivered(at)
     // The last one is finished with a token that is not its claim's: marked sent, claim kept.
-    await Promise.all(ids.map((id, i) => store.settle({ kind: RESULT, processingId: id, done: true, token: i === ids.length - 1 ? 'someone-else' : tokens[i], status, attempt })))
+    await Promise.all(ids.map((id, i) => store.saveSettlement({ kind: RESULT, processingId: id, done: true, token: i === ids.length - 1 ? 'someone-else' : tokens[i], status, attempt })))
 
     for (const [i, id] of ids.entries()) {
       const known = await store.status(RESULT, id)
@@ -96,7 +96,7 @@ describe('dedup store', () => {
     assert.equal(claim.status, 'claimed')
     const attempt = { at: new Date().toISOString(), status_code: 503, error: 'callback answered 503', duration_ms: 4 }
     const status: NotificationStatus = { status: 'retrying', attempts: 1, last_status_code: 503, last_error: attempt.error, next_attempt_at: new Date().toISOString(), updated_at: attempt.at }
-    await store.settle({ kind: RESULT, processingId: id, done: false, token: claim.status === 'claimed' ? claim.token : undefined, status, attempt })
+    await store.saveSettlement({ kind: RESULT, processingId: id, done: false, token: claim.status === 'claimed' ? claim.token : undefined, status, attempt })
     assert.deepEqual(await store.status(RESULT, id), { status, history: [attempt] })
     assert.equal((await rival.claim(RESULT, id, 30_000)).status, 'claimed', 'free for the next attempt, by any replica')
   })
@@ -104,7 +104,7 @@ describe('dedup store', () => {
   test('given up before any attempt (no claim, no attempt): marked sent with its status, empty history', async () => {
     const id = newProcessingId()
     const status: NotificationStatus = { status: 'failed', attempts: 0, last_status_code: null, last_error: 'origin unavailable', next_attempt_at: null, updated_at: new Date().toISOString() }
-    await store.settle({ kind: NotificationKinds.ACCEPTED, processingId: id, done: true, token: undefined, status, attempt: undefined })
+    await store.saveSettlement({ kind: NotificationKinds.ACCEPTED, processingId: id, done: true, token: undefined, status, attempt: undefined })
     assert.deepEqual(await store.status(NotificationKinds.ACCEPTED, id), { status, history: [] })
     assert.deepEqual(await rival.claim(NotificationKinds.ACCEPTED, id, 30_000), { status: 'done' })
     assert.equal((await rival.claim(RESULT, id, 30_000)).status, 'claimed', 'the result of the same id is kept apart')
@@ -123,7 +123,7 @@ describe('dedup store', () => {
     await redis.set(notificationKeys(RESULT, odd).attempts, 'not a list')
 
     const { status, attempt } = delivered(new Date())
-    await Promise.all([odd, fine].map((id, i) => store.settle({ kind: RESULT, processingId: id, done: true, token: tokens[i], status, attempt })))
+    await Promise.all([odd, fine].map((id, i) => store.saveSettlement({ kind: RESULT, processingId: id, done: true, token: tokens[i], status, attempt })))
 
     assert.deepEqual(await rival.claim(RESULT, odd, 30_000), { status: 'done' }, 'the odd one is still marked sent')
     assert.deepEqual(await rival.claim(RESULT, fine, 30_000), { status: 'done' })
@@ -134,14 +134,14 @@ describe('dedup store', () => {
   test('how a done notification ended, read back for its outcome: kept, gone, or not ours', async () => {
     const [kept, expired, foreign] = [newProcessingId(), newProcessingId(), newProcessingId()]
     const { status, attempt } = delivered(new Date())
-    for (const id of [kept, expired, foreign]) await store.settle({ kind: RESULT, processingId: id, done: true, token: undefined, status, attempt })
+    for (const id of [kept, expired, foreign]) await store.saveSettlement({ kind: RESULT, processingId: id, done: true, token: undefined, status, attempt })
     await redis.del(notificationKeys(RESULT, expired).status)
     await redis.del(notificationKeys(RESULT, foreign).status)
     await redis.hset(notificationKeys(RESULT, foreign).status, 'written', 'by someone else')
 
-    assert.deepEqual(await rival.settled(RESULT, kept), status)
-    assert.equal(await rival.settled(RESULT, expired), undefined)
-    assert.equal(await rival.settled(RESULT, foreign), undefined, 'another writer\'s key: no outcome to publish, not an error')
-    assert.equal(await rival.settled(NotificationKinds.ACCEPTED, kept), undefined, 'each kind apart')
+    assert.deepEqual(await rival.doneStatus(RESULT, kept), status)
+    assert.equal(await rival.doneStatus(RESULT, expired), undefined)
+    assert.equal(await rival.doneStatus(RESULT, foreign), undefined, 'another writer\'s key: no outcome to publish, not an error')
+    assert.equal(await rival.doneStatus(NotificationKinds.ACCEPTED, kept), undefined, 'each kind apart')
   })
 })

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { OriginAdmission, type Admission } from '../../../src/delivery/origin-admission.ts'
+import { ANSWERS } from '../../../src/delivery/answers.ts'
+import { OriginAdmission, type TicketOrRefusal } from '../../../src/delivery/origin-admission.ts'
 import { OriginGate, type OriginGateOptions, type Ticket } from '../../../src/delivery/origin-gate.ts'
 import { Interrupted } from '../../../src/errors.ts'
 
+/** Answers that do not and that do count against the origin (answers.ts). */
+const OK = ANSWERS.success
+const FAILED = ANSWERS.serverError
 const A = 'http://a.example:80'
 const options: OriginGateOptions = {
   window: 4,
@@ -16,7 +20,7 @@ const options: OriginGateOptions = {
   forgetAfterMs: 60_000,
 }
 
-function ticket(admission: Admission): Ticket {
+function ticket(admission: TicketOrRefusal): Ticket {
   assert.ok(admission.ok, `expected a ticket, got ${JSON.stringify(admission)}`)
   return admission.ticket
 }
@@ -41,7 +45,7 @@ describe('OriginAdmission', () => {
     const third = Promise.resolve(admission.admit(A, signal))
     const fourth = Promise.resolve(admission.admit(A, signal))
     assert.equal(await settled(third), false, 'waits at the limit')
-    admission.release(first, true, 5)
+    admission.release(first, OK, 5)
     assert.equal(ticket(await third).origin, A, 'the oldest waiter got the slot')
     assert.equal(await settled(fourth), false, 'the next one still waits')
     admission.abandon(second)
@@ -82,7 +86,7 @@ describe('OriginAdmission', () => {
     const next = Promise.resolve(admission.admit(A, signal))
     stopping.abort()
     await assert.rejects(interrupted, Interrupted)
-    admission.release(first, true, 5)
+    admission.release(first, OK, 5)
     assert.equal(ticket(await next).origin, A)
     await assert.rejects(Promise.resolve(admission.admit(A, stopping.signal)), Interrupted, 'already stopping: no wait at all')
   })
@@ -93,7 +97,7 @@ describe('OriginAdmission', () => {
     const first = ticket(await admission.admit(A, signal))
     ticket(await admission.admit(A, signal))
     const waiting = [admission.admit(A, signal), admission.admit(A, signal)].map((admitted) => Promise.resolve(admitted))
-    admission.release(first, false, 5)
+    admission.release(first, FAILED, 5)
     for (const refused of await Promise.all(waiting)) assert.equal(!refused.ok && refused.reason, 'circuit-open')
   })
 })

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { OriginGate, originOf, type CircuitState, type GateDecision, type OriginGateOptions, type Ticket } from '../../../src/delivery/origin-gate.ts'
+import { ANSWERS } from '../../../src/delivery/answers.ts'
+import { originOf } from '../../../src/delivery/http-client.ts'
+import { OriginGate, type CircuitState, type GateDecision, type OriginGateOptions, type Ticket } from '../../../src/delivery/origin-gate.ts'
 
 const concurrency = { initial: 2, min: 1, max: 8, backoff: 0.5, latencyTolerance: 2 }
 const options: OriginGateOptions = { window: 4, failureThreshold: 3, openMs: 1000, maxOpenMs: 3000, concurrency, maxWaitMs: 500, unansweredAfterMs: 200, forgetAfterMs: 60_000 }
+/** Answers that do not and that do count against the origin (answers.ts). */
+const OK = ANSWERS.success
+const FAILED = ANSWERS.serverError
 const A = 'http://a.example:80'
 
 /** An origin's circuit as the gate reports it (metrics): not listed = closed. */
@@ -24,66 +29,66 @@ function ticket(decision: GateDecision): Ticket {
 describe('OriginGate circuit', () => {
   it('opens after consecutive failures, refuses until openMs, then lets one trial through', () => {
     const gate = new OriginGate(options)
-    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 10, 10)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), FAILED, 10, 10)
     assert.equal(circuit(gate, A, 10), 'open')
     assert.deepEqual(gate.acquire(A, 500), { ok: false, reason: 'circuit-open', retryAt: 1010, openSince: 10, lastError: '' })
     assert.equal(circuit(gate, A, 1010), 'half-open')
     const trial = ticket(gate.acquire(A, 1010))
     assert.equal(gate.acquire(A, 1011).ok, false, 'only one trial at a time')
-    gate.release(trial, true, 1020, 10)
+    gate.release(trial, OK, 1020, 10)
     assert.equal(circuit(gate, A, 1020), 'closed')
     assert.equal(gate.acquire(A, 1021).ok, true)
   })
 
   it('a failed trial opens the circuit again for twice as long, capped', () => {
     const gate = new OriginGate(options)
-    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 0, 10)
-    gate.release(ticket(gate.acquire(A, 1000)), false, 1000, 10)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), FAILED, 0, 10)
+    gate.release(ticket(gate.acquire(A, 1000)), FAILED, 1000, 10)
     assert.deepEqual(gate.acquire(A, 2999), { ok: false, reason: 'circuit-open', retryAt: 3000, openSince: 0, lastError: '' })
-    gate.release(ticket(gate.acquire(A, 3000)), false, 3000, 10)
-    gate.release(ticket(gate.acquire(A, 7000)), false, 7000, 10)
+    gate.release(ticket(gate.acquire(A, 3000)), FAILED, 3000, 10)
+    gate.release(ticket(gate.acquire(A, 7000)), FAILED, 7000, 10)
     assert.deepEqual(gate.acquire(A, 7001), { ok: false, reason: 'circuit-open', retryAt: 10_000, openSince: 0, lastError: '' }, 'capped at maxOpenMs')
   })
 
   it('says since when the circuit is open, through failed trials, and the last error (for the automatic pause)', () => {
     const gate = new OriginGate(options)
-    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 100)), false, 100, 10, `HTTP 50${i}`)
-    gate.release(ticket(gate.acquire(A, 1100)), false, 1100, 10, 'timed out')
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 100)), FAILED, 100, 10, `HTTP 50${i}`)
+    gate.release(ticket(gate.acquire(A, 1100)), FAILED, 1100, 10, 'timed out')
     const refused = gate.acquire(A, 1200)
     assert.ok(!refused.ok && refused.reason === 'circuit-open')
     assert.equal(refused.openSince, 100, 'open since the first opening, not the failed trial')
     assert.equal(refused.lastError, 'timed out')
-    gate.release(ticket(gate.acquire(A, 3100)), true, 3100, 10)
-    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 5000)), false, 5000, 10, 'again')
+    gate.release(ticket(gate.acquire(A, 3100)), OK, 3100, 10)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 5000)), FAILED, 5000, 10, 'again')
     const again = gate.acquire(A, 5001)
     assert.ok(!again.ok && again.reason === 'circuit-open' && again.openSince === 5000, 'a circuit that closed starts counting again')
   })
 
   it('opens on a rate of failures among recent attempts, not on a run of them', () => {
     const gate = new OriginGate(options)
-    for (const failed of [true, true, false, true]) gate.release(ticket(gate.acquire(A, 0)), !failed, 0, 10)
+    for (const answer of [FAILED, FAILED, OK, FAILED]) gate.release(ticket(gate.acquire(A, 0)), answer, 0, 10)
     assert.equal(circuit(gate, A, 0), 'open', '3 of the last 4 failed')
   })
 
   it('keeps serving an origin that fails often but mostly works', () => {
     const gate = new OriginGate(options)
-    for (let i = 0; i < 1000; i++) gate.release(ticket(gate.acquire(A, i)), i % 2 === 0, i, 10)
+    for (let i = 0; i < 1000; i++) gate.release(ticket(gate.acquire(A, i)), i % 2 === 0 ? OK : FAILED, i, 10)
     assert.equal(circuit(gate, A, 1000), 'closed', 'half of the attempts failing stays under 3 of 4')
   })
 
   it('a ticket given back without an attempt changes nothing about the origin\'s health', () => {
     const gate = new OriginGate(options)
-    gate.release(ticket(gate.acquire(A, 0)), false, 0, 10)
-    gate.release(ticket(gate.acquire(A, 0)), false, 0, 10)
+    gate.release(ticket(gate.acquire(A, 0)), FAILED, 0, 10)
+    gate.release(ticket(gate.acquire(A, 0)), FAILED, 0, 10)
     gate.abandon(ticket(gate.acquire(A, 0)))
-    gate.release(ticket(gate.acquire(A, 0)), false, 0, 10)
+    gate.release(ticket(gate.acquire(A, 0)), FAILED, 0, 10)
     assert.equal(circuit(gate, A, 0), 'open', 'three real failures in a row, whatever was abandoned between them')
   })
 
   it('reports unhealthy origins only', () => {
     const gate = new OriginGate(options)
-    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 0, 10)
-    gate.release(ticket(gate.acquire('http://b.example:80', 0)), true, 0, 10)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), FAILED, 0, 10)
+    gate.release(ticket(gate.acquire('http://b.example:80', 0)), OK, 0, 10)
     assert.deepEqual(gate.unhealthy(10), [{ origin: A, state: 'open' }])
   })
 })
@@ -94,7 +99,7 @@ describe('OriginGate concurrency limit', () => {
     const first = ticket(gate.acquire(A, 0))
     ticket(gate.acquire(A, 0))
     assert.deepEqual(gate.acquire(A, 10), { ok: false, reason: 'wait', waitMs: 500 })
-    gate.release(first, true, 20, 20)
+    gate.release(first, OK, 20, 20)
     assert.equal(gate.acquire(A, 20).ok, true, 'a slot freed by an answer')
     assert.equal(gate.acquire('http://b.example:80', 20).ok, true, 'limits are per origin')
   })
@@ -112,7 +117,7 @@ describe('OriginGate concurrency limit', () => {
     const gate = new OriginGate(options)
     const first = ticket(gate.acquire(A, 0))
     ticket(gate.acquire(A, 0))
-    gate.release(first, true, 150, 150)
+    gate.release(first, OK, 150, 150)
     ticket(gate.acquire(A, 150))
     assert.equal(gate.acquire(A, 300).ok, true, 'answered 150 ms ago; the limit grew to 3 (slow start)')
     assert.equal(reasonOf(gate.acquire(A, 340)), 'wait', 'answered 190 ms ago')
@@ -122,7 +127,7 @@ describe('OriginGate concurrency limit', () => {
   it('lets only as many wait as are likely to get a slot within maxWaitMs; the others are refused', () => {
     const gate = new OriginGate({ ...options, concurrency: { ...concurrency, initial: 4 }, unansweredAfterMs: 10_000, failureThreshold: 100, window: 100 })
     const [first, second, third] = [ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0)), ticket(gate.acquire(A, 0))]
-    gate.release(first, true, 100, 100)
+    gate.release(first, OK, 100, 100)
     ticket(gate.acquire(A, 100))
     ticket(gate.acquire(A, 100))
     // Slow start: the limit (5) doubles every round trip, so within 500 ms it is at the cap (8):
@@ -130,11 +135,11 @@ describe('OriginGate concurrency limit', () => {
     assert.equal(reasonOf(gate.acquire(A, 100, 39)), 'wait', '40th in line')
     assert.deepEqual(gate.acquire(A, 100, 40), { ok: false, reason: 'saturated', retryAt: 600 }, '41st in line')
     // A timeout ends slow start and halves the limit: 2 slots per 100 ms, 10 within 500 ms.
-    gate.release(second, false, 100, 100)
+    gate.release(second, FAILED, 100, 100)
     assert.equal(reasonOf(gate.acquire(A, 100, 9)), 'wait', '10th in line')
     assert.equal(reasonOf(gate.acquire(A, 100, 10)), 'saturated', '11th in line')
     // Answers slow down: 2 slots per ~280 ms (the smoothed round trip after a 1 s answer), 3 within 500 ms.
-    gate.release(third, true, 1100, 1000)
+    gate.release(third, OK, 1100, 1000)
     assert.equal(reasonOf(gate.acquire(A, 1100, 2)), 'wait', '3rd in line')
     assert.equal(reasonOf(gate.acquire(A, 1100, 3)), 'saturated', '4th in line')
   })
@@ -158,7 +163,7 @@ describe('OriginGate concurrency limit', () => {
     for (let t = 0; t < 2000; t++) {
       while (inFlight.length > 0 && (started.get(inFlight[0] as Ticket) as number) + 5 <= t) {
         const done = inFlight.shift() as Ticket
-        gate.release(done, true, t, 5)
+        gate.release(done, OK, t, 5)
       }
       const decision = gate.acquire(A, t)
       assert.notEqual(reasonOf(decision), 'saturated', `at ${t} ms`)
@@ -177,7 +182,7 @@ describe('OriginGate concurrency limit', () => {
       const tickets: Ticket[] = []
       for (let decision = gate.acquire(A, now); decision.ok; decision = gate.acquire(A, now)) tickets.push(decision.ticket)
       now += 50
-      for (const done of tickets) gate.release(done, true, now, 50)
+      for (const done of tickets) gate.release(done, OK, now, 50)
     }
     const admitted: Ticket[] = []
     for (let decision = gate.acquire(A, now); decision.ok; decision = gate.acquire(A, now)) admitted.push(decision.ticket)
@@ -188,17 +193,17 @@ describe('OriginGate concurrency limit', () => {
   it('shrinks the limit on timeouts, 429 and 5xx, once per round trip', () => {
     const gate = new OriginGate({ ...options, concurrency: { ...concurrency, initial: 8 }, failureThreshold: 100, window: 100 })
     const tickets = Array.from({ length: 8 }, () => ticket(gate.acquire(A, 0)))
-    for (const [i, done] of tickets.entries()) gate.release(done, false, 5000 + i, 5000)
+    for (const [i, done] of tickets.entries()) gate.release(done, FAILED, 5000 + i, 5000)
     assert.deepEqual(gate.limits(), [{ origin: A, limit: 4 }], 'eight timeouts of one round: halved once')
     const next = Array.from({ length: 4 }, () => ticket(gate.acquire(A, 5100)))
     assert.equal(gate.acquire(A, 5100).ok, false, 'at the new limit')
-    gate.release(next[0] as Ticket, false, 5200, 100)
+    gate.release(next[0] as Ticket, FAILED, 5200, 100)
     assert.deepEqual(gate.limits(), [{ origin: A, limit: 2 }], 'an attempt started after the decrease: halved again')
   })
 
   it('forgets an idle origin\'s learned limit after forgetAfterMs', () => {
     const gate = new OriginGate({ ...options, forgetAfterMs: 1000 })
-    gate.release(ticket(gate.acquire(A, 0)), false, 10, 10)
+    gate.release(ticket(gate.acquire(A, 0)), FAILED, 10, 10)
     assert.deepEqual(gate.limits(), [{ origin: A, limit: 1 }])
     gate.acquire('http://b.example:80', 500)
     assert.deepEqual(gate.limits(), [{ origin: A, limit: 1 }], 'idle for 490 ms')
@@ -215,12 +220,12 @@ describe('OriginGate concurrency limit', () => {
 describe('OriginGate reset (an operator resumed the origin)', () => {
   it('closes an open circuit and forgets its failures at once', () => {
     const gate = new OriginGate(options)
-    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), false, 0, 10)
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), FAILED, 0, 10)
     assert.equal(gate.acquire(A, 10).ok, false)
     gate.reset(A)
     assert.equal(circuit(gate, A, 10), 'closed')
-    gate.release(ticket(gate.acquire(A, 10)), false, 10, 10)
-    gate.release(ticket(gate.acquire(A, 10)), false, 10, 10)
+    gate.release(ticket(gate.acquire(A, 10)), FAILED, 10, 10)
+    gate.release(ticket(gate.acquire(A, 10)), FAILED, 10, 10)
     assert.equal(circuit(gate, A, 10), 'closed', 'the old failures no longer count')
   })
 })

@@ -8,7 +8,7 @@ const SCHEDULE = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 10_800_
 const policy: RetryPolicy = { scheduleMs: SCHEDULE, jitter: DEFAULT_JITTER, slowDownFloorMs: DEFAULT_SLOW_DOWN_FLOOR_MS }
 const noJitter: RetryPolicy = { ...policy, jitter: 0 }
 
-const http503 = new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 503', true, { statusCode: 503 })
+const http503 = { answer: 'unavailable', error: new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 503', true, { statusCode: 503 }) } as const
 const mid = () => 0.5
 
 function delayOf(decision: ReturnType<typeof decideRetry>): number {
@@ -47,19 +47,19 @@ describe('decideRetry: jitter', () => {
 
 describe('decideRetry: final errors', () => {
   it('treats a non-retryable error (410 Gone) as final at once', () => {
-    const gone = new DeliveryError(ErrorCodes.DELIVERY_GONE, 'HTTP 410', false, { statusCode: 410 })
+    const gone = { answer: 'gone', error: new DeliveryError(ErrorCodes.DELIVERY_GONE, 'HTTP 410', false, { statusCode: 410 }) } as const
     assert.deepEqual(decideRetry(policy, 1, gone, mid), { retry: false, reason: 'final' })
   })
 
   it('is final even with Retry-After when the error cannot be retried', () => {
-    const gone = new DeliveryError(ErrorCodes.DELIVERY_GONE, 'HTTP 410', false, { statusCode: 410, retryAfterSeconds: 10 })
+    const gone = { answer: 'gone', error: new DeliveryError(ErrorCodes.DELIVERY_GONE, 'HTTP 410', false, { statusCode: 410, retryAfterSeconds: 10 }) } as const
     assert.deepEqual(decideRetry(policy, 1, gone, mid), { retry: false, reason: 'final' })
   })
 })
 
 describe('decideRetry: Retry-After', () => {
   const withRetryAfter = (seconds: number) =>
-    new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 503', true, { statusCode: 503, retryAfterSeconds: seconds })
+    ({ answer: 'unavailable', error: new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 503', true, { statusCode: 503, retryAfterSeconds: seconds }) }) as const
 
   it('honours a Retry-After between 1× and 2× the scheduled delay', () => {
     assert.equal(delayOf(decideRetry(policy, 2, withRetryAfter(45), mid)), 45_000)
@@ -77,27 +77,27 @@ describe('decideRetry: Retry-After', () => {
 
 describe('decideRetry: slow-down floor', () => {
   it('waits at least the floor after a 429', () => {
-    const tooMany = new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 429', true, { statusCode: 429 })
+    const tooMany = { answer: 'tooManyRequests', error: new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 429', true, { statusCode: 429 }) } as const
     assert.equal(delayOf(decideRetry(noJitter, 1, tooMany)), DEFAULT_SLOW_DOWN_FLOOR_MS)
   })
 
   it('waits at least the floor after a timeout', () => {
-    const timeout = new DeliveryError(ErrorCodes.DELIVERY_TIMEOUT, 'timed out', true)
+    const timeout = { answer: 'timeout', error: new DeliveryError(ErrorCodes.DELIVERY_TIMEOUT, 'timed out', true) } as const
     assert.equal(delayOf(decideRetry(noJitter, 1, timeout)), DEFAULT_SLOW_DOWN_FLOOR_MS)
   })
 
   it('applies the floor after clamping Retry-After', () => {
-    const tooMany = new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 429', true, { statusCode: 429, retryAfterSeconds: 2 })
+    const tooMany = { answer: 'tooManyRequests', error: new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 429', true, { statusCode: 429, retryAfterSeconds: 2 }) } as const
     assert.equal(delayOf(decideRetry(noJitter, 1, tooMany)), DEFAULT_SLOW_DOWN_FLOOR_MS)
   })
 
   it('does not lower a scheduled delay above the floor', () => {
-    const tooMany = new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 429', true, { statusCode: 429 })
+    const tooMany = { answer: 'tooManyRequests', error: new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'HTTP 429', true, { statusCode: 429 }) } as const
     assert.equal(delayOf(decideRetry(noJitter, 3, tooMany)), 120_000)
   })
 
   it('does not apply the floor to other errors', () => {
-    const network = new DeliveryError(ErrorCodes.DELIVERY_NETWORK, 'ECONNRESET', true)
+    const network = { answer: 'reset', error: new DeliveryError(ErrorCodes.DELIVERY_NETWORK, 'ECONNRESET', true) } as const
     assert.equal(delayOf(decideRetry(noJitter, 1, network)), 5_000)
   })
 })

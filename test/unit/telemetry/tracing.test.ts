@@ -16,7 +16,7 @@ function record(headers: Record<string, string> = {}): TracedRecord {
 }
 
 const facts = { kind: 'result', processingId: 7, previousAttempts: 0 }
-const attempt = { number: 1, callbackOrigin: 'https://client.example' }
+const attempt = { name: 'POST', number: 1, destination: 'https://client.example' }
 
 function sdk(): { tracing: Tracing; spans: () => ReadableSpan[] } {
   const exporter = new InMemorySpanExporter()
@@ -27,7 +27,6 @@ function sdk(): { tracing: Tracing; spans: () => ReadableSpan[] } {
 describe('tracing without an SDK', () => {
   it('a record without trace headers costs nothing: the shared empty headers, no span', () => {
     const tracing = new Tracing(undefined, ['tracecontext'])
-    assert.equal(tracing.recording, false)
     const handling = tracing.handling(record(), facts)
     assert.equal(handling.headers, NO_TRACE_HEADERS)
     assert.equal(handling.attempt(attempt).headers, NO_TRACE_HEADERS)
@@ -107,7 +106,7 @@ describe('tracing with the SDK', () => {
     const carried = firstHandling.headers
     firstHandling.end('retrying', 1)
     const retry = tracing.handling({ topic: 'group.retry.5s', partition: 0, offset: 1n, headers: new Map(Object.entries(carried)) }, { ...facts, previousAttempts: 1 })
-    const second = retry.attempt({ number: 2, callbackOrigin: 'https://client.example' })
+    const second = retry.attempt({ name: 'POST', number: 2, destination: 'https://client.example' })
     second.end({ ok: true, statusCode: 200 })
     retry.end('delivered', 2)
     const [first, attemptSpan, retrySpan] = spans()
@@ -154,7 +153,7 @@ describe('tracing with the SDK', () => {
 
 describe('span attributes', () => {
   it('an attempt names the callback origin, never the full URL', () => {
-    assert.deepEqual(attemptAttributes({ number: 3, callbackOrigin: 'https://client.example' }), {
+    assert.deepEqual(attemptAttributes({ name: 'POST', number: 3, destination: 'https://client.example' }), {
       'http.request.method': 'POST',
       'notification.attempt': 3,
       'http.request.resend_count': 2,
@@ -163,8 +162,8 @@ describe('span attributes', () => {
       'server.address': 'client.example',
       'server.port': 443,
     })
-    assert.equal(attemptAttributes({ number: 1, callbackOrigin: 'http://[::1]:8080' })['server.address'], '::1')
-    assert.equal(attemptAttributes({ number: 1, callbackOrigin: 'http://[::1]:8080' })['server.port'], 8080)
+    assert.equal(attemptAttributes({ name: 'POST', number: 1, destination: 'http://[::1]:8080' })['server.address'], '::1')
+    assert.equal(attemptAttributes({ name: 'POST', number: 1, destination: 'http://[::1]:8080' })['server.port'], 8080)
   })
 
   it('error.type: the status code when the client answered, else our code', () => {

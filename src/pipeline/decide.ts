@@ -1,11 +1,11 @@
-// Pure: what becomes of a notification once its attempt is over, or once its callback
-// origin refused to take it now (circuit open, saturated, holding us off with Retry-After,
+// Pure: the decision of what becomes of a notification once its attempt is over, or once its
+// destination (callback origin) refused to take it now (circuit open, saturated, holding us off with Retry-After,
 // or its rate-limit slot is further ahead than is worth waiting for in-process). Time and randomness are inputs,
 // so every branch is unit-tested; the stages around it only carry the decision out.
 //
 //   attempted ── 2xx ─────────────────────────────────► Delivered
 //             └─ failed ── retry can help, tier left ──► Retry{tier, dueAt}
-//                       └─ final (410, blocked…) or schedule exhausted ──► GiveUp
+//                       └─ final (answers.ts) or schedule exhausted ──► GiveUp
 //   refused ──── deferrals left in the schedule ───────► Retry{tier, dueAt} (no attempt used)
 //             └─ refused for the whole schedule ────────► GiveUp{CALLBACK_UNAVAILABLE}
 //   slot later ─────────────────────────────────────────► Retry{the first tier that long, dueAt = the slot}
@@ -32,13 +32,13 @@ export interface RetrySchedule {
 
 export type Happening =
   | { readonly kind: 'attempted'; readonly outcome: AttemptOutcome; readonly startedAt: number }
-  | { readonly kind: 'refused'; readonly reason: 'circuit-open' | 'saturated' | 'held'; readonly retryAt: number; readonly callbackOrigin: string }
+  | { readonly kind: 'refused'; readonly reason: 'circuit-open' | 'saturated' | 'held'; readonly retryAt: number; readonly destination: string }
   /** Its rate-limit slot, reserved, is at `slotAt`. */
-  | { readonly kind: 'slot-later'; readonly slotAt: number; readonly callbackOrigin: string }
+  | { readonly kind: 'slot-later'; readonly slotAt: number; readonly destination: string }
 
 /** Each decision carries the notification's history after what happened. */
 export type Decision =
-  | { readonly kind: 'delivered'; readonly history: History; readonly statusCode: number }
+  | { readonly kind: 'delivered'; readonly history: History; readonly statusCode: number | undefined }
   | { readonly kind: 'retry'; readonly history: History; readonly tier: RetryTier; readonly dueAt: number; readonly error: DeliveryError; readonly reservedSlot?: boolean }
   | { readonly kind: 'give-up'; readonly history: History; readonly error: DeliveryError; readonly reason: string }
 
@@ -46,7 +46,7 @@ export type Decision =
  * @param now when the decision is made (the attempt's end, or the refusal)
  * @param random a number in [0, 1) for the retry jitter
  */
-export function settle(happening: Happening, history: History, schedule: RetrySchedule, now: number, random: () => number = Math.random): Decision {
+export function decide(happening: Happening, history: History, schedule: RetrySchedule, now: number, random: () => number = Math.random): Decision {
   switch (happening.kind) {
     case 'attempted':
       return afterAttempt(happening, history, schedule, now, random)
@@ -63,7 +63,7 @@ function afterAttempt(attempt: Extract<Happening, { kind: 'attempted' }>, histor
   if (outcome.ok) return { kind: 'delivered', history: after, statusCode: outcome.statusCode }
 
   const { error } = outcome
-  const retry = decideRetry(schedule.policy, after.attempts, error, random)
+  const retry = decideRetry(schedule.policy, after.attempts, outcome, random)
   const tier = retry.retry ? tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.attempts) : undefined
   if (retry.retry && tier) return { kind: 'retry', history: after, tier, dueAt: now + retry.delayMs, error }
   return { kind: 'give-up', history: after, error, reason: `delivery given up after ${after.attempts} attempt(s): ${error.message}` }
@@ -83,7 +83,7 @@ function untilSlot(slot: Extract<Happening, { kind: 'slot-later' }>, history: Hi
   const waitMs = slot.slotAt - now
   const tier = schedule.tiers.find((candidate) => candidate.delayMs >= waitMs) ?? schedule.tiers.at(-1)
   if (!tier) throw new Error('no retry tier')
-  const error = new DeliveryError(ErrorCodes.CALLBACK_RATE_LIMITED, `callback origin ${slot.callbackOrigin} is rate-limited: next send slot in ${waitMs} ms`, true)
+  const error = new DeliveryError(ErrorCodes.CALLBACK_RATE_LIMITED, `callback origin ${slot.destination} is rate-limited: next send slot in ${waitMs} ms`, true)
   return { kind: 'retry', history, tier, dueAt: slot.slotAt, error, reservedSlot: true }
 }
 
@@ -91,7 +91,7 @@ function untilSlot(slot: Extract<Happening, { kind: 'slot-later' }>, history: Hi
 function afterRefusal(refusal: Extract<Happening, { kind: 'refused' }>, history: History, schedule: RetrySchedule, now: number): Decision {
   const after: History = { attempts: history.attempts, deferrals: history.deferrals + 1, firstAttemptAt: history.firstAttemptAt ?? now }
   const why = REFUSAL_WHY[refusal.reason]
-  const reason = `callback origin ${refusal.callbackOrigin} ${why}`
+  const reason = `callback origin ${refusal.destination} ${why}`
   const tier = tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.deferrals)
   if (!tier) {
     const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, `${reason} for longer than the retry schedule`, false)

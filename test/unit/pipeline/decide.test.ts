@@ -1,10 +1,11 @@
-// Every branch of the settlement decision, with time and randomness given.
+// Every branch of decide(), the settlement decision, with time and randomness given.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { answerToStatus } from '../../../src/delivery/answers.ts'
 import type { AttemptOutcome } from '../../../src/delivery/transport.ts'
 import { DeliveryError, ErrorCodes } from '../../../src/errors.ts'
 import { retryTiers } from '../../../src/names.ts'
-import { FIRST_TIME, settle, type Decision, type Happening, type History, type RetrySchedule } from '../../../src/pipeline/settle.ts'
+import { FIRST_TIME, decide, type Decision, type Happening, type History, type RetrySchedule } from '../../../src/pipeline/decide.ts'
 
 const scheduleMs = [5000, 30_000, 120_000]
 const schedule: RetrySchedule = { policy: { scheduleMs, jitter: 0.2, slowDownFloorMs: 60_000 }, tiers: retryTiers('g', scheduleMs) }
@@ -12,11 +13,11 @@ const NOW = 1_800_000_000_000
 const middle = () => 0.5 // no jitter
 
 const attempted = (outcome: AttemptOutcome, startedAt = NOW - 40): Happening => ({ kind: 'attempted', outcome, startedAt })
-const ok = (statusCode = 200): AttemptOutcome => ({ ok: true, statusCode, durationMs: 40 })
-const failed = (error: DeliveryError): AttemptOutcome => ({ ok: false, error, durationMs: 40 })
+const ok = (statusCode = 200): AttemptOutcome => ({ ok: true, answer: 'success', statusCode, durationMs: 40 })
+const failed = (error: DeliveryError): AttemptOutcome => ({ ok: false, answer: answerToStatus(error.statusCode ?? 0), error, durationMs: 40 })
 const status = (code: number, retryAfterSeconds?: number) =>
   new DeliveryError(code === 410 ? ErrorCodes.DELIVERY_GONE : ErrorCodes.DELIVERY_HTTP_STATUS, `callback answered ${code}`, code !== 410, { statusCode: code, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) })
-const refused = (reason: 'circuit-open' | 'saturated', retryAt = NOW): Happening => ({ kind: 'refused', reason, retryAt, callbackOrigin: 'https://client.example' })
+const refused = (reason: 'circuit-open' | 'saturated', retryAt = NOW): Happening => ({ kind: 'refused', reason, retryAt, destination: 'https://client.example' })
 const history = (attempts: number, deferrals = 0, firstAttemptAt: number | undefined = NOW - 60_000): History => ({ attempts, deferrals, firstAttemptAt })
 
 function expectKind<K extends Decision['kind']>(decision: Decision, kind: K): Extract<Decision, { kind: K }> {
@@ -24,63 +25,63 @@ function expectKind<K extends Decision['kind']>(decision: Decision, kind: K): Ex
   return decision as Extract<Decision, { kind: K }>
 }
 
-describe('settle after an attempt', () => {
+describe('decide after an attempt', () => {
   it('a 2xx is delivered, counting the attempt and remembering when the first one started', () => {
-    const decision = expectKind(settle(attempted(ok(204), NOW - 40), FIRST_TIME, schedule, NOW, middle), 'delivered')
+    const decision = expectKind(decide(attempted(ok(204), NOW - 40), FIRST_TIME, schedule, NOW, middle), 'delivered')
     assert.equal(decision.statusCode, 204)
     assert.deepEqual(decision.history, { attempts: 1, deferrals: 0, firstAttemptAt: NOW - 40 })
   })
 
   it('a later attempt keeps the first attempt time and the deferrals', () => {
-    const decision = expectKind(settle(attempted(ok()), history(2, 3), schedule, NOW, middle), 'delivered')
+    const decision = expectKind(decide(attempted(ok()), history(2, 3), schedule, NOW, middle), 'delivered')
     assert.deepEqual(decision.history, { attempts: 3, deferrals: 3, firstAttemptAt: NOW - 60_000 })
   })
 
   it('a retryable failure goes to the tier of the attempt count, due after its delay', () => {
-    const first = expectKind(settle(attempted(failed(status(503))), FIRST_TIME, schedule, NOW, middle), 'retry')
+    const first = expectKind(decide(attempted(failed(status(503))), FIRST_TIME, schedule, NOW, middle), 'retry')
     assert.equal(first.tier.delayMs, 5000)
     assert.equal(first.dueAt, NOW + 5000)
     assert.equal(first.error.statusCode, 503)
-    const second = expectKind(settle(attempted(failed(status(503))), history(1), schedule, NOW, middle), 'retry')
+    const second = expectKind(decide(attempted(failed(status(503))), history(1), schedule, NOW, middle), 'retry')
     assert.equal(second.tier.delayMs, 30_000)
     assert.equal(second.history.attempts, 2)
   })
 
   it('jitter moves the due time within ±20 %', () => {
-    const low = expectKind(settle(attempted(failed(status(500))), FIRST_TIME, schedule, NOW, () => 0), 'retry')
-    const high = expectKind(settle(attempted(failed(status(500))), FIRST_TIME, schedule, NOW, () => 0.999_999), 'retry')
+    const low = expectKind(decide(attempted(failed(status(500))), FIRST_TIME, schedule, NOW, () => 0), 'retry')
+    const high = expectKind(decide(attempted(failed(status(500))), FIRST_TIME, schedule, NOW, () => 0.999_999), 'retry')
     assert.equal(low.dueAt, NOW + 4000)
     assert.equal(high.dueAt, NOW + 6000)
   })
 
   it('a 429 waits at least the slow-down floor, still in the tier of its attempt count', () => {
-    const decision = expectKind(settle(attempted(failed(status(429))), FIRST_TIME, schedule, NOW, middle), 'retry')
+    const decision = expectKind(decide(attempted(failed(status(429))), FIRST_TIME, schedule, NOW, middle), 'retry')
     assert.equal(decision.dueAt, NOW + 60_000)
     assert.equal(decision.tier.delayMs, 5000)
   })
 
   it('a final failure (410) is given up at once, naming the attempts', () => {
-    const decision = expectKind(settle(attempted(failed(status(410))), FIRST_TIME, schedule, NOW, middle), 'give-up')
+    const decision = expectKind(decide(attempted(failed(status(410))), FIRST_TIME, schedule, NOW, middle), 'give-up')
     assert.equal(decision.error.code, ErrorCodes.DELIVERY_GONE)
     assert.equal(decision.reason, 'delivery given up after 1 attempt(s): callback answered 410')
     assert.equal(decision.history.attempts, 1)
   })
 
   it('a retryable failure after the whole schedule is given up', () => {
-    const decision = expectKind(settle(attempted(failed(status(503))), history(3), schedule, NOW, middle), 'give-up')
+    const decision = expectKind(decide(attempted(failed(status(503))), history(3), schedule, NOW, middle), 'give-up')
     assert.equal(decision.reason, 'delivery given up after 4 attempt(s): callback answered 503')
     assert.equal(decision.error.statusCode, 503)
   })
 
   it('a retry the policy allows but no tier holds is given up, not lost', () => {
     const noTiers: RetrySchedule = { ...schedule, tiers: [] }
-    expectKind(settle(attempted(failed(status(503))), FIRST_TIME, noTiers, NOW, middle), 'give-up')
+    expectKind(decide(attempted(failed(status(503))), FIRST_TIME, noTiers, NOW, middle), 'give-up')
   })
 })
 
-describe('settle after the origin refused', () => {
+describe('decide after the origin refused', () => {
   it('defers to the tier of its deferral count without using an attempt', () => {
-    const decision = expectKind(settle(refused('circuit-open'), history(2, 0), schedule, NOW), 'retry')
+    const decision = expectKind(decide(refused('circuit-open'), history(2, 0), schedule, NOW), 'retry')
     assert.deepEqual(decision.history, { attempts: 2, deferrals: 1, firstAttemptAt: NOW - 60_000 })
     assert.equal(decision.tier.delayMs, 5000)
     assert.equal(decision.dueAt, NOW + 5000)
@@ -89,7 +90,7 @@ describe('settle after the origin refused', () => {
   })
 
   it('waits until the origin says it may take work again when that is later than the tier', () => {
-    const decision = expectKind(settle(refused('saturated', NOW + 9000), FIRST_TIME, schedule, NOW), 'retry')
+    const decision = expectKind(decide(refused('saturated', NOW + 9000), FIRST_TIME, schedule, NOW), 'retry')
     assert.equal(decision.dueAt, NOW + 9000)
     assert.match(decision.error.message, /is saturated \(slow answers\)$/)
     assert.equal(decision.history.firstAttemptAt, NOW, 'a first refusal starts the clock')
@@ -99,7 +100,7 @@ describe('settle after the origin refused', () => {
     let current: History = FIRST_TIME
     const tiers: number[] = []
     for (;;) {
-      const decision = settle(refused('circuit-open'), current, schedule, NOW)
+      const decision = decide(refused('circuit-open'), current, schedule, NOW)
       if (decision.kind !== 'retry') {
         const givenUp = expectKind(decision, 'give-up')
         assert.deepEqual(tiers, scheduleMs, 'one deferral per delay of the schedule')
@@ -116,16 +117,16 @@ describe('settle after the origin refused', () => {
 
   it('deferrals and attempts walk the schedule apart', () => {
     const afterAttempts = history(3, 0)
-    expectKind(settle(refused('circuit-open'), afterAttempts, schedule, NOW), 'retry')
+    expectKind(decide(refused('circuit-open'), afterAttempts, schedule, NOW), 'retry')
     const afterDeferrals = history(0, 3)
-    expectKind(settle(attempted(failed(status(503))), afterDeferrals, schedule, NOW, middle), 'retry')
+    expectKind(decide(attempted(failed(status(503))), afterDeferrals, schedule, NOW, middle), 'retry')
   })
 })
 
-describe('settle when the origin holds us off or its rate-limit slot is later', () => {
+describe('decide when the origin holds us off or its rate-limit slot is later', () => {
   it('a Retry-After hold is a deferral like an open circuit: counted, due no earlier than the hold', () => {
-    const held: Happening = { kind: 'refused', reason: 'held', retryAt: NOW + 20_000, callbackOrigin: 'https://client.example' }
-    const decision = expectKind(settle(held, history(1, 0), schedule, NOW, middle), 'retry')
+    const held: Happening = { kind: 'refused', reason: 'held', retryAt: NOW + 20_000, destination: 'https://client.example' }
+    const decision = expectKind(decide(held, history(1, 0), schedule, NOW, middle), 'retry')
     assert.equal(decision.history.deferrals, 1)
     assert.equal(decision.dueAt, NOW + 20_000)
     assert.equal(decision.error.code, ErrorCodes.CALLBACK_UNAVAILABLE)
@@ -133,14 +134,14 @@ describe('settle when the origin holds us off or its rate-limit slot is later', 
   })
 
   it('a later slot waits in the shortest tier at least that long, due at the slot, with the slot kept', () => {
-    const slot = (waitMs: number): Happening => ({ kind: 'slot-later', slotAt: NOW + waitMs, callbackOrigin: 'https://client.example' })
-    const soon = expectKind(settle(slot(3000), FIRST_TIME, schedule, NOW, middle), 'retry')
+    const slot = (waitMs: number): Happening => ({ kind: 'slot-later', slotAt: NOW + waitMs, destination: 'https://client.example' })
+    const soon = expectKind(decide(slot(3000), FIRST_TIME, schedule, NOW, middle), 'retry')
     assert.equal(soon.tier.delayMs, 5000)
     assert.equal(soon.dueAt, NOW + 3000)
     assert.equal(soon.reservedSlot, true)
     assert.equal(soon.error.code, ErrorCodes.CALLBACK_RATE_LIMITED)
     assert.deepEqual(soon.history, { attempts: 0, deferrals: 0, firstAttemptAt: undefined }, 'neither an attempt nor a deferral is counted')
-    assert.equal(expectKind(settle(slot(6000), FIRST_TIME, schedule, NOW, middle), 'retry').tier.delayMs, 30_000)
-    assert.equal(expectKind(settle(slot(3_600_000), FIRST_TIME, schedule, NOW, middle), 'retry').tier.delayMs, 120_000, 'longer than every tier: the longest')
+    assert.equal(expectKind(decide(slot(6000), FIRST_TIME, schedule, NOW, middle), 'retry').tier.delayMs, 30_000)
+    assert.equal(expectKind(decide(slot(3_600_000), FIRST_TIME, schedule, NOW, middle), 'retry').tier.delayMs, 120_000, 'longer than every tier: the longest')
   })
 })

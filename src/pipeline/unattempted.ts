@@ -1,0 +1,54 @@
+// The ends a notification reaches without an attempt: parked while its destination is
+// paused; deferred to a retry tier when the destination refused it for now (Retry-After
+// hold, circuit open, saturated) or its rate-limit slot is far; skipped as a duplicate (its
+// outcome published again). An open circuit that lasted too long pauses the destination.
+import type { Refusal } from '../delivery/origin-gate.ts'
+import { publishOutcomeAgain, carryOut, parkWhilePaused } from './carry-out.ts'
+import { DUPLICATE, PARKED, step, type Dispatch, type End, type PipelineContext } from './context.ts'
+import { decide, type Decision, type Happening } from './decide.ts'
+import { statusRecord } from './status-records.ts'
+
+export async function park(ctx: PipelineContext, dispatch: Dispatch): Promise<End> {
+  await parkWhilePaused(ctx, dispatch)
+  return PARKED
+}
+
+/** Sent to a retry tier without an attempt: the destination refused it for now, or its slot is later. */
+export async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclude<Happening, { kind: 'attempted' }>): Promise<Decision> {
+  ctx.metrics.deferred.inc({ reason: happening.kind === 'slot-later' ? 'rate-limited' : happening.reason })
+  const decision = decide(happening, dispatch.history, ctx.schedule, Date.now())
+  await carryOut(ctx, dispatch, decision, undefined)
+  return decision
+}
+
+/** Its reserved rate-limit slot (dispatch.slotAt) is too far to wait for here. */
+export function deferToSlot(ctx: PipelineContext, dispatch: Dispatch): Promise<Decision> {
+  return defer(ctx, dispatch, { kind: 'slot-later', slotAt: dispatch.slotAt ?? Date.now(), destination: dispatch.destination })
+}
+
+/** The gate refused it; a circuit open longer than CALLBACK_AUTO_PAUSE_AFTER pauses the destination, and it is parked. */
+export async function refusedByGate(ctx: PipelineContext, dispatch: Dispatch, refusal: Refusal): Promise<End> {
+  const { destination, signal } = dispatch
+  if (refusal.reason === 'circuit-open' && (await step(ctx, signal, () => ctx.origins.pauseIfOpenTooLong(destination, refusal.openSince, refusal.lastError, Date.now())))) {
+    return park(ctx, dispatch)
+  }
+  return defer(ctx, dispatch, { kind: 'refused', reason: refusal.reason, retryAt: refusal.retryAt, destination })
+}
+
+/** Claimed, but its new slot is far: deferred, and the claim given back (best effort: it expires anyway). */
+export async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch, token: string): Promise<Decision> {
+  const decision = await deferToSlot(ctx, dispatch)
+  const { kind, processingId } = dispatch.notification
+  const status = statusRecord('retrying', dispatch.history, { status_code: null, error: null }, dispatch.slotAt ?? null, Date.now())
+  await ctx.store.saveSettlement({ kind, processingId, done: false, token, status, attempt: undefined }).catch(() => undefined)
+  return decision
+}
+
+/** Already done: skipped, its outcome published again (the first may never have left). */
+export async function duplicate(ctx: PipelineContext, dispatch: Dispatch): Promise<End> {
+  const { kind, processingId } = dispatch.notification
+  ctx.metrics.duplicates.count()
+  ctx.logger.debug({ processingId, kind }, 'already sent: skipped, its outcome published again')
+  await publishOutcomeAgain(ctx, dispatch)
+  return DUPLICATE
+}
