@@ -95,7 +95,6 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
   const [firstTier] = tiers
-  if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
   const origins = new OriginControls({
     store: new OriginStore(config.redis, config.kafka.groupId),
     publisher,

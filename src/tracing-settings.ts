@@ -9,6 +9,7 @@
 // http://localhost:4318, the specification's default), and OTEL_SDK_DISABLED is not true.
 // Unset, there is no SDK at all: an incoming traceparent is forwarded as received.
 import { ConfigError } from './errors.ts'
+import { parseHttpUrl } from './lib/http-url.ts'
 
 export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const
 export type SamplerName = (typeof SAMPLERS)[number]
@@ -136,8 +137,7 @@ function exportUrl(traces: string | undefined, general: string | undefined): str
 }
 
 function httpUrl(variable: string, text: string): string {
-  const url = URL.canParse(text) ? new URL(text) : undefined
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+  if (parseHttpUrl(text) === undefined) {
     throw new ConfigError(variable, `must be an http:// or https:// URL, got "${text}"`)
   }
   return text

@@ -5,14 +5,9 @@
 // Topics that already exist are not changed; those with fewer replicas than the setting are
 // reported. Several replicas may start at once: "already exists" is success.
 import { Admin, findErrorBy } from '@platformatic/kafka'
+import type { TopicLayout } from '../config.ts'
 import { ErrorCodes, InfrastructureError } from '../errors.ts'
 import type { KafkaConnection } from './connection.ts'
-
-export interface TopicLayout {
-  readonly partitions: number
-  /** Undefined: 3, or the number of brokers when fewer. */
-  readonly replicationFactor: number | undefined
-}
 
 export interface TopicSpec {
   readonly name: string
