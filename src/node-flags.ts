@@ -18,7 +18,7 @@ import { memoryLimit } from './runtime/memory-limit.ts'
 export const SERVICE_NODE_FLAGS: readonly string[] = UNLIMITED_NODE_FLAGS
 
 /** The flags for this environment (`.env` read as the service reads it, not overriding the environment). */
-export function nodeFlagsForThisProcess(): string[] {
+function nodeFlagsForThisProcess(): string[] {
   try {
     loadDotEnv()
   } catch {

@@ -13,7 +13,7 @@ export const REFERENCE_PATH = 'docs/configuration.md'
 export const ALL_VARIABLES = [...VARIABLE_NAMES, ...TRACING_VARIABLES]
 
 /** What a variable is when unset: its default value, or the doc's words. */
-export function defaultOf(name: (typeof ALL_VARIABLES)[number]): string {
+function defaultOf(name: (typeof ALL_VARIABLES)[number]): string {
   const value = (DEFAULTS as Readonly<Record<string, string>>)[name]
   if (value !== undefined) return `\`${value}\``
   return VARIABLE_DOCS[name].whenUnset ?? 'unset'

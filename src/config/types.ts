@@ -11,12 +11,12 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export const KafkaSecurityProtocols = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const
-export type KafkaSecurityProtocol = (typeof KafkaSecurityProtocols)[number]
+type KafkaSecurityProtocol = (typeof KafkaSecurityProtocols)[number]
 export const SaslMechanisms = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
-export type SaslMechanism = (typeof SaslMechanisms)[number]
+type SaslMechanism = (typeof SaslMechanisms)[number]
 
 /** TLS material read from the files named in the settings (PEM). */
-export interface TlsFiles {
+interface TlsFiles {
   readonly ca: Buffer | undefined
   readonly cert: Buffer | undefined
   readonly key: Buffer | undefined

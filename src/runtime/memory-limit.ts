@@ -74,7 +74,7 @@ export interface CgroupRoots {
   v1MemoryMount: string
 }
 
-export const SYSTEM_ROOTS = {
+const SYSTEM_ROOTS = {
   procSelfCgroupFile: '/proc/self/cgroup',
   v2Mounts: ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'],
   v1MemoryMount: '/sys/fs/cgroup/memory',
