@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { DEFAULT_TUNING, loadConfig } from '../../src/config.ts'
-import { ConfigError } from '../../src/errors.ts'
+import { DEFAULT_TUNING, loadConfig } from '../../../src/config.ts'
+import { ConfigError } from '../../../src/errors.ts'
 
 describe('loadConfig defaults', () => {
   const config = loadConfig({})
