@@ -56,7 +56,7 @@ const ctx: PipelineContext = {
   logger: createLogger({ level: 'warn', dir: undefined }).logger,
   activity: new ActivityLog(),
   schedule: { policy: { scheduleMs: [5000, 30_000], jitter: DEFAULT_JITTER, slowDownFloorMs: DEFAULT_SLOW_DOWN_FLOOR_MS }, tiers: retryTiers('bench', [5000, 30_000]) },
-  topics: { sending: 'sending', aiHandler: 'AI_handler', deadLetter: 'dlq', outcomes: 'notifications' },
+  topics: { input: [{ name: 'sending', key: 'new_sending' }, { name: 'AI_handler', key: 'new_request' }], deadLetter: 'dlq', outcomes: 'notifications' },
   notifyOnAccepted: false,
   claimMs: 25_000,
   infrastructureRetryMs: 1000,

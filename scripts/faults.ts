@@ -367,7 +367,7 @@ function poisonRecords(count: number, tag: string, ids: Set<number>): Poison[] {
 /** Topic variables the service reads (KAFKA_TOPIC_* and any newer *TOPIC* ones, e.g. retry topics), each given a fresh name. */
 function topicEnv(prefix: string): Record<string, string> {
   const names = new Set(['KAFKA_TOPIC_FOR_SENDING', 'KAFKA_TOPIC_FOR_AI_HANDLER', 'KAFKA_TOPIC_DLQ', 'KAFKA_TOPIC_FOR_NOTIFICATIONS'])
-  for (const file of ['src/config.ts', '.env.example']) {
+  for (const file of ['src/config/schema.ts', '.env.example']) {
     try {
       for (const match of readFileSync(join(ROOT, file), 'utf8').matchAll(/\b[A-Z][A-Z0-9_]*TOPIC[A-Z0-9_]*\b/g)) names.add(match[0])
     } catch {

@@ -13,15 +13,15 @@ import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
 import { describeError } from './errors.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
-import { kafkaAccessRefusal, kafkaConnection } from './kafka/connection.ts'
+import { kafkaAccessRefusal, kafkaConnection, type KafkaConnection } from './kafka/connection.ts'
 import { ConsumerLoop } from './kafka/consumer-loop.ts'
 import { Publisher } from './kafka/publisher.ts'
-import { ensureTopics } from './kafka/topics.ts'
+import { ensureTopics, serviceTopics } from './kafka/topics.ts'
 import { formatDuration } from './lib/duration.ts'
 import { retryUntilDone } from './lib/retry.ts'
 import type { Logger } from './log.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
-import { inputTopics, retryTiers } from './names.ts'
+import { inputTopics, retryTiers, type RetryTier } from './names.ts'
 import type { PipelineContext } from './pipeline/context.ts'
 import { inputProcessor, retryProcessor } from './pipeline/intake.ts'
 import { DeadLetterReader } from './replay/dead-letters.ts'
@@ -56,17 +56,70 @@ export interface AppOptions {
 const CONNECT_RETRY_MS = 2000
 /** Margin added to a claim beyond one attempt's timeout. */
 const CLAIM_MARGIN_MS = 15_000
-const DAY_MS = 86_400_000
-const DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
-/** Dead letters and retry records wrap a record of up to 1 MiB (JSON-escaped, plus metadata). */
-const WRAPPED_RECORD_MAX_BYTES = 8 * 1024 * 1024
 /** Time the last spans get to reach the collector at shutdown. */
 const TRACES_FLUSH_MS = 5000
 
+/** The adapters the pipeline and the endpoints share: Redis, Kafka, the callback client, the origins. */
+interface Infrastructure {
+  readonly telemetry: Telemetry
+  readonly gate: OriginGate
+  readonly metrics: Metrics
+  readonly store: NotificationStore
+  readonly client: CallbackClient
+  readonly connection: KafkaConnection
+  readonly publisher: Publisher
+  readonly tiers: [RetryTier, ...RetryTier[]]
+  readonly origins: OriginControls
+  readonly activity: ActivityLog
+  /** Filled once the loops are built; read when /metrics is scraped. */
+  readonly loops: ConsumerLoop[]
+}
+
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
   if (config.tracing.export !== undefined && options.telemetry === undefined) throw new Error('tracing is configured: start it with startTelemetry() and pass it as options.telemetry')
+  const infra = buildInfrastructure(config, logger, options)
+  const pipeline = buildPipeline(config, logger, infra, options)
+  infra.loops.push(...buildLoops(config, logger, infra, pipeline))
+  const { server, readiness, deadLetters } = buildHttp(config, infra)
+  const { metrics, store, client, publisher, tiers, origins, telemetry, connection, loops } = infra
+  const stopping = new AbortController()
+  const untilDone = retryingUntilDone(stopping.signal, logger)
+  let httpPort = config.httpPort
+  let started = false
+
+  return {
+    metrics,
+    get httpPort() {
+      return httpPort
+    },
+    readiness,
+    async start() {
+      httpPort = await server.listen(config.httpPort, options.httpHost)
+      logger.info({ port: httpPort }, 'HTTP endpoints listening')
+      await untilDone('connecting to Redis', () => store.connect())
+      await untilDone('reading origin pauses', () => origins.start())
+      await untilDone('creating topics', () => createTopics(config, { connection, tiers, metrics, logger }), kafkaAccessRefusal)
+      await Promise.all(loops.map((loop) => untilDone('joining the consumer group', () => loop.start(), kafkaAccessRefusal)))
+      started = true
+      logger.info({ groupId: config.kafka.groupId, topics: inputTopics(config.kafka.topics), retryTopics: tiers.map((tier) => tier.topic) }, 'consuming')
+    },
+    async close() {
+      stopping.abort()
+      if (started) await Promise.all(loops.map((loop) => loop.stop()))
+      await origins.close()
+      await Promise.allSettled([publisher.close(), client.close(), deadLetters.close()])
+      await store.close()
+      await server.close()
+      // Last: every span has ended once the loops stopped and the records are settled.
+      await telemetry.shutdown(TRACES_FLUSH_MS)
+    },
+  }
+}
+
+function buildInfrastructure(config: Config, logger: Logger, options: AppOptions): Infrastructure {
   const telemetry = options.telemetry ?? untraced(config.tracing)
   const gate = new OriginGate({ ...DEFAULT_ORIGIN_GATE, concurrency: concurrencyLimitUpTo(config.maxConnectionsPerOrigin) })
+  const loops: ConsumerLoop[] = []
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? true,
     sources: {
@@ -94,19 +147,21 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const connection = kafkaConnection(config.kafka)
   const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
-  const [firstTier] = tiers
-  if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
   const origins = new OriginControls({
     store: new OriginStore(config.redis, config.kafka.groupId),
     publisher,
     rateLimits: config.rateLimits,
     autoPauseAfterMs: config.autoPauseAfterMs,
-    resumeTier: firstTier,
+    resumeTier: tiers[0],
     logger,
     instance: `${config.kafka.clientId}-${randomUUID().slice(0, 8)}`,
     onResumed: (origin) => gate.reset(origin),
   })
-  const activity = new ActivityLog()
+  return { telemetry, gate, metrics, store, client, connection, publisher, tiers, origins, activity: new ActivityLog(), loops }
+}
+
+function buildPipeline(config: Config, logger: Logger, infra: Infrastructure, options: AppOptions): PipelineContext {
+  const { store, client, publisher, gate, origins, metrics, activity, telemetry, tiers } = infra
   const pipeline: PipelineContext = {
     store,
     transport: client,
@@ -126,8 +181,13 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     claimMs: config.callbackTimeoutMs + CLAIM_MARGIN_MS,
     infrastructureRetryMs: config.tuning.infrastructureRetryMs,
   }
+  return pipeline
+}
+
+/** The input loop, and one loop per retry tier: a tier whose head is not due yet never holds back another tier. */
+function buildLoops(config: Config, logger: Logger, infra: Infrastructure, pipeline: PipelineContext): ConsumerLoop[] {
   const { groupInstanceId } = config.kafka
-  const loopOptions = { connection, clientId: config.kafka.clientId, tuning: config.tuning, logger, ...(groupInstanceId === undefined ? {} : { groupInstanceId }) }
+  const loopOptions = { connection: infra.connection, clientId: config.kafka.clientId, tuning: config.tuning, logger, ...(groupInstanceId === undefined ? {} : { groupInstanceId }) }
   const inputLoop = new ConsumerLoop({
     ...loopOptions,
     name: 'input',
@@ -136,8 +196,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     fetch: { minBytes: config.tuning.inputFetchMinBytes, maxWaitMs: config.tuning.inputFetchMaxWaitMs },
     processor: inputProcessor(pipeline),
   })
-  // One loop per retry tier: a tier whose head is not due yet never holds back another tier.
-  const retryLoops = tiers.map(
+  const retryLoops = infra.tiers.map(
     (tier) =>
       new ConsumerLoop({
         ...loopOptions,
@@ -147,7 +206,12 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
         processor: retryProcessor(pipeline),
       }),
   )
-  const loops = [inputLoop, ...retryLoops]
+  return [inputLoop, ...retryLoops]
+}
+
+/** Health, readiness, metrics, the admin API and the dashboard. */
+function buildHttp(config: Config, infra: Infrastructure) {
+  const { store, loops, connection, publisher, activity, tiers, origins, gate, metrics } = infra
   const readiness = async (): Promise<Readiness> => {
     const checks = { redis: store.isReady && (await store.ping()), kafka: loops.every((loop) => loop.isJoined) }
     return { ready: checks.redis && checks.kafka, checks }
@@ -157,19 +221,19 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     readiness,
     registry: metrics.registry,
     adminToken: config.adminToken,
-    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier, origins, gate }),
+    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier: tiers[0], origins, gate }),
     dashboard: loadDashboardAssets(),
   })
-  const stopping = new AbortController()
-  let httpPort = config.httpPort
-  let started = false
+  return { server, readiness, deadLetters }
+}
 
-  /**
-   * Waits for Redis and Kafka as long as needed. A failure that retrying cannot help stops
-   * start-up: one that says so (Redis refusing the password or certificate), or, for a Kafka
-   * step, the cluster refusing our credentials, certificate or ACLs.
-   */
-  const untilDone = (what: string, operation: () => Promise<unknown>, refusal: (error: unknown) => Error | undefined = () => undefined) =>
+/**
+ * Waits for Redis and Kafka as long as needed. A failure that retrying cannot help stops
+ * start-up: one that says so (Redis refusing the password or certificate), or, for a Kafka
+ * step, the cluster refusing our credentials, certificate or ACLs.
+ */
+function retryingUntilDone(signal: AbortSignal, logger: Logger) {
+  return (what: string, operation: () => Promise<unknown>, refusal: (error: unknown) => Error | undefined = () => undefined) =>
     retryUntilDone(
       async () => {
         try {
@@ -178,58 +242,19 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
           throw refusal(error) ?? error
         }
       },
-      {
-        signal: stopping.signal,
-        waitMs: CONNECT_RETRY_MS,
-        onRetry: (error) => logger.warn({ error: describeError(error) }, `${what} failed: retrying in ${CONNECT_RETRY_MS} ms`),
-      },
+      { signal, waitMs: CONNECT_RETRY_MS, onRetry: (error) => logger.warn({ error: describeError(error) }, `${what} failed: retrying in ${CONNECT_RETRY_MS} ms`) },
     )
+}
 
-  return {
-    metrics,
-    get httpPort() {
-      return httpPort
-    },
-    readiness,
-    async start() {
-      httpPort = await server.listen(config.httpPort, options.httpHost)
-      logger.info({ port: httpPort }, 'HTTP endpoints listening')
-      await untilDone('connecting to Redis', () => store.connect())
-      await untilDone('reading origin pauses', () => origins.start())
-      const topics = config.kafka.topics
-      await untilDone('creating topics', async () => {
-        const ensured = await ensureTopics(connection, config.kafka.clientId, [
-          ...inputTopics(topics).map((name) => ({ name })),
-          { name: topics.outcomes },
-          // Dead letters wait for a person to look at them and replay them.
-          { name: topics.deadLetter, configs: { 'retention.ms': String(DEAD_LETTER_RETENTION_MS), 'max.message.bytes': String(WRAPPED_RECORD_MAX_BYTES) } },
-          // A retry must outlive its wait by far, whatever the cluster's default retention.
-          ...tiers.map((tier) => ({
-            name: tier.topic,
-            configs: { 'retention.ms': String(Math.max(7 * DAY_MS, 4 * tier.delayMs)), 'max.message.bytes': String(WRAPPED_RECORD_MAX_BYTES) },
-          })),
-        ], config.kafka.topicLayout)
-        if (ensured.created.length > 0) logger.info({ topics: ensured.created, replicationFactor: ensured.replicationFactor }, 'created missing topics')
-        metrics.underReplicatedTopics.reset()
-        for (const { topic, replicas } of ensured.underReplicated) metrics.underReplicatedTopics.set({ topic }, replicas)
-        if (ensured.uncheckedBecause !== undefined) logger.info({ reason: ensured.uncheckedBecause }, 'replication of existing topics not checked this time')
-        if (ensured.underReplicated.length > 0) {
-          logger.warn({ topics: ensured.underReplicated, wanted: ensured.replicationFactor }, 'topics with fewer replicas than KAFKA_TOPIC_REPLICATION_FACTOR: a broker failure can lose or stall their records')
-        }
-      }, kafkaAccessRefusal)
-      await Promise.all(loops.map((loop) => untilDone('joining the consumer group', () => loop.start(), kafkaAccessRefusal)))
-      started = true
-      logger.info({ groupId: config.kafka.groupId, topics: inputTopics(topics), retryTopics: tiers.map((tier) => tier.topic) }, 'consuming')
-    },
-    async close() {
-      stopping.abort()
-      if (started) await Promise.all(loops.map((loop) => loop.stop()))
-      await origins.close()
-      await Promise.allSettled([publisher.close(), client.close(), deadLetters.close()])
-      await store.close()
-      await server.close()
-      // Last: every span has ended once the loops stopped and the records are settled.
-      await telemetry.shutdown(TRACES_FLUSH_MS)
-    },
+/** Creates the topics that are missing, and reports those with fewer replicas than wanted. */
+async function createTopics(config: Config, deps: { connection: KafkaConnection; tiers: readonly RetryTier[]; metrics: Metrics; logger: Logger }): Promise<void> {
+  const { metrics, logger } = deps
+  const ensured = await ensureTopics(deps.connection, config.kafka.clientId, serviceTopics(config.kafka.topics, deps.tiers), config.kafka.topicLayout)
+  if (ensured.created.length > 0) logger.info({ topics: ensured.created, replicationFactor: ensured.replicationFactor }, 'created missing topics')
+  metrics.underReplicatedTopics.reset()
+  for (const { topic, replicas } of ensured.underReplicated) metrics.underReplicatedTopics.set({ topic }, replicas)
+  if (ensured.uncheckedBecause !== undefined) logger.info({ reason: ensured.uncheckedBecause }, 'replication of existing topics not checked this time')
+  if (ensured.underReplicated.length > 0) {
+    logger.warn({ topics: ensured.underReplicated, wanted: ensured.replicationFactor }, 'topics with fewer replicas than KAFKA_TOPIC_REPLICATION_FACTOR: a broker failure can lose or stall their records')
   }
 }

@@ -6,15 +6,11 @@ import { EXIT_CONFIG, loadConfigOrExit } from './config.ts'
 import { ACCESS_REFUSED_CODES, NotificationError, describeError } from './errors.ts'
 import { createLogger } from './log.ts'
 import { startTelemetry } from './telemetry/telemetry.ts'
-import { memoryBudget } from './runtime/memory-budget.ts'
-import { memoryLimit } from './runtime/memory-limit.ts'
+import { sizeToMemory } from './runtime/service-sizing.ts'
 
-const loaded = loadConfigOrExit()
 // The memory this replica may use sizes what it holds at once; the heap flags of the same
 // budget are on the command line (src/node-flags.ts).
-const limit = loaded.memoryLimitMb === undefined ? memoryLimit({}) : { mb: loaded.memoryLimitMb, source: 'MEMORY_LIMIT_MB' as const }
-const budget = memoryBudget(limit?.mb, { loops: 1 + loaded.retryScheduleMs.length })
-const config = { ...loaded, tuning: { ...loaded.tuning, ...budget.tuning } }
+const { config, limit, budget } = sizeToMemory(loadConfigOrExit())
 const { logger, close: closeLogs } = createLogger({ level: config.logLevel, dir: config.logDir })
 logger.info(
   { memoryLimitMb: limit?.mb ?? null, source: limit?.source ?? 'none', heap: budget.heap ?? null, tuning: budget.tuning, execArgv: process.execArgv },

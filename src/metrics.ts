@@ -66,19 +66,51 @@ export class HotCounter<L extends string> {
   }
 }
 
+type Registers = Registry[]
+
+/**
+ * The service's metrics, declared in groups (one metric per block; names, labels and help
+ * texts are what dashboards and alerts read: change them only with those).
+ */
 export function createMetrics(options: { defaultMetrics: boolean; sources: MetricSources }) {
   const registry = new Registry()
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry })
   const registers = [registry]
   return {
     registry,
+    ...intakeMetrics(registers),
+    ...deliveryMetrics(registers),
+    ...originMetrics(registers, options.sources),
+    ...kafkaMetrics(registers, options.sources),
+    ...infrastructureMetrics(registers),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>
+
+/** What arrives on the input topics, and what becomes of it before delivery. */
+function intakeMetrics(registers: Registers) {
+  return {
     consumed: new HotCounter({ name: 'notifications_consumed_total', help: 'Kafka records consumed, by topic and kind', labelNames: ['topic', 'kind'], registers }),
+    duplicates: new HotCounter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
+    requestsRecorded: new Counter({ name: 'processing_requests_recorded_total', help: 'ProcessingRequests recorded', registers }),
+  }
+}
+
+/** Attempts and how notifications end: delivered, retried, deferred, parked, given up, dead-lettered. */
+function deliveryMetrics(registers: Registers) {
+  return {
     delivered: new HotCounter({ name: 'notifications_delivered_total', help: 'Notifications delivered (2xx), by kind', labelNames: ['kind'], registers }),
     failed: new Counter({ name: 'notifications_failed_total', help: 'Notifications finally given up, by error code', labelNames: ['code'], registers }),
     attempts: new HotCounter({ name: 'notification_attempts_total', help: 'HTTP attempts, by result', labelNames: ['result'], registers }),
+    attemptDuration: new Histogram({
+      name: 'notification_attempt_duration_seconds',
+      help: 'Duration of one HTTP attempt',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
     retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt', registers }),
     deadLettered: new Counter({ name: 'notifications_dead_lettered_total', help: 'Records sent to the dead-letter topic, by code', labelNames: ['code'], registers }),
-    duplicates: new HotCounter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
     deferred: new Counter({
       name: 'notifications_deferred_total',
       help: 'Notifications sent to a retry tier without an attempt: their origin was failing, saturated, holding us off (Retry-After) or rate-limited',
@@ -86,36 +118,12 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
       registers,
     }),
     parked: new Counter({ name: 'notifications_parked_total', help: 'Notifications parked in Redis because their origin was paused', registers }),
-    requestsRecorded: new Counter({ name: 'processing_requests_recorded_total', help: 'ProcessingRequests recorded', registers }),
-    infrastructureRetries: new Counter({ name: 'infrastructure_retries_total', help: 'Steps retried because Redis or Kafka failed', labelNames: ['code'], registers }),
-    inFlight: new Gauge({
-      name: 'notifications_in_flight',
-      help: 'Records being handled (waiting retries included), by consumer loop',
-      labelNames: ['loop'],
-      registers,
-      collect() {
-        for (const { loop, count } of options.sources.inFlight()) this.set({ loop }, count)
-      },
-    }),
-    inFlightLimit: new Gauge({
-      name: 'notifications_in_flight_limit',
-      help: 'Records a consumer loop may handle at once now: adapts up to the configured maximum (src/kafka/in-flight-limit.ts)',
-      labelNames: ['loop'],
-      registers,
-      collect() {
-        for (const { loop, limit } of options.sources.inFlight()) this.set({ loop }, limit)
-      },
-    }),
-    lag: new Gauge({
-      name: 'kafka_consumer_lag',
-      help: 'Records waiting in Kafka, per topic and partition owned by this replica (refreshed every 10 s)',
-      labelNames: ['topic', 'partition'],
-      registers,
-      collect() {
-        this.reset()
-        for (const { topic, partition, lag } of options.sources.lag()) this.set({ topic, partition: String(partition) }, lag)
-      },
-    }),
+  }
+}
+
+/** Callback origins that are not healthy or not at their starting limit, read when scraped. */
+function originMetrics(registers: Registers, sources: MetricSources) {
+  return {
     circuits: new Gauge({
       name: 'callback_circuit_state',
       help: 'Callback origins whose circuit is not closed (1 = in that state)',
@@ -123,7 +131,7 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
       registers,
       collect() {
         this.reset()
-        for (const { origin, state } of options.sources.circuits()) this.set({ origin, state }, 1)
+        for (const { origin, state } of sources.circuits()) this.set({ origin, state }, 1)
       },
     }),
     concurrencyLimits: new Gauge({
@@ -133,7 +141,41 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
       registers,
       collect() {
         this.reset()
-        for (const { origin, limit } of options.sources.concurrencyLimits()) this.set({ origin }, limit)
+        for (const { origin, limit } of sources.concurrencyLimits()) this.set({ origin }, limit)
+      },
+    }),
+  }
+}
+
+/** The consumer loops and topics: records in flight, lag, replication. */
+function kafkaMetrics(registers: Registers, sources: MetricSources) {
+  return {
+    inFlight: new Gauge({
+      name: 'notifications_in_flight',
+      help: 'Records being handled (waiting retries included), by consumer loop',
+      labelNames: ['loop'],
+      registers,
+      collect() {
+        for (const { loop, count } of sources.inFlight()) this.set({ loop }, count)
+      },
+    }),
+    inFlightLimit: new Gauge({
+      name: 'notifications_in_flight_limit',
+      help: 'Records a consumer loop may handle at once now: adapts up to the configured maximum (src/kafka/in-flight-limit.ts)',
+      labelNames: ['loop'],
+      registers,
+      collect() {
+        for (const { loop, limit } of sources.inFlight()) this.set({ loop }, limit)
+      },
+    }),
+    lag: new Gauge({
+      name: 'kafka_consumer_lag',
+      help: 'Records waiting in Kafka, per topic and partition owned by this replica (refreshed every 10 s)',
+      labelNames: ['topic', 'partition'],
+      registers,
+      collect() {
+        this.reset()
+        for (const { topic, partition, lag } of sources.lag()) this.set({ topic, partition: String(partition) }, lag)
       },
     }),
     underReplicatedTopics: new Gauge({
@@ -142,13 +184,12 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
       labelNames: ['topic'],
       registers,
     }),
-    attemptDuration: new Histogram({
-      name: 'notification_attempt_duration_seconds',
-      help: 'Duration of one HTTP attempt',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    }),
   }
 }
 
-export type Metrics = ReturnType<typeof createMetrics>
+/** Redis and Kafka failing under the pipeline. */
+function infrastructureMetrics(registers: Registers) {
+  return {
+    infrastructureRetries: new Counter({ name: 'infrastructure_retries_total', help: 'Steps retried because Redis or Kafka failed', labelNames: ['code'], registers }),
+  }
+}

@@ -70,28 +70,38 @@ export function originKeys(groupId: string): OriginKeys {
   }
 }
 
-/** Message keys on the input topics that belong to this service (contract §1). */
-export const messageKeys = {
-  sending: 'new_sending',
-  aiHandler: 'new_request',
-} as const
+/**
+ * The input topics (contract §1), one row each: the variable that names the topic (its
+ * default in src/config/defaults.ts), the Kafka key its own records carry, and what they
+ * hold. A record is still recognised by its shape (src/messages/classify.ts): the key only
+ * tells ours from another service's.
+ */
+export const INPUT_TOPICS = [
+  { variable: 'KAFKA_TOPIC_FOR_SENDING', key: 'new_sending', carries: 'ProcessingResult' },
+  { variable: 'KAFKA_TOPIC_FOR_AI_HANDLER', key: 'new_request', carries: 'ProcessingRequest, or a ProcessingResult' },
+] as const
+
+/** An input topic as configured: its name, and the key of the records that are ours. */
+export interface InputTopic {
+  readonly name: string
+  readonly key: string
+}
 
 export interface TopicNames {
-  readonly sending: string
-  readonly aiHandler: string
+  /** In the order of INPUT_TOPICS. */
+  readonly input: readonly InputTopic[]
   readonly deadLetter: string
   readonly outcomes: string
 }
 
 /** Topics consumed, in a stable order. */
 export function inputTopics(topics: TopicNames): string[] {
-  return [topics.sending, topics.aiHandler]
+  return topics.input.map((topic) => topic.name)
 }
 
 /** The key under which a topic's own messages arrive. */
 export function ourKeyFor(topics: TopicNames, topic: string): string | undefined {
-  if (topic === topics.sending) return messageKeys.sending
-  if (topic === topics.aiHandler) return messageKeys.aiHandler
+  for (const input of topics.input) if (input.name === topic) return input.key
   return undefined
 }
 
@@ -106,11 +116,23 @@ export interface RetryTier {
   readonly groupId: string
 }
 
-export function retryTiers(groupId: string, scheduleMs: readonly number[]): RetryTier[] {
+/**
+ * The tiers of a schedule, in its order; the first is where a notification's first retry
+ * waits, and where a replayed or resumed one goes. Throws on an empty schedule (the
+ * configuration never makes one).
+ */
+export function retryTiers(groupId: string, scheduleMs: readonly number[]): [RetryTier, ...RetryTier[]] {
   const base = groupId.replace(/[^A-Za-z0-9._-]/g, '_')
-  return [...new Set(scheduleMs)].map((delayMs) => ({
+  const [first, ...rest] = [...new Set(scheduleMs)].map((delayMs) => ({
     delayMs,
     topic: `${base}.retry.${formatDuration(delayMs)}`,
     groupId: `${groupId}.retry.${formatDuration(delayMs)}`,
   }))
+  if (first === undefined) throw new Error('RETRY_SCHEDULE is empty')
+  return [first, ...rest]
+}
+
+/** The consumer loops of one replica: one for the input topics, and one per retry tier. */
+export function consumerLoopCount(groupId: string, scheduleMs: readonly number[]): number {
+  return 1 + retryTiers(groupId, scheduleMs).length
 }

@@ -12,16 +12,16 @@
 // one has grown by half: 260–292 MB, for 13–17 % of the throughput (`npm run bench
 // [-- --v8-defaults]`; today's figures in docs/performance.md, the V8-defaults runs in
 // the git history of README.md). Without them: `node src/main.ts`.
-import { existsSync } from 'node:fs'
+import { loadDotEnv } from './config/dotenv.ts'
 import { memoryBudget, UNLIMITED_NODE_FLAGS } from './runtime/memory-budget.ts'
 import { memoryLimit } from './runtime/memory-limit.ts'
 
 export const SERVICE_NODE_FLAGS: readonly string[] = UNLIMITED_NODE_FLAGS
 
 /** The flags for this environment (`.env` read as the service reads it, not overriding the environment). */
-export function nodeFlagsForThisProcess(): string[] {
+function nodeFlagsForThisProcess(): string[] {
   try {
-    if (existsSync('.env')) process.loadEnvFile('.env')
+    loadDotEnv()
   } catch {
     // a malformed .env: the service itself will say so
   }

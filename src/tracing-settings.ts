@@ -9,6 +9,7 @@
 // http://localhost:4318, the specification's default), and OTEL_SDK_DISABLED is not true.
 // Unset, there is no SDK at all: an incoming traceparent is forwarded as received.
 import { ConfigError } from './errors.ts'
+import { parseHttpUrl } from './lib/http-url.ts'
 
 export const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const
 export type SamplerName = (typeof SAMPLERS)[number]
@@ -50,6 +51,32 @@ export interface TracingSettings {
   readonly export: ExportSettings | undefined
 }
 
+/** Every variable read here (docs/configuration.md and .env.example list them; a test holds them to it). */
+export const TRACING_VARIABLES = [
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_SDK_DISABLED',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'OTEL_EXPORTER_OTLP_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_COMPRESSION',
+  'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_PROPAGATORS',
+  'OTEL_BSP_SCHEDULE_DELAY',
+  'OTEL_BSP_EXPORT_TIMEOUT',
+  'OTEL_BSP_MAX_QUEUE_SIZE',
+  'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+] as const
+export type TracingVariable = (typeof TRACING_VARIABLES)[number]
+
 export const DEFAULT_SERVICE_NAME = 'notification-service'
 const DEFAULT_ENDPOINT = 'http://localhost:4318'
 
@@ -57,14 +84,14 @@ type Env = Readonly<Record<string, string | undefined>>
 
 /** Reads the OTEL_* variables of `env` (empty values count as unset); throws a ConfigError naming the first wrong one. */
 export function tracingSettings(env: Env): TracingSettings {
-  const read = (name: string): string | undefined => {
+  const read = (name: TracingVariable): string | undefined => {
     const value = env[name]?.trim()
     return value === undefined || value === '' ? undefined : value
   }
   /** The traces-specific variable when set, else the general one: [its name, its value]. */
-  const either = (suffix: string): [string, string | undefined] => {
-    const specific = `OTEL_EXPORTER_OTLP_TRACES_${suffix}`
-    const general = `OTEL_EXPORTER_OTLP_${suffix}`
+  const either = (suffix: 'PROTOCOL' | 'HEADERS' | 'TIMEOUT' | 'COMPRESSION'): [string, string | undefined] => {
+    const specific = `OTEL_EXPORTER_OTLP_TRACES_${suffix}` as const
+    const general = `OTEL_EXPORTER_OTLP_${suffix}` as const
     return read(specific) !== undefined ? [specific, read(specific)] : [general, read(general)]
   }
 
@@ -136,8 +163,7 @@ function exportUrl(traces: string | undefined, general: string | undefined): str
 }
 
 function httpUrl(variable: string, text: string): string {
-  const url = URL.canParse(text) ? new URL(text) : undefined
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+  if (parseHttpUrl(text) === undefined) {
     throw new ConfigError(variable, `must be an http:// or https:// URL, got "${text}"`)
   }
   return text

@@ -5,14 +5,10 @@
 // Topics that already exist are not changed; those with fewer replicas than the setting are
 // reported. Several replicas may start at once: "already exists" is success.
 import { Admin, findErrorBy } from '@platformatic/kafka'
+import type { TopicLayout } from '../config.ts'
+import { inputTopics, type RetryTier, type TopicNames } from '../names.ts'
 import { ErrorCodes, InfrastructureError } from '../errors.ts'
 import type { KafkaConnection } from './connection.ts'
-
-export interface TopicLayout {
-  readonly partitions: number
-  /** Undefined: 3, or the number of brokers when fewer. */
-  readonly replicationFactor: number | undefined
-}
 
 export interface TopicSpec {
   readonly name: string
@@ -28,6 +24,26 @@ export interface EnsuredTopics {
   readonly underReplicated: Array<{ topic: string; replicas: number }>
   /** Why their replication could not be checked this time, if it could not. */
   readonly uncheckedBecause: string | undefined
+}
+
+const DAY_MS = 86_400_000
+const DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
+/** Dead letters and retry records wrap a record of up to 1 MiB (JSON-escaped, plus metadata). */
+const WRAPPED_RECORD_MAX_BYTES = 8 * 1024 * 1024
+
+/** Pure: every topic the service reads or writes, with the settings of those it owns. */
+export function serviceTopics(topics: TopicNames, tiers: readonly RetryTier[]): TopicSpec[] {
+  return [
+    ...inputTopics(topics).map((name) => ({ name })),
+    { name: topics.outcomes },
+    // Dead letters wait for a person to look at them and replay them.
+    { name: topics.deadLetter, configs: { 'retention.ms': String(DEAD_LETTER_RETENTION_MS), 'max.message.bytes': String(WRAPPED_RECORD_MAX_BYTES) } },
+    // A retry must outlive its wait by far, whatever the cluster's default retention.
+    ...tiers.map((tier) => ({
+      name: tier.topic,
+      configs: { 'retention.ms': String(Math.max(7 * DAY_MS, 4 * tier.delayMs)), 'max.message.bytes': String(WRAPPED_RECORD_MAX_BYTES) },
+    })),
+  ]
 }
 
 const DEFAULT_REPLICATION_FACTOR = 3

@@ -1,15 +1,13 @@
 // The two message shapes that arrive from Kafka (contract §1), as run-time schemas.
 // Unknown fields are kept: a success notification carries the result as received.
 import { z } from 'zod'
+import { parseHttpUrl } from '../lib/http-url.ts'
 import { memoByString } from '../lib/memo.ts'
 
 export const MAX_URL_LENGTH = 2048
 
 /** Remembered for the last few hundred URLs (parsing one costs ~1 µs; most results go to a URL seen before). */
-export const isAbsoluteHttpUrl: (text: string) => boolean = memoByString((text) => {
-  const url = URL.parse(text)
-  return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== ''
-}, 256)
+export const isAbsoluteHttpUrl: (text: string) => boolean = memoByString((text) => parseHttpUrl(text) !== undefined, 256)
 
 export const callbackUrl = z
   .string()

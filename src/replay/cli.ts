@@ -37,7 +37,6 @@ const config = loadConfigOrExit()
 const bar = new SingleBar({ format: '{task} [{bar}] {value}/{total}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic)
 const topic = config.kafka.topics.deadLetter
 const [firstTier] = retryTiers(config.kafka.groupId, config.retryScheduleMs)
-if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')
 const reader = new DeadLetterReader({ connection: kafkaConnection(config.kafka), topic, clientId: 'notification-replay' })
 const store = new NotificationStore(config.redis, config.processedTtlSeconds)
 const publisher = new Publisher({ connection: kafkaConnection(config.kafka), clientId: 'notification-replay', topics: config.kafka.topics })

@@ -10,21 +10,13 @@
 // about 2 × semi-space), and the old generation: ~20 MB idle plus what the records in flight
 // hold, grown by --heap-growing-percent before a full collection. File-backed pages (node's
 // code, ~60 MB) count towards a container's limit too but can be dropped and read again.
-import type { Tuning } from '../config.ts'
+import { DEFAULT_TUNING } from '../config/defaults.ts'
+import type { Tuning } from '../config/types.ts'
 
 const MIB = 1024 * 1024
 
 /** The V8 heap settings of an unlimited run (src/node-flags.ts explains them). */
 export const UNLIMITED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32', '--heap-growing-percent=50']
-
-/** Today's defaults of the tuning this file scales (DEFAULT_TUNING holds the same values). */
-export const UNLIMITED_SIZING = {
-  maxInFlight: 1000,
-  maxInFlightBytes: 32 * MIB,
-  fetchMaxBytes: 2 * MIB,
-  fetchMaxBytesPerPartition: 256 * 1024,
-  streamHighWaterMark: 512,
-} as const
 
 /** The part of `Tuning` a memory limit decides. */
 export type MemoryTuning = Pick<Tuning, 'maxInFlight' | 'maxInFlightBytes' | 'fetchMaxBytes' | 'fetchMaxBytesPerPartition' | 'streamHighWaterMark'>
@@ -39,7 +31,7 @@ export interface MemoryBudget {
 }
 
 /** Below this the service does not fit at all (node alone is ~50 MB); a smaller limit is treated as this. */
-export const MIN_LIMIT_MB = 96
+const MIN_LIMIT_MB = 96
 
 /**
  * Live old-generation bytes per byte of record value in flight: the value's Buffer (a view of
@@ -66,15 +58,15 @@ export function memoryBudget(limitMb: number | undefined, options: { loops: numb
   const maxOldSpaceMb = Math.floor(limit * (limit >= 256 ? 0.6 : 0.45))
   const heapGrowingPercent = limit >= 256 ? 50 : 30
 
-  const maxInFlight = limit >= 256 ? 1000 : 200
+  const maxInFlight = limit >= 256 ? DEFAULT_TUNING.maxInFlight : 200
   // Bytes of record values in flight, shared out over the consumer loops (input + one per retry
   // tier), so that all of them full at once still fits under the old-generation cap. One record
   // is always admitted per loop, whatever its size.
   const valueBudget = Math.max(0, (maxOldSpaceMb - OLD_SPACE_BASE_MB) * MIB) / HEAP_BYTES_PER_VALUE_BYTE
-  const maxInFlightBytes = Math.min(UNLIMITED_SIZING.maxInFlightBytes, Math.max(256 * 1024, Math.floor(valueBudget / loops)))
-  const fetchMaxBytes = limit >= 512 ? UNLIMITED_SIZING.fetchMaxBytes : limit >= 256 ? MIB : 512 * 1024
-  const fetchMaxBytesPerPartition = limit >= 256 ? UNLIMITED_SIZING.fetchMaxBytesPerPartition : 128 * 1024
-  const streamHighWaterMark = limit >= 256 ? UNLIMITED_SIZING.streamHighWaterMark : 128
+  const maxInFlightBytes = Math.min(DEFAULT_TUNING.maxInFlightBytes, Math.max(256 * 1024, Math.floor(valueBudget / loops)))
+  const fetchMaxBytes = limit >= 512 ? DEFAULT_TUNING.fetchMaxBytes : limit >= 256 ? MIB : 512 * 1024
+  const fetchMaxBytesPerPartition = limit >= 256 ? DEFAULT_TUNING.fetchMaxBytesPerPartition : 128 * 1024
+  const streamHighWaterMark = limit >= 256 ? DEFAULT_TUNING.streamHighWaterMark : 128
 
   return {
     limitMb,

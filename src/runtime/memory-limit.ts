@@ -10,6 +10,7 @@
 // path that exists is read, the mount's root included, and the smallest limit wins.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { MEMORY_LIMIT_MB_RANGE } from '../config/defaults.ts'
 
 const MIB = 1024 * 1024
 /** cgroup v1 writes "no limit" as a huge page-rounded number (9223372036854771712). */
@@ -73,7 +74,7 @@ export interface CgroupRoots {
   v1MemoryMount: string
 }
 
-export const SYSTEM_ROOTS = {
+const SYSTEM_ROOTS = {
   procSelfCgroupFile: '/proc/self/cgroup',
   v2Mounts: ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'],
   v1MemoryMount: '/sys/fs/cgroup/memory',
@@ -105,12 +106,12 @@ export function cgroupLimitBytes(roots: CgroupRoots, read: (file: string) => str
   return limits.length === 0 ? undefined : Math.min(...limits)
 }
 
-/** MEMORY_LIMIT_MB as the service's configuration accepts it (an integer from 64), else undefined. */
+/** MEMORY_LIMIT_MB as the service's configuration accepts it (an integer in MEMORY_LIMIT_MB_RANGE), else undefined. */
 export function parseMemoryLimitEnv(value: string | undefined): number | undefined {
   const text = value?.trim()
   if (text === undefined || !/^\d+$/.test(text)) return undefined
   const mb = Number(text)
-  return Number.isSafeInteger(mb) && mb >= 64 ? mb : undefined
+  return Number.isSafeInteger(mb) && mb >= MEMORY_LIMIT_MB_RANGE.min && mb <= MEMORY_LIMIT_MB_RANGE.max ? mb : undefined
 }
 
 export interface MemoryLimit {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Registry } from 'prom-client'
-import { HotCounter } from '../../src/metrics.ts'
+import { createMetrics, HotCounter } from '../../src/metrics.ts'
 
 async function values(registry: Registry, name: string): Promise<Array<{ labels: object; value: number }>> {
   const metric = await registry.getSingleMetric(name)?.get()
@@ -38,6 +38,34 @@ describe('HotCounter', () => {
     assert.deepEqual(await values(registry, 'attempts_total'), [
       { labels: { result: 'ok' }, value: 2 },
       { labels: { result: 'DELIVERY_TIMEOUT' }, value: 1 },
+    ])
+  })
+})
+
+describe('createMetrics', () => {
+  it('declares the metrics dashboards and alerts read, under their names', async () => {
+    const sources = { inFlight: () => [], lag: () => [], circuits: () => [], concurrencyLimits: () => [] }
+    const { registry } = createMetrics({ defaultMetrics: false, sources })
+    const names = (await registry.getMetricsAsJSON()).map((metric) => metric.name).sort()
+    assert.deepEqual(names, [
+      'callback_circuit_state',
+      'callback_origin_concurrency_limit',
+      'infrastructure_retries_total',
+      'kafka_consumer_lag',
+      'kafka_topic_under_replicated',
+      'notification_attempt_duration_seconds',
+      'notification_attempts_total',
+      'notification_retries_scheduled_total',
+      'notifications_consumed_total',
+      'notifications_dead_lettered_total',
+      'notifications_deferred_total',
+      'notifications_delivered_total',
+      'notifications_duplicates_skipped_total',
+      'notifications_failed_total',
+      'notifications_in_flight',
+      'notifications_in_flight_limit',
+      'notifications_parked_total',
+      'processing_requests_recorded_total',
     ])
   })
 })

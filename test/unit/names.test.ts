@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import slotOf from 'cluster-key-slot'
 import { tierAfter } from '../../src/delivery/retry-policy.ts'
-import { notificationKeys, retryTiers } from '../../src/names.ts'
+import { loadConfig } from '../../src/config.ts'
+import { consumerLoopCount, INPUT_TOPICS, inputTopics, notificationKeys, ourKeyFor, retryTiers } from '../../src/names.ts'
 
 describe('notificationKeys', () => {
   it('builds the contract key for a sent result, and keys of their own for other kinds', () => {
@@ -51,5 +52,27 @@ describe('retryTiers', () => {
     assert.equal(tierAfter(tiers, schedule, 2)?.delayMs, 30_000)
     assert.equal(tierAfter(tiers, schedule, 4)?.topic, 'g.retry.30s')
     assert.equal(tierAfter(tiers, schedule, 5), undefined)
+  })
+})
+
+describe('consumerLoopCount', () => {
+  it('is the input loop plus one per distinct retry delay', () => {
+    assert.equal(consumerLoopCount('g', [5000, 5000, 30_000]), 3)
+    assert.equal(consumerLoopCount('g', [5000]), 2)
+  })
+})
+
+describe('input topics', () => {
+  const topics = loadConfig({ KAFKA_TOPIC_FOR_SENDING: 's1', KAFKA_TOPIC_FOR_AI_HANDLER: 'a1' }).kafka.topics
+
+  it('are consumed in the order of the table, each with the key its own records carry (contract §1)', () => {
+    assert.deepEqual(inputTopics(topics), ['s1', 'a1'])
+    assert.deepEqual(
+      INPUT_TOPICS.map((row) => row.key),
+      ['new_sending', 'new_request'],
+    )
+    assert.equal(ourKeyFor(topics, 's1'), 'new_sending')
+    assert.equal(ourKeyFor(topics, 'a1'), 'new_request')
+    assert.equal(ourKeyFor(topics, 'notifications.dlq'), undefined)
   })
 })

@@ -213,7 +213,7 @@ export function fixture(overrides: Partial<PipelineContext> = {}): Fixture {
     activity: new ActivityLog(),
     tracing: new Tracing(undefined, []),
     schedule: { policy: { scheduleMs: SCHEDULE_MS, jitter: 0, slowDownFloorMs: 60_000 }, tiers: retryTiers('unit', SCHEDULE_MS) },
-    topics: { sending: 'sending', aiHandler: 'AI_handler', deadLetter: 'dead-letters', outcomes: 'outcomes' },
+    topics: { input: [{ name: 'sending', key: 'new_sending' }, { name: 'AI_handler', key: 'new_request' }], deadLetter: 'dead-letters', outcomes: 'outcomes' },
     notifyOnAccepted: false,
     claimMs: 25_000,
     infrastructureRetryMs: 10,

@@ -5,7 +5,9 @@ import { describe, it } from 'node:test'
 import { ErrorCodes } from '../../../src/errors.ts'
 import type { InputRecord } from '../../../src/kafka/consumer-loop.ts'
 import { OutsideWaits } from '../../../src/kafka/in-flight-limit.ts'
-import { messageKeys } from '../../../src/names.ts'
+import { INPUT_TOPICS } from '../../../src/names.ts'
+
+const [SENDING, AI_HANDLER] = INPUT_TOPICS
 import { toStored } from '../../../src/notifications/records.ts'
 import { inputProcessor, retryProcessor } from '../../../src/pipeline/intake.ts'
 import { processingRequest, successResult } from '../../helpers/messages.ts'
@@ -30,7 +32,7 @@ describe('intake: input records', () => {
 
   it('poison (our key, not JSON): dead-lettered with its code and the record it came from', async () => {
     const { ctx, log } = fixture()
-    await run(inputProcessor(ctx), record('sending', messageKeys.sending, '{not json'))
+    await run(inputProcessor(ctx), record('sending', SENDING.key, '{not json'))
     assert.deepEqual(log.kinds(), ['dead-letter'])
     const { letter } = log.first('dead-letter')
     assert.equal(letter.code, ErrorCodes.MESSAGE_NOT_JSON)
@@ -39,7 +41,7 @@ describe('intake: input records', () => {
 
   it('a result: delivered to its callback_url, keyed by its processing_id', async () => {
     const { ctx, log } = fixture()
-    const prepared = inputProcessor(ctx).prepare(record('sending', messageKeys.sending, successResult(41, CALLBACK_URL)))
+    const prepared = inputProcessor(ctx).prepare(record('sending', SENDING.key, successResult(41, CALLBACK_URL)))
     assert.equal(prepared.key, '41')
     await prepared.run(new AbortController().signal, new OutsideWaits())
     assert.deepEqual(log.kinds(), ['claim', 'send', 'settlement', 'outcome'])
@@ -48,14 +50,14 @@ describe('intake: input records', () => {
 
   it('a request: recorded, and nothing sent without notifyOnAccepted', async () => {
     const { ctx, log } = fixture()
-    await run(inputProcessor(ctx), record('AI_handler', messageKeys.aiHandler, processingRequest(42, CALLBACK_URL)))
+    await run(inputProcessor(ctx), record('AI_handler', AI_HANDLER.key, processingRequest(42, CALLBACK_URL)))
     assert.deepEqual(log.kinds(), ['request'])
     assert.equal(log.of('request')[0]?.request.callback_url, CALLBACK_URL)
   })
 
   it('a request with notifyOnAccepted: recorded, then the accepted notification delivered', async () => {
     const { ctx, log } = fixture({ notifyOnAccepted: true })
-    await run(inputProcessor(ctx), record('AI_handler', messageKeys.aiHandler, processingRequest(43, CALLBACK_URL)))
+    await run(inputProcessor(ctx), record('AI_handler', AI_HANDLER.key, processingRequest(43, CALLBACK_URL)))
     assert.deepEqual(log.kinds(), ['request', 'claim', 'send', 'settlement'])
     assert.equal(log.of('send')[0]?.notification.kind, 'accepted')
   })
@@ -63,13 +65,13 @@ describe('intake: input records', () => {
   it('a result without callback_url: sent where its recorded request said', async () => {
     const { ctx, log, store } = fixture()
     store.requests.set(44, { callback_url: 'http://recorded.example/cb', user_id: 2, resume_id: 3, requirements_id: 4 })
-    await run(inputProcessor(ctx), record('sending', messageKeys.sending, successResult(44, undefined)))
+    await run(inputProcessor(ctx), record('sending', SENDING.key, successResult(44, undefined)))
     assert.equal(log.of('send')[0]?.notification.callbackUrl, 'http://recorded.example/cb')
   })
 
   it('a result without callback_url and no recorded request: dead-lettered MESSAGE_NO_CALLBACK', async () => {
     const { ctx, log } = fixture()
-    await run(inputProcessor(ctx), record('sending', messageKeys.sending, successResult(45, undefined)))
+    await run(inputProcessor(ctx), record('sending', SENDING.key, successResult(45, undefined)))
     assert.deepEqual(log.kinds(), ['dead-letter'])
     const { letter } = log.first('dead-letter')
     assert.equal(letter.code, ErrorCodes.MESSAGE_NO_CALLBACK)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DEFAULT_TUNING } from '../../../src/config.ts'
-import { memoryBudget, UNLIMITED_NODE_FLAGS, UNLIMITED_SIZING } from '../../../src/runtime/memory-budget.ts'
+import { memoryBudget, UNLIMITED_NODE_FLAGS } from '../../../src/runtime/memory-budget.ts'
 
 const MIB = 1024 * 1024
 
@@ -15,7 +15,6 @@ describe('memory budget', () => {
   it('no limit: exactly the flags and tuning of before', () => {
     assert.deepEqual(memoryBudget(undefined), { limitMb: undefined, nodeFlags: [...UNLIMITED_NODE_FLAGS], tuning: {} })
     assert.deepEqual(UNLIMITED_NODE_FLAGS, ['--max-semi-space-size=32', '--heap-growing-percent=50'])
-    for (const [key, value] of Object.entries(UNLIMITED_SIZING)) assert.equal(DEFAULT_TUNING[key as keyof typeof UNLIMITED_SIZING], value, key)
   })
 
   it('the heap (young + old caps) stays well under the limit, and shrinks with it', () => {
@@ -39,17 +38,17 @@ describe('memory budget', () => {
         const inFlightBytes = (budget.tuning.maxInFlightBytes ?? 0) * loops
         // Each value byte costs ~5 heap bytes; 20 MB is the idle service's old generation.
         assert.ok(inFlightBytes * 5 + 20 * MIB <= oldCap || budget.tuning.maxInFlightBytes === 256 * 1024, `${limit} MiB, ${loops} loops: ${inFlightBytes} bytes in flight vs ${oldCap}`)
-        assert.ok((budget.tuning.maxInFlightBytes ?? 0) <= UNLIMITED_SIZING.maxInFlightBytes)
+        assert.ok((budget.tuning.maxInFlightBytes ?? 0) <= DEFAULT_TUNING.maxInFlightBytes)
       }
     }
   })
 
   it('fewer records and smaller fetches under a small limit, today’s from 512 MiB', () => {
     const small = memoryBudget(128).tuning
-    assert.ok((small.maxInFlight ?? Infinity) < 1000 && (small.fetchMaxBytes ?? Infinity) < UNLIMITED_SIZING.fetchMaxBytes)
+    assert.ok((small.maxInFlight ?? Infinity) < 1000 && (small.fetchMaxBytes ?? Infinity) < DEFAULT_TUNING.fetchMaxBytes)
     const large = memoryBudget(1024).tuning
     assert.equal(large.maxInFlight, 1000)
-    assert.equal(large.fetchMaxBytes, UNLIMITED_SIZING.fetchMaxBytes)
+    assert.equal(large.fetchMaxBytes, DEFAULT_TUNING.fetchMaxBytes)
   })
 
   it('a limit below the minimum is sized as the minimum', () => {

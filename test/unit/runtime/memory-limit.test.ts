@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { loadConfig } from '../../../src/config.ts'
 import { cgroupLimitBytes, memoryLimit, parseMemoryLimitEnv, parseProcCgroup, parseV1Limit, parseV2Max, selfAndAncestors } from '../../../src/runtime/memory-limit.ts'
 
 const MIB = 1024 * 1024
@@ -47,6 +48,19 @@ describe('parsing cgroup files', () => {
     assert.equal(parseMemoryLimitEnv('32'), undefined)
     assert.equal(parseMemoryLimitEnv('1.5'), undefined)
     assert.equal(parseMemoryLimitEnv(undefined), undefined)
+  })
+
+  it('accepts exactly what the configuration accepts', () => {
+    for (const text of ['63', '64', '1048576', '1048577', '-64', '64.0']) {
+      const accepted = (() => {
+        try {
+          return loadConfig({ MEMORY_LIMIT_MB: text }).memoryLimitMb
+        } catch {
+          return undefined
+        }
+      })()
+      assert.equal(parseMemoryLimitEnv(text), accepted, text)
+    }
   })
 })
 

@@ -1,8 +1,8 @@
 // CALLBACK_PROXY_URL: the HTTP CONNECT proxy callbacks go through.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { loadConfig } from '../../src/config.ts'
-import { ConfigError } from '../../src/errors.ts'
+import { loadConfig } from '../../../src/config.ts'
+import { ConfigError } from '../../../src/errors.ts'
 
 describe('CALLBACK_PROXY_URL', () => {
   it('unset (or blank): no proxy', () => {

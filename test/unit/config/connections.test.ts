@@ -1,8 +1,8 @@
 // CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: the cap of each callback origin's adaptive concurrency limit.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, loadConfig } from '../../src/config.ts'
-import { ConfigError } from '../../src/errors.ts'
+import { DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, loadConfig } from '../../../src/config.ts'
+import { ConfigError } from '../../../src/errors.ts'
 
 describe('CALLBACK_MAX_CONNECTIONS_PER_ORIGIN', () => {
   it('defaults to 256', () => {

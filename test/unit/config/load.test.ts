@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { DEFAULT_TUNING, loadConfig } from '../../src/config.ts'
-import { ConfigError } from '../../src/errors.ts'
+import { DEFAULT_TUNING, loadConfig } from '../../../src/config.ts'
+import { ConfigError } from '../../../src/errors.ts'
 
 describe('loadConfig defaults', () => {
   const config = loadConfig({})
@@ -10,8 +10,10 @@ describe('loadConfig defaults', () => {
   it('uses the contract defaults for Kafka', () => {
     assert.equal(config.kafka.groupId, 'notification_service')
     assert.deepEqual(config.kafka.topics, {
-      sending: 'sending',
-      aiHandler: 'AI_handler',
+      input: [
+        { name: 'sending', key: 'new_sending' },
+        { name: 'AI_handler', key: 'new_request' },
+      ],
       deadLetter: 'notifications.dlq',
       outcomes: 'notifications',
     })
@@ -73,7 +75,7 @@ describe('loadConfig overrides', () => {
       CALLBACK_ALLOWED_NETWORKS: '127.0.0.0/8, ::1/128',
     })
     assert.equal(config.kafka.groupId, 'g1')
-    assert.deepEqual(config.kafka.topics, { sending: 's1', aiHandler: 'a1', deadLetter: 'd1', outcomes: 'n1' })
+    assert.deepEqual(config.kafka.topics, { input: [{ name: 's1', key: 'new_sending' }, { name: 'a1', key: 'new_request' }], deadLetter: 'd1', outcomes: 'n1' })
     assert.equal(config.processedTtlSeconds, 60)
     assert.equal(config.callbackTimeoutMs, 2500)
     assert.equal(config.httpPort, 9000)

@@ -6,9 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { loadConfig } from '../../src/config.ts'
-import { ConfigError } from '../../src/errors.ts'
-import { kafkaConnection } from '../../src/kafka/connection.ts'
+import { loadConfig } from '../../../src/config.ts'
+import { ConfigError } from '../../../src/errors.ts'
+import { kafkaConnection } from '../../../src/kafka/connection.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'config-files-'))
 const file = (name: string, text: string) => {
