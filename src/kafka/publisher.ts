@@ -5,6 +5,7 @@
 // committed; messages sent within a few milliseconds share one produce request.
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '../errors.ts'
+import { walkErrorChain } from '../lib/error-chain.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
 import type { TopicNames } from '../names.ts'
 import type { DeadLetter, OriginPausedEvent, Outcome, RetryEnvelope } from '../notifications/records.ts'
@@ -104,15 +105,17 @@ function produceError(error: unknown): NotificationError {
 /** The library nests the broker's answer (e.g. MESSAGE_TOO_LARGE) inside generic messages. */
 function describeKafkaError(error: unknown): string {
   const codes = new Set<string>()
-  const visit = (value: unknown, depth: number) => {
-    if (depth > 6 || typeof value !== 'object' || value === null) return
-    const { apiCode, apiId, errors, cause } = value as { apiCode?: unknown; apiId?: unknown; errors?: unknown; cause?: unknown }
-    if (typeof apiId === 'string') codes.add(apiId)
-    else if (typeof apiCode === 'number') codes.add(`code ${apiCode}`)
-    if (Array.isArray(errors)) for (const inner of errors) visit(inner, depth + 1)
-    if (cause) visit(cause, depth + 1)
-  }
-  visit(error, 0)
+  walkErrorChain(
+    error,
+    (value) => {
+      const { apiCode, apiId } = value as { apiCode?: unknown; apiId?: unknown }
+      if (typeof apiId === 'string') codes.add(apiId)
+      else if (typeof apiCode === 'number') codes.add(`code ${apiCode}`)
+    },
+    DESCRIBE_MAX_DEPTH,
+  )
   const message = error instanceof Error ? error.message : String(error)
   return codes.size > 0 ? `${message} (${[...codes].join(', ')})` : message
 }
+
+const DESCRIBE_MAX_DEPTH = 6
