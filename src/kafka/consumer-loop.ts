@@ -12,6 +12,7 @@ import {
 } from '@platformatic/kafka'
 import type { Tuning } from '../config.ts'
 import { Interrupted, describeError } from '../errors.ts'
+import { settleWithin, withDeadline } from '../lib/deadline.ts'
 import { retryUntilDone } from '../lib/retry.ts'
 import { sleep } from '../lib/sleep.ts'
 import type { Logger } from '../log.ts'
@@ -158,8 +159,7 @@ export class ConsumerLoop {
     if (this.#shutdown.signal.aborted) return
     this.#stream?.pause()
     this.#shutdown.abort()
-    const grace = AbortSignal.timeout(this.#options.tuning.shutdownGraceMs)
-    await Promise.race([Promise.allSettled([...this.#tasks.keys()]), new Promise((resolve) => grace.addEventListener('abort', resolve, { once: true }))])
+    await settleWithin(Promise.allSettled([...this.#tasks.keys()]), this.#options.tuning.shutdownGraceMs)
     if (this.#tasks.size > 0) this.#logger.warn({ inFlight: this.#tasks.size }, 'grace period over: leaving unfinished records uncommitted')
     clearInterval(this.#commitTimer)
     await this.#commitFinished()
@@ -190,7 +190,7 @@ export class ConsumerLoop {
     consumer.on('consumer:lag', (lag) => (this.#lag = lag))
     let stream: Stream
     try {
-      stream = await withTimeout(
+      stream = await withDeadline(
         consumer.consume({
           topics: this.#options.topics,
           mode: MessagesStreamModes.COMMITTED,
@@ -258,7 +258,7 @@ export class ConsumerLoop {
     if (!consumer) return
     consumer.stopLagMonitoring()
     try {
-      await withTimeout(consumer.close(true), CLOSE_TIMEOUT_MS, 'leaving the group')
+      await withDeadline(consumer.close(true), CLOSE_TIMEOUT_MS, 'leaving the group')
     } catch (error) {
       this.#logger.warn({ error: describeError(error) }, 'leaving the group failed')
     }
@@ -378,12 +378,4 @@ function commit(handle: CommitHandle): Promise<void> {
   return new Promise((resolve, reject) => {
     void handle((error) => (error ? reject(error) : resolve()))
   })
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
