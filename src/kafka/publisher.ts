@@ -12,21 +12,36 @@ import type { DeadLetter, OriginPausedEvent, Outcome, RetryEnvelope } from '../n
 import type { KafkaConnection } from './connection.ts'
 import { createPartitioner } from './partitioner.ts'
 
-type Outgoing = MessageToProduce<string, string, string, string>
+/** One record as the producer takes it: key, value and headers as text. */
+export type Outgoing = MessageToProduce<string, string, string, string>
 /** Kafka headers with a notification's trace context; empty when it has none. */
 export type TraceContextHeaders = Readonly<Record<string, string>>
 
 const LINGER_MS = 2
 const MAX_BATCH = 500
 
+/** What the publisher asks of a Kafka producer: the client's Producer, or a fake in unit tests. */
+export interface RecordProducer {
+  send(request: { messages: Outgoing[] }): Promise<unknown>
+  close(): Promise<void>
+}
+
+export interface PublisherOptions {
+  readonly connection: KafkaConnection
+  readonly clientId: string
+  readonly topics: TopicNames
+  /** In place of a producer on `connection` (unit tests). */
+  readonly producer?: RecordProducer
+}
+
 export class Publisher {
-  readonly #producer: Producer<string, string, string, string>
+  readonly #producer: RecordProducer
   readonly #topics: TopicNames
   readonly #batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
 
-  constructor(options: { connection: KafkaConnection; clientId: string; topics: TopicNames }) {
+  constructor(options: PublisherOptions) {
     this.#topics = options.topics
-    this.#producer = new Producer({
+    this.#producer = options.producer ?? new Producer({
       clientId: `${options.clientId}-producer`,
       ...options.connection,
       serializers: stringSerializers,
