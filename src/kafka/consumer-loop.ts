@@ -9,7 +9,7 @@ import { Interrupted, describeError } from '../errors.ts'
 import { settleWithin } from '../lib/deadline.ts'
 import type { Logger } from '../log.ts'
 import type { KafkaConnection } from './connection.ts'
-import { GroupMembership, type KafkaMessage } from './group-membership.ts'
+import { GroupMembership, type GroupMembershipOptions, type KafkaMessage, type Membership } from './group-membership.ts'
 import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits } from './in-flight-limit.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { RESUME_SHARE, hasRoom, type RoomLimits } from './loop-room.ts'
@@ -61,6 +61,8 @@ export interface ConsumerLoopOptions {
   fetch?: { minBytes: number; maxWaitMs: number }
   processor: RecordProcessor
   logger: Logger
+  /** In place of a real member of the group (unit tests). */
+  membership?: (options: GroupMembershipOptions) => Membership
 }
 
 /** A record waiting on others longer than this (a hung origin, a retry not yet due) leaves its room to others under the adaptive limit. */
@@ -69,7 +71,7 @@ const LONG_WAIT_MS = 1000
 export class ConsumerLoop {
   readonly #options: ConsumerLoopOptions
   readonly #logger: Logger
-  readonly #membership: GroupMembership
+  readonly #membership: Membership
   readonly #tracker = new OffsetTracker<CommitHandle>()
   readonly #serializer = new KeyedSerializer<string>()
   readonly #shutdown = new AbortController()
@@ -94,7 +96,7 @@ export class ConsumerLoop {
     this.#roomLimits = { adaptive: this.#limit, maxInFlight, maxInFlightBytes }
     const tasks = this.#tasks
     this.#load = { get inFlight() { return tasks.size }, waitingLong: 0, bytesInFlight: 0 }
-    this.#membership = new GroupMembership({
+    const membershipOptions: GroupMembershipOptions = {
       ...options,
       logger: this.#logger,
       shutdown: this.#shutdown.signal,
@@ -105,7 +107,8 @@ export class ConsumerLoop {
         this.#tracker.retainOnly(owned)
         this.#logger.info({ partitions: [...owned] }, 'partitions assigned')
       },
-    })
+    }
+    this.#membership = options.membership?.(membershipOptions) ?? new GroupMembership(membershipOptions)
   }
 
   /** Records waiting in Kafka for this loop, per owned partition. */

@@ -48,6 +48,16 @@ export interface GroupMembershipOptions {
   onAssigned(owned: ReadonlySet<string>): void
 }
 
+/** What a consumer loop asks of its group membership (GroupMembership, or a fake in unit tests). */
+export interface Membership {
+  readonly isJoined: boolean
+  lag(): Array<{ topic: string; partition: number; lag: number }>
+  pause(): void
+  resume(): void
+  join(watchIntervalMs: number): Promise<void>
+  leave(): Promise<void>
+}
+
 /** Between a failure and the next try to join again. */
 const REJOIN_DELAY_MS = 1000
 /** A fetch with nothing to return waits this long at the broker (long polling). */
@@ -58,7 +68,7 @@ const LEAVE_TIMEOUT_MS = 5000
 /** Longer than a rebalance may take (rebalanceTimeout 30 s). */
 const INACTIVE_LIMIT_MS = 60_000
 
-export class GroupMembership {
+export class GroupMembership implements Membership {
   readonly #options: GroupMembershipOptions
   #consumer: KafkaConsumer | undefined
   #stream: Stream | undefined
