@@ -1,6 +1,7 @@
-// The one loader of our Redis Lua scripts (lua/*.lua): reads each file as a client is made and defines it as
-// a command of the store's client. Each file opens with a header naming its KEYS and ARGV
-// (as BullMQ's scripts do); test/unit/store/lua-scripts.test.ts holds every file to that.
+// The one loader of our Redis Lua scripts (lua/*.lua): as a store makes its client, reads
+// each script and defines it as a command of that client. Each file opens with a header
+// naming its KEYS and ARGV (as BullMQ's scripts do); test/unit/store/lua-scripts.test.ts
+// holds every file to that.
 import { readFileSync } from 'node:fs'
 import type { RedisSettings } from '../config.ts'
 import { createRedisClient, type RedisClient } from './redis-client.ts'
