@@ -1,5 +1,6 @@
 // One error hierarchy: every error the service raises has a stable code and says
 // whether trying again can help. Loops read `canRetry`; they never guess from messages.
+import { walkErrorChain } from './lib/error-chain.ts'
 
 export const ErrorCodes = {
   CONFIG_INVALID: 'CONFIG_INVALID',
@@ -122,16 +123,16 @@ export class Interrupted extends Error {
  * start-up (kafkaAccessRefusal).
  */
 export function canRetry(error: unknown): boolean {
-  const seen = new Set<unknown>()
-  const saysNo = (value: unknown, depth: number): boolean => {
-    if (depth > 8 || typeof value !== 'object' || value === null || seen.has(value)) return false
-    seen.add(value)
-    const { canRetry: flag, cause, errors } = value as { canRetry?: unknown; cause?: unknown; errors?: unknown }
-    if (flag === false) return true
-    if (Array.isArray(errors) && errors.some((inner) => saysNo(inner, depth + 1))) return true
-    return flag === true ? false : saysNo(cause, depth + 1)
-  }
-  return !saysNo(error, 0)
+  let saysNo = false
+  walkErrorChain(error, (value) => {
+    const flag = (value as { canRetry?: unknown }).canRetry
+    if (flag === false) {
+      saysNo = true
+      return 'stop'
+    }
+    return flag === true ? 'skip-cause' : undefined
+  })
+  return !saysNo
 }
 
 export function describeError(error: unknown): string {

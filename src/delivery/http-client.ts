@@ -14,6 +14,7 @@ import { DeliveryError, ErrorCodes, describeError } from '../errors.ts'
 import type { Notification } from '../notifications/payload.ts'
 import { notificationHeaders } from '../notifications/signing.ts'
 import type { TraceHeaders } from '../telemetry/tracing.ts'
+import { findInChain } from '../lib/error-chain.ts'
 import { isHttpUrl } from '../lib/http-url.ts'
 import { memoByString } from '../lib/memo.ts'
 import { AddressBlockedError, type AddressGuard } from './address-guard.ts'
@@ -226,11 +227,11 @@ function statusError(answer: AnswerKind, statusCode: number, retryAfter: string 
 
 /** Which row of the answer table a failure without an answer is. */
 function answerToFailure(error: unknown): AnswerKind {
-  if (findCause(error, (cause) => cause instanceof AddressBlockedError)) return 'blockedAddress'
+  if (findInChain(error, (cause) => cause instanceof AddressBlockedError)) return 'blockedAddress'
   // Our egress proxy failed, not the client's endpoint.
-  if (findCause(error, (cause) => cause instanceof ProxyError)) return 'proxyUnavailable'
-  if (findCause(error, isTimeout)) return 'timeout'
-  if (findCause(error, isInvalidUrl)) return 'invalidUrl'
+  if (findInChain(error, (cause) => cause instanceof ProxyError)) return 'proxyUnavailable'
+  if (findInChain(error, isTimeout)) return 'timeout'
+  if (findInChain(error, isInvalidUrl)) return 'invalidUrl'
   const code = errnoOf(error)
   if (code === 'ECONNREFUSED') return 'refused'
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') return 'reset'
@@ -256,7 +257,7 @@ const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|
 
 /** The first string `code` along the cause chain (the socket's errno, undici's or OpenSSL's code). */
 function errnoOf(error: unknown): string | undefined {
-  const withCode = findCause(error, (cause) => typeof (cause as { code?: unknown } | null)?.code === 'string')
+  const withCode = findInChain(error, (cause) => typeof (cause as { code?: unknown } | null)?.code === 'string')
   return (withCode as { code?: string } | undefined)?.code
 }
 
@@ -266,25 +267,13 @@ function transportError(answer: AnswerKind, error: unknown, timeoutMs: number): 
   switch (answer) {
     case 'blockedAddress':
     case 'proxyUnavailable':
-      return new DeliveryError(code, describeError(findCause(error, (cause) => cause instanceof AddressBlockedError || cause instanceof ProxyError)), retry, { cause: error })
+      return new DeliveryError(code, describeError(findInChain(error, (cause) => cause instanceof AddressBlockedError || cause instanceof ProxyError)), retry, { cause: error })
     case 'timeout':
       return new DeliveryError(code, `no answer within ${timeoutMs} ms`, retry, { cause: error })
     case 'invalidUrl':
-      return new DeliveryError(code, describeError(findCause(error, isInvalidUrl)), retry, { cause: error })
+      return new DeliveryError(code, describeError(findInChain(error, isInvalidUrl)), retry, { cause: error })
   }
   const errno = (error as { code?: unknown } | null)?.code
   const detail = typeof errno === 'string' ? `${errno}: ${describeError(error)}` : describeError(error)
   return new DeliveryError(code, `connection failed (${detail})`, retry, { cause: error })
-}
-
-function findCause(error: unknown, test: (cause: unknown) => boolean): Error | undefined {
-  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
-    if (test(current)) return current as Error
-    if (current instanceof AggregateError) {
-      const inner = current.errors.find(test) as Error | undefined
-      if (inner) return inner
-    }
-    current = (current as { cause?: unknown }).cause
-  }
-  return undefined
 }

@@ -6,6 +6,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import type { SASLOptions } from '@platformatic/kafka'
 import type { KafkaSettings } from '../config.ts'
 import { ErrorCodes, NotificationError } from '../errors.ts'
+import { walkErrorChain } from '../lib/error-chain.ts'
 import { isUntrustedCertificate } from '../lib/tls-trust.ts'
 
 export interface KafkaConnection {
@@ -46,31 +47,46 @@ const TLS_MISMATCH = /^(TLS handshake failed|Broker requires TLS)/
  * the authentication error or the TLS error), so the whole chain is searched, causes included.
  */
 export function kafkaAccessRefusal(error: unknown): NotificationError | undefined {
-  const seen = new Set<unknown>()
-  const find = (value: unknown, depth: number): string | undefined => {
-    if (depth > 10 || typeof value !== 'object' || value === null || seen.has(value)) return undefined
-    seen.add(value)
-    const { code, apiId, serverErrorMessage, message, errors, cause } = value as Record<string, unknown>
-    if (apiId === 'SASL_AUTHENTICATION_FAILED' || code === 'PLT_KFK_AUTHENTICATION') {
-      const detail = typeof serverErrorMessage === 'string' && serverErrorMessage !== '' ? serverErrorMessage : String(message)
-      const deeper = Array.isArray(errors) ? errors.map((inner) => find(inner, depth + 1)).find(Boolean) : find(cause, depth + 1)
-      return deeper ?? `Kafka authentication failed: ${detail} (check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)`
-    }
-    if (code === 'PLT_KFK_USER' && typeof message === 'string' && TLS_MISMATCH.test(message)) {
-      return `Kafka TLS: ${message} (check KAFKA_SECURITY_PROTOCOL: SSL or SASL_SSL only for a listener that speaks TLS, PLAINTEXT or SASL_PLAINTEXT for one that does not)`
-    }
-    if (isUntrustedCertificate(code)) {
-      return `Kafka TLS: the broker's certificate is not trusted (${code}: ${String(message)}); set KAFKA_SSL_CA_FILE to the CA that signed it`
-    }
-    if (typeof apiId === 'string' && NOT_AUTHORIZED.has(apiId)) {
-      return `Kafka refused an operation (${apiId}): grant this user the ACLs listed in docs/deploying.md (ACLs)`
-    }
-    if (Array.isArray(errors)) for (const inner of errors) {
-      const found = find(inner, depth + 1)
-      if (found) return found
-    }
-    return find(cause, depth + 1)
-  }
-  const reason = find(error, 0)
+  const reason = refusalIn(error, REFUSAL_MAX_DEPTH)
   return reason === undefined ? undefined : new NotificationError(ErrorCodes.KAFKA_ACCESS_REFUSED, reason, false, { cause: error })
+}
+
+/** How deep the client nests a refusal in its errors: deeper than the usual walk. */
+const REFUSAL_MAX_DEPTH = 10
+
+/** The first refusal in the chain, in the walk's order. */
+function refusalIn(error: unknown, maxDepth: number): string | undefined {
+  let reason: string | undefined
+  walkErrorChain(
+    error,
+    (value, { depth }) => {
+      reason = refusalOf(value as Record<string, unknown>, maxDepth - depth - 1)
+      return reason === undefined ? undefined : 'stop'
+    },
+    maxDepth,
+  )
+  return reason
+}
+
+/** What this one error refuses, if anything; `depthLeft`: how far below it a more precise reason may be looked for. */
+function refusalOf(value: Record<string, unknown>, depthLeft: number): string | undefined {
+  const { code, apiId, serverErrorMessage, message } = value
+  if (apiId === 'SASL_AUTHENTICATION_FAILED' || code === 'PLT_KFK_AUTHENTICATION') {
+    const detail = typeof serverErrorMessage === 'string' && serverErrorMessage !== '' ? serverErrorMessage : String(message)
+    // The broker's own words, found below the client's generic ones, say more.
+    const deeper = value instanceof AggregateError
+      ? (value.errors as unknown[]).map((inner) => refusalIn(inner, depthLeft)).find(Boolean)
+      : refusalIn(value.cause, depthLeft)
+    return deeper ?? `Kafka authentication failed: ${detail} (check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)`
+  }
+  if (code === 'PLT_KFK_USER' && typeof message === 'string' && TLS_MISMATCH.test(message)) {
+    return `Kafka TLS: ${message} (check KAFKA_SECURITY_PROTOCOL: SSL or SASL_SSL only for a listener that speaks TLS, PLAINTEXT or SASL_PLAINTEXT for one that does not)`
+  }
+  if (isUntrustedCertificate(code)) {
+    return `Kafka TLS: the broker's certificate is not trusted (${code}: ${String(message)}); set KAFKA_SSL_CA_FILE to the CA that signed it`
+  }
+  if (typeof apiId === 'string' && NOT_AUTHORIZED.has(apiId)) {
+    return `Kafka refused an operation (${apiId}): grant this user the ACLs listed in docs/deploying.md (ACLs)`
+  }
+  return undefined
 }

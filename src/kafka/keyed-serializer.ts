@@ -16,9 +16,4 @@ export class KeyedSerializer<K> {
     this.#tails.set(key, tail)
     return result
   }
-
-  /** Keys with a task queued or running. */
-  get size(): number {
-    return this.#tails.size
-  }
 }

@@ -46,10 +46,6 @@ class PartitionWindow<T> {
       this.#head = 0
     }
   }
-
-  get unfinished(): number {
-    return this.#entries.length - this.#head
-  }
 }
 
 export interface CompletionToken {
@@ -101,13 +97,6 @@ export class OffsetTracker<T> {
   /** Forgets everything (a new stream fetches again from the committed offsets). */
   clear(): void {
     this.#windows.clear()
-  }
-
-  /** Messages tracked and not yet committable, over all partitions. */
-  get unfinished(): number {
-    let count = 0
-    for (const window of this.#windows.values()) count += window.unfinished
-    return count
   }
 }
 

@@ -5,27 +5,43 @@
 // committed; messages sent within a few milliseconds share one produce request.
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '../errors.ts'
+import { walkErrorChain } from '../lib/error-chain.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
 import type { TopicNames } from '../names.ts'
 import type { DeadLetter, OriginPausedEvent, Outcome, RetryEnvelope } from '../notifications/records.ts'
 import type { KafkaConnection } from './connection.ts'
 import { createPartitioner } from './partitioner.ts'
 
-type Outgoing = MessageToProduce<string, string, string, string>
+/** One record as the producer takes it: key, value and headers as text. */
+export type Outgoing = MessageToProduce<string, string, string, string>
 /** Kafka headers with a notification's trace context; empty when it has none. */
 import type { TraceHeaders as TraceContextHeaders } from '../telemetry/tracing.ts'
 
 const LINGER_MS = 2
 const MAX_BATCH = 500
 
+/** What the publisher asks of a Kafka producer: the client's Producer, or a fake in unit tests. */
+export interface RecordProducer {
+  send(request: { messages: Outgoing[] }): Promise<unknown>
+  close(): Promise<void>
+}
+
+export interface PublisherOptions {
+  readonly connection: KafkaConnection
+  readonly clientId: string
+  readonly topics: TopicNames
+  /** In place of a producer on `connection` (unit tests). */
+  readonly producer?: RecordProducer
+}
+
 export class Publisher {
-  readonly #producer: Producer<string, string, string, string>
+  readonly #producer: RecordProducer
   readonly #topics: TopicNames
   readonly #batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
 
-  constructor(options: { connection: KafkaConnection; clientId: string; topics: TopicNames }) {
+  constructor(options: PublisherOptions) {
     this.#topics = options.topics
-    this.#producer = new Producer({
+    this.#producer = options.producer ?? new Producer({
       clientId: `${options.clientId}-producer`,
       ...options.connection,
       serializers: stringSerializers,
@@ -104,15 +120,17 @@ function produceError(error: unknown): NotificationError {
 /** The library nests the broker's answer (e.g. MESSAGE_TOO_LARGE) inside generic messages. */
 function describeKafkaError(error: unknown): string {
   const codes = new Set<string>()
-  const visit = (value: unknown, depth: number) => {
-    if (depth > 6 || typeof value !== 'object' || value === null) return
-    const { apiCode, apiId, errors, cause } = value as { apiCode?: unknown; apiId?: unknown; errors?: unknown; cause?: unknown }
-    if (typeof apiId === 'string') codes.add(apiId)
-    else if (typeof apiCode === 'number') codes.add(`code ${apiCode}`)
-    if (Array.isArray(errors)) for (const inner of errors) visit(inner, depth + 1)
-    if (cause) visit(cause, depth + 1)
-  }
-  visit(error, 0)
+  walkErrorChain(
+    error,
+    (value) => {
+      const { apiCode, apiId } = value as { apiCode?: unknown; apiId?: unknown }
+      if (typeof apiId === 'string') codes.add(apiId)
+      else if (typeof apiCode === 'number') codes.add(`code ${apiCode}`)
+    },
+    DESCRIBE_MAX_DEPTH,
+  )
   const message = error instanceof Error ? error.message : String(error)
   return codes.size > 0 ? `${message} (${[...codes].join(', ')})` : message
 }
+
+const DESCRIBE_MAX_DEPTH = 6

@@ -4,7 +4,6 @@
 // recorded for results without a callback_url. Claims and settlements asked for in the same
 // turn go to Redis as one script call (lua/*.lua). Every key comes from names.ts.
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import slotOf from 'cluster-key-slot'
 import type { RedisSettings } from '../config.ts'
@@ -13,7 +12,8 @@ import { MicroBatcher } from '../lib/micro-batcher.ts'
 import { isUntrustedCertificate } from '../lib/tls-trust.ts'
 import { notificationKeys, requestKey, type NotificationKeys } from '../names.ts'
 import type { NotificationKind } from '../notifications/kinds.ts'
-import { closeRedisClient, createRedisClient, type RedisClient } from './redis-client.ts'
+import { createScriptedClient, type LuaScript } from './lua-scripts.ts'
+import { closeRedisClient, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
@@ -80,9 +80,6 @@ const MAX_BATCH = 500
 /** Attempts kept in a notification's history. */
 const MAX_ATTEMPTS_KEPT = 20
 
-const script = (name: string) => readFileSync(new URL(`lua/${name}.lua`, import.meta.url), 'utf8')
-const SCRIPTS = { claimNotifications: script('claim-notifications'), settleNotifications: script('settle-notifications') }
-
 interface ScriptedCommands {
   /** numberOfKeys, then the keys and arguments as lua/claim-notifications.lua reads them. */
   claimNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
@@ -90,6 +87,11 @@ interface ScriptedCommands {
   settleNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>
 }
 type ScriptedRedis = RedisClient & ScriptedCommands
+
+const SCRIPTS: Record<keyof ScriptedCommands, LuaScript> = {
+  claimNotifications: { file: 'claim-notifications' },
+  settleNotifications: { file: 'settle-notifications' },
+}
 
 export class NotificationStore implements DeliveryStore {
   readonly #redis: ScriptedRedis
@@ -107,10 +109,7 @@ export class NotificationStore implements DeliveryStore {
   constructor(settings: RedisSettings, processedTtlSeconds: number) {
     this.#processedTtlSeconds = processedTtlSeconds
     this.#clustered = settings.mode === 'cluster'
-    const redis = createRedisClient(settings, Object.keys(SCRIPTS))
-    redis.defineCommand('claimNotifications', { lua: SCRIPTS.claimNotifications })
-    redis.defineCommand('settleNotifications', { lua: SCRIPTS.settleNotifications })
-    this.#redis = redis as ScriptedRedis
+    this.#redis = createScriptedClient<ScriptedCommands>(settings, SCRIPTS)
     this.#redis.on('error', (error: Error) => (this.#lastConnectionError = error))
   }
 

@@ -3,11 +3,11 @@
 // an origin is paused. Changes are announced on a pub/sub channel so that every replica
 // sees a pause within milliseconds; origins/origin-controls.ts keeps the local view.
 // Every key comes from names.ts (originKeys).
-import { readFileSync } from 'node:fs'
 import type { RedisSettings } from '../config.ts'
 import { ClockOffset } from '../lib/clock-offset.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
 import { originKeys, type OriginKeys } from '../names.ts'
+import { createScriptedClient, type LuaScript } from './lua-scripts.ts'
 import { closeRedisClient, createRedisClient, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
@@ -35,8 +35,6 @@ interface Reservation {
 }
 
 const MAX_BATCH = 500
-const script = (name: string) => readFileSync(new URL(`lua/${name}.lua`, import.meta.url), 'utf8')
-const SCRIPTS = { reserveSends: script('reserve-sends'), holdOrigin: script('hold-origin'), dropParked: script('drop-parked') }
 
 interface ScriptedCommands {
   reserveSends(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
@@ -44,6 +42,12 @@ interface ScriptedCommands {
   dropParked(list: string, set: string, count: number, origin: string): Promise<number>
 }
 type ScriptedRedis = RedisClient & ScriptedCommands
+
+const SCRIPTS: Record<keyof ScriptedCommands, LuaScript> = {
+  reserveSends: { file: 'reserve-sends' },
+  holdOrigin: { file: 'hold-origin', numberOfKeys: 1 },
+  dropParked: { file: 'drop-parked', numberOfKeys: 2 },
+}
 
 export class OriginStore {
   readonly #redis: ScriptedRedis
@@ -57,12 +61,9 @@ export class OriginStore {
   constructor(settings: RedisSettings, groupId: string) {
     this.#settings = settings
     this.#keys = originKeys(groupId)
-    const redis = createRedisClient(settings, ['reserveSends'])
-    redis.defineCommand('reserveSends', { lua: SCRIPTS.reserveSends })
-    redis.defineCommand('holdOrigin', { lua: SCRIPTS.holdOrigin, numberOfKeys: 1 })
-    redis.defineCommand('dropParked', { lua: SCRIPTS.dropParked, numberOfKeys: 2 })
+    const redis = createScriptedClient<ScriptedCommands>(settings, SCRIPTS)
     redis.on('error', () => undefined)
-    this.#redis = redis as ScriptedRedis
+    this.#redis = redis
   }
 
   /** Every pause and every hold not over yet. */

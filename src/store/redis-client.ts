@@ -5,6 +5,7 @@
 // Options measured against local topologies (scripts/redis-*.sh, docs/redis-ha.md).
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { RedisSettings } from '../config.ts'
+import { settleWithin } from '../lib/deadline.ts'
 
 export type RedisClient = Redis | Cluster
 
@@ -70,9 +71,6 @@ const CLOSE_TIMEOUT_MS = 2000
 
 /** QUIT (pending replies first), bounded in time; then no reconnection, whatever the topology's state. */
 export async function closeRedisClient(client: RedisClient): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))
-  await Promise.race([client.quit().catch(() => undefined), bounded])
-  clearTimeout(timer)
+  await settleWithin(client.quit().catch(() => undefined), CLOSE_TIMEOUT_MS)
   client.disconnect()
 }

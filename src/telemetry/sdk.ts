@@ -19,6 +19,7 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace'
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions'
+import { TIMED_OUT, settleWithin } from '../lib/deadline.ts'
 import type { Logger } from '../log.ts'
 import type { ExportSettings, SamplerName, TracingSettings } from '../tracing-settings.ts'
 import { TRACER_NAME, Tracing } from './tracing.ts'
@@ -40,10 +41,8 @@ export function startSdk(settings: TracingSettings, exporting: ExportSettings, l
   return {
     tracing: new Tracing(provider.getTracer(TRACER_NAME), settings.propagators),
     async shutdown(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, timeoutMs, 'late')))
-      const ended = await Promise.race([provider.shutdown().then(() => 'done' as const, (error: unknown) => error), late]).finally(() => clearTimeout(timer))
-      if (ended === 'late') logger.warn({ timeoutMs }, 'tracing: spans not exported within the shutdown time are dropped')
+      const ended = await settleWithin(provider.shutdown().then(() => 'done' as const, (error: unknown) => error), timeoutMs)
+      if (ended === TIMED_OUT) logger.warn({ timeoutMs }, 'tracing: spans not exported within the shutdown time are dropped')
       else if (ended !== 'done') logger.warn({ error: String(ended) }, 'tracing: the last export failed')
     },
   }

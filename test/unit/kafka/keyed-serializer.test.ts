@@ -58,7 +58,6 @@ describe('KeyedSerializer', () => {
     })
     await tick()
     assert.deepEqual(started, ['a', 'b'])
-    assert.equal(serializer.size, 2)
     gateB.resolve()
     await b
     gateA.resolve()
@@ -93,20 +92,22 @@ describe('KeyedSerializer', () => {
     assert.equal(await resolved, 42)
   })
 
-  it('returns size to 0 when every task is done', async () => {
+  it('forgets a key once every task of it is done: a new task for it starts at once', async () => {
     const serializer = new KeyedSerializer<number>()
-    assert.equal(serializer.size, 0)
     const gate = deferred()
     const tasks = [
       serializer.run(1, () => gate.promise),
       serializer.run(1, () => Promise.resolve()),
       serializer.run(2, () => Promise.reject(new Error('x'))),
     ]
-    assert.equal(serializer.size, 2)
     gate.resolve()
     await Promise.allSettled(tasks)
     await tick()
-    assert.equal(serializer.size, 0)
+    for (const key of [1, 2]) {
+      let started = false
+      void serializer.run(key, () => ((started = true), Promise.resolve()))
+      assert.equal(started, true, `key ${key}: started in the same tick, behind nothing`)
+    }
   })
 
   it('keeps the key while a later task for it is queued', async () => {
@@ -118,10 +119,12 @@ describe('KeyedSerializer', () => {
     gate1.resolve()
     await first
     await tick()
-    assert.equal(serializer.size, 1)
+    let thirdStarted = false
+    const third = serializer.run(1, () => ((thirdStarted = true), Promise.resolve()))
+    assert.equal(thirdStarted, false, 'queued behind the second, still running')
     gate2.resolve()
     await second
-    await tick()
-    assert.equal(serializer.size, 0)
+    await third
+    assert.equal(thirdStarted, true)
   })
 })

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { loadConfig, type Tuning } from '../../../src/config.ts'
+import { Interrupted } from '../../../src/errors.ts'
+import { plaintextConnection } from '../../../src/kafka/connection.ts'
+import { ConsumerLoop, commitOffset, type InputRecord } from '../../../src/kafka/consumer-loop.ts'
+import type { GroupMembershipOptions, Membership } from '../../../src/kafka/group-membership.ts'
+import { createLogger } from '../../../src/log.ts'
+
+type Callback = (error?: Error | null) => void
+
+describe('commitOffset', () => {
+  it('resolves when the client reports the commit done', async () => {
+    let calls = 0
+    const handle = ((callback: Callback) => (calls++, callback(null))) as never
+    await commitOffset(handle)
+    assert.equal(calls, 1)
+  })
+
+  it('rejects with the client’s error when the commit failed', async () => {
+    const failure = new Error('REBALANCE_IN_PROGRESS')
+    const handle = ((callback: Callback) => void setImmediate(() => callback(failure))) as never
+    await assert.rejects(commitOffset(handle), failure)
+  })
+})
+
+/** A member of the group that hands the loop the records the test gives it, and tells what the loop asked of it. */
+class FakeMembership implements Membership {
+  readonly isJoined = true
+  readonly committed: number[] = []
+  readonly calls: string[] = []
+  readonly #options: GroupMembershipOptions
+  #onCommit: (() => void) | undefined
+  #onResume: (() => void) | undefined
+
+  constructor(options: GroupMembershipOptions) {
+    this.#options = options
+  }
+
+  lag(): [] {
+    return []
+  }
+
+  pause(): void {
+    this.calls.push('pause')
+  }
+
+  resume(): void {
+    this.calls.push('resume')
+    this.#onResume?.()
+  }
+
+  join(): Promise<void> {
+    this.#options.onJoined()
+    this.#options.onAssigned(new Set(['in:0']))
+    return Promise.resolve()
+  }
+
+  leave(): Promise<void> {
+    this.calls.push('leave')
+    return Promise.resolve()
+  }
+
+  /** A record at `offset` of partition in:0, whose commit the test sees. */
+  deliver(offset: number): void {
+    const commit = (callback: Callback) => {
+      this.committed.push(offset)
+      callback(null)
+      this.#onCommit?.()
+    }
+    this.#options.onMessage({ topic: 'in', partition: 0, offset: BigInt(offset), key: undefined, value: Buffer.from('v'), timestamp: 0n, headers: new Map(), commit } as never)
+  }
+
+  nextCommit(): Promise<void> {
+    return new Promise((resolve) => (this.#onCommit = resolve))
+  }
+
+  nextResume(): Promise<void> {
+    return new Promise((resolve) => (this.#onResume = resolve))
+  }
+}
+
+/** Each record's work ends when the test says: resolve or reject by offset. */
+class ControlledWork {
+  readonly #ends = new Map<number, PromiseWithResolvers<void>>()
+  readonly unexpected: number[] = []
+  failDeadLetter = false
+
+  end(offset: number): PromiseWithResolvers<void> {
+    let end = this.#ends.get(offset)
+    if (!end) this.#ends.set(offset, (end = Promise.withResolvers<void>()))
+    return end
+  }
+
+  readonly processor = {
+    prepare: (record: InputRecord) => ({
+      key: undefined,
+      run: (signal: AbortSignal) => {
+        const end = this.end(Number(record.offset))
+        signal.addEventListener('abort', () => end.reject(new Interrupted()), { once: true })
+        return end.promise
+      },
+    }),
+    onUnexpected: (record: InputRecord) => {
+      this.unexpected.push(Number(record.offset))
+      return this.failDeadLetter ? Promise.reject(new Error('dead-letter topic down')) : Promise.resolve()
+    },
+  }
+}
+
+function startLoop(tuning: Partial<Tuning> = {}): { loop: ConsumerLoop; member: () => FakeMembership; work: ControlledWork } {
+  const work = new ControlledWork()
+  let member: FakeMembership | undefined
+  const loop = new ConsumerLoop({
+    name: 'unit',
+    connection: plaintextConnection(['127.0.0.1:1']),
+    clientId: 'unit',
+    groupId: 'unit',
+    topics: ['in'],
+    tuning: loadConfig({}, { commitIntervalMs: 60_000, ...tuning }).tuning,
+    processor: work.processor,
+    logger: createLogger({ level: 'fatal', dir: undefined, stdout: false }).logger,
+    membership: (options) => (member = new FakeMembership(options)),
+  })
+  return { loop, member: () => member!, work }
+}
+
+describe('ConsumerLoop (with a fake group member)', () => {
+  it('commits, every commit interval, up to the last record below which every record’s work has ended', async () => {
+    const { loop, member, work } = startLoop({ commitIntervalMs: 5 })
+    await loop.start()
+    for (const offset of [0, 1, 2]) member().deliver(offset)
+    const committed = member().nextCommit()
+    work.end(1).resolve()
+    work.end(0).resolve()
+    await committed
+    assert.deepEqual(member().committed, [1], 'offset 2, still at work, holds its own commit back')
+    await loop.stop()
+  })
+
+  it('leaves a record interrupted by shutdown uncommitted, and every record after it, then leaves the group', async () => {
+    const { loop, member, work } = startLoop()
+    await loop.start()
+    for (const offset of [0, 1]) member().deliver(offset)
+    work.end(1).resolve()
+    await loop.stop()
+    assert.deepEqual(member().committed, [])
+    assert.equal(member().calls.at(-1), 'leave')
+  })
+
+  it('commits at shutdown what has ended', async () => {
+    const { loop, member, work } = startLoop()
+    await loop.start()
+    for (const offset of [0, 1]) member().deliver(offset)
+    work.end(0).resolve()
+    work.end(1).resolve()
+    await loop.stop()
+    assert.deepEqual(member().committed, [1])
+  })
+
+  it('a record whose work failed unexpectedly is dead-lettered, then committed; left uncommitted if that fails too', async () => {
+    for (const failDeadLetter of [false, true]) {
+      const { loop, member, work } = startLoop()
+      work.failDeadLetter = failDeadLetter
+      await loop.start()
+      member().deliver(0)
+      work.end(0).reject(new Error('a bug'))
+      await loop.stop()
+      assert.deepEqual(work.unexpected, [0])
+      assert.deepEqual(member().committed, failDeadLetter ? [] : [0])
+    }
+  })
+
+  it('pauses the stream at maxInFlight and resumes once a quarter of the room is free', async () => {
+    const { loop, member, work } = startLoop({ maxInFlight: 4 })
+    await loop.start()
+    for (const offset of [0, 1, 2, 3]) member().deliver(offset)
+    assert.deepEqual(member().calls, ['pause'])
+    assert.equal(loop.inFlight, 4)
+    const resumed = member().nextResume()
+    work.end(0).resolve()
+    work.end(1).resolve()
+    await resumed
+    assert.deepEqual(member().calls, ['pause', 'resume'])
+    assert.equal(loop.inFlight, 2, 'resumed at 2 in flight (under 3 of 4), not at 3')
+    work.end(2).resolve()
+    work.end(3).resolve()
+    await loop.stop()
+  })
+})
