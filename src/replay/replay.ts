@@ -70,9 +70,8 @@ export interface ReplayReport {
   alreadyReplayed: number
 }
 
-export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps, options: { force: boolean }, onProgress: (done: number) => void = () => undefined): Promise<ReplayReport> {
+export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps, options: { force: boolean }): Promise<ReplayReport> {
   const report: ReplayReport = { replayed: 0, alreadyReplayed: 0 }
-  let done = 0
   for (const action of actions) {
     const marker = replayedKey(deps.deadLetterTopic, action.stored.partition, action.stored.offset)
     if (!(await deps.store.markReplayed(marker)) && !options.force) {
@@ -86,7 +85,6 @@ export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps,
       await deps.publisher.republish(action.letter.source.topic, action.letter.source.key, action.letter.original)
       report.replayed++
     }
-    onProgress(++done)
   }
   return report
 }
