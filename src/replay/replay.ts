@@ -8,11 +8,14 @@ import { replayedKey, type RetryTier } from '../names.ts'
 import { deadLetterNotification, type DeadLetter, type RetryEnvelope, type StoredNotification } from '../notifications/records.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
 import type { StoredDeadLetter } from './dead-letters.ts'
+import { matchesFilter, type ReplayFilter } from './filter.ts'
 
 export interface ReplaySelection {
   /** Replay only these processing ids; empty = all. */
   readonly processingIds: ReadonlySet<number>
   readonly includePoison: boolean
+  /** Replay only the dead letters this filter matches (filter.ts); absent = all. */
+  readonly filter?: ReplayFilter
 }
 
 export type ReplayAction =
@@ -26,6 +29,7 @@ export function planReplay(letters: readonly StoredDeadLetter[], selection: Repl
     const { letter } = stored
     if (!letter) continue
     if (selection.processingIds.size > 0 && (letter.processing_id === null || !selection.processingIds.has(letter.processing_id))) continue
+    if (selection.filter && !matchesFilter(selection.filter, stored)) continue
     const notification = deadLetterNotification(letter)
     if (notification) {
       actions.push({ kind: 'notification', stored, letter, notification })
