@@ -1,6 +1,6 @@
-// What the admin endpoints answer (the dashboard and GET /notifications/{id}): a
-// notification's status, this replica's recent activity, the dead-letter topic and replays,
-// callback origins and their pauses.
+// What the admin endpoints behind the dashboard answer: this replica's recent activity, the
+// dead-letter topic and its replays (one letter, or many by filter: counted first), callback
+// origins and their pauses. (A notification's status is http/notification-status.ts.)
 // The HTTP side (routes, token) is in http/server.ts.
 import { hostname } from 'node:os'
 import { originOfSetting } from '../config.ts'
@@ -8,7 +8,6 @@ import type { OriginGate } from '../delivery/origin-gate.ts'
 import { AdminRequestError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
 import { replayedKey, type RetryTier } from '../names.ts'
-import { NOTIFICATION_KINDS } from '../notifications/kinds.ts'
 import type { OriginControls, OriginView } from '../origins/origin-controls.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
 import type { DeadLetterReader, StoredDeadLetter } from '../replay/dead-letters.ts'
@@ -46,20 +45,6 @@ export class Admin {
 
   constructor(deps: AdminDeps) {
     this.#deps = deps
-  }
-
-  async notificationStatus(processingId: number): Promise<unknown> {
-    const { store } = this.#deps
-    const [main, ...others] = NOTIFICATION_KINDS
-    const [mainStatus, ...otherStatuses] = await Promise.all([main, ...others].map((kind) => store.status(kind, processingId)))
-    if (!mainStatus && otherStatuses.every((status) => !status)) throw new AdminRequestError('not-found', 'no such notification')
-    // The result's status at the top level (as before the other kinds existed); each other kind under its name.
-    const view: Record<string, unknown> = { processing_id: processingId, ...(mainStatus ? { ...mainStatus.status, history: mainStatus.history } : { status: 'unknown' }) }
-    others.forEach((kind, i) => {
-      const status = otherStatuses[i]
-      if (status) view[kind] = { ...status.status, history: status.history }
-    })
-    return view
   }
 
   activity(now = Date.now()): unknown {
