@@ -128,7 +128,7 @@ export class OpsServer {
       }
     }
     if (method === 'POST') {
-      if (path === '/admin/dead-letters/replay') return () => admin.replayAll()
+      if (path === '/admin/dead-letters/replay') return (body) => admin.replayMany(body)
       if (path === '/admin/origins/pause') return (body) => admin.pauseOrigin(body)
       if (path === '/admin/origins/resume') return (body) => admin.resumeOrigin(body)
       const one = REPLAY_ONE_PATH.exec(path)
