@@ -109,8 +109,9 @@ export class Admin {
     const { reader, store } = this.#deps
     const { selection, force, dryRun } = replayRequest(body, now)
     if (dryRun) {
-      const count = await countSelection(reader, selection, { store })
+      // Counted with the filter it answers: posted back, it replays what was counted.
       const filter = { ...selection.filter, until: selection.filter.until ?? now }
+      const count = await countSelection(reader, { ...selection, filter }, { store })
       return { dry_run: true, selected: count.selected, notifications: count.notifications, poison: count.poison, alreadyReplayed: count.alreadyReplayed ?? 0, filter: filterJson(filter) }
     }
     if (this.#replayingMany) throw new AdminRequestError('busy', 'a replay of many dead letters is already running')

@@ -128,6 +128,7 @@ export class OpsServer {
       }
     }
     if (method === 'POST') {
+      // Many at once: no body = every notification; a JSON filter and dry_run (dashboard/replay-request.ts).
       if (path === '/admin/dead-letters/replay') return (body) => admin.replayMany(body)
       if (path === '/admin/origins/pause') return (body) => admin.pauseOrigin(body)
       if (path === '/admin/origins/resume') return (body) => admin.resumeOrigin(body)
