@@ -12,6 +12,7 @@ import { OriginAdmission } from './delivery/origin-admission.ts'
 import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
 import { describeError } from './errors.ts'
+import { NotificationStatus } from './http/notification-status.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
 import { kafkaAccessRefusal, kafkaConnection, type KafkaConnection } from './kafka/connection.ts'
 import { ConsumerLoop } from './kafka/consumer-loop.ts'
@@ -222,6 +223,7 @@ function buildHttp(config: Config, infra: Infrastructure) {
     registry: metrics.registry,
     adminToken: config.adminToken,
     admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier: tiers[0], origins, gate }),
+    notificationStatus: new NotificationStatus(store),
     dashboard: loadDashboardAssets(),
   })
   return { server, readiness, deadLetters }

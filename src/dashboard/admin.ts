@@ -1,6 +1,6 @@
-// What the admin endpoints answer (the dashboard and GET /notifications/{id}): a
-// notification's status, this replica's recent activity, the dead-letter topic and replays,
-// callback origins and their pauses.
+// What the admin endpoints behind the dashboard answer: this replica's recent activity, the
+// dead-letter topic and its replays (one letter, or many by filter: counted first), callback
+// origins and their pauses. (A notification's status is http/notification-status.ts.)
 // The HTTP side (routes, token) is in http/server.ts.
 import { hostname } from 'node:os'
 import { originOfSetting } from '../config.ts'
@@ -8,12 +8,14 @@ import type { OriginGate } from '../delivery/origin-gate.ts'
 import { AdminRequestError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
 import { replayedKey, type RetryTier } from '../names.ts'
-import { NOTIFICATION_KINDS } from '../notifications/kinds.ts'
 import type { OriginControls, OriginView } from '../origins/origin-controls.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
 import type { DeadLetterReader, StoredDeadLetter } from '../replay/dead-letters.ts'
+import { countSelection, replaySelection } from '../replay/bulk.ts'
+import { filterJson } from '../replay/filter.ts'
 import { planReplay, replay, type ReplayReport } from '../replay/replay.ts'
 import type { ActivityLog } from './activity.ts'
+import { replayRequest } from './replay-request.ts'
 
 export interface DeadLetterView {
   partition: number
@@ -30,6 +32,17 @@ export interface DeadLetterView {
   replayed: boolean
 }
 
+export type ManyReplayed = ReplayReport & { selected: number }
+
+export interface ManyCounted {
+  dry_run: true
+  selected: number
+  notifications: number
+  poison: number
+  alreadyReplayed: number
+  filter: ReturnType<typeof filterJson>
+}
+
 export interface AdminDeps {
   store: NotificationStore
   publisher: Publisher
@@ -42,24 +55,10 @@ export interface AdminDeps {
 
 export class Admin {
   readonly #deps: AdminDeps
-  #replayingAll = false
+  #replayingMany = false
 
   constructor(deps: AdminDeps) {
     this.#deps = deps
-  }
-
-  async notificationStatus(processingId: number): Promise<unknown> {
-    const { store } = this.#deps
-    const [main, ...others] = NOTIFICATION_KINDS
-    const [mainStatus, ...otherStatuses] = await Promise.all([main, ...others].map((kind) => store.status(kind, processingId)))
-    if (!mainStatus && otherStatuses.every((status) => !status)) throw new AdminRequestError('not-found', 'no such notification')
-    // The result's status at the top level (as before the other kinds existed); each other kind under its name.
-    const view: Record<string, unknown> = { processing_id: processingId, ...(mainStatus ? { ...mainStatus.status, history: mainStatus.history } : { status: 'unknown' }) }
-    others.forEach((kind, i) => {
-      const status = otherStatuses[i]
-      if (status) view[kind] = { ...status.status, history: status.history }
-    })
-    return view
   }
 
   activity(now = Date.now()): unknown {
@@ -100,22 +99,27 @@ export class Admin {
     return replay(actions, this.#replayDeps(), { force })
   }
 
-  /** Replays every notification in the dead-letter topic not replayed yet (poison records stay: replay them one by one). */
-  async replayAll(): Promise<ReplayReport & { selected: number }> {
-    if (this.#replayingAll) throw new AdminRequestError('busy', 'a replay of all dead letters is already running')
-    this.#replayingAll = true
+  /**
+   * Replays the dead letters a request selects (replay-request.ts: every notification when
+   * there is no body; poison records only with include_poison), each once unless forced; one
+   * such replay at a time (409). With dry_run, only counts them: the answer's filter (its
+   * until set to now when open) posted back replays exactly what was counted.
+   */
+  async replayMany(body: unknown, now = Date.now()): Promise<ManyReplayed | ManyCounted> {
+    const { reader, store } = this.#deps
+    const { selection, force, dryRun } = replayRequest(body, now)
+    if (dryRun) {
+      // Counted with the filter it answers: posted back, it replays what was counted.
+      const filter = { ...selection.filter, until: selection.filter.until ?? now }
+      const count = await countSelection(reader, { ...selection, filter }, { store })
+      return { dry_run: true, selected: count.selected, notifications: count.notifications, poison: count.poison, alreadyReplayed: count.alreadyReplayed ?? 0, filter: filterJson(filter) }
+    }
+    if (this.#replayingMany) throw new AdminRequestError('busy', 'a replay of many dead letters is already running')
+    this.#replayingMany = true
     try {
-      const report = { selected: 0, replayed: 0, alreadyReplayed: 0 }
-      await this.#deps.reader.scan(async (letters) => {
-        const actions = planReplay(letters, { processingIds: new Set(), includePoison: false })
-        const done = await replay(actions, this.#replayDeps(), { force: false })
-        report.selected += actions.length
-        report.replayed += done.replayed
-        report.alreadyReplayed += done.alreadyReplayed
-      })
-      return report
+      return await replaySelection(reader, this.#replayDeps(), selection, { force })
     } finally {
-      this.#replayingAll = false
+      this.#replayingMany = false
     }
   }
 

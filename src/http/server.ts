@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client'
 import type { Admin } from '../dashboard/admin.ts'
 import type { Asset } from '../dashboard/assets.ts'
 import { AdminRequestError, describeError, type AdminRefusal } from '../errors.ts'
+import type { NotificationStatus } from './notification-status.ts'
 
 export interface Readiness {
   ready: boolean
@@ -22,6 +23,7 @@ export interface OpsServerDeps {
   /** Unset: the admin endpoints are off (404), not open. */
   adminToken: string | undefined
   admin: Admin
+  notificationStatus: NotificationStatus
   dashboard: { page: Asset; files: ReadonlyMap<string, Asset> }
 }
 
@@ -114,10 +116,10 @@ export class OpsServer {
 
   /** The admin operation a request names, or undefined. All of them need the bearer token. */
   #adminRoute(method: string | undefined, path: string, query: URLSearchParams): ((body: unknown) => Promise<unknown>) | undefined {
-    const { admin } = this.#deps
+    const { admin, notificationStatus } = this.#deps
     if (method === 'GET') {
       const notification = NOTIFICATION_PATH.exec(path)
-      if (notification) return () => admin.notificationStatus(Number(notification[1]))
+      if (notification) return () => notificationStatus.of(Number(notification[1]))
       if (path === '/admin/activity') return () => Promise.resolve(admin.activity())
       if (path === '/admin/origins') return () => admin.origins()
       if (path === '/admin/dead-letters') {
@@ -126,7 +128,8 @@ export class OpsServer {
       }
     }
     if (method === 'POST') {
-      if (path === '/admin/dead-letters/replay') return () => admin.replayAll()
+      // Many at once: no body = every notification; a JSON filter and dry_run (dashboard/replay-request.ts).
+      if (path === '/admin/dead-letters/replay') return (body) => admin.replayMany(body)
       if (path === '/admin/origins/pause') return (body) => admin.pauseOrigin(body)
       if (path === '/admin/origins/resume') return (body) => admin.resumeOrigin(body)
       const one = REPLAY_ONE_PATH.exec(path)

@@ -1,68 +1,61 @@
-// npm run replay -- (--all | --id <processing_id> ...) [--include-poison] [--force] [--dry-run]
-// Sends dead-lettered notifications again (see replay.ts), with a progress bar.
-import { parseArgs } from 'node:util'
+// npm run replay -- (--all | --id <processing_id> … | --since/--until <time> | --origin <origin> … | --code <CODE> …)
+//                   [--include-poison] [--force] [--dry-run]
+// Sends dead-lettered notifications again (see replay.ts), with a progress bar. First it
+// counts what the selection takes and prints the count; --dry-run lists them and stops
+// there; otherwise exactly the letters counted are replayed. A bad argument: one line, exit 2.
 import { SingleBar, Presets } from 'cli-progress'
 import { loadConfigOrExit } from '../config.ts'
 import { kafkaConnection } from '../kafka/connection.ts'
 import { Publisher } from '../kafka/publisher.ts'
 import { retryTiers } from '../names.ts'
 import { NotificationStore } from '../store/notification-store.ts'
-import { DeadLetterReader } from './dead-letters.ts'
-import { planReplay, replay } from './replay.ts'
+import { countSelection, replaySelection } from './bulk.ts'
+import { describeSelection, parseReplayArgs } from './cli-args.ts'
+import { DeadLetterReader, type ScanProgress } from './dead-letters.ts'
+import type { ReplayAction } from './replay.ts'
 
-const USAGE = 'usage: npm run replay -- (--all | --id <processing_id> [--id …]) [--include-poison] [--force] [--dry-run]'
-
-const { values } = parseArgs({
-  options: {
-    all: { type: 'boolean', default: false },
-    id: { type: 'string', multiple: true, default: [] },
-    'include-poison': { type: 'boolean', default: false },
-    force: { type: 'boolean', default: false },
-    'dry-run': { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-})
-if (values.help || (!values.all && values.id.length === 0)) {
-  console.error(USAGE)
-  process.exit(values.help ? 0 : 2)
+const parsed = parseReplayArgs(process.argv.slice(2), Date.now())
+if ('exit' in parsed) {
+  if (parsed.exit === 0) console.log(parsed.message)
+  else console.error(parsed.message)
+  process.exit(parsed.exit)
 }
-const ids = new Set(values.id.map(Number))
-if ([...ids].some((id) => !Number.isSafeInteger(id))) {
-  console.error(`--id takes integers. ${USAGE}`)
-  process.exit(2)
-}
+const { args } = parsed
 
 const config = loadConfigOrExit()
 
 const bar = new SingleBar({ format: '{task} [{bar}] {value}/{total}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic)
+const showProgress = (progress: ScanProgress) => {
+  bar.setTotal(progress.total)
+  bar.update(progress.read)
+}
 const topic = config.kafka.topics.deadLetter
 const [firstTier] = retryTiers(config.kafka.groupId, config.retryScheduleMs)
 const reader = new DeadLetterReader({ connection: kafkaConnection(config.kafka), topic, clientId: 'notification-replay' })
 const store = new NotificationStore(config.redis, config.processedTtlSeconds)
 const publisher = new Publisher({ connection: kafkaConnection(config.kafka), clientId: 'notification-replay', topics: config.kafka.topics })
-const deps = { store, publisher, firstTier, deadLetterTopic: topic }
-const dryRun = values['dry-run']
-const counts = { notifications: 0, poison: 0, replayed: 0, alreadyReplayed: 0 }
+const selection = { processingIds: args.ids, includePoison: args.includePoison, filter: args.filter }
 try {
-  if (!dryRun) await store.connect()
-  bar.start(0, 0, { task: dryRun ? `reading ${topic}` : `replaying from ${topic}` })
+  if (!args.dryRun) await store.connect()
+  console.log(`selecting from ${topic}: ${describeSelection(args)}`)
+  bar.start(0, 0, { task: `counting in ${topic}` })
   // One fetch at a time: the topic is never held in memory as a whole.
-  const { read } = await reader.scan(async (letters, progress) => {
-    const actions = planReplay(letters, { processingIds: ids, includePoison: values['include-poison'] })
-    for (const action of actions) counts[action.kind === 'poison' ? 'poison' : 'notifications']++
-    if (dryRun) {
-      for (const action of actions) console.log(`  would replay ${action.kind} partition ${action.stored.partition} offset ${action.stored.offset}: ${action.letter.reason}`)
-    } else {
-      const report = await replay(actions, deps, { force: values.force })
-      counts.replayed += report.replayed
-      counts.alreadyReplayed += report.alreadyReplayed
-    }
-    bar.setTotal(progress.total)
-    bar.update(progress.read)
+  const count = await countSelection(reader, selection, {
+    ...(args.dryRun ? {} : { store }),
+    onActions: (actions: readonly ReplayAction[], progress: ScanProgress) => {
+      if (args.dryRun) for (const action of actions) console.log(`  would replay ${action.kind} partition ${action.stored.partition} offset ${action.stored.offset}: ${action.letter.reason}`)
+      showProgress(progress)
+    },
   })
   bar.stop()
-  console.log(`${read} dead letter(s) read; ${counts.notifications + counts.poison} selected (${counts.notifications} notification(s), ${counts.poison} poison record(s))`)
-  if (!dryRun) console.log(`replayed ${counts.replayed}; skipped ${counts.alreadyReplayed} already replayed (--force to send again)`)
+  const before = count.alreadyReplayed === undefined ? '' : `, ${count.alreadyReplayed} of them replayed before`
+  console.log(`${count.read} dead letter(s) read; ${count.selected} selected (${count.notifications} notification(s), ${count.poison} poison record(s))${before}`)
+  if (!args.dryRun) {
+    bar.start(0, 0, { task: `replaying from ${topic}` })
+    const report = await replaySelection(reader, { store, publisher, firstTier, deadLetterTopic: topic }, selection, { force: args.force, upTo: count.upTo, onProgress: showProgress })
+    bar.stop()
+    console.log(`replayed ${report.replayed}; skipped ${report.alreadyReplayed} already replayed (--force to send again)`)
+  }
 } finally {
   bar.stop()
   await Promise.allSettled([reader.close(), publisher.close()])

@@ -14,6 +14,11 @@ export interface StoredDeadLetter {
   readonly letter: DeadLetter | undefined
 }
 
+export interface ScanProgress {
+  read: number
+  total: number
+}
+
 interface PartitionRange {
   readonly partition: number
   readonly start: bigint
@@ -50,17 +55,22 @@ export class DeadLetterReader {
   /**
    * Every dead letter there is now, oldest first per partition, handed over one fetch at a
    * time (the topic may be far larger than memory): the next fetch waits for `onBatch`.
+   * With `upTo` (the `ends` of an earlier scan), only what that scan saw: nothing written since.
    */
-  async scan(onBatch: (letters: StoredDeadLetter[], progress: { read: number; total: number }) => Promise<void>): Promise<{ read: number; total: number }> {
-    const ranges = await this.#ranges()
-    const progress = { read: 0, total: ranges.reduce((sum, range) => sum + Number(range.end - range.start), 0) }
+  async scan(onBatch: (letters: StoredDeadLetter[], progress: ScanProgress) => Promise<void>, upTo?: ReadonlyMap<number, bigint>): Promise<ScanProgress & { ends: Map<number, bigint> }> {
+    const ranges = (await this.#ranges()).map((range) => {
+      const bound = upTo === undefined ? range.end : (upTo.get(range.partition) ?? range.start)
+      return { ...range, end: bound < range.end ? bound : range.end }
+    })
+    const progress = { read: 0, total: ranges.reduce((sum, range) => sum + Number(range.end > range.start ? range.end - range.start : 0n), 0) }
     for (const range of ranges) {
+      if (range.end <= range.start) continue
       await this.#read(range.partition, range.start, range.end, async (letters) => {
         progress.read += letters.length
         await onBatch(letters, progress)
       })
     }
-    return progress
+    return { ...progress, ends: new Map(ranges.map((range) => [range.partition, range.end])) }
   }
 
   /**

@@ -8,11 +8,14 @@ import { replayedKey, type RetryTier } from '../names.ts'
 import { deadLetterNotification, retryEnvelope, type DeadLetter, type RetryEnvelope, type StoredNotification } from '../notifications/records.ts'
 import type { NotificationStore } from '../store/notification-store.ts'
 import type { StoredDeadLetter } from './dead-letters.ts'
+import { matchesFilter, type ReplayFilter } from './filter.ts'
 
 export interface ReplaySelection {
   /** Replay only these processing ids; empty = all. */
   readonly processingIds: ReadonlySet<number>
   readonly includePoison: boolean
+  /** Replay only the dead letters this filter matches (filter.ts); absent = all. */
+  readonly filter?: ReplayFilter
 }
 
 export type ReplayAction =
@@ -26,6 +29,7 @@ export function planReplay(letters: readonly StoredDeadLetter[], selection: Repl
     const { letter } = stored
     if (!letter) continue
     if (selection.processingIds.size > 0 && (letter.processing_id === null || !selection.processingIds.has(letter.processing_id))) continue
+    if (selection.filter && !matchesFilter(selection.filter, stored)) continue
     const notification = deadLetterNotification(letter)
     if (notification) {
       actions.push({ kind: 'notification', stored, letter, notification })
@@ -58,9 +62,8 @@ export interface ReplayReport {
   alreadyReplayed: number
 }
 
-export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps, options: { force: boolean }, onProgress: (done: number) => void = () => undefined): Promise<ReplayReport> {
+export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps, options: { force: boolean }): Promise<ReplayReport> {
   const report: ReplayReport = { replayed: 0, alreadyReplayed: 0 }
-  let done = 0
   for (const action of actions) {
     const marker = replayedKey(deps.deadLetterTopic, action.stored.partition, action.stored.offset)
     if (!(await deps.store.markReplayed(marker)) && !options.force) {
@@ -74,7 +77,6 @@ export async function replay(actions: readonly ReplayAction[], deps: ReplayDeps,
       await deps.publisher.republish(action.letter.source.topic, action.letter.source.key, action.letter.original)
       report.replayed++
     }
-    onProgress(++done)
   }
   return report
 }

@@ -1,11 +1,13 @@
 // The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a
 // service on the real broker and Redis: it is off without ADMIN_TOKEN, asks for the token,
-// its chart and recent attempts follow notifications as they flow, and its replay button
-// sends a dead-lettered notification again. Replay of all is checked through the same API.
+// its chart and recent attempts follow notifications as they flow, its replay button
+// sends a dead-lettered notification again, and its filter form counts the matching dead
+// letters and, confirmed, replays exactly those. Replay of all is checked through the same API.
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { firstTierRecords, produceFilterFixture } from '../helpers/dead-letters.ts'
 import { newProcessingId, successResult } from '../helpers/messages.ts'
 import { produce, readTopic, uniqueTopics } from '../helpers/kafka.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
@@ -147,6 +149,55 @@ describe('dashboard', () => {
       await row.waitFor({ state: 'detached', timeout: 10_000 })
       await allCommitted(testEnv(topics))
       assert.equal(receiver.requests.filter((request) => request.path.startsWith('/paused/')).length, 5, 'each once')
+      assert.deepEqual(pageErrors, [])
+    } finally {
+      await page.close()
+      await service.close()
+    }
+  })
+
+  test('in Chromium: the filter form shows the count of matching dead letters, and its confirmation replays exactly those, once', async () => {
+    const topics = uniqueTopics('dashfilter')
+    const env = testEnv(topics, { ADMIN_TOKEN: TOKEN, RETRY_SCHEDULE: '100ms' })
+    const service = await startService(env)
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } })
+    const pageErrors: string[] = []
+    page.on('pageerror', (error) => pageErrors.push(error.message))
+    const sent = (path: string) => receiver.requests.filter((request) => request.path === path).length
+    try {
+      const fixture = await produceFilterFixture(topics, receiver.url)
+      await signIn(page, service, TOKEN)
+      await page.waitForSelector('#connection.live')
+
+      // A bad filter: one line from the API, nothing to confirm.
+      await page.fill('#filter-since', 'yesterday')
+      await page.click('#replay-filter button[type=submit]')
+      await page.waitForSelector('#filter-count:has-text("Cannot count: since \\"yesterday\\": not a time")')
+      assert.equal(await page.isHidden('#filter-replay'), true)
+
+      await page.fill('#filter-since', fixture.filter.since)
+      await page.fill('#filter-until', fixture.filter.until)
+      await page.fill('#filter-origin', fixture.filter.origin)
+      await page.fill('#filter-code', fixture.filter.code.join(', ').toLowerCase())
+      await page.click('#replay-filter button[type=submit]')
+      await page.waitForSelector('#filter-count[data-selected="2"]')
+      assert.match((await page.textContent('#filter-count')) ?? '', /^2 dead letter\(s\) match: 2 notification\(s\), 0 poison record\(s\)\.$/)
+      assert.equal(await page.textContent('#filter-replay'), 'Replay these 2')
+      assert.equal(await firstTierRecords(topics, [100]), 0, 'counting sends nothing')
+
+      await page.click('#filter-replay')
+      await page.waitForSelector('#replay-status:has-text("Replayed 2 of 2 dead letter(s); 0 had been replayed before.")')
+      assert.equal(await firstTierRecords(topics, [100]), 2, 'two notifications sent again')
+      await receiver.waitFor(2, 20_000, (request) => fixture.paths.matching.includes(request.path))
+      await allCommitted(env)
+      assert.deepEqual(fixture.paths.matching.map(sent), [1, 1], 'each matching dead letter sent once')
+      assert.deepEqual(fixture.paths.others.map(sent), [0, 0, 0, 0], 'no other dead letter sent')
+
+      // Counted again: the same two, both replayed before; a changed filter withdraws the confirmation.
+      await page.click('#replay-filter button[type=submit]')
+      await page.waitForSelector('#filter-count:has-text("2 replayed before (skipped)")')
+      await page.fill('#filter-code', 'DELIVERY_GONE')
+      assert.equal(await page.isHidden('#filter-replay'), true)
       assert.deepEqual(pageErrors, [])
     } finally {
       await page.close()

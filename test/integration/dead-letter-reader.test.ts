@@ -1,5 +1,6 @@
 // The dead-letter topic read without a consumer group, against the real broker: all of it
-// (replay), the newest letters (dashboard, bounded in bytes), one letter at an offset.
+// (replay), only what an earlier scan saw (a replay of what was counted), the newest letters
+// (dashboard, bounded in bytes), one letter at an offset.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
@@ -62,6 +63,28 @@ describe('dead-letter reader', () => {
     const again = await reader.at(pick.partition, BigInt(pick.offset))
     assert.deepEqual(again?.letter, pick.letter)
     assert.equal(await reader.at(pick.partition, 10_000n), undefined)
+  })
+
+  test('a scan bounded by the ends of an earlier scan reads only what that scan saw', async () => {
+    const own = `${topic}.bounded`
+    await ensureTopics(plaintextConnection(BROKERS), 'test', [{ name: own }], { partitions: 3, replicationFactor: 1 })
+    const bounded = new DeadLetterReader({ connection: plaintextConnection(BROKERS), topic: own, clientId: 'test-reader-bounded' })
+    try {
+      await produce([1, 2, 3, 4, 5, 6].map((id) => ({ topic: own, value: letter(id), partition: id % 3 })))
+      const counted = await bounded.scan(() => Promise.resolve())
+      assert.equal(counted.read, 6)
+      await produce([7, 8, 9].map((id) => ({ topic: own, value: letter(id), partition: id % 3 })))
+      const seen: Array<number | null | undefined> = []
+      const again = await bounded.scan(async (letters) => {
+        seen.push(...letters.map((stored) => stored.letter?.processing_id))
+        await Promise.resolve()
+      }, counted.ends)
+      assert.deepEqual([again.read, again.total], [6, 6])
+      assert.deepEqual(seen.sort(), [1, 2, 3, 4, 5, 6], 'the letters the earlier scan saw, nothing written since')
+      assert.equal((await bounded.scan(() => Promise.resolve())).read, 9, 'unbounded, the new letters are read')
+    } finally {
+      await bounded.close()
+    }
   })
 
   test('the newest letters stop at the byte budget per partition, keeping the newest', async () => {

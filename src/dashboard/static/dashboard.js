@@ -132,17 +132,59 @@ async function replayOne(letter, button) {
   await refreshDeadLetters()
 }
 
-async function replayAll() {
-  const button = $('#replay-all')
-  button.disabled = true
-  $('#replay-status').textContent = 'Replaying all dead-lettered notifications…'
+// Replay of many: the count first (dry_run), then, on confirmation, the replay of exactly
+// what was counted (the filter the count answered, its open end closed at the count's time).
+let counted = null
+
+function listOf(text) {
+  return text.split(/[\s,]+/).filter((item) => item !== '')
+}
+
+function filterFromForm() {
+  const body = {}
+  const since = $('#filter-since').value.trim()
+  const until = $('#filter-until').value.trim()
+  if (since) body.since = since
+  if (until) body.until = until
+  if (listOf($('#filter-origin').value).length > 0) body.origin = listOf($('#filter-origin').value)
+  if (listOf($('#filter-code').value).length > 0) body.code = listOf($('#filter-code').value)
+  if ($('#filter-poison').checked) body.include_poison = true
+  return body
+}
+
+function forgetCount(text) {
+  counted = null
+  $('#filter-replay').hidden = true
+  $('#filter-count').dataset.selected = ''
+  $('#filter-count').textContent = text || ''
+}
+
+async function countMatching(body) {
+  forgetCount('Counting…')
   try {
-    const report = await api('/admin/dead-letters/replay', { method: 'POST' })
-    $('#replay-status').textContent = `Replayed ${report.replayed} of ${report.selected} notification(s); ${report.alreadyReplayed} had been replayed before.`
+    const answer = await api('/admin/dead-letters/replay', { method: 'POST', body: JSON.stringify({ ...body, dry_run: true }) })
+    const before = answer.alreadyReplayed > 0 ? `; ${answer.alreadyReplayed} replayed before (skipped)` : ''
+    $('#filter-count').textContent = `${answer.selected} dead letter(s) match: ${answer.notifications} notification(s), ${answer.poison} poison record(s)${before}.`
+    $('#filter-count').dataset.selected = String(answer.selected)
+    if (answer.selected === 0) return
+    counted = { ...answer.filter, ...(body.include_poison ? { include_poison: true } : {}) }
+    $('#filter-replay').textContent = `Replay these ${answer.selected}`
+    $('#filter-replay').hidden = false
+  } catch (error) {
+    forgetCount(`Cannot count: ${error.message}`)
+  }
+}
+
+async function replayCounted() {
+  if (!counted) return
+  const body = counted
+  forgetCount('')
+  $('#replay-status').textContent = 'Replaying…'
+  try {
+    const report = await api('/admin/dead-letters/replay', { method: 'POST', body: JSON.stringify(body) })
+    $('#replay-status').textContent = `Replayed ${report.replayed} of ${report.selected} dead letter(s); ${report.alreadyReplayed} had been replayed before.`
   } catch (error) {
     $('#replay-status').textContent = `Replay failed: ${error.message}`
-  } finally {
-    button.disabled = false
   }
   await refreshDeadLetters()
 }
@@ -238,7 +280,14 @@ $('#login-form').addEventListener('submit', (event) => {
   start()
 })
 $('#sign-out').addEventListener('click', () => signOut())
-$('#replay-all').addEventListener('click', replayAll)
+$('#replay-all').addEventListener('click', () => countMatching({}))
+$('#replay-filter').addEventListener('submit', (event) => {
+  event.preventDefault()
+  countMatching(filterFromForm())
+})
+// A changed filter is not what was counted: count again before replaying.
+$('#replay-filter').addEventListener('input', () => forgetCount(''))
+$('#filter-replay').addEventListener('click', replayCounted)
 $('#pause-form').addEventListener('submit', (event) => {
   event.preventDefault()
   setPaused($('#pause-origin').value, true)
