@@ -74,6 +74,8 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       lag: () => loops.flatMap((loop) => loop.lag()),
       circuits: () => gate.unhealthy(Date.now()),
       concurrencyLimits: () => gate.limits(),
+      readiness: () => readiness(),
+      pausedOrigins: () => origins.paused(),
     },
   })
   const store = new NotificationStore(config.redis, config.processedTtlSeconds)
@@ -92,7 +94,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     proxy: config.callbackProxy,
   })
   const connection = kafkaConnection(config.kafka)
-  const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics })
+  const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics, onOutcomesPublished: (count) => metrics.outcomesPublished.inc(count) })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
   const [firstTier] = tiers
   if (!firstTier) throw new Error('RETRY_SCHEDULE is empty')

@@ -1,11 +1,12 @@
 // Prometheus metrics (GET /metrics). One registry per service instance, so tests can run
 // several instances in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { createOperationsMetrics, type OperationsSources } from './operations-metrics.ts'
 
 /** Values read when /metrics is scraped, instead of being updated on every record. */
-export interface MetricSources {
+export interface MetricSources extends OperationsSources {
   inFlight(): Array<{ loop: string; count: number; limit: number }>
-  lag(): Array<{ topic: string; partition: number; lag: number }>
+  lag(): Array<{ group: string; topic: string; partition: number; lag: number }>
   circuits(): Array<{ origin: string; state: string }>
   concurrencyLimits(): Array<{ origin: string; limit: number }>
 }
@@ -108,12 +109,12 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
     }),
     lag: new Gauge({
       name: 'kafka_consumer_lag',
-      help: 'Records waiting in Kafka, per topic and partition owned by this replica (refreshed every 10 s)',
-      labelNames: ['topic', 'partition'],
+      help: 'Records waiting in Kafka, per consumer group, topic and partition owned by this replica (refreshed every 10 s)',
+      labelNames: ['group', 'topic', 'partition'],
       registers,
       collect() {
         this.reset()
-        for (const { topic, partition, lag } of options.sources.lag()) this.set({ topic, partition: String(partition) }, lag)
+        for (const { group, topic, partition, lag } of options.sources.lag()) this.set({ group, topic, partition: String(partition) }, lag)
       },
     }),
     circuits: new Gauge({
@@ -148,6 +149,7 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    ...createOperationsMetrics(registers, options.sources),
   }
 }
 

@@ -110,12 +110,13 @@ export class ConsumerLoop {
     this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: options.tuning.maxInFlight }, Date.now())
   }
 
-  /** Records waiting in Kafka for this loop, per owned partition (refreshed every LAG_INTERVAL_MS). */
-  lag(): Array<{ topic: string; partition: number; lag: number }> {
-    const list: Array<{ topic: string; partition: number; lag: number }> = []
+  /** Records waiting in Kafka for this loop's group, per owned partition (refreshed every LAG_INTERVAL_MS). */
+  lag(): Array<{ group: string; topic: string; partition: number; lag: number }> {
+    const list: Array<{ group: string; topic: string; partition: number; lag: number }> = []
+    const group = this.#options.groupId
     for (const [topic, partitions] of this.#lag) {
       partitions.forEach((lag, partition) => {
-        if (lag >= 0n) list.push({ topic, partition, lag: Number(lag) })
+        if (lag >= 0n) list.push({ group, topic, partition, lag: Number(lag) })
       })
     }
     return list

@@ -21,10 +21,13 @@ const MAX_BATCH = 500
 export class Publisher {
   readonly #producer: Producer<string, string, string, string>
   readonly #topics: TopicNames
+  readonly #onOutcomesPublished: ((count: number) => void) | undefined
   readonly #batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
 
-  constructor(options: { connection: KafkaConnection; clientId: string; topics: TopicNames }) {
+  /** `onOutcomesPublished`: told, per produce request, how many of its records on the outcomes topic Kafka acknowledged. */
+  constructor(options: { connection: KafkaConnection; clientId: string; topics: TopicNames; onOutcomesPublished?: (count: number) => void }) {
     this.#topics = options.topics
+    this.#onOutcomesPublished = options.onOutcomesPublished
     this.#producer = new Producer({
       clientId: `${options.clientId}-producer`,
       ...options.connection,
@@ -81,6 +84,11 @@ export class Publisher {
       await this.#producer.send({ messages: [...messages] })
     } catch (error) {
       throw produceError(error)
+    }
+    if (this.#onOutcomesPublished !== undefined) {
+      let outcomes = 0
+      for (const message of messages) if (message.topic === this.#topics.outcomes) outcomes++
+      if (outcomes > 0) this.#onOutcomesPublished(outcomes)
     }
     return new Array<void>(messages.length).fill(undefined)
   }
