@@ -77,7 +77,7 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
     delivered: new HotCounter({ name: 'notifications_delivered_total', help: 'Notifications delivered (2xx), by kind', labelNames: ['kind'], registers }),
     failed: new Counter({ name: 'notifications_failed_total', help: 'Notifications finally given up, by error code', labelNames: ['code'], registers }),
     attempts: new HotCounter({ name: 'notification_attempts_total', help: 'HTTP attempts, by result', labelNames: ['result'], registers }),
-    retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt', registers }),
+    retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt, by the retry tier (its topic)', labelNames: ['topic'], registers }),
     deadLettered: new Counter({ name: 'notifications_dead_lettered_total', help: 'Records sent to the dead-letter topic, by code', labelNames: ['code'], registers }),
     duplicates: new HotCounter({ name: 'notifications_duplicates_skipped_total', help: 'Results skipped because already sent', registers }),
     deferred: new Counter({

@@ -57,7 +57,7 @@ export async function carryOut(
         // Best effort: the claim expires by itself, and the status is only for people to read.
         const status = statusRecord('retrying', history, last, dueAt, now)
         await store.settle({ kind, processingId, done: false, token: attempt.token, status, attempt: attempt.record }).catch(() => undefined)
-        metrics.retriesScheduled.inc()
+        metrics.retriesScheduled.inc({ topic: tier.topic })
         logger.info({ processingId, kind, attempts: history.attempts, delayMs: dueAt - now, tier: tier.topic, error: error.message }, 'delivery failed: retry scheduled')
       } else {
         logger.debug({ processingId, kind, dueAt, error: error.message }, 'delivery deferred')
