@@ -51,7 +51,7 @@ export function createOperationsMetrics(registers: Registry[], sources: Operatio
     }),
     memoryLimit: new Gauge({
       name: 'notification_service_memory_limit_bytes',
-      help: 'The memory this replica sized itself to (MEMORY_LIMIT_MB or the container limit); absent without one',
+      help: 'The memory this replica sized itself to (MEMORY_LIMIT_MB or the container limit); 0 without one',
       registers,
     }),
   }
