@@ -83,6 +83,15 @@ describe('deploy/kubernetes', () => {
           const Model = await modelOf(object.apiVersion, object.kind)
           assert.doesNotThrow(() => new Model(object).validate(), `${object.kind}/${object.metadata.name}`)
         }
+        // The validation is real: a wrong type or a missing required field is refused.
+        const deployment = find(objects, 'Deployment')
+        const DeploymentModel = await modelOf(deployment.apiVersion, deployment.kind)
+        assert.throws(() => new DeploymentModel({ ...deployment, spec: { ...deployment.spec, replicas: 'three' } }).validate(), /replicas/)
+        const scaled = objects.find((object) => object.kind === 'ScaledObject')
+        if (scaled !== undefined) {
+          const ScaledObjectModel = await modelOf(scaled.apiVersion, scaled.kind)
+          assert.throws(() => new ScaledObjectModel({ ...scaled, spec: { ...scaled.spec, scaleTargetRef: {} } }).validate(), /scaleTargetRef/)
+        }
       })
 
       test('one namespace, and no secret value in the repository', () => {
