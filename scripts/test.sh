@@ -18,8 +18,8 @@ echo "== size rules (src/: 300 lines a file, 60 a function, 5 positional paramet
 # not exit (a failed test that left a client open) fails the run loudly instead of hanging it
 # until CI's limit. Not --test-force-exit: measured, it ended a file early and dropped six of
 # its tests without a word.
-echo "== unit and integration tests (node $(node --version))"
-timeout 1500 node --test --test-concurrency=1 --test-timeout=180000 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
+echo "== unit, integration and deploy tests (node $(node --version))"
+timeout 1500 node --test --test-concurrency=1 --test-timeout=180000 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/deploy/**/*.test.ts'
 echo "== cluster tests (Kafka SASL_SSL cluster, Redis Cluster/Sentinel/TLS; started and stopped by the tests)"
 # The tests' own after() stop them; this covers a runner that died before it.
 trap 'for topology in kafka-cluster redis-cluster redis-sentinel redis-tls; do bash "scripts/$topology.sh" stop >/dev/null 2>&1 || true; done' EXIT

@@ -74,6 +74,8 @@ interface Infrastructure {
   readonly activity: ActivityLog
   /** Filled once the loops are built; read when /metrics is scraped. */
   readonly loops: ConsumerLoop[]
+  /** Redis answers and every loop has joined its group: /readyz, and a metric. */
+  readonly readiness: () => Promise<Readiness>
 }
 
 export function createApp(config: Config, logger: Logger, options: AppOptions = {}): App {
@@ -128,6 +130,8 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
       lag: () => loops.flatMap((loop) => loop.lag()),
       circuits: () => gate.unhealthy(Date.now()),
       concurrencyLimits: () => gate.limits(),
+      readiness: () => readiness(),
+      pausedOrigins: () => origins.paused(),
     },
   })
   const store = new NotificationStore(config.redis, config.processedTtlSeconds)
@@ -146,7 +150,7 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
     proxy: config.callbackProxy,
   })
   const connection = kafkaConnection(config.kafka)
-  const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics })
+  const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics, onOutcomesPublished: (count) => metrics.outcomesPublished.inc(count) })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
   const origins = new OriginControls({
     store: new OriginStore(config.redis, config.kafka.groupId),
@@ -158,7 +162,11 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
     instance: `${config.kafka.clientId}-${randomUUID().slice(0, 8)}`,
     onResumed: (origin) => gate.reset(origin),
   })
-  return { telemetry, gate, metrics, store, client, connection, publisher, tiers, origins, activity: new ActivityLog(), loops }
+  const readiness = async (): Promise<Readiness> => {
+    const checks = { redis: store.isReady && (await store.ping()), kafka: loops.every((loop) => loop.isJoined) }
+    return { ready: checks.redis && checks.kafka, checks }
+  }
+  return { telemetry, gate, metrics, store, client, connection, publisher, tiers, origins, activity: new ActivityLog(), loops, readiness }
 }
 
 function buildPipeline(config: Config, logger: Logger, infra: Infrastructure, options: AppOptions): PipelineContext {
@@ -212,11 +220,7 @@ function buildLoops(config: Config, logger: Logger, infra: Infrastructure, pipel
 
 /** Health, readiness, metrics, the admin API and the dashboard. */
 function buildHttp(config: Config, infra: Infrastructure) {
-  const { store, loops, connection, publisher, activity, tiers, origins, gate, metrics } = infra
-  const readiness = async (): Promise<Readiness> => {
-    const checks = { redis: store.isReady && (await store.ping()), kafka: loops.every((loop) => loop.isJoined) }
-    return { ready: checks.redis && checks.kafka, checks }
-  }
+  const { store, connection, publisher, activity, tiers, origins, gate, metrics, readiness } = infra
   const deadLetters = new DeadLetterReader({ connection, topic: config.kafka.topics.deadLetter, clientId: `${config.kafka.clientId}-admin` })
   const server = new OpsServer({
     readiness,

@@ -17,6 +17,7 @@ logger.info(
   limit ? 'sized to the memory limit' : 'no memory limit: default sizing',
 )
 const app = createApp(config, logger, { telemetry: await startTelemetry(config.tracing, logger) })
+if (limit) app.metrics.memoryLimit.set(limit.mb * 1024 * 1024)
 
 let stopping = false
 async function stop(signal: string): Promise<void> {

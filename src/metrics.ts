@@ -1,11 +1,12 @@
 // Prometheus metrics (GET /metrics). One registry per service instance, so tests can run
 // several instances in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { createOperationsMetrics, type OperationsSources } from './operations-metrics.ts'
 
 /** Values read when /metrics is scraped, instead of being updated on every record. */
-export interface MetricSources {
+export interface MetricSources extends OperationsSources {
   inFlight(): Array<{ loop: string; count: number; limit: number }>
-  lag(): Array<{ topic: string; partition: number; lag: number }>
+  lag(): Array<{ group: string; topic: string; partition: number; lag: number }>
   circuits(): Array<{ origin: string; state: string }>
   concurrencyLimits(): Array<{ origin: string; limit: number }>
 }
@@ -83,6 +84,7 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
     ...originMetrics(registers, options.sources),
     ...kafkaMetrics(registers, options.sources),
     ...infrastructureMetrics(registers),
+    ...createOperationsMetrics(registers, options.sources),
   }
 }
 
@@ -109,7 +111,7 @@ function deliveryMetrics(registers: Registers) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt', registers }),
+    retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt, by the retry tier (its topic)', labelNames: ['topic'], registers }),
     deadLettered: new Counter({ name: 'notifications_dead_lettered_total', help: 'Records sent to the dead-letter topic, by code', labelNames: ['code'], registers }),
     deferred: new Counter({
       name: 'notifications_deferred_total',
@@ -170,12 +172,12 @@ function kafkaMetrics(registers: Registers, sources: MetricSources) {
     }),
     lag: new Gauge({
       name: 'kafka_consumer_lag',
-      help: 'Records waiting in Kafka, per topic and partition owned by this replica (refreshed every 10 s)',
-      labelNames: ['topic', 'partition'],
+      help: 'Records waiting in Kafka, per consumer group, topic and partition owned by this replica (refreshed every 10 s)',
+      labelNames: ['group', 'topic', 'partition'],
       registers,
       collect() {
         this.reset()
-        for (const { topic, partition, lag } of sources.lag()) this.set({ topic, partition: String(partition) }, lag)
+        for (const { group, topic, partition, lag } of sources.lag()) this.set({ group, topic, partition: String(partition) }, lag)
       },
     }),
     underReplicatedTopics: new Gauge({

@@ -111,9 +111,10 @@ export class ConsumerLoop {
     this.#membership = options.membership?.(membershipOptions) ?? new GroupMembership(membershipOptions)
   }
 
-  /** Records waiting in Kafka for this loop, per owned partition. */
-  lag(): Array<{ topic: string; partition: number; lag: number }> {
-    return this.#membership.lag()
+  /** Records waiting in Kafka for this loop's group, per owned partition. */
+  lag(): Array<{ group: string; topic: string; partition: number; lag: number }> {
+    const group = this.#options.groupId
+    return this.#membership.lag().map((entry) => ({ group, ...entry }))
   }
 
   get name(): string {

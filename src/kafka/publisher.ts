@@ -32,15 +32,19 @@ export interface PublisherOptions {
   readonly topics: TopicNames
   /** In place of a producer on `connection` (unit tests). */
   readonly producer?: RecordProducer
+  /** Told, per produce request, how many of its records on the outcomes topic Kafka acknowledged. */
+  readonly onOutcomesPublished?: ((count: number) => void) | undefined
 }
 
 export class Publisher {
   readonly #producer: RecordProducer
   readonly #topics: TopicNames
+  readonly #onOutcomesPublished: ((count: number) => void) | undefined
   readonly #batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
 
   constructor(options: PublisherOptions) {
     this.#topics = options.topics
+    this.#onOutcomesPublished = options.onOutcomesPublished
     this.#producer = options.producer ?? new Producer({
       clientId: `${options.clientId}-producer`,
       ...options.connection,
@@ -97,6 +101,11 @@ export class Publisher {
       await this.#producer.send({ messages: [...messages] })
     } catch (error) {
       throw produceError(error)
+    }
+    if (this.#onOutcomesPublished !== undefined) {
+      let outcomes = 0
+      for (const message of messages) if (message.topic === this.#topics.outcomes) outcomes++
+      if (outcomes > 0) this.#onOutcomesPublished(outcomes)
     }
     return new Array<void>(messages.length).fill(undefined)
   }

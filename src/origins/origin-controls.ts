@@ -182,6 +182,11 @@ export class OriginControls {
     return this.#draining
   }
 
+  /** The origins paused now, as last read from the group's shared state (for the metrics). */
+  paused(): Array<{ origin: string; by: string }> {
+    return [...this.#snapshot.pauses].map(([origin, pause]) => ({ origin, by: pause.by }))
+  }
+
   /** Every origin with shared state, a limit of its own or a circuit that is not closed here. */
   async list(circuits: ReadonlyArray<{ origin: string; state: CircuitState }>, now: number): Promise<OriginView[]> {
     const { store, rateLimits } = this.#options

@@ -56,7 +56,7 @@ async function retry(ctx: PipelineContext, dispatch: Dispatch, decision: Extract
     // Best effort: the claim expires by itself, and the status is only for people to read.
     const status = statusRecord('retrying', history, attempt.record, dueAt, now)
     await ctx.store.saveSettlement({ kind, processingId, done: false, token: attempt.token, status, attempt: attempt.record }).catch(() => undefined)
-    ctx.metrics.retriesScheduled.inc()
+    ctx.metrics.retriesScheduled.inc({ topic: tier.topic })
     ctx.logger.info({ processingId, kind, attempts: history.attempts, delayMs: dueAt - now, tier: tier.topic, error: error.message }, 'delivery failed: retry scheduled')
   } else {
     ctx.logger.debug({ processingId, kind, dueAt, error: error.message }, 'delivery deferred')

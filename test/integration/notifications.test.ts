@@ -287,7 +287,7 @@ describe('notifications end to end', () => {
     assert.match(metrics, /notifications_delivered_total\{kind="result"\} \d+/)
     assert.match(metrics, /notifications_in_flight\{loop="input"\} \d+/)
     await waitUntil(
-      async () => new RegExp(`kafka_consumer_lag\\{topic="${topics.KAFKA_TOPIC_FOR_SENDING}",partition="\\d"\\} 0`).test(await (await fetch(`${base}/metrics`)).text()),
+      async () => new RegExp(`kafka_consumer_lag\\{group="${topics.KAFKA_GROUP_ID}",topic="${topics.KAFKA_TOPIC_FOR_SENDING}",partition="\\d"\\} 0`).test(await (await fetch(`${base}/metrics`)).text()),
       15_000,
       'consumer lag reported (every 10 s)',
     )
