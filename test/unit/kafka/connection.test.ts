@@ -1,24 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { kafkaAccessRefusal } from '../../../src/kafka/connection.ts'
-import { creationConfigs, replicationFactorFor } from '../../../src/kafka/topics.ts'
-
-describe('topic layout', () => {
-  it('replicates 3 times by default, or on every broker when there are fewer', () => {
-    assert.equal(replicationFactorFor({ partitions: 6, replicationFactor: undefined }, 5), 3)
-    assert.equal(replicationFactorFor({ partitions: 6, replicationFactor: undefined }, 2), 2)
-    assert.equal(replicationFactorFor({ partitions: 6, replicationFactor: undefined }, 1), 1)
-    assert.equal(replicationFactorFor({ partitions: 6, replicationFactor: 2 }, 5), 2, 'the setting wins')
-  })
-
-  it('asks for 2 in-sync replicas where 3 or more exist, beside the topic’s own settings', () => {
-    assert.deepEqual(creationConfigs({ name: 't', configs: { 'retention.ms': '1000' } }, 3), [
-      { name: 'min.insync.replicas', value: '2' },
-      { name: 'retention.ms', value: '1000' },
-    ])
-    assert.deepEqual(creationConfigs({ name: 't' }, 2), [])
-  })
-})
 
 describe('kafkaAccessRefusal', () => {
   // The shapes @platformatic/kafka 2.12 gives, as seen against a SASL_SSL cluster.
