@@ -15,7 +15,7 @@ import {
 import type { Tuning } from '../config.ts'
 import { describeError } from '../errors.ts'
 import { withDeadline } from '../lib/deadline.ts'
-import { retryUntilDone } from '../lib/retry.ts'
+import { retryUntilDone } from '../retry.ts'
 import { sleep } from '../lib/sleep.ts'
 import type { Logger } from '../log.ts'
 import type { KafkaConnection } from './connection.ts'

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { MultipleErrors, NetworkError, UserError } from '@platformatic/kafka'
-import { InfrastructureError, Interrupted, NotificationError, ErrorCodes, canRetry } from '../../../src/errors.ts'
-import { retryUntilDone } from '../../../src/lib/retry.ts'
+import { InfrastructureError, Interrupted, NotificationError, ErrorCodes, canRetry } from '../../src/errors.ts'
+import { retryUntilDone } from '../../src/retry.ts'
 
 const unavailable = () => new InfrastructureError(ErrorCodes.STORE_UNAVAILABLE, 'down')
 

@@ -2,8 +2,8 @@
 // until the step succeeds, waits between tries without ignoring shutdown, and retries only
 // what may succeed next time (by default: no error in the chain says `canRetry: false`),
 // in the spirit of platformatic/kafka's performWithRetry and BullMQ's retryIfFailed.
-import { Interrupted, canRetry } from '../errors.ts'
-import { sleep } from './sleep.ts'
+import { Interrupted, canRetry } from './errors.ts'
+import { sleep } from './lib/sleep.ts'
 
 export interface RetryUntilDoneOptions {
   /** Aborted on shutdown: no further try, the wait is cut short, and Interrupted is thrown. */
