@@ -44,9 +44,9 @@ export interface TestRecord {
   headers?: Record<string, string>
 }
 
-/** Produces with acks=all, 1000 records per request; over `connection` (default: plaintext to BROKERS; the broker-restart test and the cluster tests pass their own). */
+/** Produces with acks=all and idempotence (a send retried after a leader change on a new topic must not write its batch twice), 1000 records per request; over `connection` (default: plaintext to BROKERS; the broker-restart test and the cluster tests pass their own). */
 export async function produce(records: TestRecord[], connection: KafkaConnection = plaintextConnection(BROKERS)): Promise<void> {
-  const producer = new Producer({ clientId: 'test-producer', ...connection, acks: ProduceAcks.ALL, serializers: { ...stringSerializers, value: (v?: string | Buffer) => (typeof v === 'string' ? Buffer.from(v) : v) } })
+  const producer = new Producer({ clientId: 'test-producer', ...connection, acks: ProduceAcks.ALL, idempotent: true, serializers: { ...stringSerializers, value: (v?: string | Buffer) => (typeof v === 'string' ? Buffer.from(v) : v) } })
   try {
     for (let i = 0; i < records.length; i += 1000) {
       await producer.send({ messages: records.slice(i, i + 1000).map(toMessage) })
