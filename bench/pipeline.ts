@@ -59,6 +59,7 @@ const ctx: PipelineContext = {
   topics: { input: [{ name: 'sending', key: 'new_sending' }, { name: 'AI_handler', key: 'new_request' }], deadLetter: 'dlq', outcomes: 'notifications' },
   notifyOnAccepted: false,
   claimMs: 25_000,
+  attemptMs: 10_000,
   infrastructureRetryMs: 1000,
 }
 const processor = inputProcessor(ctx)

@@ -188,6 +188,7 @@ function buildPipeline(config: Config, logger: Logger, infra: Infrastructure, op
     topics: config.kafka.topics,
     notifyOnAccepted: config.notifyOnAccepted,
     claimMs: config.callbackTimeoutMs + CLAIM_MARGIN_MS,
+    attemptMs: config.callbackTimeoutMs,
     infrastructureRetryMs: config.tuning.infrastructureRetryMs,
   }
   return pipeline

@@ -48,6 +48,8 @@ export interface PipelineContext {
   readonly notifyOnAccepted: boolean
   /** How long a claim holds: longer than one attempt can take. */
   readonly claimMs: number
+  /** Longest one attempt can take (the callback timeout): a claim is sent on only while this much of it is left. */
+  readonly attemptMs: number
   /** Wait before trying a Redis or Kafka step again. */
   readonly infrastructureRetryMs: number
 }
@@ -115,11 +117,12 @@ function reporterFor(ctx: PipelineContext): (error: unknown) => void {
   return report
 }
 
-/** Claimed for its attempt: the gate's ticket and the claim's token. */
+/** Claimed for its attempt: the gate's ticket, the claim's token, and when it was asked for (performance.now(): monotonic, so a frozen process sees its age). */
 export interface Claimed {
   readonly kind: 'claimed'
   readonly ticket: Ticket
   readonly token: string
+  readonly at: number
 }
 
 /** Already sent: its outcome was published again. */

@@ -40,7 +40,7 @@ async function untilSlot(ctx: PipelineContext, dispatch: Dispatch, slot: 'near' 
 }
 
 /** Claimed after a slow claim that missed its slot: the slot is taken again; when far, the claim is given back and it is deferred. */
-export async function retakeMissedSlot(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, token: string): Promise<Claimed | End> {
+export async function retakeMissedSlot(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, token: string, claimedAt: number): Promise<Claimed | End> {
   const state = await rateSlot(ctx, dispatch)
   if (state === 'far') {
     ctx.admission.abandon(ticket)
@@ -50,7 +50,7 @@ export async function retakeMissedSlot(ctx: PipelineContext, dispatch: Dispatch,
     ctx.admission.abandon(ticket)
     throw error
   })
-  return { kind: 'claimed', ticket, token }
+  return { kind: 'claimed', ticket, token, at: claimedAt }
 }
 
 /** A reserved rate-limit slot more than SLOT_GRACE_MS in the past. */

@@ -2,7 +2,9 @@
 //   controls (controls.ts: shared by the group: paused → parked until resumed; held by
 //            Retry-After → deferred; rate-limited → its send slot, waited for here or in a tier)
 //   admit    (this replica's gate for the destination: circuit and concurrency limit; may wait briefly for a slot)
-//   claim    (Redis: already done → skipped, its outcome published again; another replica sending → wait and look again)
+//   claim    (Redis: already done → skipped, its outcome published again; another replica sending → wait and look again;
+//            a claim with less than one attempt's time left when the attempt would start — the process was
+//            frozen or starved meanwhile — is not sent on: its ticket goes back and it is claimed again)
 //   attempt  (one try through the transport; what its answer means is the answer table's, answers.ts)
 //   conclude (the pure decision, decide.ts → carried out, carry-out.ts)
 // The ends reached without an attempt are unattempted.ts's. Returns once the end is durable;
@@ -24,13 +26,16 @@ import { duplicate, refusedByGate } from './unattempted.ts'
 
 /** Longest wait between looks at a notification another replica is sending. */
 const BUSY_POLL_MAX_MS = 1000
+/** Kept free at the end of a claim beyond one attempt's timeout: the attempt's answer handled, Redis' expiry. */
+const LEASE_SAFETY_MS = 1000
 
 export async function deliver(ctx: PipelineContext, incoming: Incoming): Promise<void> {
   const dispatch = dispatchOf(ctx, incoming)
   const { history } = incoming
   let end: End
   try {
-    const claimed = await untilClaimed(ctx, dispatch)
+    let claimed = await untilClaimed(ctx, dispatch)
+    while (claimed.kind === 'claimed' && !leaseHolds(ctx, claimed)) claimed = await claimAgain(ctx, dispatch, claimed)
     end = claimed.kind === 'claimed' ? await attemptAndConclude(ctx, dispatch, claimed) : claimed
   } catch (error) {
     if (error instanceof Interrupted) dispatch.handling.end('interrupted', history.attempts)
@@ -63,6 +68,7 @@ async function untilClaimed(ctx: PipelineContext, dispatch: Dispatch): Promise<C
     if (!admitted.ok) return refusedByGate(ctx, dispatch, admitted)
 
     const { ticket } = admitted
+    const at = performance.now()
     const claim = await claimOrAbandon(ctx, dispatch, ticket)
     if (claim.status === 'done') return duplicate(ctx, dispatch)
     if (claim.status === 'busy') {
@@ -70,9 +76,26 @@ async function untilClaimed(ctx: PipelineContext, dispatch: Dispatch): Promise<C
       continue
     }
     // A slot missed meanwhile (a slow claim under load) is taken again: the send must not bunch with later ones.
-    if (missed(dispatch.slotAt)) return retakeMissedSlot(ctx, dispatch, ticket, claim.token)
-    return { kind: 'claimed', ticket, token: claim.token }
+    if (missed(dispatch.slotAt)) return retakeMissedSlot(ctx, dispatch, ticket, claim.token, at)
+    return { kind: 'claimed', ticket, token: claim.token, at }
   }
+}
+
+/**
+ * Whether the claim still holds for a whole attempt, by this process's monotonic clock
+ * (a frozen or starved process sees its claim's true age): another replica may take a
+ * claim once it has expired, and both would send. Checked with nothing awaited before the send.
+ */
+function leaseHolds(ctx: PipelineContext, claimed: Claimed): boolean {
+  return performance.now() - claimed.at + ctx.attemptMs + LEASE_SAFETY_MS <= ctx.claimMs
+}
+
+/** Its claim is too old to send on: the ticket goes back, and the claim stage decides again (done → duplicate, busy → wait, or claimed anew). */
+function claimAgain(ctx: PipelineContext, dispatch: Dispatch, stale: Claimed): Promise<Claimed | End> {
+  ctx.admission.abandon(stale.ticket)
+  const { kind, processingId } = dispatch.notification
+  ctx.logger.warn({ processingId, kind, claimAgeMs: Math.round(performance.now() - stale.at), claimMs: ctx.claimMs }, 'claim too old to send on (process frozen or starved?): claimed again')
+  return untilClaimed(ctx, dispatch)
 }
 
 /** The claim; the gate's ticket is given back unless the notification is now ours to send. */

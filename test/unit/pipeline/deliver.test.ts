@@ -185,6 +185,25 @@ describe('deliver: the claim', () => {
     assert.deepEqual(log.kinds(), ['claim', 'claim', 'send', 'settlement', 'outcome'])
   })
 
+  it('a claim older than its lease allows when the attempt would start (slow claim): not sent; claimed again, then sent on the fresh claim', async () => {
+    // claimMs 1150, attemptMs 100, safety 1000: a claim may be at most ~50 ms old when sent.
+    const { ctx, log, store, gate } = fixture({ claimMs: 1150, attemptMs: 100 })
+    store.claims = [{ result: { status: 'claimed', token: 'stale' }, delayMs: 120 }, { result: { status: 'claimed', token: 'fresh' } }]
+    await deliver(ctx, incoming())
+    assert.deepEqual(log.kinds(), ['claim', 'claim', 'send', 'settlement', 'outcome'])
+    assert.equal(log.first('settlement').settlement.token, 'fresh')
+    assert.ok(gate.acquire(DESTINATION, Date.now()).ok, 'the stale claim\'s gate ticket was given back')
+  })
+
+  it('a claim that expired before its attempt, and the notification done meanwhile by another replica: nothing sent, its outcome published again', async () => {
+    const { ctx, log, store } = fixture({ claimMs: 1150, attemptMs: 100 })
+    store.claims = [{ result: { status: 'claimed', token: 'stale' }, delayMs: 120 }, { result: { status: 'done' } }]
+    store.done = { status: 'delivered', attempts: 1, last_status_code: 200, last_error: null, next_attempt_at: null, updated_at: new Date().toISOString() }
+    await deliver(ctx, incoming())
+    assert.deepEqual(log.kinds(), ['claim', 'claim', 'outcome'])
+    assert.equal(log.first('outcome').outcome.status, 'delivered')
+  })
+
   it('interrupted by shutdown while it waits for another replica: rejects with Interrupted, nothing sent or written', async () => {
     const { ctx, log, store } = fixture()
     store.claims = [{ result: { status: 'busy', retryInMs: 60_000 } }]

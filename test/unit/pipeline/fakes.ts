@@ -216,6 +216,7 @@ export function fixture(overrides: Partial<PipelineContext> = {}): Fixture {
     topics: { input: [{ name: 'sending', key: 'new_sending' }, { name: 'AI_handler', key: 'new_request' }], deadLetter: 'dead-letters', outcomes: 'outcomes' },
     notifyOnAccepted: false,
     claimMs: 25_000,
+    attemptMs: 10_000,
     infrastructureRetryMs: 10,
     ...overrides,
   }
