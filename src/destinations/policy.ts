@@ -65,7 +65,27 @@ export interface DestinationSet {
 export interface DestinationLookup {
   /** @param origin as URL.origin gives it ("https://host[:port]", default port omitted) */
   policyFor(origin: string): DestinationPolicy | undefined
+  /** The set in force (a new object after each applied reload); undefined without a file. */
+  current(): DestinationSet | undefined
+}
+
+/** What the admin API and the dashboard show besides the set itself (registry.ts keeps it). */
+export interface DestinationsView extends DestinationLookup {
+  /** The last reload tried: applied, or refused with the one-line reason (the previous set stayed). */
+  lastReload(): { readonly at: number; readonly applied: boolean; readonly problem?: string } | undefined
+  /** Origins this policy matched recently, newest first (a few, with when). */
+  recentOrigins(policy: DestinationPolicy): ReadonlyArray<{ readonly origin: string; readonly at: number }>
+}
+
+/** Until when the cached OAuth2 token of a destination is valid (ms since the epoch); undefined = none cached. */
+export interface TokenView {
+  tokenValidUntil(policy: DestinationPolicy): number | undefined
 }
 
 /** No file: every origin on the env defaults. */
-export const NO_DESTINATIONS: DestinationLookup = { policyFor: () => undefined }
+export const NO_DESTINATIONS: DestinationsView = {
+  policyFor: () => undefined,
+  current: () => undefined,
+  lastReload: () => undefined,
+  recentOrigins: () => [],
+}
