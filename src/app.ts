@@ -11,6 +11,7 @@ import { concurrencyLimitUpTo } from './delivery/concurrency-limit.ts'
 import { OriginAdmission } from './delivery/origin-admission.ts'
 import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
+import { NO_DESTINATIONS } from './destinations/policy.ts'
 import { describeError } from './errors.ts'
 import { NotificationStatus } from './http/notification-status.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
@@ -23,7 +24,7 @@ import { retryUntilDone } from './retry.ts'
 import type { Logger } from './log.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { inputTopics, retryTiers, type RetryTier } from './names.ts'
-import type { PipelineContext } from './pipeline/context.ts'
+import { timingFrom, type PipelineContext } from './pipeline/context.ts'
 import { inputProcessor, retryProcessor } from './pipeline/intake.ts'
 import { DeadLetterReader } from './replay/dead-letters.ts'
 import { OriginControls } from './origins/origin-controls.ts'
@@ -121,7 +122,12 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
 
 function buildInfrastructure(config: Config, logger: Logger, options: AppOptions): Infrastructure {
   const telemetry = options.telemetry ?? untraced(config.tracing)
-  const gate = new OriginGate({ ...DEFAULT_ORIGIN_GATE, concurrency: concurrencyLimitUpTo(config.maxConnectionsPerOrigin) })
+  const destinations = NO_DESTINATIONS
+  const gate = new OriginGate({
+    ...DEFAULT_ORIGIN_GATE,
+    concurrency: concurrencyLimitUpTo(config.maxConnectionsPerOrigin),
+    maxConcurrencyOf: (origin) => destinations.policyFor(origin)?.maxConnections,
+  })
   const loops: ConsumerLoop[] = []
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? true,
@@ -148,6 +154,8 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
     secrets: config.webhookSecrets,
     guard: new AddressGuard(config.allowedNetworks),
     proxy: config.callbackProxy,
+    destinations,
+    onTokenRequest: (destination, result) => metrics.oauth2TokenRequests.inc({ destination, result }),
   })
   const connection = kafkaConnection(config.kafka)
   const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics, onOutcomesPublished: (count) => metrics.outcomesPublished.inc(count) })
@@ -156,6 +164,7 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
     store: new OriginStore(config.redis, config.kafka.groupId),
     publisher,
     rateLimits: config.rateLimits,
+    destinations,
     autoPauseAfterMs: config.autoPauseAfterMs,
     resumeTier: tiers[0],
     logger,
@@ -187,8 +196,7 @@ function buildPipeline(config: Config, logger: Logger, infra: Infrastructure, op
     },
     topics: config.kafka.topics,
     notifyOnAccepted: config.notifyOnAccepted,
-    claimMs: config.callbackTimeoutMs + CLAIM_MARGIN_MS,
-    attemptMs: config.callbackTimeoutMs,
+    timing: timingFrom((destination) => client.timeoutFor(destination), CLAIM_MARGIN_MS),
     infrastructureRetryMs: config.tuning.infrastructureRetryMs,
   }
   return pipeline
