@@ -13,7 +13,6 @@ import { NO_DESTINATIONS, type DestinationsView } from './destinations/policy.ts
 import { DestinationRegistry, type ReloadResult } from './destinations/registry.ts'
 import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
-import { NO_DESTINATIONS } from './destinations/policy.ts'
 import { describeError } from './errors.ts'
 import { NotificationStatus } from './http/notification-status.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
@@ -130,10 +129,10 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
 
 function buildInfrastructure(config: Config, logger: Logger, options: AppOptions): Infrastructure {
   const telemetry = options.telemetry ?? untraced(config.tracing)
-  const destinations = NO_DESTINATIONS
   const gate = new OriginGate({
     ...DEFAULT_ORIGIN_GATE,
     concurrency: concurrencyLimitUpTo(config.maxConnectionsPerOrigin),
+    // Called from the first admission on, once `destinations` below exists.
     maxConcurrencyOf: (origin) => destinations.policyFor(origin)?.maxConnections,
   })
   const loops: ConsumerLoop[] = []
