@@ -59,9 +59,9 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.#timer = setTimeout(onDeadline, timeoutMs, this)
   }
 
-  /** When its deadline passes (epoch ms): a token request it starts shares it. */
-  get deadline(): number {
-    return Date.now() + this.#timeoutMs - (performance.now() - this.#started)
+  /** What is left of its time (ms): a token request it starts shares its deadline. */
+  get remainingMs(): number {
+    return this.#timeoutMs - (performance.now() - this.#started)
   }
 
   get settled(): boolean {

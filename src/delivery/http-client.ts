@@ -124,7 +124,7 @@ export class CallbackClient implements Transport, TokenView {
 
   /** Its access token first (within the attempt's deadline); a 401 to it drops that token. */
   async #sendWithToken(attempt: Attempt, policy: DestinationPolicy, auth: OAuth2Auth, request: Request): Promise<AttemptOutcome> {
-    const pending = this.#tokens.token(policy, auth, attempt.deadline)
+    const pending = this.#tokens.token(policy, auth, attempt.remainingMs)
     let token: string
     if (typeof pending === 'string') token = pending
     else {

@@ -58,15 +58,15 @@ export class OAuth2Tokens implements TokenView {
   /**
    * The access token to send to the destination: at once when cached, else once the one
    * token request in flight for it answers. Rejects with TokenRequestError.
-   * @param deadline epoch ms: the attempt's deadline, which a request started here shares
+   * @param remainingMs what is left of the attempt's deadline, which a request started here shares
    */
-  token(policy: DestinationPolicy, auth: OAuth2Auth, deadline: number): string | Promise<string> {
+  token(policy: DestinationPolicy, auth: OAuth2Auth, remainingMs: number): string | Promise<string> {
     const entry = this.#entry(policy)
     const now = this.#now()
     if (entry.token !== undefined && now < entry.useUntil) return entry.token
     if (entry.flight !== undefined) return entry.flight
     if (entry.failure !== undefined && now < entry.failedUntil) return Promise.reject(entry.failure)
-    entry.flight = this.#refresh(entry, policy, auth, deadline - now)
+    entry.flight = this.#refresh(entry, policy, auth, remainingMs)
     return entry.flight
   }
 
