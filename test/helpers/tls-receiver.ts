@@ -26,6 +26,8 @@ export interface TlsReceiver {
   readonly requests: TlsRequest[]
   /** Status to answer with (200 by default). */
   status: number
+  /** Body to answer with, as JSON (none by default). */
+  json: unknown
   /** TLS connections accepted so far, and the ones that failed their handshake. */
   readonly accepted: number
   readonly refusedHandshakes: number
@@ -53,6 +55,7 @@ export async function startTlsReceiver(pki: TestPki, options: { requireClientCer
     port: 0,
     requests,
     status: 200,
+    json: undefined,
     get accepted() {
       return accepted
     },
@@ -74,7 +77,8 @@ export async function startTlsReceiver(pki: TestPki, options: { requireClientCer
       const subject = peer.subject as Record<string, string> | undefined
       requests.push({ path: request.url ?? '/', host: request.headers.host ?? '', headers: request.headers, clientCertificate: subject?.CN, connection: ids.get(socket) ?? 0 })
       for (const waiter of [...waiters]) waiter()
-      response.writeHead(receiver.status).end()
+      if (receiver.json === undefined) response.writeHead(receiver.status).end()
+      else response.writeHead(receiver.status, { 'content-type': 'application/json' }).end(JSON.stringify(receiver.json))
     })
   })
   server.listen(0, '127.0.0.1')

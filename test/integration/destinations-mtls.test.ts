@@ -140,6 +140,27 @@ describe('the HTTP client with destination TLS', () => {
     assert.equal(blocked.answer, 'blockedAddress')
   })
 
+  test("an OAuth2 token endpoint on the destination's private PKI: trusted through its CA (added to the system roots), never shown the client certificate; directly and through the proxy", async (t) => {
+    const idp = await startTlsReceiver(pki, { requireClientCertificate: false })
+    t.after(() => idp.close())
+    idp.json = { access_token: 'pki-token', token_type: 'Bearer', expires_in: 300 }
+    const origin = `https://127.0.0.1:${mtls.port}`
+    const entry = { ...mtlsEntry(origin), auth: { oauth2_client_credentials: { token_url: `https://localhost:${idp.port}/token`, client_id: 'notify', client_secret: 'pki-secret' } } }
+    const mark = proxy.connects().length
+    for (const options of [{}, { proxy: { host: '127.0.0.1', port: proxy.port, username: undefined, password: undefined } }]) {
+      const results: string[] = []
+      const sender = client(testLookup([entry]), { ...options, onTokenRequest: (_destination, result) => results.push(result) })
+      assertOk(await sender.send(notification(`${origin}/pki-token`)))
+      assert.deepEqual(results, ['ok'])
+    }
+    assert.equal(idp.requests.length, 2)
+    assert.ok(proxy.connects().slice(mark).includes(`127.0.0.1:${idp.port}`), 'the token request went through the proxy too')
+    assert.ok(idp.requests.every((request) => request.clientCertificate === undefined && request.path === '/token'))
+    const delivered = mtls.requests.filter((request) => request.path === '/pki-token')
+    assert.equal(delivered.length, 2)
+    assert.ok(delivered.every((request) => request.headers.authorization === 'Bearer pki-token' && request.clientCertificate === 'notification-service'))
+  })
+
   test('reloads: the Agent of a policy no longer in force is closed (its connections too), 30 reloads leave one', async () => {
     const origin = `https://127.0.0.1:${asking.port}`
     const entry = { origin, tls: { ca_file: pki.ca.file, cert_file: pki.client.certFile, key_file: pki.client.keyFile } }
