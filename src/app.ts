@@ -11,6 +11,7 @@ import { concurrencyLimitUpTo } from './delivery/concurrency-limit.ts'
 import { OriginAdmission } from './delivery/origin-admission.ts'
 import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
+import { NO_DESTINATIONS } from './destinations/policy.ts'
 import { describeError } from './errors.ts'
 import { NotificationStatus } from './http/notification-status.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
@@ -227,7 +228,7 @@ function buildHttp(config: Config, infra: Infrastructure) {
     readiness,
     registry: metrics.registry,
     adminToken: config.adminToken,
-    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier: tiers[0], origins, gate }),
+    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier: tiers[0], origins, gate, destinations: NO_DESTINATIONS, tokens: { tokenValidUntil: () => undefined } }),
     notificationStatus: new NotificationStatus(store),
     dashboard: loadDashboardAssets(),
   })

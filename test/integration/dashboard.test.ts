@@ -50,7 +50,7 @@ describe('dashboard', () => {
   test('without ADMIN_TOKEN the dashboard and the admin API are off (404), not open', async () => {
     const service = await startService(testEnv(uniqueTopics('noadmin')))
     try {
-      for (const path of ['/dashboard', '/dashboard/assets/dashboard.js', '/admin/activity', '/admin/dead-letters']) {
+      for (const path of ['/dashboard', '/dashboard/assets/dashboard.js', '/admin/activity', '/admin/dead-letters', '/admin/destinations']) {
         assert.equal((await fetch(`${base(service)}${path}`)).status, 404, path)
       }
       assert.equal((await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST' })).status, 404)
@@ -68,6 +68,9 @@ describe('dashboard', () => {
     try {
       // Data and actions need the token; the page itself holds none.
       assert.equal((await fetch(`${base(service)}/admin/activity`)).status, 401)
+      assert.equal((await fetch(`${base(service)}/admin/destinations`)).status, 401)
+      const destinations = await fetch(`${base(service)}/admin/destinations`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      assert.deepEqual(await destinations.json(), { file: null, loaded_at: null, last_reload: null, destinations: [] })
       assert.equal((await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401)
       const shell = await fetch(`${base(service)}/dashboard`)
       assert.equal(shell.status, 200)
@@ -78,6 +81,8 @@ describe('dashboard', () => {
       await signIn(page, service, TOKEN)
       await page.waitForSelector('#connection.live')
       assert.equal(await page.getAttribute('#chart', 'data-delivered'), '0')
+      await page.waitForSelector('#destinations-file:has-text("no CALLBACK_DESTINATIONS_FILE")')
+      assert.equal(await page.locator('#destinations tbody tr').count(), 0)
 
       // Notifications flow: the chart's data and the recent attempts follow.
       const ids = Array.from({ length: 30 }, () => newProcessingId())
