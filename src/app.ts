@@ -9,6 +9,8 @@ import { AddressGuard } from './delivery/address-guard.ts'
 import { CallbackClient } from './delivery/http-client.ts'
 import { concurrencyLimitUpTo } from './delivery/concurrency-limit.ts'
 import { OriginAdmission } from './delivery/origin-admission.ts'
+import { NO_DESTINATIONS, type DestinationsView } from './destinations/policy.ts'
+import { DestinationRegistry, type ReloadResult } from './destinations/registry.ts'
 import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
 import { NO_DESTINATIONS } from './destinations/policy.ts'
@@ -41,6 +43,8 @@ export interface App {
   readonly metrics: Metrics
   /** The port the HTTP endpoints listen on (useful with HTTP_PORT=0). */
   readonly httpPort: number
+  /** Re-reads CALLBACK_DESTINATIONS_FILE (SIGHUP); undefined without one. */
+  reloadDestinations(): ReloadResult | undefined
 }
 
 export interface AppOptions {
@@ -73,6 +77,8 @@ interface Infrastructure {
   readonly tiers: [RetryTier, ...RetryTier[]]
   readonly origins: OriginControls
   readonly activity: ActivityLog
+  /** CALLBACK_DESTINATIONS_FILE in force (a DestinationRegistry watching it), or NO_DESTINATIONS. */
+  readonly destinations: DestinationsView
   /** Filled once the loops are built; read when /metrics is scraped. */
   readonly loops: ConsumerLoop[]
   /** Redis answers and every loop has joined its group: /readyz, and a metric. */
@@ -85,7 +91,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
   const pipeline = buildPipeline(config, logger, infra, options)
   infra.loops.push(...buildLoops(config, logger, infra, pipeline))
   const { server, readiness, deadLetters } = buildHttp(config, infra)
-  const { metrics, store, client, publisher, tiers, origins, telemetry, connection, loops } = infra
+  const { metrics, store, client, publisher, tiers, origins, telemetry, connection, loops, destinations } = infra
   const stopping = new AbortController()
   const untilDone = retryingUntilDone(stopping.signal, logger)
   let httpPort = config.httpPort
@@ -97,6 +103,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       return httpPort
     },
     readiness,
+    reloadDestinations: () => (destinations instanceof DestinationRegistry ? destinations.reload('signal') : undefined),
     async start() {
       httpPort = await server.listen(config.httpPort, options.httpHost)
       logger.info({ port: httpPort }, 'HTTP endpoints listening')
@@ -109,6 +116,7 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
     },
     async close() {
       stopping.abort()
+      if (destinations instanceof DestinationRegistry) destinations.close()
       if (started) await Promise.all(loops.map((loop) => loop.stop()))
       await origins.close()
       await Promise.allSettled([publisher.close(), client.close(), deadLetters.close()])
@@ -135,6 +143,7 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
       pausedOrigins: () => origins.paused(),
     },
   })
+  const destinations = config.destinations === undefined ? NO_DESTINATIONS : new DestinationRegistry({ initial: config.destinations, logger, metrics })
   const store = new NotificationStore(config.redis, config.processedTtlSeconds)
   let lastRedisError = ''
   store.onError((error) => {
@@ -167,7 +176,7 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
     const checks = { redis: store.isReady && (await store.ping()), kafka: loops.every((loop) => loop.isJoined) }
     return { ready: checks.redis && checks.kafka, checks }
   }
-  return { telemetry, gate, metrics, store, client, connection, publisher, tiers, origins, activity: new ActivityLog(), loops, readiness }
+  return { telemetry, gate, metrics, store, client, connection, publisher, tiers, origins, activity: new ActivityLog(), destinations, loops, readiness }
 }
 
 function buildPipeline(config: Config, logger: Logger, infra: Infrastructure, options: AppOptions): PipelineContext {

@@ -37,6 +37,11 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void stop('SIGTERM'))
 process.on('SIGINT', () => void stop('SIGINT'))
+// SIGHUP re-reads CALLBACK_DESTINATIONS_FILE (the registry logs what became of it); without one it is only logged, no longer a stop.
+process.on('SIGHUP', () => {
+  logger.info({ signal: 'SIGHUP' }, 'reload of the destinations file asked')
+  if (app.reloadDestinations() === undefined) logger.info('no CALLBACK_DESTINATIONS_FILE: nothing to reload')
+})
 
 try {
   logger.info({ mode: config.mode, brokers: config.kafka.brokers, groupId: config.kafka.groupId }, 'starting')

@@ -84,6 +84,7 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
     ...originMetrics(registers, options.sources),
     ...kafkaMetrics(registers, options.sources),
     ...infrastructureMetrics(registers),
+    ...destinationsMetrics(registers),
     ...createOperationsMetrics(registers, options.sources),
   }
 }
@@ -193,5 +194,19 @@ function kafkaMetrics(registers: Registers, sources: MetricSources) {
 function infrastructureMetrics(registers: Registers) {
   return {
     infrastructureRetries: new Counter({ name: 'infrastructure_retries_total', help: 'Steps retried because Redis or Kafka failed', labelNames: ['code'], registers }),
+  }
+}
+
+/** CALLBACK_DESTINATIONS_FILE re-read (src/destinations/registry.ts): labels carry no part of the file. */
+function destinationsMetrics(registers: Registers) {
+  return {
+    destinationReloads: new Counter({
+      name: 'notification_destinations_reloads_total',
+      help: 'Re-reads of CALLBACK_DESTINATIONS_FILE after start, by result: applied, or refused (invalid; the previous destinations stay in force)',
+      labelNames: ['result'],
+      registers,
+    }),
+    destinationsLoaded: new Gauge({ name: 'notification_destinations_loaded_timestamp_seconds', help: 'When the destinations in force were read (Unix time); absent without CALLBACK_DESTINATIONS_FILE', registers }),
+    destinationsCount: new Gauge({ name: 'notification_destinations', help: 'Destinations in force (entries of CALLBACK_DESTINATIONS_FILE)', registers }),
   }
 }

@@ -1,6 +1,8 @@
 // Configuration: read once at start from the environment (and `.env` where present),
 // validated as a whole; the first problem stops the service with one line naming the
 // variable (exit 78). Everything else in the service receives a typed, frozen `Config`.
+import { readDestinationsFile } from '../destinations/file.ts'
+import { LOCAL_SOURCES } from '../destinations/references.ts'
 import { ConfigError, describeError } from '../errors.ts'
 import { INPUT_TOPICS } from '../names.ts'
 import { tracingSettings } from '../tracing-settings.ts'
@@ -34,6 +36,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, tuning: Partial<Tuning> = {})
     rateLimits: e.CALLBACK_RATE_LIMITS ?? NO_RATE_LIMITS,
     autoPauseAfterMs: e.CALLBACK_AUTO_PAUSE_AFTER === 'off' ? undefined : e.CALLBACK_AUTO_PAUSE_AFTER,
     maxConnectionsPerOrigin: e.CALLBACK_MAX_CONNECTIONS_PER_ORIGIN,
+    // Its ${env:…} references read the same environment as the variables.
+    destinations: e.CALLBACK_DESTINATIONS_FILE === undefined ? undefined : readDestinationsFile(e.CALLBACK_DESTINATIONS_FILE, { sources: { ...LOCAL_SOURCES, env } }),
     notifyOnAccepted: e.NOTIFY_ON_ACCEPTED,
     httpPort: e.HTTP_PORT,
     adminToken: e.ADMIN_TOKEN,

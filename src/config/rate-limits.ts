@@ -5,8 +5,19 @@ import type { RateLimits } from './types.ts'
 
 export const NO_RATE_LIMITS: RateLimits = { byOrigin: new Map(), otherwise: undefined }
 
-const ENTRY = /^(\*|[a-z][a-z0-9+.-]*:\/\/[^\s=,]+)=(\d+(?:\.\d+)?)\/(s|m|h)$/i
+const ENTRY = /^(\*|[a-z][a-z0-9+.-]*:\/\/[^\s=,]+)=([^\s=,]+)$/i
+const RATE = /^(\d+(?:\.\d+)?)\/(s|m|h)$/i
 const PER_UNIT_S = { s: 1, m: 60, h: 3600 } as const
+const MAX_PER_SECOND = 1_000_000
+
+/** One rate, `<n>/s` (also /m, /h), in sends per second; undefined when not of that form, 'out of range' when not above 0 and at most 1000000/s. */
+export function parseRate(text: string): number | 'out of range' | undefined {
+  const match = RATE.exec(text.trim())
+  if (!match) return undefined
+  const [, amount = '', unit = 's'] = match
+  const perSecond = Number(amount) / PER_UNIT_S[unit.toLowerCase() as keyof typeof PER_UNIT_S]
+  return perSecond > 0 && perSecond <= MAX_PER_SECOND ? perSecond : 'out of range'
+}
 
 /** Parses the setting, or says what is wrong with it (one entry named). */
 export function parseRateLimits(text: string): RateLimits | { problem: string } {
@@ -16,10 +27,10 @@ export function parseRateLimits(text: string): RateLimits | { problem: string } 
     const entry = raw.trim()
     if (entry === '') continue
     const match = ENTRY.exec(entry)
-    if (!match) return { problem: `"${entry}" is not <origin>=<n>/s (e.g. https://api.example.com=50/s or *=2000/s)` }
-    const [, target = '', amount = '', unit = 's'] = match
-    const perSecond = Number(amount) / PER_UNIT_S[unit.toLowerCase() as keyof typeof PER_UNIT_S]
-    if (!(perSecond > 0) || perSecond > 1_000_000) return { problem: `"${entry}": the rate must be above 0 and at most 1000000/s` }
+    const perSecond = parseRate(match?.[2] ?? '')
+    if (!match || perSecond === undefined) return { problem: `"${entry}" is not <origin>=<n>/s (e.g. https://api.example.com=50/s or *=2000/s)` }
+    if (perSecond === 'out of range') return { problem: `"${entry}": the rate must be above 0 and at most ${MAX_PER_SECOND}/s` }
+    const target = match[1] ?? ''
     if (target === '*') {
       otherwise = perSecond
       continue

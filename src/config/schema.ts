@@ -44,6 +44,8 @@ export const environmentSchema = z.object({
   CALLBACK_RATE_LIMITS: rateLimits.optional(),
   CALLBACK_AUTO_PAUSE_AFTER: durationOrOff.prefault(DEFAULTS.CALLBACK_AUTO_PAUSE_AFTER),
   CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: integer(1, 4096).prefault(DEFAULTS.CALLBACK_MAX_CONNECTIONS_PER_ORIGIN),
+  // A path only: the file is read and checked by src/destinations/file.ts (load.ts calls it).
+  CALLBACK_DESTINATIONS_FILE: nonEmpty.optional(),
   NOTIFY_ON_ACCEPTED: boolean.prefault(DEFAULTS.NOTIFY_ON_ACCEPTED),
   HTTP_PORT: integer(0, 65535).prefault(DEFAULTS.HTTP_PORT),
   ADMIN_TOKEN: nonEmpty.min(16, 'must be at least 16 characters').optional(),

@@ -1,6 +1,7 @@
 // The shape of the configuration every part of the service receives: typed, frozen, built
 // once at start by load.ts from the environment (schema.ts says which variables, and how
 // each is read).
+import type { DestinationSet } from '../destinations/policy.ts'
 import type { TopicNames } from '../names.ts'
 import type { TracingSettings } from '../tracing-settings.ts'
 
@@ -101,6 +102,8 @@ export interface Config {
   readonly autoPauseAfterMs: number | undefined
   /** CALLBACK_MAX_CONNECTIONS_PER_ORIGIN: the cap of each origin's adaptive concurrency limit. */
   readonly maxConnectionsPerOrigin: number
+  /** CALLBACK_DESTINATIONS_FILE as read at start (src/destinations/registry.ts re-reads it); undefined without the variable. */
+  readonly destinations: DestinationSet | undefined
   readonly notifyOnAccepted: boolean
   readonly httpPort: number
   readonly adminToken: string | undefined

@@ -112,6 +112,14 @@ export const VARIABLE_DOCS: Readonly<Record<VariableName | TracingVariable, Vari
     meaning: `The most requests (HTTP/1.1: connections) in flight to one callback origin. Each origin's limit adapts below it: it starts at 32, grows while the origin answers well and shrinks on timeouts, 429 and 5xx.`,
     allowed: 'an integer from 1 to 4096',
   },
+  CALLBACK_DESTINATIONS_FILE: {
+    group: 'Callbacks',
+    meaning:
+      "Per callback origin (exact, wildcard host `https://*.acme.example`, or `*`): headers, credentials (bearer, basic, OAuth2 client credentials), TLS (a private CA, a client certificate) and this group's limits, overriding the variables above for its origins. " +
+      '`${env:NAME}` and `${file:/path}` in values are read at load. Read at start (a bad file stops the service), again when it changes and on `SIGHUP` (a bad file is refused, the previous one stays). See docs/destinations.md.',
+    allowed: 'a path to a YAML (or JSON) file',
+    whenUnset: 'unset (every origin on the variables above)',
+  },
   NOTIFY_ON_ACCEPTED: { group: 'Callbacks', meaning: 'Also send an "accepted" notification when a ProcessingRequest arrives.', allowed: '`true`/`false` (also `1`/`0`, `yes`/`no`)' },
   MEMORY_LIMIT_MB: {
     group: 'Memory',
