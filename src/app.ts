@@ -13,7 +13,6 @@ import { NO_DESTINATIONS, type DestinationsView } from './destinations/policy.ts
 import { DestinationRegistry, type ReloadResult } from './destinations/registry.ts'
 import { DEFAULT_ORIGIN_GATE, OriginGate } from './delivery/origin-gate.ts'
 import { DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, type RetryPolicy } from './delivery/retry-policy.ts'
-import { NO_DESTINATIONS } from './destinations/policy.ts'
 import { describeError } from './errors.ts'
 import { NotificationStatus } from './http/notification-status.ts'
 import { OpsServer, type Readiness } from './http/server.ts'
@@ -231,13 +230,13 @@ function buildLoops(config: Config, logger: Logger, infra: Infrastructure, pipel
 
 /** Health, readiness, metrics, the admin API and the dashboard. */
 function buildHttp(config: Config, infra: Infrastructure) {
-  const { store, connection, publisher, activity, tiers, origins, gate, metrics, readiness } = infra
+  const { store, connection, publisher, activity, tiers, origins, gate, metrics, readiness, destinations } = infra
   const deadLetters = new DeadLetterReader({ connection, topic: config.kafka.topics.deadLetter, clientId: `${config.kafka.clientId}-admin` })
   const server = new OpsServer({
     readiness,
     registry: metrics.registry,
     adminToken: config.adminToken,
-    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier: tiers[0], origins, gate, destinations: NO_DESTINATIONS, tokens: { tokenValidUntil: () => undefined } }),
+    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier: tiers[0], origins, gate, destinations, tokens: { tokenValidUntil: () => undefined } }),
     notificationStatus: new NotificationStatus(store),
     dashboard: loadDashboardAssets(),
   })
