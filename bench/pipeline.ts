@@ -34,6 +34,8 @@ const RECORDS = Number(args.records)
 /** Records handed to the pipeline at once, as a fetch does (the service keeps up to 1,000 in flight). */
 const BURST = 1000
 const WARM_UP_BURSTS = 50
+/** As src/app.ts derives it from CALLBACK_TIMEOUT_MS's default. */
+const TIMING = { attemptMs: 10_000, claimMs: 25_000 }
 
 const claims = new MicroBatcher<unknown, ClaimResult>((items) => Promise.resolve(items.map(() => ({ status: 'claimed', token: 'token' }) as const)), { maxBatch: 500 })
 const settlements = new MicroBatcher<unknown, void>((items) => Promise.resolve(items.map(() => undefined)), { maxBatch: 500 })
@@ -58,8 +60,7 @@ const ctx: PipelineContext = {
   schedule: { policy: { scheduleMs: [5000, 30_000], jitter: DEFAULT_JITTER, slowDownFloorMs: DEFAULT_SLOW_DOWN_FLOOR_MS }, tiers: retryTiers('bench', [5000, 30_000]) },
   topics: { input: [{ name: 'sending', key: 'new_sending' }, { name: 'AI_handler', key: 'new_request' }], deadLetter: 'dlq', outcomes: 'notifications' },
   notifyOnAccepted: false,
-  claimMs: 25_000,
-  attemptMs: 10_000,
+  timing: () => TIMING,
   infrastructureRetryMs: 1000,
 }
 const processor = inputProcessor(ctx)

@@ -25,7 +25,7 @@ import { retryUntilDone } from './retry.ts'
 import type { Logger } from './log.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { inputTopics, retryTiers, type RetryTier } from './names.ts'
-import type { PipelineContext } from './pipeline/context.ts'
+import { timingFrom, type PipelineContext } from './pipeline/context.ts'
 import { inputProcessor, retryProcessor } from './pipeline/intake.ts'
 import { DeadLetterReader } from './replay/dead-letters.ts'
 import { OriginControls } from './origins/origin-controls.ts'
@@ -129,7 +129,12 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
 
 function buildInfrastructure(config: Config, logger: Logger, options: AppOptions): Infrastructure {
   const telemetry = options.telemetry ?? untraced(config.tracing)
-  const gate = new OriginGate({ ...DEFAULT_ORIGIN_GATE, concurrency: concurrencyLimitUpTo(config.maxConnectionsPerOrigin) })
+  const gate = new OriginGate({
+    ...DEFAULT_ORIGIN_GATE,
+    concurrency: concurrencyLimitUpTo(config.maxConnectionsPerOrigin),
+    // Called from the first admission on, once `destinations` below exists.
+    maxConcurrencyOf: (origin) => destinations.policyFor(origin)?.maxConnections,
+  })
   const loops: ConsumerLoop[] = []
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? true,
@@ -157,6 +162,8 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
     secrets: config.webhookSecrets,
     guard: new AddressGuard(config.allowedNetworks),
     proxy: config.callbackProxy,
+    destinations,
+    onTokenRequest: (destination, result) => metrics.oauth2TokenRequests.inc({ destination, result }),
   })
   const connection = kafkaConnection(config.kafka)
   const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics, onOutcomesPublished: (count) => metrics.outcomesPublished.inc(count) })
@@ -165,6 +172,7 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
     store: new OriginStore(config.redis, config.kafka.groupId),
     publisher,
     rateLimits: config.rateLimits,
+    destinations,
     autoPauseAfterMs: config.autoPauseAfterMs,
     resumeTier: tiers[0],
     logger,
@@ -196,8 +204,7 @@ function buildPipeline(config: Config, logger: Logger, infra: Infrastructure, op
     },
     topics: config.kafka.topics,
     notifyOnAccepted: config.notifyOnAccepted,
-    claimMs: config.callbackTimeoutMs + CLAIM_MARGIN_MS,
-    attemptMs: config.callbackTimeoutMs,
+    timing: timingFrom((destination) => client.timeoutFor(destination), CLAIM_MARGIN_MS),
     infrastructureRetryMs: config.tuning.infrastructureRetryMs,
   }
   return pipeline

@@ -112,6 +112,12 @@ function deliveryMetrics(registers: Registers) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    oauth2TokenRequests: new Counter({
+      name: 'notification_oauth2_token_requests_total',
+      help: "OAuth2 token requests to destinations' token endpoints, by destination (its origin pattern in CALLBACK_DESTINATIONS_FILE) and result (ok, refused, unreachable, timeout, invalid)",
+      labelNames: ['destination', 'result'],
+      registers,
+    }),
     retriesScheduled: new Counter({ name: 'notification_retries_scheduled_total', help: 'Retries scheduled after a failed attempt, by the retry tier (its topic)', labelNames: ['topic'], registers }),
     deadLettered: new Counter({ name: 'notifications_dead_lettered_total', help: 'Records sent to the dead-letter topic, by code', labelNames: ['code'], registers }),
     deferred: new Counter({

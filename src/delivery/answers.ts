@@ -53,6 +53,13 @@ export const ANSWERS = {
   serverError: rule('retried', DELIVERY_HTTP_STATUS, true, 'delays-retry'),
   /** 3xx: redirects are not followed (the address guard checked only this URL). */
   redirect: rule('retried', DELIVERY_HTTP_STATUS, false, 'delays-retry'),
+  /**
+   * 401 from a destination whose auth is OAuth2 client credentials: the access token was
+   * revoked or rotated before its expiry. The transport drops it (the next attempt fetches a
+   * new one) and the notification is retried: a token rotation must not dead-letter anything,
+   * and it says nothing of the endpoint's health. Any other destination's 401 is a clientError.
+   */
+  tokenRejected: rule('retried', DELIVERY_HTTP_STATUS, false, 'ignored'),
   /** Any other status (4xx, or outside 200–599): refuses this notification, says nothing of the endpoint. */
   clientError: rule('retried', DELIVERY_HTTP_STATUS, false, 'delays-retry'),
   /** No answer within the attempt's time limit (connecting included). */
@@ -65,6 +72,14 @@ export const ANSWERS = {
   tlsFailure: rule('retried', DELIVERY_NETWORK, true, 'ignored'),
   /** Any other connection failure (DNS name not found, unreachable network). */
   networkFailure: rule('retried', DELIVERY_NETWORK, true, 'ignored'),
+  /**
+   * The OAuth2 token endpoint failed, timed out or answered something that is not a token:
+   * the callback was not sent. The destination's identity provider, not its endpoint, failed,
+   * so its circuit and limit are left alone (opening the circuit would say something untrue of
+   * the endpoint and hold back nothing: the attempt made no connection to it, and a failed
+   * token request is remembered briefly so a burst fails at once instead of hammering the IdP).
+   */
+  authTokenFailure: rule('retried', ErrorCodes.DELIVERY_AUTH_TOKEN, false, 'ignored'),
   /** The address guard refused the host's address: never sent; ours, not the endpoint's. */
   blockedAddress: rule('final', ErrorCodes.CALLBACK_ADDRESS_BLOCKED, false, 'ignored'),
   /** Our egress proxy (CALLBACK_PROXY_URL) could not be reached or refused the tunnel: ours, not the endpoint's. */
@@ -75,11 +90,16 @@ export const ANSWERS = {
 
 export type AnswerKind = keyof typeof ANSWERS
 
-/** The row of an HTTP status code. */
-export function answerToStatus(statusCode: number): AnswerKind {
+/**
+ * The row of an HTTP status code.
+ * @param bearerFromTokenEndpoint the request carried an OAuth2 access token (its 401 is tokenRejected)
+ */
+export function answerToStatus(statusCode: number, bearerFromTokenEndpoint = false): AnswerKind {
   if (statusCode >= 200 && statusCode < 300) return 'success'
   if (statusCode >= 300 && statusCode < 400) return 'redirect'
   switch (statusCode) {
+    case 401:
+      return bearerFromTokenEndpoint ? 'tokenRejected' : 'clientError'
     case 408:
       return 'requestTimeout'
     case 410:

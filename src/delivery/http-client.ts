@@ -1,26 +1,26 @@
 // One HTTP attempt of one notification: POST with the attempt's headers, a total time
-// limit, no redirects, a cap on how much of the answer is read, and connections kept
-// alive and bounded per callback origin. Returns what happened; never throws.
-//
-// Why the Agent's dispatch() and not undici.request(): request() builds, per attempt, a
-// RequestHandler (an AsyncResource), a Readable for the answer, an AbortSignal listener
-// and its own promise, and we added a URL and an AbortController: about 11 KiB per
-// notification, the largest share of the service's allocation. Here one small handler
-// object per attempt does the same job and resolves one promise.
+// limit, no redirects, a cap on how much of the answer is read (attempt.ts), and
+// connections kept alive and bounded per callback origin. Each attempt follows the policy
+// its origin's destination has now (CALLBACK_DESTINATIONS_FILE, destinations/policy.ts):
+// its headers and credentials, its TLS material and connection limit (destination-agents.ts),
+// its timeout; an OAuth2 destination's access token comes first (oauth2-token.ts), within
+// the attempt's deadline, and the callback is never sent without it. Returns what happened;
+// never throws.
 import { createSecretKey, type KeyObject } from 'node:crypto'
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { ProxySettings } from '../config.ts'
-import { DeliveryError, ErrorCodes, describeError } from '../errors.ts'
+import { NO_DESTINATIONS, type DestinationLookup, type DestinationPolicy, type TokenView } from '../destinations/policy.ts'
 import type { Notification } from '../notifications/payload.ts'
 import { notificationHeaders } from '../notifications/signing.ts'
 import type { TraceHeaders } from '../telemetry/tracing.ts'
-import { findInChain } from '../lib/error-chain.ts'
 import { isHttpUrl } from '../lib/http-url.ts'
 import { memoByString } from '../lib/memo.ts'
-import { AddressBlockedError, type AddressGuard } from './address-guard.ts'
-import { ANSWERS, answerToStatus, canRetryAnswer, type AnswerKind } from './answers.ts'
-import { ProxyError, tunnelConnector } from './proxy-tunnel.ts'
-import { parseRetryAfter } from './retry-policy.ts'
+import type { AddressGuard } from './address-guard.ts'
+import { Attempt, InvalidCallbackUrl } from './attempt.ts'
+import { DestinationAgents } from './destination-agents.ts'
+import { withPolicyHeaders } from './destination-headers.ts'
+import { OAuth2Tokens } from './oauth2-token.ts'
+import { endpointName, type OAuth2Auth, type TokenRequestResult } from './oauth2-token-request.ts'
 import type { AttemptOutcome, Transport } from './transport.ts'
 
 export interface CallbackClientOptions {
@@ -31,6 +31,10 @@ export interface CallbackClientOptions {
   readonly guard: AddressGuard
   /** CALLBACK_PROXY_URL: every connection is a CONNECT tunnel through this proxy. */
   readonly proxy?: ProxySettings | undefined
+  /** CALLBACK_DESTINATIONS_FILE: what each destination needs; without it, NO_DESTINATIONS (the env defaults everywhere). */
+  readonly destinations?: DestinationLookup
+  /** Each OAuth2 token request's result, by destination pattern (notification_oauth2_token_requests_total). */
+  readonly onTokenRequest?: (destination: string, result: TokenRequestResult) => void
 }
 
 /** Where a callback URL is sent: what dispatch() needs. */
@@ -39,16 +43,23 @@ interface Target {
   readonly path: string
 }
 
+/** The request of one attempt, before a destination's headers. */
+interface Request extends Dispatcher.DispatchOptions {
+  readonly headers: Record<string, string>
+}
+
 /** Parsed callback URLs remembered (forgotten all at once when full). */
 const MAX_TARGETS = 1000
 
 /** "scheme://host:port" of a callback URL: the HTTP destination key. Remembered for the last few hundred URLs (parsing costs ~1 µs). */
 export const originOf: (url: string) => string = memoByString((url) => URL.parse(url)?.origin ?? url, 256)
 
-export class CallbackClient implements Transport {
+export class CallbackClient implements Transport, TokenView {
   readonly attemptName = 'POST'
-  readonly #agent: Agent
   readonly #options: CallbackClientOptions
+  readonly #destinations: DestinationLookup
+  readonly #agents: DestinationAgents
+  readonly #tokens: OAuth2Tokens
   /** Parsed callback URLs; many notifications share one. */
   readonly #target: (callbackUrl: string) => Target
   /** KeyObjects made once: createHmac with raw bytes builds one per signature (~1.6 KiB). */
@@ -56,33 +67,51 @@ export class CallbackClient implements Transport {
 
   constructor(options: CallbackClientOptions) {
     this.#options = options
+    this.#destinations = options.destinations ?? NO_DESTINATIONS
     this.#signingKeys = options.secrets.map((secret) => createSecretKey(secret))
     this.#target = memoByString((callbackUrl) => targetOf(callbackUrl, options.guard), MAX_TARGETS)
-    this.#agent = new Agent({
-      connections: options.connectionsPerOrigin,
-      keepAliveTimeout: 30_000,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      connect:
-        options.proxy === undefined
-          ? { timeout: options.timeoutMs, lookup: options.guard.lookup }
-          : tunnelConnector(options.proxy, options.guard, options.timeoutMs),
-    })
+    this.#agents = new DestinationAgents({ timeoutMs: options.timeoutMs, connectionsPerOrigin: options.connectionsPerOrigin, guard: options.guard, proxy: options.proxy }, this.#destinations)
+    this.#tokens = new OAuth2Tokens({ dispatcherFor: (policy) => this.#agents.tokens(policy), ...(options.onTokenRequest === undefined ? {} : { onRequest: options.onTokenRequest }) })
   }
 
   destinationOf(notification: Notification): string {
     return originOf(notification.callbackUrl)
   }
 
+  /** Longest one attempt to this destination (origin) may take now: its policy's timeout_ms, else CALLBACK_TIMEOUT_MS. */
+  timeoutFor(destination: string): number {
+    return this.#destinations.policyFor(destination)?.timeoutMs ?? this.#options.timeoutMs
+  }
+
+  tokenValidUntil(policy: DestinationPolicy): number | undefined {
+    return this.#tokens.tokenValidUntil(policy)
+  }
+
+  /** Agents of destinations open now beyond the shared one (tests: none outlive their policy). */
+  get destinationAgents(): number {
+    return this.#agents.ownAgents
+  }
+
   send(notification: Notification, traceHeaders?: TraceHeaders): Promise<AttemptOutcome> {
-    const attempt = new Attempt(this.#options.timeoutMs, this.#options.maxResponseBytes)
+    let target: Target
     try {
-      const { origin, path } = this.#target(notification.callbackUrl)
+      target = this.#target(notification.callbackUrl)
+    } catch (error) {
+      const attempt = new Attempt(this.#options.timeoutMs, this.#options.maxResponseBytes)
+      attempt.onResponseError(null, error)
+      return attempt.outcome
+    }
+    const policy = this.#destinations.policyFor(target.origin)
+    const attempt = new Attempt(policy?.timeoutMs ?? this.#options.timeoutMs, this.#options.maxResponseBytes)
+    try {
       const headers = notificationHeaders(notification, this.#signingKeys, Date.now())
       // traceparent/tracestate: the client's tracing joins the notification's trace. Not signed
       // (Standard Webhooks signs id, timestamp and body only).
       if (traceHeaders !== undefined) Object.assign(headers, traceHeaders)
-      this.#agent.dispatch({ origin, path, method: 'POST', headers, body: notification.body }, attempt)
+      const request: Request = { origin: target.origin, path: target.path, method: 'POST', headers, body: notification.body }
+      if (policy === undefined) this.#agents.callbacks(undefined).dispatch(request, attempt)
+      else if (policy.auth?.kind === 'oauth2_client_credentials') return this.#sendWithToken(attempt, policy, policy.auth, request)
+      else this.#dispatch(attempt, policy, { ...request, headers: withPolicyHeaders(headers, policy) })
     } catch (error) {
       attempt.onResponseError(null, error)
     }
@@ -90,9 +119,42 @@ export class CallbackClient implements Transport {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close()
+    await this.#agents.close()
   }
 
+  /** Its access token first (within the attempt's deadline); a 401 to it drops that token. */
+  async #sendWithToken(attempt: Attempt, policy: DestinationPolicy, auth: OAuth2Auth, request: Request): Promise<AttemptOutcome> {
+    const pending = this.#tokens.token(policy, auth, attempt.remainingMs)
+    let token: string
+    if (typeof pending === 'string') token = pending
+    else {
+      attempt.awaitToken(endpointName(auth.tokenUrl))
+      try {
+        token = await pending
+      } catch (error) {
+        attempt.tokenFailed(error as Error)
+        return attempt.outcome
+      }
+      // Its deadline passed while the token was fetched: settled already, nothing is sent.
+      if (attempt.settled) return attempt.outcome
+    }
+    attempt.tokenArrived()
+    try {
+      this.#dispatch(attempt, policy, { ...request, headers: withPolicyHeaders(request.headers, policy, token) })
+    } catch (error) {
+      attempt.onResponseError(null, error)
+    }
+    const outcome = await attempt.outcome
+    if (outcome.answer === 'tokenRejected') this.#tokens.drop(policy, token)
+    return outcome
+  }
+
+  #dispatch(attempt: Attempt, policy: DestinationPolicy, request: Request): void {
+    const { timeoutMs } = policy
+    // Its own timeout: also on the shared Agent, whose waits are CALLBACK_TIMEOUT_MS's.
+    const timed = timeoutMs === undefined ? request : { ...request, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }
+    this.#agents.callbacks(policy).dispatch(timed, attempt)
+  }
 }
 
 /**
@@ -106,174 +168,3 @@ function targetOf(callbackUrl: string, guard: AddressGuard): Target {
   return { origin: url.origin, path: url.pathname + url.search }
 }
 
-/** A callback URL that parses but cannot be sent to over HTTP (another scheme, no host). */
-class InvalidCallbackUrl extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'InvalidCallbackUrl'
-  }
-}
-
-/**
- * The handler of one attempt. Settles `outcome` once: with the status when an answer came
- * (whatever then happens to the rest of its body), else with the transport error. The
- * body is read, up to maxResponseBytes, so the connection can be reused; a longer one is
- * cut (which closes the connection).
- */
-class Attempt implements Dispatcher.DispatchHandler {
-  readonly outcome: Promise<AttemptOutcome>
-  readonly #resolve: (outcome: AttemptOutcome) => void
-  readonly #started = performance.now()
-  readonly #timeoutMs: number
-  readonly #maxResponseBytes: number
-  readonly #timer: NodeJS.Timeout
-  #controller: Dispatcher.DispatchController | null = null
-  #settled = false
-  /** 0 until a final (non-1xx) status arrived. */
-  #statusCode = 0
-  #retryAfter: string | string[] | undefined
-  #bytesRead = 0
-
-  constructor(timeoutMs: number, maxResponseBytes: number) {
-    let resolve!: (outcome: AttemptOutcome) => void
-    this.outcome = new Promise((settle) => (resolve = settle))
-    this.#resolve = resolve
-    this.#timeoutMs = timeoutMs
-    this.#maxResponseBytes = maxResponseBytes
-    // Not AbortSignal.timeout(): its timer (and a WeakRef) would outlive every attempt by the
-    // whole timeout, thousands of them at a few hundred attempts per second.
-    this.#timer = setTimeout(onDeadline, timeoutMs, this)
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    // The deadline passed while the request waited for a connection. Throwing here fails
-    // just this request; controller.abort() would also destroy the connection.
-    if (this.#settled) throw new undiciErrors.RequestAbortedError('deadline passed before the request was sent')
-    this.#controller = controller
-  }
-
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    if (statusCode < 200) return
-    this.#statusCode = statusCode
-    if (statusCode >= 300) this.#retryAfter = headers['retry-after']
-    if (Number(headers['content-length']) > this.#maxResponseBytes) this.#answeredTooMuch(controller)
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#bytesRead += chunk.length
-    if (this.#bytesRead > this.#maxResponseBytes) this.#answeredTooMuch(controller)
-  }
-
-  onResponseEnd(): void {
-    this.#settle(this.#answered())
-  }
-
-  /** undici passes a null controller (its types say otherwise) when dispatch() fails at once; send() does too. */
-  onResponseError(_controller: Dispatcher.DispatchController | null, error: unknown): void {
-    if (this.#statusCode !== 0) this.#settle(this.#answered())
-    else {
-      const answer = answerToFailure(error)
-      this.#settle({ ok: false, answer, error: transportError(answer, error, this.#timeoutMs), durationMs: this.#elapsed() })
-    }
-  }
-
-  /** The deadline: settle, then stop the request if it started (undici then reports it to us, ignored). */
-  expire(): void {
-    const controller = this.#controller
-    const reason = new DOMException('The operation was aborted due to timeout', 'TimeoutError')
-    this.onResponseError(controller, reason)
-    controller?.abort(reason)
-  }
-
-  #answeredTooMuch(controller: Dispatcher.DispatchController): void {
-    this.#settle(this.#answered())
-    controller.abort(new undiciErrors.RequestAbortedError('answer larger than maxResponseBytes'))
-  }
-
-  #answered(): AttemptOutcome {
-    const statusCode = this.#statusCode
-    const answer = answerToStatus(statusCode)
-    if (answer === 'success') return { ok: true, answer, statusCode, durationMs: this.#elapsed() }
-    return { ok: false, answer, error: statusError(answer, statusCode, this.#retryAfter), durationMs: this.#elapsed() }
-  }
-
-  #settle(outcome: AttemptOutcome): void {
-    if (this.#settled) return
-    this.#settled = true
-    clearTimeout(this.#timer)
-    this.#controller = null
-    this.#resolve(outcome)
-  }
-
-  #elapsed(): number {
-    return Math.round(performance.now() - this.#started)
-  }
-}
-
-function onDeadline(attempt: Attempt): void {
-  attempt.expire()
-}
-
-/** The error of an answer that is not 2xx: its code and whether a retry can help from the answer table. */
-function statusError(answer: AnswerKind, statusCode: number, retryAfter: string | string[] | undefined): DeliveryError {
-  const { code, retryAfter: use } = ANSWERS[answer]
-  const retryAfterSeconds = use === 'ignored' ? undefined : parseRetryAfter(retryAfter, Date.now())
-  const what = answer === 'gone' ? ' Gone' : answer === 'redirect' ? ' (redirects are not followed)' : ''
-  return new DeliveryError(code ?? ErrorCodes.DELIVERY_HTTP_STATUS, `callback answered ${statusCode}${what}`, canRetryAnswer(answer), {
-    statusCode,
-    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-  })
-}
-
-/** Which row of the answer table a failure without an answer is. */
-function answerToFailure(error: unknown): AnswerKind {
-  if (findInChain(error, (cause) => cause instanceof AddressBlockedError)) return 'blockedAddress'
-  // Our egress proxy failed, not the client's endpoint.
-  if (findInChain(error, (cause) => cause instanceof ProxyError)) return 'proxyUnavailable'
-  if (findInChain(error, isTimeout)) return 'timeout'
-  if (findInChain(error, isInvalidUrl)) return 'invalidUrl'
-  const code = errnoOf(error)
-  if (code === 'ECONNREFUSED') return 'refused'
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') return 'reset'
-  if (code !== undefined && TLS_FAILURE.test(code)) return 'tlsFailure'
-  return 'networkFailure'
-}
-
-function isTimeout(cause: unknown): boolean {
-  return (
-    (cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) ||
-    cause instanceof undiciErrors.HeadersTimeoutError ||
-    cause instanceof undiciErrors.BodyTimeoutError ||
-    cause instanceof undiciErrors.ConnectTimeoutError
-  )
-}
-
-function isInvalidUrl(cause: unknown): boolean {
-  return (cause instanceof TypeError && cause.message.includes('Invalid URL')) || cause instanceof InvalidCallbackUrl
-}
-
-/** Node's and OpenSSL's codes of a failed TLS handshake or certificate check. */
-const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|EPROTO$)/
-
-/** The first string `code` along the cause chain (the socket's errno, undici's or OpenSSL's code). */
-function errnoOf(error: unknown): string | undefined {
-  const withCode = findInChain(error, (cause) => typeof (cause as { code?: unknown } | null)?.code === 'string')
-  return (withCode as { code?: string } | undefined)?.code
-}
-
-function transportError(answer: AnswerKind, error: unknown, timeoutMs: number): DeliveryError {
-  const code = ANSWERS[answer].code ?? ErrorCodes.DELIVERY_NETWORK
-  const retry = canRetryAnswer(answer)
-  switch (answer) {
-    case 'blockedAddress':
-    case 'proxyUnavailable':
-      return new DeliveryError(code, describeError(findInChain(error, (cause) => cause instanceof AddressBlockedError || cause instanceof ProxyError)), retry, { cause: error })
-    case 'timeout':
-      return new DeliveryError(code, `no answer within ${timeoutMs} ms`, retry, { cause: error })
-    case 'invalidUrl':
-      return new DeliveryError(code, describeError(findInChain(error, isInvalidUrl)), retry, { cause: error })
-  }
-  const errno = (error as { code?: unknown } | null)?.code
-  const detail = typeof errno === 'string' ? `${errno}: ${describeError(error)}` : describeError(error)
-  return new DeliveryError(code, `connection failed (${detail})`, retry, { cause: error })
-}

@@ -10,15 +10,15 @@
 //   long (capped). A rate, not a run of failures: a busy endpoint that fails a third of the
 //   time still gets its traffic; one that is down stops getting it.
 // Limit: each origin may have `limit` attempts in flight (admission to the end of the
-//   attempt), adapted to its answers (concurrency-limit.ts: grows while it answers well,
-//   shrinks on the answers whose rule says `lowersLimit`, answers.ts). At its limit, a
+//   attempt; never more than its destination's max_connections, where it has one), adapted
+//   to its answers (concurrency-limit.ts: grows while it answers well, shrinks on the answers whose rule says `lowersLimit`, answers.ts). At its limit, a
 //   notification may wait for a slot when the origin is answering and the wait is likely short (`wait`); it is refused
 //   (`saturated`) when nothing answered for `unansweredAfterMs`, so a hung origin holds
 //   its limit and no more, or when those already waiting would use up `maxWaitMs` (judged
 //   from its smoothed round-trip time; before its first answer, only `unansweredAfterMs`
 //   bounds the wait).
 import type { AnswerRule } from './answers.ts'
-import { ConcurrencyLimit, DEFAULT_CONCURRENCY_LIMIT, type ConcurrencyLimitOptions } from './concurrency-limit.ts'
+import { ConcurrencyLimit, DEFAULT_CONCURRENCY_LIMIT, concurrencyLimitUpTo, type ConcurrencyLimitOptions } from './concurrency-limit.ts'
 
 export interface OriginGateOptions {
   /** Attempts remembered per origin. */
@@ -40,6 +40,11 @@ export interface OriginGateOptions {
   readonly unansweredAfterMs: number
   /** An idle origin's learned limit and failures are forgotten after this long. */
   readonly forgetAfterMs: number
+  /**
+   * An origin's own ceiling for its limit (its destination's max_connections), in place of
+   * `concurrency.max`; undefined = none. Asked at each admission, so a reloaded value applies.
+   */
+  readonly maxConcurrencyOf?: (origin: string) => number | undefined
 }
 
 export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
@@ -80,7 +85,9 @@ export interface Ticket {
 interface OriginEntry {
   /** Ticket id → when it was admitted, oldest first. */
   readonly inFlight: Map<number, number>
-  readonly limit: ConcurrencyLimit
+  limit: ConcurrencyLimit
+  /** The origin's own ceiling the limit was made with (maxConcurrencyOf). */
+  ceiling: number | undefined
   /** Last results, true = failed; a ring of `window` entries. */
   readonly recent: boolean[]
   next: number
@@ -209,10 +216,17 @@ export class OriginGate {
 
   #state(origin: string, now: number): OriginEntry {
     let state = this.#origins.get(origin)
+    const ceiling = this.#options.maxConcurrencyOf?.(origin)
+    if (state !== undefined && state.ceiling !== ceiling) {
+      // Its destination's max_connections changed: the limit starts again under the new ceiling.
+      state.limit = this.#limitUnder(ceiling)
+      state.ceiling = ceiling
+    }
     if (!state) {
       state = {
         inFlight: new Map(),
-        limit: new ConcurrencyLimit(this.#options.concurrency),
+        limit: this.#limitUnder(ceiling),
+        ceiling,
         recent: [],
         next: 0,
         failures: 0,
@@ -227,6 +241,11 @@ export class OriginGate {
       this.#origins.set(origin, state)
     }
     return state
+  }
+
+  #limitUnder(ceiling: number | undefined): ConcurrencyLimit {
+    const { concurrency } = this.#options
+    return new ConcurrencyLimit(ceiling === undefined ? concurrency : concurrencyLimitUpTo(ceiling, concurrency))
   }
 
   #quiet(state: OriginEntry, now: number): boolean {

@@ -4,6 +4,7 @@
 // proxyUnavailable).
 import { request as httpRequest } from 'node:http'
 import type { Socket } from 'node:net'
+import type { ConnectionOptions } from 'node:tls'
 import { buildConnector, errors as undiciErrors } from 'undici'
 import type { ProxySettings } from '../config.ts'
 import { describeError } from '../errors.ts'
@@ -17,6 +18,9 @@ export class ProxyError extends Error {
   }
 }
 
+/** What a destination sets of the TLS run inside the tunnel. */
+export type TunnelTls = Pick<ConnectionOptions, 'ca' | 'cert' | 'key'>
+
 /**
  * The Agent's connector with CALLBACK_PROXY_URL. undici's ProxyAgent would send the
  * callback's host name in its CONNECT and let the proxy resolve it: the guard would never
@@ -25,15 +29,16 @@ export class ProxyError extends Error {
  * connection (a refused address fails here, before the proxy hears of it); (2) the proxy
  * is asked to CONNECT to exactly that address and port; (3) for https, TLS runs inside the
  * tunnel with undici's own connector, its server name (SNI, certificate check) the
- * callback's host. The Host header is the origin's, as without a proxy. Everything from
+ * callback's host, its trust and client certificate the destination's (`tls`: a private CA,
+ * mutual TLS; the proxy sees only the encrypted stream). The Host header is the origin's, as without a proxy. Everything from
  * the lookup to the end of the TLS handshake shares one deadline of timeoutMs (the
  * attempt's own deadline has already settled it by then; this one frees the socket).
  */
-export function tunnelConnector(proxy: ProxySettings, guard: AddressGuard, timeoutMs: number): buildConnector.connector {
+export function tunnelConnector(proxy: ProxySettings, guard: AddressGuard, timeoutMs: number, tls: TunnelTls = {}): buildConnector.connector {
   const proxyName = proxy.host.includes(':') ? `[${proxy.host}]:${proxy.port}` : `${proxy.host}:${proxy.port}`
   const authorization =
     proxy.username === undefined ? undefined : `Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}`
-  const secure = buildConnector({ timeout: timeoutMs })
+  const secure = buildConnector({ ...tls, timeout: timeoutMs })
   return (options, callback) => {
     let done = false
     let socket: Socket | undefined

@@ -109,7 +109,8 @@ export class DestinationRegistry implements DestinationsView {
       this.#logger.error({ trigger }, `${problem} (refused: the destinations in force stay)`)
       return { result: 'refused', problem }
     } finally {
-      if (text !== undefined) this.#lastText = text
+      // The text last read, refused or not (so the same refused text is not logged again); none when unreadable, so the file back is applied.
+      this.#lastText = text
     }
   }
 

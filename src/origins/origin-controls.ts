@@ -5,10 +5,12 @@
 //            retry tier in that order once it is resumed; no attempt is used meanwhile.
 //   held     (it answered with Retry-After where the answer table says the answer holds the
 //            origin, delivery/answers.ts): nobody calls it before then.
-//   limited  (CALLBACK_RATE_LIMITS): each send takes the origin's next slot (GCRA in Redis).
+//   limited  (CALLBACK_RATE_LIMITS, or its destination's rate_limit): each send takes the
+//            origin's next slot (GCRA in Redis).
 // The mirror is refreshed whenever a replica announces a change (pub/sub) and every
 // REFRESH_MS in case an announcement was missed.
 import type { RateLimits } from '../config.ts'
+import type { DestinationLookup } from '../destinations/policy.ts'
 import { describeError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
 import type { Logger } from '../log.ts'
@@ -43,6 +45,8 @@ export interface OriginControlsOptions {
   readonly store: OriginStore
   readonly publisher: Publisher
   readonly rateLimits: RateLimits
+  /** A destination's own rate_limit wins over rateLimits for its origins. */
+  readonly destinations?: DestinationLookup
   /** A circuit open this long pauses its origin; undefined = never. */
   readonly autoPauseAfterMs: number | undefined
   /** Where parked notifications go once their origin is resumed. */
@@ -114,8 +118,9 @@ export class OriginControls {
     return { kind: 'open' }
   }
 
+  /** Its destination's rate_limit (CALLBACK_DESTINATIONS_FILE), else CALLBACK_RATE_LIMITS'. */
   rateLimitFor(origin: string): number | undefined {
-    return rateLimitFor(this.#options.rateLimits, origin)
+    return this.#options.destinations?.policyFor(origin)?.rateLimitPerSecond ?? rateLimitFor(this.#options.rateLimits, origin)
   }
 
   /** Takes the origin's next send slot; when it is (epoch ms). */

@@ -46,12 +46,35 @@ export interface PipelineContext {
   readonly schedule: RetrySchedule
   readonly topics: TopicNames
   readonly notifyOnAccepted: boolean
-  /** How long a claim holds: longer than one attempt can take. */
-  readonly claimMs: number
-  /** Longest one attempt can take (the callback timeout): a claim is sent on only while this much of it is left. */
-  readonly attemptMs: number
+  /** Per destination (its timeout may be its own, CALLBACK_DESTINATIONS_FILE): how long one attempt may take, and a claim holds. */
+  readonly timing: (destination: string) => AttemptTiming
   /** Wait before trying a Redis or Kafka step again. */
   readonly infrastructureRetryMs: number
+}
+
+/** How long one attempt to a destination may take, and how long a claim made for it holds. */
+export interface AttemptTiming {
+  /** Longest one attempt can take (its timeout): a claim is sent on only while this much of it is left. */
+  readonly attemptMs: number
+  /** How long a claim holds: longer than one attempt can take. */
+  readonly claimMs: number
+}
+
+/**
+ * The timing of each destination from its attempt timeout, a claim holding `marginMs` longer.
+ * One object per distinct timeout, made once: asked for several times per notification.
+ */
+export function timingFrom(attemptMsFor: (destination: string) => number, marginMs: number): (destination: string) => AttemptTiming {
+  const byTimeout = new Map<number, AttemptTiming>()
+  return (destination) => {
+    const attemptMs = attemptMsFor(destination)
+    let timing = byTimeout.get(attemptMs)
+    if (timing === undefined) {
+      timing = { attemptMs, claimMs: attemptMs + marginMs }
+      byTimeout.set(attemptMs, timing)
+    }
+    return timing
+  }
 }
 
 /** A notification as intake hands it to deliver(). */
@@ -117,12 +140,16 @@ function reporterFor(ctx: PipelineContext): (error: unknown) => void {
   return report
 }
 
-/** Claimed for its attempt: the gate's ticket, the claim's token, and when it was asked for (performance.now(): monotonic, so a frozen process sees its age). */
+/**
+ * Claimed for its attempt: the gate's ticket, the claim's token, when it was asked for
+ * (performance.now(): monotonic, so a frozen process sees its age) and for how long.
+ */
 export interface Claimed {
   readonly kind: 'claimed'
   readonly ticket: Ticket
   readonly token: string
   readonly at: number
+  readonly claimMs: number
 }
 
 /** Already sent: its outcome was published again. */

@@ -5,7 +5,6 @@
 //                  to the tier that is due then with the slot kept. rateSlot() is the one
 //                  place a slot is taken: here, and again after a slow claim missed it.
 import { inProcessWaitMs } from '../delivery/rate-limits.ts'
-import type { Ticket } from '../delivery/origin-gate.ts'
 import { Interrupted } from '../errors.ts'
 import { step, waitOutside, type Claimed, type Dispatch, type End, type PipelineContext } from './context.ts'
 import { defer, deferToSlot, giveBackAndDefer, park } from './unattempted.ts'
@@ -40,17 +39,17 @@ async function untilSlot(ctx: PipelineContext, dispatch: Dispatch, slot: 'near' 
 }
 
 /** Claimed after a slow claim that missed its slot: the slot is taken again; when far, the claim is given back and it is deferred. */
-export async function retakeMissedSlot(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, token: string, claimedAt: number): Promise<Claimed | End> {
+export async function retakeMissedSlot(ctx: PipelineContext, dispatch: Dispatch, claimed: Claimed): Promise<Claimed | End> {
   const state = await rateSlot(ctx, dispatch)
   if (state === 'far') {
-    ctx.admission.abandon(ticket)
-    return giveBackAndDefer(ctx, dispatch, token)
+    ctx.admission.abandon(claimed.ticket)
+    return giveBackAndDefer(ctx, dispatch, claimed.token)
   }
   if (state === 'near') await waitForSlot(dispatch).catch((error: unknown) => {
-    ctx.admission.abandon(ticket)
+    ctx.admission.abandon(claimed.ticket)
     throw error
   })
-  return { kind: 'claimed', ticket, token, at: claimedAt }
+  return claimed
 }
 
 /** A reserved rate-limit slot more than SLOT_GRACE_MS in the past. */

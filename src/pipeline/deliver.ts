@@ -35,7 +35,7 @@ export async function deliver(ctx: PipelineContext, incoming: Incoming): Promise
   let end: End
   try {
     let claimed = await untilClaimed(ctx, dispatch)
-    while (claimed.kind === 'claimed' && !leaseHolds(ctx, claimed)) claimed = await claimAgain(ctx, dispatch, claimed)
+    while (claimed.kind === 'claimed' && !leaseHolds(ctx, dispatch, claimed)) claimed = await claimAgain(ctx, dispatch, claimed)
     end = claimed.kind === 'claimed' ? await attemptAndConclude(ctx, dispatch, claimed) : claimed
   } catch (error) {
     if (error instanceof Interrupted) dispatch.handling.end('interrupted', history.attempts)
@@ -69,39 +69,42 @@ async function untilClaimed(ctx: PipelineContext, dispatch: Dispatch): Promise<C
 
     const { ticket } = admitted
     const at = performance.now()
-    const claim = await claimOrAbandon(ctx, dispatch, ticket)
+    const { claimMs } = ctx.timing(dispatch.destination)
+    const claim = await claimOrAbandon(ctx, dispatch, ticket, claimMs)
     if (claim.status === 'done') return duplicate(ctx, dispatch)
     if (claim.status === 'busy') {
       if (!(await waitOutside(dispatch.waits, Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), dispatch.signal))) throw new Interrupted()
       continue
     }
     // A slot missed meanwhile (a slow claim under load) is taken again: the send must not bunch with later ones.
-    if (missed(dispatch.slotAt)) return retakeMissedSlot(ctx, dispatch, ticket, claim.token, at)
-    return { kind: 'claimed', ticket, token: claim.token, at }
+    const claimed: Claimed = { kind: 'claimed', ticket, token: claim.token, at, claimMs }
+    if (missed(dispatch.slotAt)) return retakeMissedSlot(ctx, dispatch, claimed)
+    return claimed
   }
 }
 
 /**
  * Whether the claim still holds for a whole attempt, by this process's monotonic clock
  * (a frozen or starved process sees its claim's true age): another replica may take a
- * claim once it has expired, and both would send. Checked with nothing awaited before the send.
+ * claim once it has expired, and both would send. Checked with nothing awaited before the
+ * send, against the destination's timeout now (a reloaded destinations file may have changed it).
  */
-function leaseHolds(ctx: PipelineContext, claimed: Claimed): boolean {
-  return performance.now() - claimed.at + ctx.attemptMs + LEASE_SAFETY_MS <= ctx.claimMs
+function leaseHolds(ctx: PipelineContext, dispatch: Dispatch, claimed: Claimed): boolean {
+  return performance.now() - claimed.at + ctx.timing(dispatch.destination).attemptMs + LEASE_SAFETY_MS <= claimed.claimMs
 }
 
 /** Its claim is too old to send on: the ticket goes back, and the claim stage decides again (done → duplicate, busy → wait, or claimed anew). */
 function claimAgain(ctx: PipelineContext, dispatch: Dispatch, stale: Claimed): Promise<Claimed | End> {
   ctx.admission.abandon(stale.ticket)
   const { kind, processingId } = dispatch.notification
-  ctx.logger.warn({ processingId, kind, claimAgeMs: Math.round(performance.now() - stale.at), claimMs: ctx.claimMs }, 'claim too old to send on (process frozen or starved?): claimed again')
+  ctx.logger.warn({ processingId, kind, claimAgeMs: Math.round(performance.now() - stale.at), claimMs: stale.claimMs }, 'claim too old to send on (process frozen or starved?): claimed again')
   return untilClaimed(ctx, dispatch)
 }
 
 /** The claim; the gate's ticket is given back unless the notification is now ours to send. */
-function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket): Promise<ClaimResult> {
+function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, claimMs: number): Promise<ClaimResult> {
   const { kind, processingId } = dispatch.notification
-  return step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, ctx.claimMs)).then(
+  return step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, claimMs)).then(
     (claim) => {
       if (claim.status !== 'claimed') ctx.admission.abandon(ticket)
       return claim

@@ -56,6 +56,7 @@ describe('createMetrics', () => {
       'kafka_topic_under_replicated',
       'notification_attempt_duration_seconds',
       'notification_attempts_total',
+      'notification_oauth2_token_requests_total',
       'notification_outcomes_published_total',
       'notification_retries_scheduled_total',
       'notification_service_dependency_up',

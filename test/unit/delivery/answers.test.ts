@@ -15,12 +15,14 @@ const EXPECTED: Array<[AnswerKind, AnswerRule['verdict'], boolean, boolean, Answ
   ['unavailable', 'retried', true, true, 'holds-origin', false, STATUS],
   ['serverError', 'retried', true, true, 'delays-retry', false, STATUS],
   ['redirect', 'retried', false, false, 'delays-retry', false, STATUS],
+  ['tokenRejected', 'retried', false, false, 'ignored', false, STATUS],
   ['clientError', 'retried', false, false, 'delays-retry', false, STATUS],
   ['timeout', 'retried', true, true, 'ignored', true, TIMEOUT],
   ['refused', 'retried', true, true, 'ignored', false, NETWORK],
   ['reset', 'retried', true, true, 'ignored', false, NETWORK],
   ['tlsFailure', 'retried', true, true, 'ignored', false, NETWORK],
   ['networkFailure', 'retried', true, true, 'ignored', false, NETWORK],
+  ['authTokenFailure', 'retried', false, false, 'ignored', false, ErrorCodes.DELIVERY_AUTH_TOKEN],
   ['blockedAddress', 'final', false, false, 'ignored', false, ErrorCodes.CALLBACK_ADDRESS_BLOCKED],
   ['proxyUnavailable', 'retried', false, false, 'ignored', false, ErrorCodes.CALLBACK_PROXY_UNAVAILABLE],
   ['invalidUrl', 'final', false, false, 'ignored', false, ErrorCodes.CALLBACK_URL_INVALID],
@@ -52,6 +54,7 @@ describe('answerToStatus', () => {
     [302, 'redirect'],
     [308, 'redirect'],
     [400, 'clientError'],
+    [401, 'clientError'],
     [404, 'clientError'],
     [408, 'requestTimeout'],
     [410, 'gone'],
@@ -65,4 +68,9 @@ describe('answerToStatus', () => {
     [600, 'clientError'],
   ]
   for (const [status, kind] of cases) it(`${status} → ${kind}`, () => assert.equal(answerToStatus(status), kind))
+})
+
+describe('answerToStatus of a request that carried an OAuth2 access token', () => {
+  it('401 → tokenRejected: the token is dropped and the notification retried', () => assert.equal(answerToStatus(401, true), 'tokenRejected'))
+  for (const status of [200, 400, 403, 410, 429, 503]) it(`${status} → as without a token`, () => assert.equal(answerToStatus(status, true), answerToStatus(status)))
 })

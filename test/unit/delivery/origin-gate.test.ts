@@ -190,6 +190,31 @@ describe('OriginGate concurrency limit', () => {
     assert.deepEqual(gate.limits(), [{ origin: A, limit: 8 }])
   })
 
+  it("an origin's own ceiling (its destination's max_connections) caps its limit; others keep the default cap; a changed ceiling applies at the next admission", () => {
+    const B = 'http://b.example:80'
+    const ceilings = new Map([[A, 3]])
+    const gate = new OriginGate({ ...options, maxConcurrencyOf: (origin) => ceilings.get(origin) })
+    const grow = (origin: string) => {
+      let now = 0
+      for (let round = 0; round < 20; round++) {
+        const tickets: Ticket[] = []
+        for (let decision = gate.acquire(origin, now); decision.ok; decision = gate.acquire(origin, now)) tickets.push(decision.ticket)
+        now += 50
+        for (const done of tickets) gate.release(done, OK, now, 50)
+      }
+      const admitted: Ticket[] = []
+      for (let decision = gate.acquire(origin, now); decision.ok; decision = gate.acquire(origin, now)) admitted.push(decision.ticket)
+      for (const done of admitted) gate.abandon(done)
+      return admitted.length
+    }
+    assert.equal(grow(A), 3)
+    assert.equal(grow(B), 8)
+    ceilings.set(A, 1)
+    assert.equal(grow(A), 1, 'lowered by a reload')
+    ceilings.set(A, 16)
+    assert.equal(grow(A), 16, 'raised above the default cap')
+  })
+
   it('shrinks the limit on timeouts, 429 and 5xx, once per round trip', () => {
     const gate = new OriginGate({ ...options, concurrency: { ...concurrency, initial: 8 }, failureThreshold: 100, window: 100 })
     const tickets = Array.from({ length: 8 }, () => ticket(gate.acquire(A, 0)))

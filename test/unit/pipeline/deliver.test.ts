@@ -6,7 +6,7 @@ import { describe, it } from 'node:test'
 import { ANSWERS } from '../../../src/delivery/answers.ts'
 import { ErrorCodes, Interrupted } from '../../../src/errors.ts'
 import { deliver } from '../../../src/pipeline/deliver.ts'
-import { DESTINATION, SCHEDULE_MS, failed, fixture, incoming } from './fakes.ts'
+import { DESTINATION, SCHEDULE_MS, TIMING, failed, fixture, incoming } from './fakes.ts'
 
 describe('deliver: an attempt', () => {
   it('delivered: claim, send, done marker with the attempt, then the outcome; noted for the dashboard', async () => {
@@ -187,7 +187,7 @@ describe('deliver: the claim', () => {
 
   it('a claim older than its lease allows when the attempt would start (slow claim): not sent; claimed again, then sent on the fresh claim', async () => {
     // claimMs 1150, attemptMs 100, safety 1000: a claim may be at most ~50 ms old when sent.
-    const { ctx, log, store, gate } = fixture({ claimMs: 1150, attemptMs: 100 })
+    const { ctx, log, store, gate } = fixture({ timing: () => ({ claimMs: 1150, attemptMs: 100 }) })
     store.claims = [{ result: { status: 'claimed', token: 'stale' }, delayMs: 120 }, { result: { status: 'claimed', token: 'fresh' } }]
     await deliver(ctx, incoming())
     assert.deepEqual(log.kinds(), ['claim', 'claim', 'send', 'settlement', 'outcome'])
@@ -195,8 +195,27 @@ describe('deliver: the claim', () => {
     assert.ok(gate.acquire(DESTINATION, Date.now()).ok, 'the stale claim\'s gate ticket was given back')
   })
 
+  it("a destination's own timeout: its claim holds that long plus the margin, and a claim that outlasts it is sent on", async () => {
+    const timings = new Map([[DESTINATION, { attemptMs: 60_000, claimMs: 75_000 }]])
+    const { ctx, log } = fixture({ timing: (destination) => timings.get(destination) ?? TIMING })
+    await deliver(ctx, incoming())
+    assert.deepEqual(log.kinds(), ['claim', 'send', 'settlement', 'outcome'])
+    assert.equal(log.first('claim').claimMs, 75_000)
+  })
+
+  it("the lease is judged by the destination's timeout at the attempt: a claim made for a short timeout is not sent on once the timeout grew (a reloaded file)", async () => {
+    // Asked first when it is claimed (the short timeout), then by the lease check and ever after (the long one).
+    let asked = 0
+    const { ctx, log, store } = fixture({ timing: () => (asked++ === 0 ? { attemptMs: 100, claimMs: 1150 } : { attemptMs: 5000, claimMs: 20_000 }) })
+    store.claims = [{ result: { status: 'claimed', token: 'short' } }, { result: { status: 'claimed', token: 'long' } }]
+    await deliver(ctx, incoming())
+    assert.deepEqual(log.kinds(), ['claim', 'claim', 'send', 'settlement', 'outcome'])
+    assert.deepEqual(log.steps.flatMap((step) => (step.kind === 'claim' ? [step.claimMs] : [])), [1150, 20_000])
+    assert.equal(log.first('settlement').settlement.token, 'long')
+  })
+
   it('a claim that expired before its attempt, and the notification done meanwhile by another replica: nothing sent, its outcome published again', async () => {
-    const { ctx, log, store } = fixture({ claimMs: 1150, attemptMs: 100 })
+    const { ctx, log, store } = fixture({ timing: () => ({ claimMs: 1150, attemptMs: 100 }) })
     store.claims = [{ result: { status: 'claimed', token: 'stale' }, delayMs: 120 }, { result: { status: 'done' } }]
     store.done = { status: 'delivered', attempts: 1, last_status_code: 200, last_error: null, next_attempt_at: null, updated_at: new Date().toISOString() }
     await deliver(ctx, incoming())

@@ -16,7 +16,7 @@ import { retryTiers } from '../../../src/names.ts'
 import type { Notification } from '../../../src/notifications/payload.ts'
 import type { DeadLetter, Outcome, RetryEnvelope } from '../../../src/notifications/records.ts'
 import type { OriginStanding } from '../../../src/origins/origin-controls.ts'
-import type { Incoming, PipelineContext, RecordWriter, SharedControls } from '../../../src/pipeline/context.ts'
+import type { AttemptTiming, Incoming, PipelineContext, RecordWriter, SharedControls } from '../../../src/pipeline/context.ts'
 import { FIRST_TIME, type History } from '../../../src/pipeline/decide.ts'
 import type { Provenance } from '../../../src/pipeline/provenance.ts'
 import type { ClaimResult, DeliveryStore, NotificationStatus, RecordedRequest, Settlement } from '../../../src/store/notification-store.ts'
@@ -29,7 +29,7 @@ export const SCHEDULE_MS = [1000, 5000]
 
 /** What the fakes were asked, in order: the order of durable steps is part of the contract. */
 export type Step =
-  | { kind: 'claim'; processingId: number }
+  | { kind: 'claim'; processingId: number; claimMs: number }
   | { kind: 'send'; notification: Notification; at: number }
   | { kind: 'settlement'; settlement: Settlement }
   | { kind: 'retry'; topic: string; envelope: RetryEnvelope; trace: TraceHeaders | undefined }
@@ -101,8 +101,8 @@ export class FakeStore implements DeliveryStore {
   constructor(log: Log) {
     this.log = log
   }
-  async claim(_kind: string, processingId: number): Promise<ClaimResult> {
-    this.log.steps.push({ kind: 'claim', processingId })
+  async claim(_kind: string, processingId: number, claimMs: number): Promise<ClaimResult> {
+    this.log.steps.push({ kind: 'claim', processingId, claimMs })
     const next = this.claims.shift() ?? { result: { status: 'claimed', token: 'token-1' } }
     if (next.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, next.delayMs))
     return next.result
@@ -187,6 +187,9 @@ export const GATE: OriginGateOptions = {
   forgetAfterMs: 600_000,
 }
 
+/** The default callback timeout and the claim app.ts derives from it. */
+export const TIMING: AttemptTiming = { attemptMs: 10_000, claimMs: 25_000 }
+
 export interface Fixture {
   readonly ctx: PipelineContext
   readonly log: Log
@@ -215,8 +218,7 @@ export function fixture(overrides: Partial<PipelineContext> = {}): Fixture {
     schedule: { policy: { scheduleMs: SCHEDULE_MS, jitter: 0, slowDownFloorMs: 60_000 }, tiers: retryTiers('unit', SCHEDULE_MS) },
     topics: { input: [{ name: 'sending', key: 'new_sending' }, { name: 'AI_handler', key: 'new_request' }], deadLetter: 'dead-letters', outcomes: 'outcomes' },
     notifyOnAccepted: false,
-    claimMs: 25_000,
-    attemptMs: 10_000,
+    timing: () => TIMING,
     infrastructureRetryMs: 10,
     ...overrides,
   }
