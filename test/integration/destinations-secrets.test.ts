@@ -242,6 +242,7 @@ describe('destination secrets', () => {
       assert.equal(mtlsOk.headers['x-api-key'], SECRETS.header)
       assert.equal(mtlsOk.headers.authorization, `Bearer ${SECRETS.bearer}`)
       assert.ok(mtls.requests.filter((request) => request.path === `/fail/${ids.mtlsFail}`).length >= 2, 'the 500 was retried')
+      if (process.env.DEBUG_SECRETS_TEST) console.log(JSON.stringify({ tokens: tokens.requests, oauth: oauthReceiver.requests.map((r) => [r.path, r.headers.authorization]), basic: basicReceiver.requests.map((r) => r.path), mtls: mtls.requests.map((r) => r.path) }), service.output().slice(-5000))
       assert.equal(tokens.requests[0]?.status, 503, 'the token endpoint failed once')
       assert.ok(tokens.issued.length >= 2, 'a token, then another after the 401')
       assert.ok(tokens.requests.filter((request) => request.status === 200).every((request) => request.secretMatched))
