@@ -112,7 +112,6 @@ export class OAuth2Tokens implements TokenView {
   /** One token request; its result counted. Throws TokenRequestError only. */
   async #request(policy: DestinationPolicy, auth: OAuth2Auth, timeoutMs: number): Promise<AccessToken> {
     const { url, headers, body } = tokenRequest(auth)
-    // AbortSignal.timeout takes whole milliseconds only (what is left of a deadline is a fraction).
     const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))
     try {
       const answer = await request(url, { method: 'POST', headers, body, signal, dispatcher: this.#options.dispatcherFor(policy) })

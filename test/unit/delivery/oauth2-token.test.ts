@@ -60,7 +60,8 @@ function tokens(clock: { now: number } = { now: Date.now() }) {
   return { source, counted, clock }
 }
 
-const far = () => 5000
+/** What is left of an attempt's time: not a whole number of ms, as Attempt.remainingMs gives it. */
+const far = () => 4999.5
 
 describe('OAuth2Tokens', () => {
   it('client_secret_basic and client_secret_post reach the token endpoint as RFC 6749 §2.3.1 says', async () => {
