@@ -5,14 +5,31 @@
 // so a slow answer holds no other), except on the "hanging" origin, which never answers.
 // Per request it records the receive time, processing_id and response.sent_at; it reports
 // counts and latency (receive time − sent_at) to the parent over IPC.
+// --destination (bench/lib/destinations.ts): the origins serve HTTPS (BENCH_TLS_CERT_FILE,
+// BENCH_TLS_KEY_FILE); with BENCH_TLS_CLIENT_CA_FILE they demand a client certificate from that
+// CA, and with BENCH_TOKEN_CLIENT ("id:secret") a bearer token that 127.0.0.1's POST /token
+// issued (OAuth2 client credentials, client_secret_basic): anything else is answered 401.
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { FromReceiver, LatencySummary, ReceiverCounts, ReceiverFinal, ResetCommand, ToReceiver } from './lib/receiver-protocol.ts'
 
 const originCount = Number(process.env.BENCH_ORIGINS ?? '20')
 const latencyMs = Number(process.env.BENCH_RECEIVER_LATENCY_MS ?? '0')
 const KEEP_ALIVE_MS = 30_000
+const tls = process.env.BENCH_TLS_CERT_FILE === undefined ? undefined : {
+  cert: readFileSync(process.env.BENCH_TLS_CERT_FILE),
+  key: readFileSync(process.env.BENCH_TLS_KEY_FILE ?? ''),
+  ...(process.env.BENCH_TLS_CLIENT_CA_FILE === undefined ? {} : { ca: readFileSync(process.env.BENCH_TLS_CLIENT_CA_FILE), requestCert: true, rejectUnauthorized: true }),
+}
+/** "Basic …" the token endpoint expects; undefined: no token needed. */
+const tokenClient = process.env.BENCH_TOKEN_CLIENT === undefined ? undefined : `Basic ${Buffer.from(process.env.BENCH_TOKEN_CLIENT).toString('base64')}`
+const tokenExpiresInS = Number(process.env.BENCH_TOKEN_EXPIRES_IN ?? '300')
+/** "Bearer <token>" → when it expires (ms epoch). */
+const tokens = new Map<string, number>()
 
 const PROCESSING_ID = /"processing_id":(\d+)/
 const SENT_AT = /"sent_at":(\d+)/
@@ -30,7 +47,7 @@ let perOrigin = originStats()
 const hanging = new Set<ServerResponse>()
 
 function emptyCounts(): ReceiverCounts {
-  return { delivered: 0, duplicates: 0, unknown: 0, hung: 0, requests: 0, first: 0, last: 0 }
+  return { delivered: 0, duplicates: 0, unknown: 0, hung: 0, requests: 0, first: 0, last: 0, unauthorized: 0, tokensIssued: 0 }
 }
 
 function originStats() {
@@ -118,6 +135,14 @@ function handler(origin: number) {
       response.end(JSON.stringify(counts))
       return
     }
+    if (request.method === 'POST' && request.url === '/token' && origin < 0) return issueToken(request, response)
+    if (tokenClient !== undefined && origin >= 0 && !tokenValid(request.headers.authorization)) {
+      counts.unauthorized++
+      request.resume()
+      response.writeHead(401, { 'content-type': 'application/json', 'content-length': '2' })
+      response.end('{}')
+      return
+    }
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))
     request.on('end', () => {
@@ -135,6 +160,30 @@ function handler(origin: number) {
   }
 }
 
+function tokenValid(authorization: string | undefined): boolean {
+  const expiresAt = authorization === undefined ? undefined : tokens.get(authorization)
+  return expiresAt !== undefined && expiresAt > Date.now()
+}
+
+/** OAuth2 client credentials (RFC 6749 §4.4) with client_secret_basic: a fresh opaque token per request. */
+function issueToken(request: IncomingMessage, response: ServerResponse): void {
+  const chunks: Buffer[] = []
+  request.on('data', (chunk: Buffer) => chunks.push(chunk))
+  request.on('end', () => {
+    const grant = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('grant_type')
+    if (tokenClient === undefined || request.headers.authorization !== tokenClient || grant !== 'client_credentials') {
+      response.writeHead(401, { 'content-type': 'application/json' })
+      response.end('{"error":"invalid_client"}')
+      return
+    }
+    const token = randomBytes(24).toString('base64url')
+    tokens.set(`Bearer ${token}`, Date.now() + tokenExpiresInS * 1000)
+    counts.tokensIssued++
+    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    response.end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: tokenExpiresInS }))
+  })
+}
+
 function answer(response: ServerResponse): void {
   if (response.destroyed) return
   response.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' })
@@ -142,7 +191,8 @@ function answer(response: ServerResponse): void {
 }
 
 async function listen(origin: number, host: string, port: number): Promise<Server> {
-  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, handler(origin))
+  // The control server (origin -1: /stats, /token) stays plain HTTP.
+  const server = tls !== undefined && origin >= 0 ? createTlsServer({ ...tls, keepAliveTimeout: KEEP_ALIVE_MS }, handler(origin)) : createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, handler(origin))
   server.listen(port, host)
   await once(server, 'listening')
   return server
@@ -195,4 +245,4 @@ process.on('message', (message: ToReceiver) => {
 // The parent going away (even by kill -9) closes the IPC channel: stop with it.
 process.on('disconnect', () => process.exit(0))
 
-send({ type: 'ready', port, origins: Array.from({ length: originCount }, (_, index) => `http://${originAddress(index)}:${port}`) })
+send({ type: 'ready', port, origins: Array.from({ length: originCount }, (_, index) => `${tls === undefined ? 'http' : 'https'}://${originAddress(index)}:${port}`) })

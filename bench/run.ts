@@ -19,6 +19,7 @@ import { join, relative } from 'node:path'
 import { Redis } from 'ioredis'
 import { parseSettings, USAGE, UsageError, type Settings } from './lib/args.ts'
 import { MemoryCgroup, type CgroupReport } from './lib/cgroup.ts'
+import { makeBenchPki, receiverTlsEnv, writeDestinationsFile } from './lib/destinations.ts'
 import { httpCeiling } from './lib/http-ceiling.ts'
 import { brokerAnswers, consumeCeiling, createTopics, freshTopics, produceResults, type BenchTopics, type ConsumeCeiling, type ProduceReport } from './lib/kafka.ts'
 import { countExcluding, processingIdBase, type Layout } from './lib/messages.ts'
@@ -63,8 +64,12 @@ const brokerPid = findBrokerPid()
 const redisPid = findRedisPid(redisTarget().port)
 if (brokerPid) sampler.add('kafka', brokerPid)
 if (redisPid) sampler.add('redis', redisPid)
-const receiver = await ReceiverClient.start(settings.origins, settings.receiverLatencyMs)
+const pki = settings.destination === 'none' ? undefined : makeBenchPki(settings.origins)
+const receiver = await ReceiverClient.start(settings.origins, settings.receiverLatencyMs, receiverTlsEnv(settings.destination, pki, settings.tokenExpiresInS))
 sampler.add('receiver', receiver.pid)
+/** --destination: the service's CALLBACK_DESTINATIONS_FILE for the receiver's origins. */
+const destinationsEnv: Record<string, string> =
+  settings.destination === 'none' || pki === undefined ? {} : { CALLBACK_DESTINATIONS_FILE: writeDestinationsFile(settings.destination, pki, receiver.origins, `http://127.0.0.1:${receiver.port}/token`) }
 let currentService: ServiceProcess | undefined
 let currentCgroup: MemoryCgroup | undefined
 const abortProducing = new AbortController()
@@ -75,6 +80,7 @@ async function cleanup(): Promise<void> {
   if (currentService) await stopService(currentService, 5000).catch(() => undefined)
   currentCgroup?.remove()
   await receiver.close().catch(() => undefined)
+  pki?.remove()
   sampler.stop()
 }
 
@@ -165,6 +171,7 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
     // and runs piling them up in the developer's Redis slow every later run.
     STORAGE_TIME_PROCESSED_MESSAGES: '3600',
     ...(BENCH_REDIS_URL === undefined ? {} : { REDIS_URL: BENCH_REDIS_URL }),
+    ...destinationsEnv,
     ...settings.extraEnv,
   }
   const profileDir = settings.profile ? join(RESULTS_DIR, `profile-${stamp}`) : undefined
@@ -464,6 +471,7 @@ function phaseRows(phase: ServicePhase): Array<[string, string]> {
     ['service spawn → ready / → first delivery', `${sec(s.startupMs)} / ${sec(s.firstDeliveryAfterSpawnMs)}`],
     ['delivered/s (first → last delivery)', `${int(s.deliveredPerSecond)} over ${s.windowSeconds.toFixed(1)} s`],
     ['origins / receiver answers after', `${settings.origins} / ${settings.receiverLatencyMs} ms`],
+    ...destinationRows(r),
     ['attempts / deferred to a retry tier without one', `${int(s.metrics.notification_attempts_total ?? 0)} / ${int(s.metrics.notifications_deferred_total ?? 0)}`],
     [`latency p50 / p99 / max${phase.produce.when === 'before' ? ' (incl. wait in Kafka)' : ''}`, `${int(l.p50)} / ${int(l.p99)} / ${int(l.max)} ms`],
     ['service peak RSS', `${s.peakRssMb.toFixed(0)} MB`],
@@ -477,6 +485,20 @@ function phaseRows(phase: ServicePhase): Array<[string, string]> {
   const logged = Object.entries(s.log.byMessage).sort((a, b) => b[1] - a[1]).slice(0, 3)
   if (s.log.lines > 0) rows.push(['service log lines (warn+)', `${s.log.lines}: ${logged.map(([message, count]) => `${count}× ${message}`).join('; ')}`])
   return rows
+}
+
+function destinationRows(r: ServicePhase['receiver']): Array<[string, string]> {
+  switch (settings.destination) {
+    case 'none':
+      return []
+    case 'plain-tls':
+      return [['destination', 'plain-tls: HTTPS, the CA trusted through CALLBACK_DESTINATIONS_FILE']]
+    case 'oauth2-mtls':
+      return [
+        ['destination', `oauth2-mtls: HTTPS + client certificate + OAuth2 bearer (expires_in ${settings.tokenExpiresInS} s)`],
+        ['tokens issued / requests refused 401', `${r.tokensIssued} / ${r.unauthorized}`],
+      ]
+  }
 }
 
 function cgroupRows(cgroup: CgroupReport | undefined, exit: { code: number | null; signal: string | null; killed: boolean }): Array<[string, string]> {

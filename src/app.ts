@@ -237,13 +237,13 @@ function buildLoops(config: Config, logger: Logger, infra: Infrastructure, pipel
 
 /** Health, readiness, metrics, the admin API and the dashboard. */
 function buildHttp(config: Config, infra: Infrastructure) {
-  const { store, connection, publisher, activity, tiers, origins, gate, metrics, readiness } = infra
+  const { store, connection, publisher, activity, tiers, origins, gate, metrics, readiness, destinations, client } = infra
   const deadLetters = new DeadLetterReader({ connection, topic: config.kafka.topics.deadLetter, clientId: `${config.kafka.clientId}-admin` })
   const server = new OpsServer({
     readiness,
     registry: metrics.registry,
     adminToken: config.adminToken,
-    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier: tiers[0], origins, gate }),
+    admin: new Admin({ store, publisher, reader: deadLetters, activity, firstTier: tiers[0], origins, gate, destinations, tokens: client }),
     notificationStatus: new NotificationStatus(store),
     dashboard: loadDashboardAssets(),
   })

@@ -2,6 +2,7 @@
 // written, as is, into the result JSON.
 import { parseArgs } from 'node:util'
 import { DEFAULT_MAX_CONNECTIONS_PER_ORIGIN, DEFAULT_TUNING } from '../../src/config.ts'
+import { DESTINATION_MODES, type DestinationMode } from './destinations.ts'
 
 export const MODES = ['throughput', 'steady', 'backlog', 'slow'] as const
 export type Mode = (typeof MODES)[number]
@@ -55,6 +56,10 @@ export interface Settings {
   memoryLimitMb: number | undefined
   /** Preload bench/lib/memory-probe.ts in the service: heap spaces and smaps_rollup every 500 ms. */
   memoryProbe: boolean
+  /** The origins over HTTPS, reached through CALLBACK_DESTINATIONS_FILE (bench/lib/destinations.ts); none: plain HTTP. */
+  destination: DestinationMode
+  /** oauth2-mtls: expires_in of the tokens the receiver issues, s. */
+  tokenExpiresInS: number
 }
 
 export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|slow] [options]
@@ -93,6 +98,12 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
                         OOM kills (needs root and cgroup v1 or v2)
   --memory-probe        preload bench/lib/memory-probe.ts in the service: where its memory is
                         (heap spaces, external, smaps_rollup) at its peak RSS
+  --destination none|plain-tls|oauth2-mtls
+                        the origins serve HTTPS with a CA made by openssl, named in a
+                        CALLBACK_DESTINATIONS_FILE (one destination per origin): plain-tls only
+                        trusts the CA; oauth2-mtls also presents a client certificate and a bearer
+                        token from the receiver's token endpoint (no ceilings in these modes)
+  --token-expires-in S  oauth2-mtls: expires_in of the issued tokens (300)
 `
 
 export function parseSettings(argv: string[]): Settings {
@@ -126,6 +137,8 @@ export function parseSettings(argv: string[]): Settings {
       'node-arg': { type: 'string', multiple: true, default: [] },
       'memory-limit': { type: 'string' },
       'memory-probe': { type: 'boolean', default: false },
+      destination: { type: 'string', default: 'none' },
+      'token-expires-in': { type: 'string', default: '300' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -143,6 +156,8 @@ export function parseSettings(argv: string[]): Settings {
   const defaultN = mode === 'backlog' ? 1_000_000 : mode === 'steady' ? Math.round(rate * durationS) : 200_000
   const hangOrigin = values['hang-origin'] === undefined ? origins - 1 : integer('hang-origin', values['hang-origin'], 0)
   if (hangOrigin >= origins) throw new UsageError(`--hang-origin must be below --origins (${origins})`)
+  const destination = values.destination as DestinationMode
+  if (!DESTINATION_MODES.includes(destination)) throw new UsageError(`--destination must be one of ${DESTINATION_MODES.join(', ')}, got "${values.destination}"`)
   const extraEnv: Record<string, string> = {}
   for (const pair of values.env) {
     const at = pair.indexOf('=')
@@ -163,7 +178,8 @@ export function parseSettings(argv: string[]): Settings {
     callbackTimeoutMs: positive('timeout-ms', values['timeout-ms']),
     hangOrigin,
     baselineRate: values.baseline === undefined ? undefined : positive('baseline', values.baseline),
-    ceilings: !values['no-ceilings'],
+    // The ceilings speak plain HTTP without credentials: not comparable with a destination mode.
+    ceilings: !values['no-ceilings'] && destination === 'none',
     ceilingConcurrency: integer('ceiling-concurrency', values['ceiling-concurrency'], 1),
     ceilingConnections: integer('ceiling-connections', values['ceiling-connections'], 1),
     stallS: positive('stall', values.stall),
@@ -176,6 +192,8 @@ export function parseSettings(argv: string[]): Settings {
     v8Defaults: values['v8-defaults'],
     memoryLimitMb: values['memory-limit'] === undefined ? undefined : integer('memory-limit', values['memory-limit'], 16),
     memoryProbe: values['memory-probe'],
+    destination,
+    tokenExpiresInS: positive('token-expires-in', values['token-expires-in']),
   }
 }
 

@@ -26,11 +26,12 @@ export class ReceiverClient {
   }
 
   /** @param latencyMs how long each origin takes to answer (0: at once) */
-  static async start(origins: number, latencyMs = 0): Promise<ReceiverClient> {
+  /** @param extraEnv e.g. the TLS and token settings of --destination (bench/lib/destinations.ts) */
+  static async start(origins: number, latencyMs = 0, extraEnv: Record<string, string> = {}): Promise<ReceiverClient> {
     const child = fork(join(BENCH_DIR, 'receiver.ts'), [], {
       execPath: NODE,
       execArgv: [],
-      env: { PATH: process.env.PATH ?? '', BENCH_ORIGINS: String(origins), BENCH_RECEIVER_LATENCY_MS: String(latencyMs) },
+      env: { PATH: process.env.PATH ?? '', BENCH_ORIGINS: String(origins), BENCH_RECEIVER_LATENCY_MS: String(latencyMs), ...extraEnv },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     const ready = await new Promise<Extract<FromReceiver, { type: 'ready' }>>((resolve, reject) => {

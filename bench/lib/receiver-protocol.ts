@@ -19,6 +19,9 @@ export interface ReceiverCounts {
   hung: number
   /** All requests. */
   requests: number
+  /** --destination oauth2-mtls: requests refused (401) for want of a valid token, and tokens issued by POST /token. */
+  unauthorized: number
+  tokensIssued: number
   /** Receive time (ms epoch) of the first and last delivery; 0 when none. */
   first: number
   last: number

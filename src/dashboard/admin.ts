@@ -1,10 +1,13 @@
 // What the admin endpoints behind the dashboard answer: this replica's recent activity, the
 // dead-letter topic and its replays (one letter, or many by filter: counted first), callback
-// origins and their pauses. (A notification's status is http/notification-status.ts.)
+// origins and their pauses, the destinations file (secrets redacted). (A notification's
+// status is http/notification-status.ts.)
 // The HTTP side (routes, token) is in http/server.ts.
 import { hostname } from 'node:os'
 import { originOfSetting } from '../config.ts'
 import type { OriginGate } from '../delivery/origin-gate.ts'
+import type { DestinationsView, TokenView } from '../destinations/policy.ts'
+import { destinationsAnswer, type DestinationsAdminAnswer } from '../destinations/redact.ts'
 import { AdminRequestError } from '../errors.ts'
 import type { Publisher } from '../kafka/publisher.ts'
 import { replayedKey, type RetryTier } from '../names.ts'
@@ -51,6 +54,9 @@ export interface AdminDeps {
   firstTier: RetryTier
   origins: OriginControls
   gate: OriginGate
+  /** CALLBACK_DESTINATIONS_FILE as in force, and the OAuth2 tokens cached for it. */
+  destinations: DestinationsView
+  tokens: TokenView
 }
 
 export class Admin {
@@ -127,6 +133,11 @@ export class Admin {
   async origins(now = Date.now()): Promise<{ replica: string; origins: OriginView[] }> {
     const { origins, gate } = this.#deps
     return { replica: hostname(), origins: await origins.list(gate.unhealthy(now), now) }
+  }
+
+  /** The destinations in force, every secret redacted (destinations/redact.ts). */
+  destinations(): DestinationsAdminAnswer {
+    return destinationsAnswer(this.#deps.destinations, this.#deps.tokens)
   }
 
   /** Pauses an origin for the whole group: its notifications wait, parked, until it is resumed. */

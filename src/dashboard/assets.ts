@@ -18,6 +18,7 @@ export function loadDashboardAssets(): { page: Asset; files: ReadonlyMap<string,
     page: { contentType: 'text/html; charset=utf-8', body: readFileSync(own('dashboard.html')) },
     files: new Map([
       ['dashboard.js', { contentType: js, body: readFileSync(own('dashboard.js')) }],
+      ['destinations.js', { contentType: js, body: readFileSync(own('destinations.js')) }],
       ['dashboard.css', { contentType: css, body: readFileSync(own('dashboard.css')) }],
       ['uPlot.iife.min.js', { contentType: js, body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js')) }],
       ['uPlot.min.css', { contentType: css, body: readFileSync(require.resolve('uplot/dist/uPlot.min.css')) }],

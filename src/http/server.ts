@@ -2,7 +2,7 @@
 // Admin, only when ADMIN_TOKEN is set (404 otherwise, not open): the dashboard's static page
 // (it holds no data) and everything with data or effects, which needs the bearer token:
 // a notification's status, recent activity, dead letters and their replay, callback origins
-// (list, pause, resume).
+// (list, pause, resume), the destinations file (secrets redacted).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -122,6 +122,7 @@ export class OpsServer {
       if (notification) return () => notificationStatus.of(Number(notification[1]))
       if (path === '/admin/activity') return () => Promise.resolve(admin.activity())
       if (path === '/admin/origins') return () => admin.origins()
+      if (path === '/admin/destinations') return () => Promise.resolve(admin.destinations())
       if (path === '/admin/dead-letters') {
         const limit = Math.min(Math.max(Number(query.get('limit') ?? DEFAULT_DEAD_LETTER_LIMIT) || DEFAULT_DEAD_LETTER_LIMIT, 1), MAX_DEAD_LETTER_LIMIT)
         return () => admin.deadLetters(limit)

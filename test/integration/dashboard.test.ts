@@ -3,8 +3,12 @@
 // its chart and recent attempts follow notifications as they flow, its replay button
 // sends a dead-lettered notification again, and its filter form counts the matching dead
 // letters and, confirmed, replays exactly those. Replay of all is checked through the same API.
+// Its Destinations section lists CALLBACK_DESTINATIONS_FILE without a secret, the origins each
+// destination matched, and a refused reload.
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { firstTierRecords, produceFilterFixture } from '../helpers/dead-letters.ts'
@@ -50,7 +54,7 @@ describe('dashboard', () => {
   test('without ADMIN_TOKEN the dashboard and the admin API are off (404), not open', async () => {
     const service = await startService(testEnv(uniqueTopics('noadmin')))
     try {
-      for (const path of ['/dashboard', '/dashboard/assets/dashboard.js', '/admin/activity', '/admin/dead-letters']) {
+      for (const path of ['/dashboard', '/dashboard/assets/dashboard.js', '/admin/activity', '/admin/dead-letters', '/admin/destinations']) {
         assert.equal((await fetch(`${base(service)}${path}`)).status, 404, path)
       }
       assert.equal((await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST' })).status, 404)
@@ -68,6 +72,9 @@ describe('dashboard', () => {
     try {
       // Data and actions need the token; the page itself holds none.
       assert.equal((await fetch(`${base(service)}/admin/activity`)).status, 401)
+      assert.equal((await fetch(`${base(service)}/admin/destinations`)).status, 401)
+      const destinations = await fetch(`${base(service)}/admin/destinations`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      assert.deepEqual(await destinations.json(), { file: null, loaded_at: null, last_reload: null, destinations: [] })
       assert.equal((await fetch(`${base(service)}/admin/dead-letters/replay`, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401)
       const shell = await fetch(`${base(service)}/dashboard`)
       assert.equal(shell.status, 200)
@@ -78,6 +85,8 @@ describe('dashboard', () => {
       await signIn(page, service, TOKEN)
       await page.waitForSelector('#connection.live')
       assert.equal(await page.getAttribute('#chart', 'data-delivered'), '0')
+      await page.waitForSelector('#destinations-file:has-text("no CALLBACK_DESTINATIONS_FILE")')
+      assert.equal(await page.locator('#destinations tbody tr').count(), 0)
 
       // Notifications flow: the chart's data and the recent attempts follow.
       const ids = Array.from({ length: 30 }, () => newProcessingId())
@@ -202,6 +211,68 @@ describe('dashboard', () => {
     } finally {
       await page.close()
       await service.close()
+    }
+  })
+
+  test('in Chromium: the Destinations section shows each destination without its secrets, the origins it matched, and a refused reload', async () => {
+    const topics = uniqueTopics('dashdest')
+    const dir = mkdtempSync(join(tmpdir(), 'dashboard-destinations-'))
+    const file = join(dir, 'destinations.yaml')
+    const secrets = { header: 'dash-header-value-7c1e9a', password: 'dash-password-4b8d2f', clientSecret: 'dash-client-secret-9e3a6c' }
+    const write = (text: string) => {
+      writeFileSync(`${file}.tmp`, text)
+      renameSync(`${file}.tmp`, file)
+    }
+    write(`destinations:
+  - origin: ${receiver.url}
+    headers:
+      X-Api-Key: ${secrets.header}
+    auth:
+      basic:
+        username: notify
+        password: ${secrets.password}
+    timeout_ms: 3000
+  - origin: https://*.hooks.example
+    auth:
+      oauth2_client_credentials:
+        token_url: https://idp.example/oauth2/token
+        client_id: dashboard-test
+        client_secret: ${secrets.clientSecret}
+        scope: webhooks:write
+`)
+    const service = await startService(testEnv(topics, { ADMIN_TOKEN: TOKEN, CALLBACK_DESTINATIONS_FILE: file }))
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } })
+    const pageErrors: string[] = []
+    page.on('pageerror', (error) => pageErrors.push(error.message))
+    const row = page.locator(`#destinations tbody tr[data-pattern="${receiver.url}"]`)
+    try {
+      await signIn(page, service, TOKEN)
+      await page.waitForSelector('#connection.live')
+      await page.waitForSelector(`#destinations-file:has-text("${file}")`)
+      assert.equal(await page.locator('#destinations tbody tr').count(), 2)
+      assert.equal(await row.getAttribute('data-auth'), 'basic')
+      assert.match((await row.textContent()) ?? '', /basic \(notify\).*X-Api-Key.*timeout 3000 ms/)
+      const oauth2 = page.locator('#destinations tbody tr[data-pattern="https://*.hooks.example"]')
+      assert.match((await oauth2.textContent()) ?? '', /OAuth2 client dashboard-test at https:\/\/idp\.example\/oauth2\/token/)
+
+      // A notification to the receiver goes out with the destination's credentials; the origin shows as matched.
+      const id = newProcessingId()
+      await produce(results([id], () => `/dest/${id}`).map((record) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, ...record })))
+      const [sent] = await receiver.waitFor(1, 20_000, (request) => request.path === `/dest/${id}`)
+      assert.equal(sent?.headers['x-api-key'], secrets.header)
+      await row.locator(`td.reason:has-text("${receiver.url} (")`).waitFor({ timeout: 15_000 })
+
+      // An invalid file is refused: the section says so, the destinations in force stay listed.
+      write('destinations:\n  - origin: not an origin\n')
+      await page.waitForSelector('#destinations-reload.refused:has-text("refused")', { timeout: 15_000 })
+      assert.equal(await page.locator('#destinations tbody tr').count(), 2)
+      const text = await page.innerText('body')
+      for (const value of Object.values(secrets)) assert.ok(!text.includes(value) && !(await page.content()).includes(value), `${value} shown`)
+      assert.deepEqual(pageErrors, [])
+    } finally {
+      await page.close()
+      await service.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 

@@ -1,11 +1,13 @@
 // The dashboard page: asks for the admin token once (kept in this tab's sessionStorage),
 // then polls the admin API with it. Everything shown comes from /admin/* with
 // `Authorization: Bearer <token>`; the page itself holds no data.
+/* global refreshDestinations */
 'use strict'
 
 const ACTIVITY_EVERY_MS = 2000
 const DEAD_LETTERS_EVERY_MS = 10000
 const ORIGINS_EVERY_MS = 3000
+const DESTINATIONS_EVERY_MS = 5000
 const TOKEN_KEY = 'notification-service-admin-token'
 
 const $ = (selector) => document.querySelector(selector)
@@ -258,8 +260,13 @@ async function start() {
   $('#login').hidden = true
   $('#dashboard').hidden = false
   $('#sign-out').hidden = false
-  await Promise.all([refreshActivity(), refreshDeadLetters(), refreshOrigins()])
-  timers = [setInterval(refreshActivity, ACTIVITY_EVERY_MS), setInterval(refreshDeadLetters, DEAD_LETTERS_EVERY_MS), setInterval(refreshOrigins, ORIGINS_EVERY_MS)]
+  await Promise.all([refreshActivity(), refreshDeadLetters(), refreshOrigins(), refreshDestinations()])
+  timers = [
+    setInterval(refreshActivity, ACTIVITY_EVERY_MS),
+    setInterval(refreshDeadLetters, DEAD_LETTERS_EVERY_MS),
+    setInterval(refreshOrigins, ORIGINS_EVERY_MS),
+    setInterval(refreshDestinations, DESTINATIONS_EVERY_MS),
+  ]
 }
 
 function signOut(message) {
