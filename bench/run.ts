@@ -21,6 +21,7 @@ import { parseSettings, USAGE, UsageError, type Settings } from './lib/args.ts'
 import { MemoryCgroup, type CgroupReport } from './lib/cgroup.ts'
 import { makeBenchPki, receiverTlsEnv, writeDestinationsFile } from './lib/destinations.ts'
 import { httpCeiling } from './lib/http-ceiling.ts'
+import { findBrokerPid } from './lib/broker-pid.ts'
 import { brokerAnswers, consumeCeiling, createTopics, freshTopics, produceResults, type BenchTopics, type ConsumeCeiling, type ProduceReport } from './lib/kafka.ts'
 import { countExcluding, processingIdBase, type Layout } from './lib/messages.ts'
 import { ROOT, RESULTS_DIR } from './lib/paths.ts'
@@ -62,7 +63,7 @@ await ensureInfrastructure()
 const sampler = new ProcSampler(settings.sampleMs)
 const progress = new Progress()
 sampler.add('bench', process.pid)
-const brokerPid = findBrokerPid()
+const brokerPid = findBrokerPid(ROOT, Number(settings.brokers[0]?.split(':').at(-1) ?? 9092))
 const redisPid = findRedisPid(redisTarget().port)
 if (brokerPid) sampler.add('kafka', brokerPid)
 if (redisPid) sampler.add('redis', redisPid)
@@ -700,25 +701,6 @@ function redisAnswers(host: string, port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'))
     socket.once('data', (data: Buffer) => done(data.toString().startsWith('+PONG')))
   })
-}
-
-/** The broker started by scripts/kafka.sh: from this checkout's pid file, else any local kafka.Kafka (e.g. another worktree's). */
-function findBrokerPid(): number | undefined {
-  try {
-    const pid = Number(readFileSync(join(ROOT, '.kafka/kafka.pid'), 'utf8').trim())
-    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka')) return pid
-  } catch {
-    // no pid file here
-  }
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes('kafka.Kafka')) return Number(entry)
-    } catch {
-      // gone
-    }
-  }
-  return undefined
 }
 
 /** The redis-server serving `port` (others may run on this machine, e.g. for fault tests). */
