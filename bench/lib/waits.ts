@@ -97,7 +97,7 @@ export function waitRows(summary: WaitSummary): Array<[string, string]> {
   const accounted = ['admit.wait', 'http', ...batchers.flatMap((name) => [`${name}.linger`, `${name}.trip`])].reduce((sum, name) => sum + (state(name)?.mean ?? 0), 0)
   const rows: Array<[string, string | undefined] | undefined> = [
     ['event loop busy (100 ms samples): mean / p10 / min', `${fmt(elu.mean * 100)} % / ${fmt(elu.p10 * 100)} % / ${fmt(elu.min * 100)} %`],
-    ['process CPU ÷ wall time, same samples', `${fmt(summary.cpu * 100)} % (busy loop not on a CPU: waiting for a core)`],
+    ['process CPU (all threads) ÷ wall time, same samples', `${fmt(summary.cpu * 100)} %`],
     ['input loop: records in flight / its limit (mean)', `${fmt(input.meanInFlight)} / ${fmt(input.meanLimit)}; at the limit ${fmt(input.atLimitPct, 0)} % of samples, below half of it ${fmt(input.belowHalfPct, 0)} %`],
     ['origin: slots held / concurrency limit (mean)', `${fmt(state('origin.tickets')?.mean ?? 0)} / ${fmt(summary.meanOriginLimit)}`],
     describe('admit.wait', 'records waiting for an origin slot'),
