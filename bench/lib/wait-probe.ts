@@ -119,6 +119,8 @@ function hookBatchers(): void {
 
 const loops = new Set<ConsumerLoop>()
 const gates = new Set<OriginGate>()
+/** Origins asked for a slot since the last sample. */
+const originsSeen = new Set<string>()
 
 function hookLoopsAndOrigins(): void {
   const loopProto = ConsumerLoop.prototype as unknown as { start: (this: ConsumerLoop) => Promise<void> }
@@ -132,6 +134,7 @@ function hookLoopsAndOrigins(): void {
   const acquire = gateProto.acquire
   gateProto.acquire = function (this: OriginGate, ...args: unknown[]) {
     gates.add(this)
+    originsSeen.add(String(args[0]))
     const decision = acquire.apply(this, args) as Ticketish
     if (decision.ok) level('origin.tickets').change(1)
     return decision
@@ -197,12 +200,13 @@ function hookChannels(): void {
   channel('undici:request:error').subscribe(done)
 }
 
+/** The concurrency limits of the origins asked for a slot since the last sample, summed (one that never moved is at its initial limit). */
 function originLimit(): number {
+  const moved = new Map<string, number>()
+  for (const gate of gates) for (const { origin, limit } of gate.limits()) moved.set(origin, limit)
   let limit = 0
-  for (const gate of gates) {
-    const moved = gate.limits()
-    limit += moved.length > 0 ? Math.max(...moved.map((entry) => entry.limit)) : DEFAULT_CONCURRENCY_LIMIT.initial
-  }
+  for (const origin of originsSeen) limit += moved.get(origin) ?? DEFAULT_CONCURRENCY_LIMIT.initial
+  originsSeen.clear()
   return limit
 }
 

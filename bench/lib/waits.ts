@@ -99,7 +99,7 @@ export function waitRows(summary: WaitSummary): Array<[string, string]> {
     ['event loop busy (100 ms samples): mean / p10 / min', `${fmt(elu.mean * 100)} % / ${fmt(elu.p10 * 100)} % / ${fmt(elu.min * 100)} %`],
     ['process CPU (all threads) ÷ wall time, same samples', `${fmt(summary.cpu * 100)} %`],
     ['input loop: records in flight / its limit (mean)', `${fmt(input.meanInFlight)} / ${fmt(input.meanLimit)}; at the limit ${fmt(input.atLimitPct, 0)} % of samples, below half of it ${fmt(input.belowHalfPct, 0)} %`],
-    ['origin: slots held / concurrency limit (mean)', `${fmt(state('origin.tickets')?.mean ?? 0)} / ${fmt(summary.meanOriginLimit)}`],
+    ['origins: slots held / their concurrency limits, summed (mean)', `${fmt(state('origin.tickets')?.mean ?? 0)} / ${fmt(summary.meanOriginLimit)}`],
     describe('admit.wait', 'records waiting for an origin slot'),
     describe('http', 'records in an HTTP request'),
     ...batchers.flatMap((name) => [describe(`${name}.linger`, `${name}: lingering in the batcher`), describe(`${name}.trip`, `${name}: batch under way`), state(`${name}.batches`) ? [`${name}: batches/s, mean batch`, `${Math.round(state(`${name}.batches`)!.perSecond)}/s, ${fmt((state(`${name}.trip`)?.perSecond ?? 0) / Math.max(1e-9, state(`${name}.batches`)!.perSecond))} items`] as [string, string] : undefined]),
