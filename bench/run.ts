@@ -21,6 +21,7 @@ import { parseSettings, USAGE, UsageError, type Settings } from './lib/args.ts'
 import { MemoryCgroup, type CgroupReport } from './lib/cgroup.ts'
 import { makeBenchPki, receiverTlsEnv, writeDestinationsFile } from './lib/destinations.ts'
 import { httpCeiling } from './lib/http-ceiling.ts'
+import { findBrokerPid } from './lib/broker-pid.ts'
 import { brokerAnswers, consumeCeiling, createTopics, freshTopics, produceResults, type BenchTopics, type ConsumeCeiling, type ProduceReport } from './lib/kafka.ts'
 import { countExcluding, processingIdBase, type Layout } from './lib/messages.ts'
 import { ROOT, RESULTS_DIR } from './lib/paths.ts'
@@ -28,6 +29,8 @@ import { ProcSampler, type ProcessUsage } from './lib/procstat.ts'
 import { summariseAllocations, type AllocationSummary } from './lib/alloc-profile.ts'
 import { newestProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts'
 import { Progress } from './lib/progress.ts'
+import { RedisCpuSampler } from './lib/redis-cpu.ts'
+import { summariseWaits, waitRows, type WaitSummary } from './lib/waits.ts'
 import { ReceiverClient } from './lib/receiver-client.ts'
 import type { LatencySummary, ReceiverFinal } from './lib/receiver-protocol.ts'
 import { logSummary, outputTail, scrapeMetrics, spawnService, stopService, waitReady, type ServiceProcess } from './lib/service.ts'
@@ -60,7 +63,7 @@ await ensureInfrastructure()
 const sampler = new ProcSampler(settings.sampleMs)
 const progress = new Progress()
 sampler.add('bench', process.pid)
-const brokerPid = findBrokerPid()
+const brokerPid = findBrokerPid(ROOT, Number(settings.brokers[0]?.split(':').at(-1) ?? 9092))
 const redisPid = findRedisPid(redisTarget().port)
 if (brokerPid) sampler.add('kafka', brokerPid)
 if (redisPid) sampler.add('redis', redisPid)
@@ -115,6 +118,12 @@ interface ServicePhase {
     lifetimeMeanCpuPct: number
     /** CPU time (all threads) per delivered notification over the delivery window, ms. */
     cpuMsPerNotification: number | null
+    /** Redis's CPU time (`INFO cpu`) per delivered notification over the delivery window, ms. */
+    redisCpuMsPerNotification: number | null
+    /** The broker's CPU time (/proc) per delivered notification over the delivery window, ms. */
+    brokerCpuMsPerNotification: number | null
+    /** The service's event-loop utilisation over the delivery window, from its notification_event_loop_utilization gauge scraped every second. */
+    eventLoopUtilization: number | null
     /** Bytes the service's JavaScript allocated (garbage included) per delivered notification over the delivery window, KiB (bench/lib/alloc-probe.ts). */
     allocatedKibPerNotification: number | null
     metrics: Record<string, number>
@@ -131,6 +140,8 @@ interface ServicePhase {
   timeline: Array<{ s: number; delivered: number; rssMb: number; cpuPct: number; cgroupMb?: number }>
   profile?: ProfileSummary
   allocations?: AllocationSummary
+  /** --waits: what records in flight waited on (bench/lib/wait-probe.ts). */
+  waits?: WaitSummary
 }
 
 type ProduceWhen = 'before' | 'during' | 'fixed rate'
@@ -179,15 +190,20 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   if (probeFile !== undefined) env.MEMORY_PROBE_FILE = probeFile
   const allocFile = join(RESULTS_DIR, `alloc-probe-${label}-${stamp}.jsonl`)
   env.ALLOC_PROBE_FILE = allocFile
+  const waitsFile = settings.waits ? join(RESULTS_DIR, `wait-probe-${label}-${stamp}.jsonl`) : undefined
+  if (waitsFile !== undefined) env.WAIT_PROBE_FILE = waitsFile
   const allocProfileFile = settings.allocProfile ? join(RESULTS_DIR, `alloc-profile-${label}-${stamp}.heapprofile`) : undefined
   if (allocProfileFile !== undefined) env.ALLOC_PROFILE_FILE = allocProfileFile
   const nodeArgs = [
     `--import=${join(ROOT, 'bench/lib/alloc-probe.ts')}`,
     ...(probeFile === undefined ? [] : [`--import=${join(ROOT, 'bench/lib/memory-probe.ts')}`]),
+    ...(waitsFile === undefined ? [] : [`--import=${join(ROOT, 'bench/lib/wait-probe.ts')}`]),
     ...settings.nodeArgs,
   ]
   const cgroup = settings.memoryLimitMb === undefined ? undefined : MemoryCgroup.create(`ns-bench-${process.pid}-${label}`, settings.memoryLimitMb)
   currentCgroup = cgroup
+  const redisCpu = new RedisCpuSampler(env.REDIS_URL ?? `redis://${redisTarget().host}:${redisTarget().port}`)
+  await redisCpu.start(settings.sampleMs)
   const service = await spawnService(env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`, nodeArgs, !settings.v8Defaults, cgroup?.procsFile)
   currentService = service
   sampler.add('service', service.pid)
@@ -215,8 +231,18 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   let outcome: ServicePhase['outcome'] = 'complete'
   let lastCount = -1
   let lastChange = Date.now()
+  /** The service's notification_event_loop_utilization, scraped every second: each value covers the second before its t. */
+  const eluScrapes: Array<{ t: number; elu: number }> = []
+  let nextEluScrape = Date.now() + 1000
   for (;;) {
     await sleep(settings.sampleMs)
+    if (Date.now() >= nextEluScrape) {
+      nextEluScrape += 1000
+      void scrapeMetrics(service).then((scraped) => {
+        const elu = scraped.notification_event_loop_utilization
+        if (elu !== undefined) eluScrapes.push({ t: Date.now(), elu })
+      })
+    }
     const counts = await receiver.counts()
     const rssMb = (sampler.latest('service')?.rssKb ?? 0) / 1024
     const cpuPct = sampler.recentCpuPct('service')
@@ -244,6 +270,7 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   const metrics = await scrapeMetrics(service)
   const final = await receiver.final()
   sampler.finish('service')
+  await redisCpu.stop()
   const exit = await stopService(service)
   const exitedAt = Date.now()
   currentService = undefined
@@ -266,6 +293,10 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   }
   const allocations = allocProfileFile !== undefined && existsSync(allocProfileFile) ? summariseAllocations(allocProfileFile) : undefined
   const allocated = allocatedBetween(allocFile, final.first, final.last)
+  const redisCpuSeconds = redisCpu.usedBetween(final.first, final.last)
+  const brokerCpuSeconds = others.kafka === undefined ? undefined : (others.kafka.meanCpuPct / 100) * windowSeconds
+  const perNotificationMs = (seconds: number | undefined) => (seconds === undefined || final.delivered === 0 ? null : (seconds * 1000) / final.delivered)
+  const waits = waitsFile === undefined ? undefined : summariseWaits(waitsFile, final.first, final.last)
   return {
     label,
     topics,
@@ -288,6 +319,9 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
       peakCpuPct: usage?.peakCpuPct ?? 0,
       lifetimeMeanCpuPct: lifetime?.meanCpuPct ?? 0,
       cpuMsPerNotification: usage && final.delivered > 0 ? ((usage.meanCpuPct / 100) * windowSeconds * 1000) / final.delivered : null,
+      redisCpuMsPerNotification: perNotificationMs(redisCpuSeconds),
+      brokerCpuMsPerNotification: perNotificationMs(brokerCpuSeconds),
+      eventLoopUtilization: windowMean(eluScrapes, final.first, final.last),
       allocatedKibPerNotification: allocated === undefined || final.delivered === 0 ? null : allocated / 1024 / final.delivered,
       metrics,
       log: logSummary(service),
@@ -300,7 +334,14 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
     timeline,
     ...(profile ? { profile } : {}),
     ...(allocations ? { allocations } : {}),
+    ...(waits ? { waits } : {}),
   }
+}
+
+/** Mean of values each covering the second before its t, over those seconds wholly inside [from, to]. */
+function windowMean(scrapes: ReadonlyArray<{ t: number; elu: number }>, from: number, to: number): number | null {
+  const inside = scrapes.filter((scrape, index) => index > 0 && scrapes[index - 1]!.t >= from && scrape.t <= to)
+  return inside.length === 0 ? null : inside.reduce((sum, scrape) => sum + scrape.elu, 0) / inside.length
 }
 
 interface HttpCeilingResult {
@@ -480,8 +521,12 @@ function phaseRows(phase: ServicePhase): Array<[string, string]> {
     ['service CPU, mean / peak (of one core)', `${s.meanCpuPct.toFixed(0)} % / ${s.peakCpuPct.toFixed(0)} %`],
     ['service CPU per notification', s.cpuMsPerNotification === null ? 'n/a' : `${s.cpuMsPerNotification.toFixed(3)} ms`],
     ['allocated per notification (JS heap, garbage included)', s.allocatedKibPerNotification === null ? 'n/a' : `${s.allocatedKibPerNotification.toFixed(1)} KiB`],
+    ['CPU per notification: service / Redis (INFO cpu) / broker', [s.cpuMsPerNotification, s.redisCpuMsPerNotification, s.brokerCpuMsPerNotification].map(ms).join(' / ')],
+    ['CPU per notification: service + Redis / + broker (total)', `${ms(sum(s.cpuMsPerNotification, s.redisCpuMsPerNotification))} / ${ms(sum(s.cpuMsPerNotification, s.redisCpuMsPerNotification, s.brokerCpuMsPerNotification))}`],
+    ['service event loop busy (notification_event_loop_utilization, window)', s.eventLoopUtilization === null ? 'n/a' : `${(s.eventLoopUtilization * 100).toFixed(1)} %`],
     ['same window: receiver / kafka / redis / bench CPU', [o.receiver, o.kafka, o.redis, o.bench].map((usage) => pct(usage?.meanCpuPct)).join(' / ')],
   ]
+  if (phase.waits) rows.push(['waiting on (--waits, bench/lib/wait-probe.ts)', `${phase.waits.samples} samples of 100 ms`], ...waitRows(phase.waits))
   const logged = Object.entries(s.log.byMessage).sort((a, b) => b[1] - a[1]).slice(0, 3)
   if (s.log.lines > 0) rows.push(['service log lines (warn+)', `${s.log.lines}: ${logged.map(([message, count]) => `${count}× ${message}`).join('; ')}`])
   return rows
@@ -586,6 +631,14 @@ function allocatedBetween(file: string, from: number, to: number): number | unde
   return start === undefined || end === undefined || to <= from ? undefined : end - start
 }
 
+function ms(value: number | null): string {
+  return value === null ? 'n/a' : `${value.toFixed(3)} ms`
+}
+
+function sum(...values: Array<number | null>): number | null {
+  return values.some((value) => value === null) ? null : values.reduce<number>((total, value) => total + value!, 0)
+}
+
 function int(value: number): string {
   return Math.round(value).toLocaleString('en-US')
 }
@@ -648,25 +701,6 @@ function redisAnswers(host: string, port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'))
     socket.once('data', (data: Buffer) => done(data.toString().startsWith('+PONG')))
   })
-}
-
-/** The broker started by scripts/kafka.sh: from this checkout's pid file, else any local kafka.Kafka (e.g. another worktree's). */
-function findBrokerPid(): number | undefined {
-  try {
-    const pid = Number(readFileSync(join(ROOT, '.kafka/kafka.pid'), 'utf8').trim())
-    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka')) return pid
-  } catch {
-    // no pid file here
-  }
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes('kafka.Kafka')) return Number(entry)
-    } catch {
-      // gone
-    }
-  }
-  return undefined
 }
 
 /** The redis-server serving `port` (others may run on this machine, e.g. for fault tests). */

@@ -3,6 +3,7 @@
 // /readyz, made when /metrics is scraped), the origins paused and by whom, records that
 // reached the outcomes topic, and the memory limit this replica sized itself to.
 // One self-contained block: createMetrics() spreads it into the service's metrics.
+import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import { Counter, Gauge, type Registry } from 'prom-client'
 
 /** Values read when /metrics is scraped (absent ones: those metrics stay empty, as in the bench). */
@@ -54,5 +55,26 @@ export function createOperationsMetrics(registers: Registry[], sources: Operatio
       help: 'The memory this replica sized itself to (MEMORY_LIMIT_MB or the container limit); 0 without one',
       registers,
     }),
+    eventLoopUtilization: eventLoopUtilizationGauge(registers),
   }
+}
+
+/**
+ * The share of the time since the previous scrape (since start, at the first) that the event
+ * loop was running code rather than waiting for I/O or timers (`performance.eventLoopUtilization()`):
+ * with work waiting (a backlog) and it well below 1, records wait on something other than this
+ * process's CPU. prom-client's default metrics have the loop's lag, not this.
+ */
+function eventLoopUtilizationGauge(registers: Registry[]) {
+  let previous: EventLoopUtilization | undefined
+  return new Gauge({
+    name: 'notification_event_loop_utilization',
+    help: 'Share (0–1) of the time since the previous scrape that the event loop was busy running code, not waiting for I/O or timers',
+    registers,
+    collect() {
+      const now = performance.eventLoopUtilization()
+      this.set(previous === undefined ? now.utilization : performance.eventLoopUtilization(now, previous).utilization)
+      previous = now
+    },
+  })
 }

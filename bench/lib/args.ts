@@ -43,6 +43,8 @@ export interface Settings {
   sampleMs: number
   /** Pass --cpu-prof to the service child and summarise its profile. */
   profile: boolean
+  /** Preload bench/lib/wait-probe.ts in the service: what records in flight wait on, every 100 ms. */
+  waits: boolean
   /** Run V8's sampling heap profiler in the service (collected objects included) and summarise who allocated. */
   allocProfile: boolean
   brokers: string[]
@@ -86,6 +88,9 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --stall S             give up after S seconds without a delivery (60)
   --sample-ms MS        RSS/CPU sampling interval (200)
   --profile             run the service with --cpu-prof and print its top self-time functions
+  --waits               preload bench/lib/wait-probe.ts in the service and print what records
+                        in flight were waiting on (in-flight vs limits, HTTP, Redis, Kafka
+                        fetches, the micro-batchers); its hooks cost CPU: compare without
   --alloc-profile       run V8's sampling heap profiler in the service (garbage included) and
                         print the functions that allocated most
   --brokers LIST        Kafka bootstrap servers (KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)
@@ -131,6 +136,7 @@ export function parseSettings(argv: string[]): Settings {
       'sample-ms': { type: 'string', default: '200' },
       profile: { type: 'boolean', default: false },
       'alloc-profile': { type: 'boolean', default: false },
+      waits: { type: 'boolean', default: false },
       'v8-defaults': { type: 'boolean', default: false },
       brokers: { type: 'string', default: process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092' },
       env: { type: 'string', multiple: true, default: [] },
@@ -186,6 +192,7 @@ export function parseSettings(argv: string[]): Settings {
     sampleMs: positive('sample-ms', values['sample-ms']),
     profile: values.profile,
     allocProfile: values['alloc-profile'],
+    waits: values.waits,
     brokers: values.brokers.split(',').map((broker) => broker.trim()).filter(Boolean),
     extraEnv,
     nodeArgs: values['node-arg'],

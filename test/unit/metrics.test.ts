@@ -59,6 +59,7 @@ describe('createMetrics', () => {
       'notification_destinations',
       'notification_destinations_loaded_timestamp_seconds',
       'notification_destinations_reloads_total',
+      'notification_event_loop_utilization',
       'notification_oauth2_token_requests_total',
       'notification_outcomes_published_total',
       'notification_retries_scheduled_total',

@@ -49,4 +49,24 @@ describe('operations metrics', () => {
     })
     assert.match(await metrics.registry.metrics(), /kafka_consumer_lag\{group="notification_service.retry.5s",topic="notification_service.retry.5s",partition="2"\} 7/)
   })
+
+  it("gives the event loop's busy share since the previous scrape", async () => {
+    const registry = new Registry()
+    createOperationsMetrics([registry], {})
+    const utilization = async () => Number(/^notification_event_loop_utilization (\S+)$/m.exec(await registry.metrics())?.[1])
+    // The loop's timing starts with its first turn: before it, every reading is 0.
+    await new Promise((resolve) => setImmediate(resolve))
+    await utilization()
+    // Busy: the loop runs code for 50 ms without yielding.
+    const until = performance.now() + 50
+    while (performance.now() < until) {
+      // spin
+    }
+    const busy = await utilization()
+    assert.ok(busy > 0.8, `busy share ${busy}`)
+    // Idle: the loop waits 50 ms for a timer.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const idle = await utilization()
+    assert.ok(idle < 0.5, `idle share ${idle}`)
+  })
 })
