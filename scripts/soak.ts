@@ -5,7 +5,8 @@
 //
 //   npm run soak -- --minutes N [--seed S] [--redis cluster|sentinel] [--json out.json] [--md out.md]
 //   other options: --rate R (300/s), --origins N (200), --replicas N (3), --settle S (240 s
-//   to wait for the last ids after the load stops), --keep-running (leave Kafka and Redis up)
+//   to wait for the last ids after the load stops), --keep-running (leave Kafka and Redis up),
+//   --cleanup (only stop what a soak left running: for CI's exit trap)
 //
 // Everything is started from the project's scripts (kafka-cluster.sh in .soak/kafka-cluster,
 // redis-cluster.sh / redis-sentinel.sh) on ports of its own, and stopped at the end.
@@ -170,6 +171,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     abort.abort()
     void cleanup().finally(() => process.exit(130))
   })
+}
+
+if (options.cleanup) {
+  const stopped = await Promise.allSettled([new Topology('cluster').stop(), new Topology('sentinel').stop()])
+  for (const result of stopped) if (result.status === 'rejected') console.error(`soak --cleanup: ${shortError(result.reason)}`)
+  process.exit(stopped.every((r) => r.status === 'fulfilled') ? 0 : 1)
 }
 
 soak().then(

@@ -14,7 +14,7 @@ export function anomalies(e: Evidence, startedAt: number): Array<Record<string, 
       oks === 0 && letters.length === 0 && sent.acked ? 'lost' : '',
       oks > 0 && letters.length > 0 ? 'both' : '',
       oks > 1 ? 'repeated' : '',
-      outcomes.length !== 1 ? 'outcomes' : '',
+      (oks > 0 || letters.length > 0) && outcomes.length !== 1 ? 'outcomes' : '',
     ].filter(Boolean)
     if (why.length === 0) continue
     out.push({

@@ -14,6 +14,8 @@ export interface SoakOptions {
   json: string | undefined
   md: string | undefined
   keepRunning: boolean
+  /** Only stop what a soak may have left running (its Kafka cluster, both Redis topologies). */
+  cleanup: boolean
 }
 
 function positive(name: string, text: string | undefined): number {
@@ -39,6 +41,7 @@ export function soakOptions(argv: string[], usageFile: URL): SoakOptions {
       json: { type: 'string' },
       md: { type: 'string' },
       'keep-running': { type: 'boolean', default: false },
+      cleanup: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -62,5 +65,6 @@ export function soakOptions(argv: string[], usageFile: URL): SoakOptions {
     json: values.json,
     md: values.md,
     keepRunning: values['keep-running'],
+    cleanup: values.cleanup,
   }
 }
