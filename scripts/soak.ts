@@ -133,7 +133,7 @@ async function soak(): Promise<number> {
       redis,
       faults: nemesis.faults,
       lives: fleet.lives,
-      logProblems: [...logProblems(workDir), ...stopProblems],
+      logProblems: [...logProblems(fleet.lives.filter((l) => l.readyAt !== undefined).map((l) => l.logFile)), ...stopProblems],
       crashes: fleet.crashes,
       claimMs: CLAIM_MS,
       lagLimit: LAG_LIMIT,

@@ -116,7 +116,9 @@ export class Fleet {
     const life = this.#byReplica.get(replica)
     if (life) life.endedAt = Date.now()
     if (replica.expectedExit || this.#closing) return
+    // one that never got ready (a port taken meanwhile, say) is tried again by start(), which fails the run after three
+    if (!replica.wasReady) return
     this.crashes.push(`${replica.name} exited by itself (${how}): ${replica.firstError()} (log: ${replica.logFile})`)
-    if (replica.wasReady && this.slots[slot] === replica) this.start(slot).catch((error: unknown) => this.crashes.push(`replacement failed: ${String(error)}`))
+    if (this.slots[slot] === replica) this.start(slot).catch((error: unknown) => this.crashes.push(`replacement failed: ${String(error)}`))
   }
 }

@@ -40,6 +40,8 @@ export interface Attribution {
 }
 
 const isOk = (r: Request) => r.status >= 200 && r.status < 300
+/** Origins that answer 2xx at once or soon: an id of theirs still retrying at the end is as good as lost. */
+const ALWAYS_DELIVERS: ReadonlySet<Behaviour> = new Set(['fast', 'slow'])
 
 export function checkAll(e: Evidence): { checks: Check[]; attribution: Attribution } {
   const attribution: Attribution = { duplicates: new Map(), lost: new Map() }
@@ -64,6 +66,7 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
   let delivered = 0
   let lettered = 0
   let unacked = 0
+  let pending = 0
   const both: number[] = []
   const lost: number[] = []
   const lostBy = new Map<string, number>()
@@ -77,6 +80,7 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
     if (oks > 0 && letters.length > 0) both.push(id)
     if (oks === 0 && letters.length === 0) {
       if (!sent.acked) unacked++
+      else if (e.redis.get(id)?.status === 'retrying' && !ALWAYS_DELIVERS.has(behaviour)) pending++
       else {
         lost.push(id)
         lostBy.set(behaviour, (lostBy.get(behaviour) ?? 0) + 1)
@@ -90,7 +94,7 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
     if (oks > 0 && NEVER_DELIVERS.has(behaviour)) wrongReason.push(`${id} (${behaviour}) delivered`)
   }
   const ok = both.length === 0 && lost.length === 0 && wrongReason.length === 0
-  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
+  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${pending ? `; ${pending} still in their retry schedule at the end (origins that fail, time out or refuse; not counted as lost)` : ''}${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
   return { name: 'every id delivered or dead-lettered with the reason its origin implies, never both', ok, detail }
 }
 

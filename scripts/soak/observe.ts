@@ -1,8 +1,7 @@
 // The soak's instruments: the group's lag (sampled every 2 s, and how long after a fault it
 // takes to fall back under the limit), the replicas' RSS, and their logs read for fatal
 // lines and unhandled errors.
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { groupLag } from '../faults/kafka.ts'
 import type { Fleet } from './fleet.ts'
 import type { Fault } from './nemesis.ts'
@@ -58,12 +57,11 @@ export class Observer {
   }
 }
 
-/** Fatal lines (pino level 60) and unhandled errors in the replicas' output and log files. */
-export function logProblems(logDir: string): string[] {
+/** Fatal lines (pino level 60) and unhandled errors in the output (stdout: every log line, and stderr) of these replicas. */
+export function logProblems(logFiles: string[]): string[] {
   const problems: string[] = []
-  for (const name of readdirSync(logDir, { recursive: true, encoding: 'utf8' })) {
-    if (!/\.(out|log)$/.test(name)) continue
-    const text = readFileSync(join(logDir, name), 'utf8')
+  for (const name of logFiles) {
+    const text = readFileSync(name, 'utf8')
     for (const line of text.split('\n')) {
       if (/"level":60/.test(line) || /Unhandled|uncaughtException|unhandledRejection|FATAL ERROR|heap out of memory/i.test(line)) {
         problems.push(`${name}: ${line.slice(0, 200)}`)
