@@ -238,21 +238,7 @@ do_kill_master_of() {
 # Stop one replica (the first found), then start it again and wait until the cluster is
 # healthy: it rejoins from its nodes.conf and resyncs from its master.
 do_restart_replica() {
-  local p port=""
-  for p in "${PORTS[@]}"; do
-    pid_of "$p" >/dev/null || continue
-    if [[ "$(info_field "$p" replication role)" == slave ]]; then
-      port=$p
-      break
-    fi
-  done
-  [[ -n "$port" ]] || die "no replica of ours is running"
-  (
-    lock
-    stop_ours "$(node_dir "$port")" "$(node_dir "$port")/redis.pid" "$port"
-  )
-  echo "$port"
-  log "stopped replica $port; starting it again"
+  stop_first_replica node_dir pid_of "${PORTS[@]}"
   do_start
 }
 

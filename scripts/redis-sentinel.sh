@@ -297,21 +297,7 @@ do_kill_master() {
 # Stop one replica (the first found), then start it again (as a replica of the current
 # master) and wait until healthy.
 do_restart_replica() {
-  local p port=""
-  for p in "${DATA_PORTS[@]}"; do
-    data_pid "$p" >/dev/null || continue
-    if [[ "$(info_field "$p" replication role)" == slave ]]; then
-      port=$p
-      break
-    fi
-  done
-  [[ -n "$port" ]] || die "no replica of ours is running"
-  (
-    lock
-    stop_ours "$(data_dir "$port")" "$(data_dir "$port")/redis.pid" "$port"
-  )
-  echo "$port"
-  log "stopped replica $port; starting it again"
+  stop_first_replica data_dir data_pid "${DATA_PORTS[@]}"
   do_start
 }
 

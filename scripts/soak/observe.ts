@@ -2,7 +2,7 @@
 // takes to fall back under the limit), the replicas' RSS, and their logs read for fatal
 // lines and unhandled errors.
 import { readFileSync } from 'node:fs'
-import { groupLag } from '../faults/kafka.ts'
+import { groupLag, withTimeout } from '../faults/kafka.ts'
 import type { Fleet } from './fleet.ts'
 import type { Fault } from './nemesis.ts'
 
@@ -48,7 +48,8 @@ export class Observer {
     this.#sampling = true
     try {
       this.#fleet.sampleRss()
-      this.lag.push([Date.now(), await groupLag(this.#group)])
+      // bounded: an admin request to a broker killed meanwhile may never answer
+      this.lag.push([Date.now(), await withTimeout(groupLag(this.#group), 10_000)])
     } catch {
       // a broker down: no sample this time
     } finally {
