@@ -165,6 +165,17 @@ async function cleanup(): Promise<void> {
 }
 
 process.on('exit', killAllChildrenNow)
+// @platformatic/kafka 2.12 can emit 'error' on a connection nobody listens to any more (a broker
+// killed during SASL re-authentication): the soak's own clients must not die of it; anything
+// else still ends the run (its replicas, Kafka and Redis stopped by the handlers below).
+process.on('uncaughtException', (error: Error & { code?: string }) => {
+  if (typeof error.code === 'string' && error.code.startsWith('PLT_KFK_')) {
+    log(`Kafka client error outside any request (ignored): ${shortError(error)}`)
+    return
+  }
+  console.error(`soak: ${error.stack ?? String(error)}`)
+  void cleanup().finally(() => process.exit(1))
+})
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.error(`soak: ${signal}: stopping replicas, Kafka and Redis`)
