@@ -30,7 +30,7 @@ import { json, markdown, type Summary } from './soak/report.ts'
 import { Topology } from './soak/topology.ts'
 
 const options = soakOptions(process.argv.slice(2), new URL(import.meta.url))
-const CALLBACK_TIMEOUT_MS = 2000
+const CALLBACK_TIMEOUT_MS = 5000
 const CLAIM_MS = CALLBACK_TIMEOUT_MS + 15_000 // as src/app.ts derives it
 const LAG_LIMIT = 1000
 const RECOVERY_LIMIT_MS = 60_000
@@ -136,9 +136,10 @@ async function soak(): Promise<number> {
       logProblems: [...logProblems(fleet.lives.filter((l) => l.readyAt !== undefined).map((l) => l.logFile)), ...stopProblems],
       crashes: fleet.crashes,
       claimMs: CLAIM_MS,
+      attemptMs: CALLBACK_TIMEOUT_MS,
       lagLimit: LAG_LIMIT,
       recoveryLimitMs: RECOVERY_LIMIT_MS,
-      rssWarmupMs: 60_000,
+      rssWarmupMs: 120_000,
     }
     const { checks, attribution } = checkAll(evidence)
     const odd = anomalies(evidence, loadStart)

@@ -22,6 +22,7 @@ function evidence(parts: Partial<Evidence>): Evidence {
     logProblems: [],
     crashes: [],
     claimMs: CLAIM_MS,
+    attemptMs: 2000,
     lagLimit: 1000,
     recoveryLimitMs: 60_000,
     rssWarmupMs: 60_000,
