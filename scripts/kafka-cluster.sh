@@ -63,6 +63,8 @@
 #     --command-config .kafka-cluster/client.properties --list
 #
 # Environment:
+#   KAFKA_CLUSTER_DIR (<repo>/.kafka-cluster): the state directory, for a second
+#   cluster beside the tests' one (the soak: .soak/kafka-cluster, other ports).
 #   KAFKA_CLUSTER_PORT (19092), KAFKA_CLUSTER_CONTROLLER_PORT (19192),
 #   KAFKA_CLUSTER_INTERNAL_PORT (19292), KAFKA_CLUSTER_SSL_PORT (19392): base
 #   ports, broker N uses base + N - 1; 9092/9093 (scripts/kafka.sh) are refused.
@@ -78,7 +80,7 @@ ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 # shellcheck source=scripts/kafka-common.sh
 source "$SCRIPT_DIR/kafka-common.sh"
 
-CDIR="$ROOT/.kafka-cluster"
+CDIR="${KAFKA_CLUSTER_DIR:-$ROOT/.kafka-cluster}"
 TLS="$CDIR/tls"
 CDS_DIR="$CDIR/cds"
 CLIENT_PROPS="$CDIR/client.properties"

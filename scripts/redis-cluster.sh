@@ -5,7 +5,7 @@
 #   .redis-cluster/<port>/redis.log    node log
 #   .redis-cluster/<port>/redis.pid
 #
-# Usage: scripts/redis-cluster.sh start|stop|status|kill-master-of KEY|env
+# Usage: scripts/redis-cluster.sh start|stop|status|kill-master-of KEY|restart-replica|env
 #   start:          start whatever node of ours is not running (a fresh cluster is
 #                   created with redis-cli --cluster create), then wait until every
 #                   node reports cluster_state:ok and every master has an online
@@ -17,6 +17,8 @@
 #   kill-master-of: kill -9 the master that owns KEY's slot, print its port on
 #                   stdout, then wait until a replica has taken the slot over
 #                   (--no-wait: return at once).
+#   restart-replica: stop one replica (SHUTDOWN), print its port, start it again and
+#                   wait until the cluster is healthy (the soak's nemesis).
 #   env:            REDIS_CLUSTER_NODES=127.0.0.1:7001,...
 #
 # Environment: REDIS_CLUSTER_BASE_PORT (7001; nodes use BASE..BASE+5 and the
@@ -233,6 +235,13 @@ do_kill_master_of() {
   die "no replica took slot $slot over within ${FAILOVER_TIMEOUT}s"
 }
 
+# Stop one replica (the first found), then start it again and wait until the cluster is
+# healthy: it rejoins from its nodes.conf and resyncs from its master.
+do_restart_replica() {
+  stop_first_replica node_dir pid_of "${PORTS[@]}"
+  do_start
+}
+
 do_env() {
   local list=() p
   for p in "${PORTS[@]}"; do list+=("$HOST:$p"); done
@@ -247,9 +256,10 @@ case "${1:-}" in
   stop) do_stop ;;
   status) do_status ;;
   kill-master-of) do_kill_master_of "${2:-}" "${3:-}" ;;
+  restart-replica) do_restart_replica ;;
   env) do_env ;;
   *)
-    echo "usage: $0 start|stop|status|kill-master-of KEY [--no-wait]|env" >&2
+    echo "usage: $0 start|stop|status|kill-master-of KEY [--no-wait]|restart-replica|env" >&2
     exit 2
     ;;
 esac

@@ -114,3 +114,24 @@ stop_ours() {
 
 # Seconds since the epoch with milliseconds (for failover timings).
 now_ms() { date +%s%3N; }
+
+# stop_first_replica DIR_FN PID_FN PORT...: SHUTDOWN the first of PORTs that runs as a replica
+# of ours (DIR_FN PORT: its dir, PID_FN PORT: its pid) and print its port; the caller starts
+# it again (the soak's nemesis: restart-replica).
+stop_first_replica() {
+  local dir_fn=$1 pid_fn=$2 p dir
+  shift 2
+  for p in "$@"; do
+    "$pid_fn" "$p" >/dev/null || continue
+    [[ "$(info_field "$p" replication role)" == slave ]] || continue
+    dir="$("$dir_fn" "$p")"
+    (
+      lock
+      stop_ours "$dir" "$dir/redis.pid" "$p"
+    )
+    echo "$p"
+    log "stopped replica $p; starting it again"
+    return 0
+  done
+  die "no replica of ours is running"
+}

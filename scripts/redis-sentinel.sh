@@ -9,7 +9,7 @@
 # redis-sentinel package links to; that package is not needed and would start a
 # system sentinel on 26379).
 #
-# Usage: scripts/redis-sentinel.sh start|stop|status|kill-master|env
+# Usage: scripts/redis-sentinel.sh start|stop|status|kill-master|restart-replica|env
 #   start:       start whatever process of ours is not running and wait until all
 #                sentinels agree on the master and see two healthy replicas and the
 #                two other sentinels. Idempotent; after kill-master it restarts the
@@ -19,6 +19,8 @@
 #   status:      one line per process; exit 0 only if healthy.
 #   kill-master: ask a sentinel for the master, kill -9 it, wait until a sentinel
 #                names a new one; prints "old=PORT new=PORT failover_ms=N".
+#   restart-replica: stop one replica, print its port, start it again as a replica of
+#                the current master and wait until healthy (the soak's nemesis).
 #   env:         REDIS_SENTINELS=... and REDIS_SENTINEL_MASTER=notifications
 #
 # Environment: REDIS_SENTINEL_DATA_BASE_PORT (7101; data nodes BASE..BASE+2),
@@ -292,6 +294,13 @@ do_kill_master() {
   die "no sentinel named a new master within the timeout"
 }
 
+# Stop one replica (the first found), then start it again (as a replica of the current
+# master) and wait until healthy.
+do_restart_replica() {
+  stop_first_replica data_dir data_pid "${DATA_PORTS[@]}"
+  do_start
+}
+
 do_env() {
   local list=() s
   for s in "${SENT_PORTS[@]}"; do list+=("$HOST:$s"); done
@@ -307,9 +316,10 @@ case "${1:-}" in
   stop) do_stop ;;
   status) do_status ;;
   kill-master) do_kill_master ;;
+  restart-replica) do_restart_replica ;;
   env) do_env ;;
   *)
-    echo "usage: $0 start|stop|status|kill-master|env" >&2
+    echo "usage: $0 start|stop|status|kill-master|restart-replica|env" >&2
     exit 2
     ;;
 esac

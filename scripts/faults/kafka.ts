@@ -13,12 +13,20 @@ import {
   type MessagesStream,
   type Partitioner,
 } from '@platformatic/kafka'
+import type { KafkaConnection } from '../../src/kafka/connection.ts'
 import { sleep } from './procs.ts'
 
 export const BROKERS = (process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',')
 
+/** How every client here connects: the plaintext local broker unless useKafkaConnection says otherwise (the soak's SASL_SSL cluster). */
+let connection: KafkaConnection = { bootstrapBrokers: BROKERS }
+
+export function useKafkaConnection(next: KafkaConnection): void {
+  connection = next
+}
+
 function admin(): Admin {
-  return new Admin({ clientId: 'faults-admin', bootstrapBrokers: BROKERS, retries: 3, retryDelay: 500, timeout: 10_000 })
+  return new Admin({ clientId: 'faults-admin', ...connection, retries: 3, retryDelay: 500, timeout: 10_000 })
 }
 
 async function withAdmin<T>(work: (client: Admin) => Promise<T>): Promise<T> {
@@ -72,6 +80,25 @@ export async function endOffsets(topic: string): Promise<Map<number, bigint>> {
   })
 }
 
+/** Records of the group not yet committed, summed over every topic it has committed offsets on. */
+export async function groupLag(groupId: string): Promise<number> {
+  return withAdmin(async (client) => {
+    const [group] = await client.listConsumerGroupOffsets({ groups: [groupId] })
+    const topics = (group?.topics ?? []).filter((t) => t.partitions.length > 0)
+    if (topics.length === 0) return 0
+    const listed = await client.listOffsets({ topics: topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, timestamp: -1n })) })) })
+    const ends = new Map(listed.flatMap((t) => t.partitions.map((p) => [`${t.name}/${p.partitionIndex}`, p.offset] as const)))
+    let lag = 0n
+    for (const topic of topics) {
+      for (const p of topic.partitions) {
+        const end = ends.get(`${topic.name}/${p.partitionIndex}`) ?? 0n
+        if (p.committedOffset >= 0n && end > p.committedOffset) lag += end - p.committedOffset
+      }
+    }
+    return Number(lag)
+  })
+}
+
 // ----------------------------------------------------------------- producer ---
 
 export interface OutRecord {
@@ -97,14 +124,14 @@ export interface StreamOptions {
 const SEND_TIMEOUT_MS = 20_000
 const MAX_BATCH = 500
 
-function newProducer(byKey: boolean): Producer<string, string, string, string> {
+export function newProducer(byKey: boolean): Producer<string, string, string, string> {
   let next = 0
   // round robin over the topic's partitions (the key stays `new_sending`)
   const spread: Partitioner<string, string, string, string> = (message, _key, context) =>
     next++ % (context.metadata?.topics.get(message.topic)?.partitionsCount ?? 1)
   return new Producer({
     clientId: 'faults-producer',
-    bootstrapBrokers: BROKERS,
+    ...connection,
     serializers: stringSerializers,
     acks: ProduceAcks.ALL,
     retries: 2,
@@ -170,7 +197,7 @@ export async function produceSteadily(options: StreamOptions): Promise<void> {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
@@ -253,7 +280,7 @@ export class TopicReader {
       const consumer = new Consumer({
         clientId: 'faults-reader',
         groupId: `faults-reader-${randomUUID()}`,
-        bootstrapBrokers: BROKERS,
+        ...connection,
         deserializers: stringDeserializers,
         retries: 3,
         retryDelay: 500,

@@ -59,7 +59,12 @@ export class Replica {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
   }
 
-  static async start(env: Record<string, string>, logDir: string): Promise<Replica> {
+  /**
+   * `ownGroup`: the replica leads a process group of its own, so that a SIGSTOP sent to it
+   * cannot turn into a SIGHUP when the launching shell's job ends meanwhile (the kernel hangs
+   * up a stopped process whose group becomes orphaned); it is still killed when we exit.
+   */
+  static async start(env: Record<string, string>, logDir: string, ownGroup = false): Promise<Replica> {
     const port = await freePort()
     const name = `replica#${++replicaSerial}`
     const logFile = join(logDir, `${name.replace('#', '-')}.out`)
@@ -68,6 +73,7 @@ export class Replica {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, HTTP_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: ownGroup,
     })
     children.add(child)
     const replica = new Replica(name, port, child, logFile)
@@ -123,11 +129,31 @@ export class Replica {
     this.child.kill('SIGKILL')
   }
 
+  /** SIGSTOP: the process keeps its sockets but runs no code until thaw(). */
+  freeze(): void {
+    this.child.kill('SIGSTOP')
+  }
+
+  thaw(): void {
+    this.child.kill('SIGCONT')
+  }
+
+  /** Resident set size in KiB from /proc (undefined once it is gone). */
+  rssKiB(): number | undefined {
+    try {
+      const match = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))
+      return match ? Number(match[1]) : undefined
+    } catch {
+      return undefined
+    }
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
   async stop(graceMs = 45_000): Promise<ExitInfo> {
     if (!this.running) return this.exited
     this.expectedExit = true
     this.child.kill('SIGTERM')
+    this.child.kill('SIGCONT') // a frozen replica acts on the SIGTERM only once it runs again
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs)
     const info = await this.exited
     clearTimeout(timer)

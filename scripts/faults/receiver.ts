@@ -115,7 +115,7 @@ export class Receiver {
   }
 }
 
-function processingIdOf(body: string): number | undefined {
+export function processingIdOf(body: string): number | undefined {
   try {
     const json = JSON.parse(body) as { processing_id?: unknown; response?: { processing_id?: unknown } }
     const id = json.response?.processing_id ?? json.processing_id

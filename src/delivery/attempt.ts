@@ -87,7 +87,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     // The deadline passed while the request waited for a connection. Throwing here fails
-    // just this request; controller.abort() would also destroy the connection.
+    // just this request; controller.abort() would also destroy the connection. Its clock, not
+    // only its timer: a process woken from SIGSTOP (or starved) reads its sockets before it
+    // runs its timers, and a request written then would go out on a claim that may have
+    // expired meanwhile (the claim was checked for one timeout's worth of sending).
+    if (!this.#settled && performance.now() - this.#started > this.#timeoutMs) this.expire()
     if (this.#settled) throw new undiciErrors.RequestAbortedError('deadline passed before the request was sent')
     this.#controller = controller
   }

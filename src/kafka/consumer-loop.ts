@@ -13,7 +13,7 @@ import { GroupMembership, type GroupMembershipOptions, type KafkaMessage, type M
 import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits } from './in-flight-limit.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { RESUME_SHARE, hasRoom, type RoomLimits } from './loop-room.ts'
-import { OffsetTracker } from './offset-tracker.ts'
+import { OffsetTracker, partitionKey, type CompletionToken } from './offset-tracker.ts'
 
 /** One Kafka record as the loop hands it to its processor. */
 export interface InputRecord {
@@ -75,6 +75,8 @@ export class ConsumerLoop {
   readonly #tracker = new OffsetTracker<CommitHandle>()
   readonly #serializer = new KeyedSerializer<string>()
   readonly #shutdown = new AbortController()
+  /** Records being handled, by partition and offset: whether each ended committable. */
+  readonly #handling = new Map<string, Promise<boolean>>()
   /** Records in flight, and what each is waiting on outside. */
   readonly #tasks = new Map<Promise<void>, OutsideWaits>()
   /** What #tasks holds, counted for the room check; `waitingLong`: as of the last recount. */
@@ -173,6 +175,9 @@ export class ConsumerLoop {
     // The client binds commit to its stream and offset (messages-stream.js: this.#commit.bind(…)).
     // eslint-disable-next-line @typescript-eslint/unbound-method
     const token = this.#tracker.track(message.topic, message.partition, message.offset, message.commit)
+    const key = `${partitionKey(message.topic, message.partition)}@${message.offset}`
+    if (this.#fetchedAgain(key, token)) return
+    const handled = this.#handle(key)
     const signal = this.#shutdown.signal
     const waits = new OutsideWaits()
     const acceptedAt = Date.now()
@@ -180,7 +185,8 @@ export class ConsumerLoop {
 
     const size = message.value?.length ?? 0
     this.#load.bytesInFlight += size
-    const finished = () => {
+    const finished = (committable: boolean) => {
+      handled(committable)
       const now = Date.now()
       this.#limit.finished(now - acceptedAt, waits.outsideMs, this.#paused, now)
       this.#tasks.delete(task)
@@ -190,9 +196,10 @@ export class ConsumerLoop {
     const task: Promise<void> = work.then(
       () => {
         this.#tracker.complete(token)
-        finished()
+        finished(true)
       },
       async (error: unknown) => {
+        let committable = false
         try {
           if (error instanceof Interrupted) return
           // A bug, not an outage: park the record in the dead-letter topic rather than stall the partition.
@@ -200,11 +207,12 @@ export class ConsumerLoop {
           try {
             await this.#options.processor.onUnexpected(record, error, signal)
             this.#tracker.complete(token)
+            committable = true
           } catch (deadLetterError) {
             this.#logger.error({ error: describeError(deadLetterError) }, 'could not dead-letter the record: left uncommitted')
           }
         } finally {
-          finished()
+          finished(committable)
         }
       },
     )
@@ -213,6 +221,28 @@ export class ConsumerLoop {
       this.#paused = true
       this.#membership.pause()
     }
+  }
+
+  /** A record's work begins (#handling); the function returned ends it, committable or not. */
+  #handle(key: string): (committable: boolean) => void {
+    const { promise, resolve } = Promise.withResolvers<boolean>()
+    this.#handling.set(key, promise)
+    return (committable) => {
+      this.#handling.delete(key)
+      resolve(committable)
+    }
+  }
+
+  /**
+   * Fetched again (a stream replaced, a rejoin) while its first fetch is still handled here:
+   * not handled twice (a second copy could be deferred or dead-lettered beside the first);
+   * its new offset is done when the first copy's work is.
+   */
+  #fetchedAgain(key: string, token: CompletionToken): boolean {
+    const earlier = this.#handling.get(key)
+    if (earlier === undefined) return false
+    void earlier.then((committable) => committable && this.#tracker.complete(token))
+    return true
   }
 
   /**

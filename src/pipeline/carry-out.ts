@@ -24,14 +24,15 @@ export interface MadeAttempt {
   readonly record: AttemptRecord
 }
 
-export function carryOut(ctx: PipelineContext, dispatch: Dispatch, decision: Decision, attempt: MadeAttempt | undefined): Promise<ActivityResult> {
+/** `claimToken`: the claim an end without an attempt was decided under (a refusal); released or settled with it. */
+export function carryOut(ctx: PipelineContext, dispatch: Dispatch, decision: Decision, attempt: MadeAttempt | undefined, claimToken?: string): Promise<ActivityResult> {
   switch (decision.kind) {
     case 'delivered':
       return delivered(ctx, dispatch, decision, attempt)
     case 'retry':
-      return retry(ctx, dispatch, decision, attempt)
+      return retry(ctx, dispatch, decision, attempt, claimToken)
     case 'give-up':
-      return giveUp(ctx, dispatch, decision, attempt)
+      return giveUp(ctx, dispatch, decision, attempt, claimToken)
   }
 }
 
@@ -47,7 +48,7 @@ async function delivered(ctx: PipelineContext, dispatch: Dispatch, decision: Ext
   return 'delivered'
 }
 
-async function retry(ctx: PipelineContext, dispatch: Dispatch, decision: Extract<Decision, { kind: 'retry' }>, attempt: MadeAttempt | undefined): Promise<ActivityResult> {
+async function retry(ctx: PipelineContext, dispatch: Dispatch, decision: Extract<Decision, { kind: 'retry' }>, attempt: MadeAttempt | undefined, claimToken: string | undefined): Promise<ActivityResult> {
   const { kind, processingId } = dispatch.notification
   const { tier, dueAt, error, history } = decision
   const now = Date.now()
@@ -59,12 +60,14 @@ async function retry(ctx: PipelineContext, dispatch: Dispatch, decision: Extract
     ctx.metrics.retriesScheduled.inc({ topic: tier.topic })
     ctx.logger.info({ processingId, kind, attempts: history.attempts, delayMs: dueAt - now, tier: tier.topic, error: error.message }, 'delivery failed: retry scheduled')
   } else {
+    // Best effort, as above: the claim a refusal was decided under is given back.
+    if (claimToken !== undefined) await ctx.store.saveSettlement({ kind, processingId, done: false, token: claimToken, status: statusRecord('retrying', history, NO_ATTEMPT, dueAt, now), attempt: undefined }).catch(() => undefined)
     ctx.logger.debug({ processingId, kind, dueAt, error: error.message }, 'delivery deferred')
   }
   return 'retrying'
 }
 
-async function giveUp(ctx: PipelineContext, dispatch: Dispatch, decision: Extract<Decision, { kind: 'give-up' }>, attempt: MadeAttempt | undefined): Promise<ActivityResult> {
+async function giveUp(ctx: PipelineContext, dispatch: Dispatch, decision: Extract<Decision, { kind: 'give-up' }>, attempt: MadeAttempt | undefined, claimToken: string | undefined): Promise<ActivityResult> {
   const { kind, processingId } = dispatch.notification
   const { error, history } = decision
   const { signal } = dispatch
@@ -72,7 +75,7 @@ async function giveUp(ctx: PipelineContext, dispatch: Dispatch, decision: Extrac
   const now = Date.now()
   await step(ctx, signal, () => ctx.publisher.deadLetter(givenUpLetter(dispatch, decision, now), dispatch.handling.headers), settling)
   const status = statusRecord('failed', history, attempt?.record ?? { status_code: null, error: error.message }, null, now)
-  await step(ctx, signal, () => ctx.store.saveSettlement({ kind, processingId, done: true, token: attempt?.token, status, attempt: attempt?.record }), settling)
+  await step(ctx, signal, () => ctx.store.saveSettlement({ kind, processingId, done: true, token: attempt?.token ?? claimToken, status, attempt: attempt?.record }), settling)
   ctx.metrics.failed.inc({ code: error.code })
   ctx.metrics.deadLettered.inc({ code: error.code })
   ctx.logger.warn({ processingId, kind, attempts: history.attempts, code: error.code, error: error.message }, 'notification given up: dead-lettered')

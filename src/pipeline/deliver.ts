@@ -1,7 +1,8 @@
 // One notification, from its destination's controls to a durable end, as a chain of stages:
 //   controls (controls.ts: shared by the group: paused → parked until resumed; held by
 //            Retry-After → deferred; rate-limited → its send slot, waited for here or in a tier)
-//   admit    (this replica's gate for the destination: circuit and concurrency limit; may wait briefly for a slot)
+//   admit    (this replica's gate for the destination: circuit and concurrency limit; may wait briefly for a slot;
+//            a refusal, here or by the controls, is decided under the claim too: unattempted.ts)
 //   claim    (Redis: already done → skipped, its outcome published again; another replica sending → wait and look again;
 //            a claim with less than one attempt's time left when the attempt would start — the process was
 //            frozen or starved meanwhile — is not sent on: its ticket goes back and it is claimed again)

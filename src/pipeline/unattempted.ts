@@ -4,25 +4,48 @@
 // outcome published again). An open circuit that lasted too long pauses the destination.
 import type { Refusal } from '../delivery/origin-gate.ts'
 import { publishOutcomeAgain, carryOut, parkWhilePaused } from './carry-out.ts'
-import { DUPLICATE, PARKED, step, type Dispatch, type End, type PipelineContext } from './context.ts'
-import { decide, type Decision, type Happening } from './decide.ts'
+import { Interrupted } from '../errors.ts'
+import { DUPLICATE, PARKED, step, waitOutside, type Dispatch, type End, type PipelineContext } from './context.ts'
+import { decide, type Happening } from './decide.ts'
 import { statusRecord } from './status-records.ts'
+
+/** Longest wait between looks at a notification another copy is being sent of (as deliver.ts's claim stage). */
+const BUSY_POLL_MAX_MS = 1000
 
 export async function park(ctx: PipelineContext, dispatch: Dispatch): Promise<End> {
   await parkWhilePaused(ctx, dispatch)
   return PARKED
 }
 
-/** Sent to a retry tier without an attempt: the destination refused it for now, or its slot is later. */
-export async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclude<Happening, { kind: 'attempted' }>): Promise<Decision> {
+/**
+ * Sent to a retry tier without an attempt, or given up when its destination refused it for
+ * the whole schedule. A refusal is decided under the notification's claim, as an attempt is:
+ * a copy read again (a stream replaced, a rebalance) of one another copy delivered meanwhile
+ * is skipped, never deferred or dead-lettered on top of its delivery; another copy being
+ * sent: wait and look again. A later slot needs no claim (it ends in a retry, claimed then).
+ */
+export async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclude<Happening, { kind: 'attempted' }>): Promise<End> {
+  const token = happening.kind === 'refused' ? await claimToEnd(ctx, dispatch) : undefined
+  if (typeof token === 'object') return duplicate(ctx, dispatch)
   ctx.metrics.deferred.inc({ reason: happening.kind === 'slot-later' ? 'rate-limited' : happening.reason })
   const decision = decide(happening, dispatch.history, ctx.schedule, Date.now())
-  await carryOut(ctx, dispatch, decision, undefined)
+  await carryOut(ctx, dispatch, decision, undefined, token)
   return decision
 }
 
+/** The claim for an end without an attempt: its token, or DUPLICATE when it is done already. */
+async function claimToEnd(ctx: PipelineContext, dispatch: Dispatch): Promise<string | typeof DUPLICATE> {
+  const { kind, processingId } = dispatch.notification
+  for (;;) {
+    const claim = await step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, ctx.timing(dispatch.destination).claimMs))
+    if (claim.status === 'claimed') return claim.token
+    if (claim.status === 'done') return DUPLICATE
+    if (!(await waitOutside(dispatch.waits, Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), dispatch.signal))) throw new Interrupted()
+  }
+}
+
 /** Its reserved rate-limit slot (dispatch.slotAt) is too far to wait for here. */
-export function deferToSlot(ctx: PipelineContext, dispatch: Dispatch): Promise<Decision> {
+export function deferToSlot(ctx: PipelineContext, dispatch: Dispatch): Promise<End> {
   return defer(ctx, dispatch, { kind: 'slot-later', slotAt: dispatch.slotAt ?? Date.now(), destination: dispatch.destination })
 }
 
@@ -36,7 +59,7 @@ export async function refusedByGate(ctx: PipelineContext, dispatch: Dispatch, re
 }
 
 /** Claimed, but its new slot is far: deferred, and the claim given back (best effort: it expires anyway). */
-export async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch, token: string): Promise<Decision> {
+export async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch, token: string): Promise<End> {
   const decision = await deferToSlot(ctx, dispatch)
   const { kind, processingId } = dispatch.notification
   const status = statusRecord('retrying', dispatch.history, { status_code: null, error: null }, dispatch.slotAt ?? null, Date.now())

@@ -358,6 +358,30 @@ describe('CallbackClient', () => {
     assert.ok(connections <= 2, `${connections} connections`)
   })
 
+  // A replica frozen (SIGSTOP) with attempts queued behind a busy connection wakes to the
+  // connection's answer before its timers: the queued attempts were written 30-70 s after
+  // their claims were checked, to ids another replica had delivered (the soak, issue 21).
+  test('an attempt whose deadline passed while the process could not run is not sent, though the connection frees before its timer fires', async (t) => {
+    let release: (() => void) | undefined
+    answer = (request, response) => {
+      if (request.url === '/first') release = () => response.writeHead(200).end()
+      else response.writeHead(200).end()
+    }
+    const sender = client({ timeoutMs: 200, connectionsPerOrigin: 1 })
+    // The attempts' deadline timers do not run: as in a process woken from SIGSTOP that reads its sockets first.
+    t.mock.timers.enable({ apis: ['setTimeout'] })
+    const first = sender.send(notification(`${base}/first`))
+    while (release === undefined) await new Promise((resolve) => setImmediate(resolve))
+    const second = sender.send(notification(`${base}/second`))
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300) // frozen past the deadline
+    release()
+    assert.equal((await first).ok, true, 'its answer came (its timer never ran)')
+    const outcome = await second
+    t.mock.timers.reset()
+    assert.deepEqual(seen.map((s) => s.url), ['/first'])
+    assert.equal(failure(outcome).code, ErrorCodes.DELIVERY_TIMEOUT)
+  })
+
   test('attempts that wait for a busy connection and pass their deadline are never sent', async () => {
     answer = () => undefined
     const sender = client({ timeoutMs: 300, connectionsPerOrigin: 1 })

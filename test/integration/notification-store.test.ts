@@ -101,6 +101,24 @@ describe('dedup store', () => {
     assert.equal((await rival.claim(RESULT, id, 30_000)).status, 'claimed', 'free for the next attempt, by any replica')
   })
 
+  // A replica frozen past its claim wakes to its attempt timed out and settles "retrying"
+  // after another replica delivered: the soak (issue 21) read status "retrying" for done ids.
+  test('settled again after it is done (a stale copy, its claim expired): the first settlement stands; only its own claim is released', async () => {
+    const id = newProcessingId()
+    const stale = await store.claim(RESULT, id, 30_000)
+    assert.equal(stale.status, 'claimed')
+    await redis.del(notificationKeys(RESULT, id).claim) // its claim expired while it was frozen
+    const fresh = await rival.claim(RESULT, id, 30_000)
+    assert.equal(fresh.status, 'claimed')
+    const first = delivered(new Date())
+    await rival.saveSettlement({ kind: RESULT, processingId: id, done: true, token: fresh.status === 'claimed' ? fresh.token : undefined, ...first })
+    const attempt = { at: new Date().toISOString(), status_code: null, error: 'no answer within 2000 ms', duration_ms: 2000 }
+    const late: NotificationStatus = { status: 'retrying', attempts: 1, last_status_code: null, last_error: attempt.error, next_attempt_at: new Date().toISOString(), updated_at: attempt.at }
+    await store.saveSettlement({ kind: RESULT, processingId: id, done: false, token: stale.status === 'claimed' ? stale.token : undefined, status: late, attempt })
+    assert.deepEqual(await store.status(RESULT, id), { status: first.status, history: [first.attempt] })
+    assert.deepEqual(await store.claim(RESULT, id, 30_000), { status: 'done' })
+  })
+
   test('given up before any attempt (no claim, no attempt): marked sent with its status, empty history', async () => {
     const id = newProcessingId()
     const status: NotificationStatus = { status: 'failed', attempts: 0, last_status_code: null, last_error: 'origin unavailable', next_attempt_at: null, updated_at: new Date().toISOString() }

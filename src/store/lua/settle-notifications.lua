@@ -16,6 +16,10 @@
     ARGV[4i+5]  status JSON
     ARGV[4i+6]  attempt JSON ('' when no attempt was made)
 
+  A notification already done when its settlement arrives was settled by another copy (one
+  whose claim expired while its process was frozen, say): the first settlement stands; the
+  late one only releases its own claim.
+
   Output: the number of notifications settled.
 
   One notification's keys must not fail the batch: commands that can meet a key of another
@@ -26,10 +30,11 @@ local ttl, kept = ARGV[1], tonumber(ARGV[2])
 for i = 0, #KEYS / 4 - 1 do
   local done, claim, status, attempts = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
   local finished, token, statusJson, attemptJson = ARGV[4 * i + 3], ARGV[4 * i + 4], ARGV[4 * i + 5], ARGV[4 * i + 6]
-  if finished == '1' then redis.call('SET', done, '_', 'EX', ttl) end
+  local settled = redis.call('EXISTS', done) == 1
+  if finished == '1' and not settled then redis.call('SET', done, '_', 'EX', ttl) end
   if token ~= '' and redis.pcall('GET', claim) == token then redis.call('DEL', claim) end
-  redis.call('SET', status, statusJson, 'EX', ttl)
-  if attemptJson ~= '' then
+  if not settled then redis.call('SET', status, statusJson, 'EX', ttl) end
+  if attemptJson ~= '' and not settled then
     local length = redis.pcall('RPUSH', attempts, attemptJson)
     if type(length) == 'number' and length > kept then redis.call('LTRIM', attempts, -kept, -1) end
     redis.call('EXPIRE', attempts, ttl)

@@ -84,6 +84,8 @@ class FakeMembership implements Membership {
 class ControlledWork {
   readonly #ends = new Map<number, PromiseWithResolvers<void>>()
   readonly unexpected: number[] = []
+  /** Offsets whose work was started, in order. */
+  readonly runs: number[] = []
   failDeadLetter = false
 
   end(offset: number): PromiseWithResolvers<void> {
@@ -96,6 +98,7 @@ class ControlledWork {
     prepare: (record: InputRecord) => ({
       key: undefined,
       run: (signal: AbortSignal) => {
+        this.runs.push(Number(record.offset))
         const end = this.end(Number(record.offset))
         signal.addEventListener('abort', () => end.reject(new Interrupted()), { once: true })
         return end.promise
@@ -146,6 +149,24 @@ describe('ConsumerLoop (with a fake group member)', () => {
     await loop.stop()
     assert.deepEqual(member().committed, [])
     assert.equal(member().calls.at(-1), 'leave')
+  })
+
+  // The soak (issue 21) saw one result handled up to 13 times at once after its retry loop's
+  // stream was replaced: each copy deferred, then dead-lettered, beside the one delivered.
+  it('a record fetched again while its first fetch is still at work (a stream replaced) is not handled twice; committed once the first is done', async () => {
+    const { loop, member, work } = startLoop({ commitIntervalMs: 5 })
+    await loop.start()
+    member().deliver(0)
+    member().deliver(0)
+    assert.deepEqual(work.runs, [0])
+    const committed = member().nextCommit()
+    work.end(0).resolve()
+    await committed
+    assert.deepEqual(member().committed, [0])
+    member().deliver(0)
+    assert.deepEqual(work.runs, [0, 0], 'once ended, a record fetched again is handled again (de-duplicated by its claim)')
+    work.end(0).resolve()
+    await loop.stop()
   })
 
   it('commits at shutdown what has ended', async () => {

@@ -72,13 +72,15 @@ describe('deliver: an attempt', () => {
 })
 
 describe('deliver: refused before an attempt', () => {
-  it('circuit open: deferred to a retry tier (a deferral, not an attempt), nothing claimed or sent', async () => {
+  it('circuit open: deferred to a retry tier (a deferral, not an attempt) under the claim, which is given back; nothing sent', async () => {
     const { ctx, log, gate } = fixture()
     const opened = gate.acquire(DESTINATION, Date.now())
     assert.ok(opened.ok)
     gate.release(opened.ticket, ANSWERS.serverError, Date.now(), 5)
     await deliver(ctx, incoming())
-    assert.deepEqual(log.kinds(), ['retry'])
+    assert.deepEqual(log.kinds(), ['claim', 'retry', 'settlement'])
+    const { settlement } = log.first('settlement')
+    assert.deepEqual([settlement.done, settlement.token, settlement.status.status], [false, 'token-1', 'retrying'])
     const { envelope } = log.first('retry')
     assert.equal(envelope.last_error_code, ErrorCodes.CALLBACK_UNAVAILABLE)
     assert.equal(envelope.attempts, 0)
@@ -96,11 +98,11 @@ describe('deliver: refused before an attempt', () => {
     assert.equal(log.of('park')[0]?.record.last_error_code, ErrorCodes.CALLBACK_PAUSED)
   })
 
-  it('saturated (at its limit, nothing answered): deferred without a claim or a send', async () => {
+  it('saturated (at its limit, nothing answered): deferred without a send', async () => {
     const { ctx, log, gate } = fixture()
     assert.ok(gate.acquire(DESTINATION, Date.now() - 10).ok, 'the one slot taken, unanswered')
     await deliver(ctx, incoming())
-    assert.deepEqual(log.kinds(), ['retry'])
+    assert.deepEqual(log.kinds(), ['claim', 'retry', 'settlement'])
     assert.match(log.of('retry')[0]?.envelope.last_error ?? '', /saturated/)
   })
 
@@ -109,8 +111,38 @@ describe('deliver: refused before an attempt', () => {
     const until = Date.now() + 3_600_000
     controls.standingIs = { kind: 'held', until }
     await deliver(ctx, incoming())
-    assert.deepEqual(log.kinds(), ['retry'])
+    assert.deepEqual(log.kinds(), ['claim', 'retry', 'settlement'])
     assert.ok((log.of('retry')[0]?.envelope.due_at ?? 0) >= until)
+  })
+
+  // A copy read again (a consumer stream replaced, a rebalance) while another copy was
+  // delivered: the soak saw it dead-lettered CALLBACK_UNAVAILABLE on top of its 2xx (issue 21).
+  it('held, but another copy delivered it meanwhile: skipped, its outcome published again; neither deferred nor dead-lettered', async () => {
+    const { ctx, log, controls, store } = fixture()
+    controls.standingIs = { kind: 'held', until: Date.now() + 60_000 }
+    store.claims = [{ result: { status: 'done' } }]
+    store.done = { status: 'delivered', attempts: 1, last_status_code: 200, last_error: null, next_attempt_at: null, updated_at: new Date().toISOString() }
+    await deliver(ctx, incoming(undefined, { attempts: 0, deferrals: SCHEDULE_MS.length, firstAttemptAt: Date.now() - 10_000 }))
+    assert.deepEqual(log.kinds(), ['claim', 'outcome'])
+    assert.equal(log.first('outcome').outcome.status, 'delivered')
+  })
+
+  it('refused for the whole schedule: given up under the claim (dead letter, then the done marker with its token)', async () => {
+    const { ctx, log, controls } = fixture()
+    controls.standingIs = { kind: 'held', until: Date.now() + 60_000 }
+    await deliver(ctx, incoming(undefined, { attempts: 0, deferrals: SCHEDULE_MS.length, firstAttemptAt: Date.now() - 10_000 }))
+    assert.deepEqual(log.kinds(), ['claim', 'dead-letter', 'settlement', 'outcome'])
+    assert.equal(log.first('dead-letter').letter.code, ErrorCodes.CALLBACK_UNAVAILABLE)
+    const { settlement } = log.first('settlement')
+    assert.deepEqual([settlement.done, settlement.token, settlement.status.status], [true, 'token-1', 'failed'])
+  })
+
+  it('refused while another copy is being sent: waits and looks again before it decides', async () => {
+    const { ctx, log, controls, store } = fixture()
+    controls.standingIs = { kind: 'held', until: Date.now() + 60_000 }
+    store.claims = [{ result: { status: 'busy', retryInMs: 5 } }, { result: { status: 'done' } }]
+    await deliver(ctx, incoming())
+    assert.deepEqual(log.kinds(), ['claim', 'claim'])
   })
 
   it('paused: parked with its history, nothing claimed or sent', async () => {

@@ -1,0 +1,32 @@
+// The timeline of every id an invariant would fail on (lost, delivered and dead-lettered,
+// delivered twice, wrong outcome), for diagnosis: written next to the replicas' logs.
+import type { Evidence } from './invariants.ts'
+
+export function anomalies(e: Evidence, startedAt: number): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = []
+  const rel = (at: number) => at - startedAt
+  for (const [id, sent] of e.sent) {
+    const requests = e.requests.get(id) ?? []
+    const oks = requests.filter((r) => r.status >= 200 && r.status < 300).length
+    const letters = e.letters.get(id) ?? []
+    const outcomes = [...new Set(e.outcomes.get(id) ?? [])]
+    const why = [
+      oks === 0 && letters.length === 0 && sent.acked ? 'lost' : '',
+      oks > 0 && letters.length > 0 ? 'both' : '',
+      oks > 1 ? 'repeated' : '',
+      (oks > 0 || letters.length > 0) && outcomes.length !== 1 ? 'outcomes' : '',
+    ].filter(Boolean)
+    if (why.length === 0) continue
+    out.push({
+      id,
+      why,
+      behaviour: e.behaviours[sent.origin],
+      producedAtMs: rel(sent.producedAt),
+      requests: requests.map((r) => ({ arrivedMs: rel(r.arrivedAt), answeredMs: rel(r.at), status: r.status })),
+      letters,
+      outcomes: e.outcomes.get(id) ?? [],
+      redis: e.redis.get(id),
+    })
+  }
+  return out
+}

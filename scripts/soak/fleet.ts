@@ -1,0 +1,124 @@
+// The soak's service replicas: a fixed number of slots, each running one `node src/main.ts`
+// (one consumer group). A slot's replica may be killed, frozen or restarted by the nemesis;
+// one that exits on its own is a crash: recorded, and replaced.
+import { Replica } from '../faults/procs.ts'
+
+export interface ReplicaLife {
+  name: string
+  pid: number | undefined
+  logFile: string
+  startedAt: number
+  readyAt?: number
+  endedAt?: number
+  /** [time, RSS KiB] samples. */
+  rss: Array<[number, number]>
+}
+
+export class Fleet {
+  readonly slots: Array<Replica | undefined>
+  readonly lives: ReplicaLife[] = []
+  readonly crashes: string[] = []
+  readonly #env: Record<string, string>
+  readonly #logDir: string
+  readonly #byReplica = new Map<Replica, ReplicaLife>()
+  #closing = false
+
+  constructor(size: number, env: Record<string, string>, logDir: string) {
+    this.slots = Array.from({ length: size }, () => undefined)
+    this.#env = env
+    this.#logDir = logDir
+  }
+
+  get live(): Replica[] {
+    return this.slots.filter((r): r is Replica => r !== undefined && r.running)
+  }
+
+  /** Starts the slot's replica and waits until it is ready (three tries). */
+  async start(slot: number): Promise<Replica> {
+    for (let attempt = 1; ; attempt++) {
+      const replica = await Replica.start(this.#env, this.#logDir, true)
+      const life: ReplicaLife = { name: replica.name, pid: replica.pid, logFile: replica.logFile, startedAt: Date.now(), rss: [] }
+      this.lives.push(life)
+      this.#byReplica.set(replica, life)
+      this.slots[slot] = replica
+      void replica.exited.then((exit) => this.#onExit(slot, replica, `${exit.code ?? exit.signal}`))
+      try {
+        await replica.waitReady(180_000)
+        life.readyAt = Date.now()
+        return replica
+      } catch (error) {
+        if (attempt >= 3 || this.#closing) throw error
+        if (replica.running) await replica.stop(5000)
+      }
+    }
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.slots.map((_, slot) => this.start(slot)))
+  }
+
+  /** kill -9, then a new replica in the slot. */
+  async kill9(slot: number): Promise<string> {
+    const victim = this.slots[slot]
+    if (!victim) return 'empty slot'
+    victim.kill9()
+    await victim.exited
+    const next = await this.start(slot)
+    return `kill -9 ${victim.name} (pid ${victim.pid}); ${next.name} ready`
+  }
+
+  /** SIGSTOP for `ms`, then SIGCONT. Resolves with the window. */
+  async freeze(slot: number, ms: number, sleep: (ms: number) => Promise<void>): Promise<{ text: string; stoppedAt: number; contAt: number }> {
+    const victim = this.slots[slot]
+    if (!victim) return { text: 'empty slot', stoppedAt: Date.now(), contAt: Date.now() }
+    victim.freeze()
+    const stoppedAt = Date.now()
+    await sleep(ms)
+    victim.thaw()
+    return { text: `SIGSTOP ${victim.name} for ${(ms / 1000).toFixed(0)} s`, stoppedAt, contAt: Date.now() }
+  }
+
+  /** SIGTERM each replica in turn, a new one ready before the next. */
+  async rollingRestart(): Promise<string> {
+    const exits: string[] = []
+    for (const [slot, replica] of this.slots.entries()) {
+      if (!replica) continue
+      const exit = await replica.stop(60_000)
+      exits.push(`${replica.name} exit ${exit.code ?? exit.signal}`)
+      await this.start(slot)
+    }
+    return `rolling restart: ${exits.join(', ')}`
+  }
+
+  sampleRss(): void {
+    const now = Date.now()
+    for (const replica of this.live) {
+      const kib = replica.rssKiB()
+      const life = this.#byReplica.get(replica)
+      if (kib !== undefined && life) life.rss.push([now, kib])
+    }
+  }
+
+  async stopAll(): Promise<string[]> {
+    this.#closing = true
+    const problems: string[] = []
+    await Promise.all(
+      this.slots.map(async (replica) => {
+        if (!replica?.running) return
+        const exit = await replica.stop(45_000)
+        if (exit.code !== 0) problems.push(`${replica.name} ended with ${exit.code ?? exit.signal} on SIGTERM (log: ${replica.logFile})`)
+      }),
+    )
+    return problems
+  }
+
+  #onExit(slot: number, replica: Replica, how: string): void {
+    const life = this.#byReplica.get(replica)
+    if (life) life.endedAt = Date.now()
+    if (replica.expectedExit || this.#closing) return
+    // one that never got ready (a port taken meanwhile, say) is tried again by start(), which fails the run after three
+    if (!replica.wasReady) return
+    this.crashes.push(`${replica.name} exited by itself (${how}): ${replica.firstError()} (log: ${replica.logFile})`)
+    if (this.slots[slot] === replica) this.start(slot).catch((error: unknown) => this.crashes.push(`replacement failed: ${String(error)}`))
+  }
+}

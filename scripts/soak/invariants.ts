@@ -1,0 +1,238 @@
+// Pure: the soak's invariants, from what the origins received, the outcome and dead-letter
+// topics, Redis, the nemesis' faults, the lag and RSS samples and the replicas' logs. Each
+// check names what it proves and gives its figures; a failed one fails the run.
+import type { ReplicaLife } from './fleet.ts'
+import type { Letter, RedisState } from './ledger.ts'
+import type { Sent } from './load.ts'
+import type { Fault } from './nemesis.ts'
+import { ALLOWED_LETTER_CODES, NEVER_DELIVERS, type Behaviour, type Request } from './origins.ts'
+
+export interface Evidence {
+  sent: ReadonlyMap<number, Sent>
+  behaviours: readonly Behaviour[]
+  requests: ReadonlyMap<number, Request[]>
+  letters: ReadonlyMap<number, Letter[]>
+  outcomes: ReadonlyMap<number, string[]>
+  redis: ReadonlyMap<number, RedisState>
+  faults: readonly Fault[]
+  lives: readonly ReplicaLife[]
+  /** Per replica life: problems found in its log. */
+  logProblems: readonly string[]
+  crashes: readonly string[]
+  /** How long a claim lasts (callback timeout + 15 s): what a crash or freeze can leave in flight. */
+  claimMs: number
+  /** The callback timeout (CALLBACK_TIMEOUT_MS). */
+  attemptMs: number
+  lagLimit: number
+  recoveryLimitMs: number
+  rssWarmupMs: number
+}
+
+export interface Check {
+  name: string
+  ok: boolean
+  detail: string
+}
+
+export interface Attribution {
+  /** Duplicated ids (2xx twice or more) explained by each fault. */
+  duplicates: Map<Fault, number>
+  /** Lost ids by the fault under way when they were produced (undefined: none). */
+  lost: Map<Fault | undefined, number>
+}
+
+const isOk = (r: Request) => r.status >= 200 && r.status < 300
+/** The origins stamp a request when its body was read: the soak process, busy, may read it up to this long after it left the replica. */
+const ARRIVAL_SLACK_MS = 1000
+/** Origins that answer 2xx at once or soon: an id of theirs still retrying at the end is as good as lost. */
+const ALWAYS_DELIVERS: ReadonlySet<Behaviour> = new Set(['fast', 'slow'])
+
+export function checkAll(e: Evidence): { checks: Check[]; attribution: Attribution } {
+  const attribution: Attribution = { duplicates: new Map(), lost: new Map() }
+  const checks = [
+    settledOnce(e, attribution),
+    duplicatesExplained(e, attribution),
+    noSendAfterFreeze(e),
+    outcomesAgree(e),
+    redisAgrees(e),
+    lagRecovered(e),
+    rssFlat(e),
+    logsClean(e),
+  ]
+  return { checks, attribution }
+}
+
+function faultAt(faults: readonly Fault[], at: number, afterMs: number): Fault | undefined {
+  return [...faults].reverse().find((f) => f.startedAt <= at && at <= (f.endedAt ?? Infinity) + afterMs)
+}
+
+function settledOnce(e: Evidence, attribution: Attribution): Check {
+  let delivered = 0
+  let lettered = 0
+  let unacked = 0
+  let pending = 0
+  let bothAfterInterruption = 0
+  const both: number[] = []
+  const lost: number[] = []
+  const lostBy = new Map<string, number>()
+  const wrongReason: string[] = []
+  for (const [id, sent] of e.sent) {
+    const oks = (e.requests.get(id) ?? []).filter(isOk).length
+    const letters = e.letters.get(id) ?? []
+    const behaviour = e.behaviours[sent.origin] ?? 'fast'
+    if (oks > 0) delivered++
+    if (letters.length > 0) lettered++
+    // its 2xx answered to a sender that died or froze before it could record it: the copy
+    // that took over after the claim expired decided alone (the dead-letter twin of a repeat)
+    if (oks > 0 && letters.length > 0) {
+      if (orphanedTwice(e, id)) bothAfterInterruption++
+      else both.push(id)
+    }
+    if (oks === 0 && letters.length === 0) {
+      if (!sent.acked) unacked++
+      else if (e.redis.get(id)?.status === 'retrying' && !ALWAYS_DELIVERS.has(behaviour)) pending++
+      else {
+        lost.push(id)
+        lostBy.set(behaviour, (lostBy.get(behaviour) ?? 0) + 1)
+        const fault = faultAt(e.faults, sent.producedAt, 60_000)
+        attribution.lost.set(fault, (attribution.lost.get(fault) ?? 0) + 1)
+      }
+    }
+    for (const letter of letters) {
+      if (!ALLOWED_LETTER_CODES[behaviour].includes(letter.code)) wrongReason.push(`${id} (${behaviour}) ${letter.code}: ${letter.reason.slice(0, 60)}`)
+    }
+    if (oks > 0 && NEVER_DELIVERS.has(behaviour)) wrongReason.push(`${id} (${behaviour}) delivered`)
+  }
+  const ok = both.length === 0 && lost.length === 0 && wrongReason.length === 0
+  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${bothAfterInterruption ? `; ${bothAfterInterruption} both after their 2xx went to a replica killed or frozen before it recorded it (allowed, as a repeat is)` : ''}${pending ? `; ${pending} still in their retry schedule at the end (origins that fail, time out or refuse; not counted as lost)` : ''}${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
+  return { name: 'every id delivered or dead-lettered with the reason its origin implies, never both', ok, detail }
+}
+
+/** Delivered and dead-lettered, its 2xx answered to a sender killed or frozen before it could record it. */
+function orphanedTwice(e: Evidence, id: number): boolean {
+  const requests = e.requests.get(id) ?? []
+  if (!requests.some(isOk) || (e.letters.get(id) ?? []).length === 0) return false
+  return interruptions(e.faults).some((m) => requests.some((r) => isOk(r) && r.arrivedAt <= m.at && r.arrivedAt >= m.at - e.claimMs))
+}
+
+/** The moments a crash or freeze could have left ids in flight. */
+function interruptions(faults: readonly Fault[]): Array<{ at: number; fault: Fault }> {
+  return faults.flatMap((fault) => [...fault.crashAt.map((at) => ({ at, fault })), ...fault.freezes.map((w) => ({ at: w.stoppedAt, fault }))])
+}
+
+function duplicatesExplained(e: Evidence, attribution: Attribution): Check {
+  const moments = interruptions(e.faults)
+  // the bound: ids that had a request within a claim's lifetime before an interruption
+  const inFlight = new Set<number>()
+  const unexplained: string[] = []
+  let duplicated = 0
+  let mixedIds = 0
+  let lateAnswers = 0
+  for (const [id, requests] of e.requests) {
+    for (const m of moments) if (requests.some((r) => r.arrivedAt <= m.at && r.at >= m.at - e.claimMs)) inFlight.add(id)
+    const oks = requests.filter(isOk)
+    if (oks.length < 2) continue
+    duplicated++
+    if (new Set(oks.map((r) => r.webhookId)).size > 1) mixedIds++
+    const first = oks[0]?.at ?? 0
+    const last = oks.at(-1)?.at ?? 0
+    const cause = moments.find((m) => m.at >= first - e.claimMs && m.at <= last && requests.some((r) => r.arrivedAt <= m.at + ARRIVAL_SLACK_MS))
+    if (cause) attribution.duplicates.set(cause.fault, (attribution.duplicates.get(cause.fault) ?? 0) + 1)
+    else if (oks.slice(0, -1).some((r) => r.at - r.arrivedAt >= e.attemptMs / 2)) lateAnswers++
+    else unexplained.push(`${id}: 2xx ${oks.length}× over ${last - first} ms`)
+  }
+  const ok = unexplained.length === 0 && mixedIds === 0 && duplicated <= inFlight.size
+  return {
+    name: 'a repeat only with the same webhook-id, only for an id in flight at a crash or freeze',
+    ok,
+    detail: `${duplicated} ids delivered twice or more (bound: ${inFlight.size} ids in flight at ${moments.length} crashes/freezes); ${lateAnswers} after a 2xx the origin gave more than half the callback timeout late (the attempt timed out first: a retry, as the contract says); ${mixedIds} with differing webhook-ids; ${unexplained.length} unexplained${unexplained.length ? ` e.g. ${unexplained.slice(0, 3).join('; ')}` : ''}`,
+  }
+}
+
+function noSendAfterFreeze(e: Evidence): Check {
+  let windows = 0
+  const late: string[] = []
+  for (const fault of e.faults) {
+    for (const w of fault.freezes) {
+      if (w.contAt - w.stoppedAt <= e.claimMs) continue
+      windows++
+      for (const [id, requests] of e.requests) {
+        const firstOk = requests.find(isOk)?.at
+        if (firstOk === undefined || firstOk >= w.contAt) continue
+        const after = requests.filter((r) => r.at > w.contAt && r.at <= w.contAt + 60_000)
+        // a crash after the first 2xx explains a resend; only what the woken replica sent counts
+        const crashed = e.faults.some((f) => f.crashAt.some((at) => at >= firstOk - e.claimMs && at <= (after[0]?.at ?? 0)))
+        if (after.length > 0 && !crashed) late.push(`${id}: delivered ${w.contAt - firstOk} ms before SIGCONT, sent again ${(after[0]?.at ?? 0) - w.contAt} ms after`)
+      }
+    }
+  }
+  return {
+    name: 'no send started after a freeze for a claim that expired during it',
+    ok: late.length === 0,
+    detail: `${windows} freezes longer than a claim (${e.claimMs} ms); ${late.length} ids sent again after the wake-up${late.length ? `: ${late.slice(0, 3).join('; ')}` : ''}`,
+  }
+}
+
+function outcomesAgree(e: Evidence): Check {
+  const wrong: string[] = []
+  let checked = 0
+  for (const [id] of e.sent) {
+    const oks = (e.requests.get(id) ?? []).filter(isOk).length
+    const lettered = (e.letters.get(id) ?? []).length > 0
+    if (oks === 0 && !lettered) continue
+    checked++
+    const distinct = [...new Set(e.outcomes.get(id) ?? [])]
+    const expected = oks > 0 ? 'delivered' : 'failed'
+    if (distinct.length !== 1 || (distinct[0] !== expected && !orphanedTwice(e, id))) wrong.push(`${id}: ${distinct.join('+') || 'none'}, expected ${expected}`)
+  }
+  return { name: 'one distinct outcome per id, with the right status', ok: wrong.length === 0, detail: `${checked} settled ids; ${wrong.length} wrong${wrong.length ? `: ${wrong.slice(0, 3).join('; ')}` : ''}` }
+}
+
+function redisAgrees(e: Evidence): Check {
+  const wrong: string[] = []
+  for (const [id, state] of e.redis) {
+    const oks = (e.requests.get(id) ?? []).filter(isOk).length
+    const lettered = (e.letters.get(id) ?? []).length > 0
+    if (oks === 0 && !lettered) continue
+    const expected = oks > 0 ? 'delivered' : 'failed'
+    if (!state.done || (state.status !== expected && !orphanedTwice(e, id))) wrong.push(`${id}: done marker ${state.done ? 'set' : 'MISSING'}, status ${state.status ?? 'none'}, expected ${expected}`)
+  }
+  return { name: 'Redis: a done marker and the right status for every settled id', ok: wrong.length === 0, detail: `${e.redis.size} ids read; ${wrong.length} wrong${wrong.length ? `: ${wrong.slice(0, 3).join('; ')}` : ''}` }
+}
+
+function lagRecovered(e: Evidence): Check {
+  const slow = e.faults.filter((f) => f.recoveredAt === undefined || f.recoveredAt - (f.endedAt ?? f.startedAt) > e.recoveryLimitMs)
+  const worst = Math.max(0, ...e.faults.map((f) => (f.recoveredAt ?? Infinity) - (f.endedAt ?? f.startedAt)))
+  return {
+    name: `consumer lag back under ${e.lagLimit} within ${e.recoveryLimitMs / 1000} s after each fault`,
+    ok: slow.length === 0,
+    detail: `${e.faults.length} faults; slowest ${Number.isFinite(worst) ? `${(worst / 1000).toFixed(1)} s` : 'never'} after its end${slow.length ? `; too slow: ${slow.map((f) => f.kind).join(', ')}` : ''}`,
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+
+function rssFlat(e: Evidence): Check {
+  const grew: string[] = []
+  const figures: string[] = []
+  for (const life of e.lives) {
+    const warm = (life.readyAt ?? life.startedAt) + e.rssWarmupMs
+    const samples = life.rss.filter(([at]) => at >= warm)
+    if (samples.length < 12 || (samples.at(-1)?.[0] ?? 0) - (samples[0]?.[0] ?? 0) < 60_000) continue
+    const base = median(samples.slice(0, 6).map(([, kib]) => kib))
+    const end = median(samples.slice(-6).map(([, kib]) => kib))
+    const growth = (end - base) / base
+    figures.push(`${life.name} ${(base / 1024).toFixed(0)}→${(end / 1024).toFixed(0)} MiB`)
+    if (growth >= 0.1) grew.push(`${life.name} +${(growth * 100).toFixed(0)} %`)
+  }
+  return {
+    name: 'each replica’s RSS after warm-up grows < 10 %',
+    ok: grew.length === 0,
+    detail: figures.length === 0 ? `no replica lived ${e.rssWarmupMs / 1000} s + 60 s past its start (not measured)` : `${figures.join(', ')}${grew.length ? `; grew: ${grew.join(', ')}` : ''}`,
+  }
+}
+
+function logsClean(e: Evidence): Check {
+  const problems = [...e.crashes, ...e.logProblems]
+  return { name: 'no unhandled error, fatal or crash in any replica', ok: problems.length === 0, detail: problems.length === 0 ? `${e.lives.length} replica processes` : problems.slice(0, 3).join('; ') }
+}

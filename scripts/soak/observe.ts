@@ -1,0 +1,74 @@
+// The soak's instruments: the group's lag (sampled every 2 s, and how long after a fault it
+// takes to fall back under the limit), the replicas' RSS, and their logs read for fatal
+// lines and unhandled errors.
+import { readFileSync } from 'node:fs'
+import { groupLag, withTimeout } from '../faults/kafka.ts'
+import type { Fleet } from './fleet.ts'
+import type { Fault } from './nemesis.ts'
+
+export class Observer {
+  readonly lag: Array<[number, number]> = []
+  #timer: NodeJS.Timeout | undefined
+  #sampling = false
+  readonly #group: string
+  readonly #fleet: Fleet
+
+  constructor(group: string, fleet: Fleet) {
+    this.#group = group
+    this.#fleet = fleet
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.#sample(), 2000)
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+  }
+
+  get lastLag(): number | undefined {
+    return this.lag.at(-1)?.[1]
+  }
+
+  /** Sets fault.recoveredAt once a lag sample after its end is under `limit` (gives up after `waitMs`). */
+  async watchRecovery(fault: Fault, limit: number, waitMs: number, sleep: (ms: number) => Promise<void>): Promise<void> {
+    const end = fault.endedAt ?? Date.now()
+    while (Date.now() < end + waitMs) {
+      const sample = this.lag.find(([at, lag]) => at >= end && lag < limit)
+      if (sample) {
+        fault.recoveredAt = sample[0]
+        return
+      }
+      await sleep(1000)
+    }
+  }
+
+  async #sample(): Promise<void> {
+    if (this.#sampling) return
+    this.#sampling = true
+    try {
+      this.#fleet.sampleRss()
+      // bounded: an admin request to a broker killed meanwhile may never answer
+      this.lag.push([Date.now(), await withTimeout(groupLag(this.#group), 10_000)])
+    } catch {
+      // a broker down: no sample this time
+    } finally {
+      this.#sampling = false
+    }
+  }
+}
+
+/** Fatal lines (pino level 60) and unhandled errors in the output (stdout: every log line, and stderr) of these replicas. */
+export function logProblems(logFiles: string[]): string[] {
+  const problems: string[] = []
+  for (const name of logFiles) {
+    const text = readFileSync(name, 'utf8')
+    for (const line of text.split('\n')) {
+      if (/"level":60/.test(line) || /Unhandled|uncaughtException|unhandledRejection|FATAL ERROR|heap out of memory/i.test(line)) {
+        problems.push(`${name}: ${line.slice(0, 200)}`)
+        break
+      }
+    }
+  }
+  return problems
+}

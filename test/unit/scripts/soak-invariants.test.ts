@@ -1,0 +1,81 @@
+// The soak's invariants (scripts/soak/invariants.ts) on small made-up evidence: each check
+// must fail on what it is there to catch, and pass what a crash or freeze allows.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { checkAll, type Evidence } from '../../../scripts/soak/invariants.ts'
+import type { Fault } from '../../../scripts/soak/nemesis.ts'
+import type { Request } from '../../../scripts/soak/origins.ts'
+
+const T0 = 1_000_000
+const CLAIM_MS = 17_000
+
+function evidence(parts: Partial<Evidence>): Evidence {
+  return {
+    sent: new Map([[1, { origin: 0, producedAt: T0, acked: true }]]),
+    behaviours: ['fast', 'gone'],
+    requests: new Map(),
+    letters: new Map(),
+    outcomes: new Map([[1, ['delivered']]]),
+    redis: new Map([[1, { done: true, status: 'delivered' }]]),
+    faults: [],
+    lives: [],
+    logProblems: [],
+    crashes: [],
+    claimMs: CLAIM_MS,
+    attemptMs: 2000,
+    lagLimit: 1000,
+    recoveryLimitMs: 60_000,
+    rssWarmupMs: 60_000,
+    ...parts,
+  }
+}
+
+const ok = (at: number): Request => ({ arrivedAt: at - 100, at, status: 200, webhookId: 'processing_1' })
+
+function kill(at: number): Fault {
+  return { kind: 'replica-kill9', parts: ['replica-kill9'], text: [], startedAt: at, endedAt: at + 5000, freezes: [], crashAt: [at], recoveredAt: at + 6000 }
+}
+
+function failed(e: Evidence): string[] {
+  return checkAll(e).checks.filter((c) => !c.ok).map((c) => c.name)
+}
+
+describe('soak invariants', () => {
+  it('one delivery, its outcome and Redis agreeing: every check passes', () => {
+    assert.deepEqual(failed(evidence({ requests: new Map([[1, [ok(T0 + 500)]]]) })), [])
+  })
+
+  it('an id neither delivered nor dead-lettered is lost', () => {
+    const e = evidence({ outcomes: new Map(), redis: new Map() })
+    assert.deepEqual(failed(e), ['every id delivered or dead-lettered with the reason its origin implies, never both'])
+  })
+
+  it('a repeat explained by a kill -9 while it was in flight passes; without a fault it fails', () => {
+    const twice = new Map([[1, [ok(T0 + 500), ok(T0 + 18_000)]]])
+    assert.deepEqual(failed(evidence({ requests: twice, faults: [kill(T0 + 600)] })), [])
+    assert.deepEqual(failed(evidence({ requests: twice })), ['a repeat only with the same webhook-id, only for an id in flight at a crash or freeze'])
+  })
+
+  it('a repeat with another webhook-id fails even after a crash', () => {
+    const twice = new Map([[1, [ok(T0 + 500), { ...ok(T0 + 18_000), webhookId: 'other' }]]])
+    assert.ok(failed(evidence({ requests: twice, faults: [kill(T0 + 600)] })).includes('a repeat only with the same webhook-id, only for an id in flight at a crash or freeze'))
+  })
+
+  it('a dead letter whose code the origin does not imply fails (410 must be DELIVERY_GONE)', () => {
+    const letter = (code: string) => new Map([[1, [{ code, reason: 'x', attempts: 1, lastError: 'x', failedAt: '' }]]])
+    const gone = { sent: new Map([[1, { origin: 1, producedAt: T0, acked: true }]]), outcomes: new Map([[1, ['failed']]]), redis: new Map([[1, { done: true, status: 'failed' }]]) }
+    assert.deepEqual(failed(evidence({ ...gone, letters: letter('DELIVERY_GONE') })), [])
+    assert.deepEqual(failed(evidence({ ...gone, letters: letter('DELIVERY_TIMEOUT') })), ['every id delivered or dead-lettered with the reason its origin implies, never both'])
+  })
+
+  it('a send after a freeze longer than a claim, for an id delivered before the wake-up, fails', () => {
+    const freeze: Fault = { kind: 'replica-freeze', parts: ['replica-freeze'], text: [], startedAt: T0 + 1000, endedAt: T0 + 41_000, freezes: [{ stoppedAt: T0 + 1000, contAt: T0 + 41_000 }], crashAt: [], recoveredAt: T0 + 42_000 }
+    const requests = new Map([[1, [ok(T0 + 500), { ...ok(T0 + 42_000), status: 503 }]]])
+    assert.deepEqual(failed(evidence({ requests, faults: [freeze] })), ['no send started after a freeze for a claim that expired during it'])
+  })
+
+  it('lag not back under the limit within the time after a fault fails', () => {
+    const slow = { ...kill(T0), recoveredAt: T0 + 5000 + 61_000 }
+    assert.deepEqual(failed(evidence({ requests: new Map([[1, [ok(T0 + 500)]]]), faults: [slow] })), ['consumer lag back under 1000 within 60 s after each fault'])
+  })
+})
