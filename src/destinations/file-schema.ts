@@ -3,7 +3,7 @@
 // disk (TLS files) or the whole list (duplicate origins) are file.ts's. Messages never
 // repeat a value: values may be secrets resolved from references.
 import { z } from 'zod'
-import { parseRate } from '../config/rate-limits.ts'
+import { parseRate } from '../lib/rate.ts'
 import { parseHttpUrl } from '../lib/http-url.ts'
 
 const text = z.string({ error: 'must be a string' }).min(1, 'must not be empty')

@@ -1,7 +1,7 @@
 // Pure: the `origin` of a destination as written in CALLBACK_DESTINATIONS_FILE, normalised to
 // the one spelling match.ts looks up: an exact origin as URL.origin gives it (lowercase host,
 // default port dropped), a wildcard host "https://*.acme.example[:port]", or "*".
-import { originOfSetting } from '../config/rate-limits.ts'
+import { originOfSetting } from '../lib/http-url.ts'
 
 export const ANY_ORIGIN = '*'
 /** What a wildcard host starts with: one or more labels, then this. */

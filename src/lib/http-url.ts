@@ -12,3 +12,11 @@ export function parseHttpUrl(text: string): URL | undefined {
 export function isHttpUrl(url: URL): boolean {
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== ''
 }
+
+/** "https://API.example.com:443/" → "https://api.example.com"; undefined when not an http(s) origin. */
+export function originOfSetting(text: string): string | undefined {
+  const url = parseHttpUrl(text)
+  if (url === undefined) return undefined
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return undefined
+  return url.origin
+}
