@@ -5,7 +5,8 @@
 //
 //   npm run soak -- --minutes N [--seed S] [--redis cluster|sentinel] [--json out.json] [--md out.md]
 //   other options: --rate R (300/s), --origins N (200), --replicas N (3), --settle S (240 s
-//   to wait for the last ids after the load stops), --keep-running (leave Kafka and Redis up),
+//   to wait for the last ids after the load stops), --faults k1,k2 (the fault kinds drawn from,
+//   all by default), --keep-running (leave Kafka and Redis up),
 //   --cleanup (only stop what a soak left running: for CI's exit trap)
 //
 // Everything is started from the project's scripts (kafka-cluster.sh in .soak/kafka-cluster,
@@ -95,7 +96,7 @@ async function soak(): Promise<number> {
   const fleet = new Fleet(options.replicas, env, workDir)
   const observer = new Observer(env.KAFKA_GROUP_ID ?? '', fleet)
   const ledger = new Ledger({ dlq: env.KAFKA_TOPIC_DLQ ?? '', outcomes: env.KAFKA_TOPIC_FOR_NOTIFICATIONS ?? '' })
-  const nemesis = new Nemesis({ fleet, topology, random, sleep, log })
+  const nemesis = new Nemesis({ fleet, topology, random, sleep, log }, options.faults)
   try {
     await fleet.startAll()
     log(`${fleet.live.length} replicas ready; load ~${options.rate}/s to ${origins.list.length} origins for ${options.minutes} min`)

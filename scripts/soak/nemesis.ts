@@ -39,17 +39,19 @@ const onRedis = (kind: SingleKind) => kind.startsWith('redis-')
 export class Nemesis {
   readonly faults: Fault[] = []
   readonly #deps: NemesisDeps
+  readonly #kinds: readonly FaultKind[]
   #turn = 0
 
-  constructor(deps: NemesisDeps) {
+  constructor(deps: NemesisDeps, kinds: readonly FaultKind[] = FAULT_KINDS) {
     this.#deps = deps
+    this.#kinds = kinds
   }
 
   /** The next kind: every kind once in a shuffled round, then again (so a short run sees many). */
   nextKind(): FaultKind {
-    const round = Math.floor(this.#turn / FAULT_KINDS.length)
-    const order = [...FAULT_KINDS].sort((a, b) => hash(`${this.#deps.random.seed}:${round}:${a}`) - hash(`${this.#deps.random.seed}:${round}:${b}`))
-    return order[this.#turn++ % FAULT_KINDS.length] ?? 'replica-kill9'
+    const round = Math.floor(this.#turn / this.#kinds.length)
+    const order = [...this.#kinds].sort((a, b) => hash(`${this.#deps.random.seed}:${round}:${a}`) - hash(`${this.#deps.random.seed}:${round}:${b}`))
+    return order[this.#turn++ % this.#kinds.length] ?? 'replica-kill9'
   }
 
   async run(kind: FaultKind): Promise<Fault> {

@@ -1,6 +1,7 @@
 // The soak's command line.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { FAULT_KINDS, type FaultKind } from './nemesis.ts'
 import type { RedisKind } from './topology.ts'
 
 export interface SoakOptions {
@@ -14,6 +15,8 @@ export interface SoakOptions {
   json: string | undefined
   md: string | undefined
   keepRunning: boolean
+  /** The fault kinds the nemesis draws from (all by default). */
+  faults: FaultKind[]
   /** Only stop what a soak may have left running (its Kafka cluster, both Redis topologies). */
   cleanup: boolean
 }
@@ -41,6 +44,7 @@ export function soakOptions(argv: string[], usageFile: URL): SoakOptions {
       json: { type: 'string' },
       md: { type: 'string' },
       'keep-running': { type: 'boolean', default: false },
+      faults: { type: 'string', default: FAULT_KINDS.join(',') },
       cleanup: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -54,7 +58,14 @@ export function soakOptions(argv: string[], usageFile: URL): SoakOptions {
     console.error(`--redis must be cluster or sentinel, got "${values.redis}"`)
     process.exit(2)
   }
+  const faults = (values.faults ?? '').split(',').filter(Boolean)
+  const unknown = faults.filter((kind) => !(FAULT_KINDS as readonly string[]).includes(kind))
+  if (faults.length === 0 || unknown.length > 0) {
+    console.error(`--faults must list kinds among ${FAULT_KINDS.join(',')}, got "${values.faults}"`)
+    process.exit(2)
+  }
   return {
+    faults: faults as FaultKind[],
     minutes: positive('minutes', values.minutes),
     seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Math.floor(positive('seed', values.seed)),
     redis: values.redis,
