@@ -122,6 +122,7 @@ async function soak(): Promise<number> {
     observer.stop()
     await ledger.catchUp(60_000)
     const stopProblems = await fleet.stopAll()
+    await origins.close() // every request they received is counted from here
     await ledger.catchUp(30_000)
     await ledger.stop()
     const redis = await readRedis(topology.env, [...load.sent.keys()])

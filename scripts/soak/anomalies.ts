@@ -1,6 +1,6 @@
 // The timeline of every id an invariant would fail on (lost, delivered and dead-lettered,
 // delivered twice, wrong outcome), for diagnosis: written next to the replicas' logs.
-import type { Evidence } from './invariants.ts'
+import { unheard, type Evidence } from './invariants.ts'
 
 export function anomalies(e: Evidence, startedAt: number): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = []
@@ -26,6 +26,7 @@ export function anomalies(e: Evidence, startedAt: number): Array<Record<string, 
       letters,
       outcomes: e.outcomes.get(id) ?? [],
       redis: e.redis.get(id),
+      unheard: unheard(e, id),
     })
   }
   return out

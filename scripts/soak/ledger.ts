@@ -1,6 +1,6 @@
 // What the service wrote, for the soak's checks: the dead-letter and outcome topics (read
 // from the beginning, through broker faults) and, at the end, each id's done marker and
-// status in Redis (Cluster or Sentinel, as the service saw it).
+// status and attempt history in Redis (Cluster or Sentinel, as the service saw it).
 import { Cluster, Redis } from 'ioredis'
 import { TopicReader, type ReadRecord } from '../faults/kafka.ts'
 
@@ -12,9 +12,17 @@ export interface Letter {
   failedAt: string
 }
 
+/** One attempt as the service recorded it (notification_attempts): status_code null when no answer came (a timeout, a broken connection). */
+export interface RecordedAttempt {
+  at: string
+  status_code: number | null
+  error: string | null
+}
+
 export interface RedisState {
   done: boolean
   status: string | undefined
+  attempts: RecordedAttempt[]
 }
 
 export class Ledger {
@@ -75,8 +83,9 @@ export async function readRedis(env: Record<string, string>, ids: number[]): Pro
       const answers = await Promise.all(
         chunk.map(async (id) => {
           const done = `processed_messages:${id}`
-          const [marker, status] = await Promise.all([client.get(done), client.get(`notification_status:{${done}}`)])
-          return [id, { done: marker !== null, status: (parse(status ?? '') as { status?: string } | undefined)?.status }] as const
+          const [marker, status, attempts] = await Promise.all([client.get(done), client.get(`notification_status:{${done}}`), client.lrange(`notification_attempts:{${done}}`, 0, -1)])
+          const history = attempts.map((text) => parse(text) as RecordedAttempt | undefined).filter((a): a is RecordedAttempt => a !== undefined)
+          return [id, { done: marker !== null, status: (parse(status ?? '') as { status?: string } | undefined)?.status, attempts: history }] as const
         }),
       )
       for (const [id, state] of answers) states.set(id, state)

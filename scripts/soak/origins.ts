@@ -1,10 +1,11 @@
 // The soak's client origins: about 200 local HTTP servers (distinct host:port: several ports
 // on 127.0.0.1..127.0.0.N), each with one behaviour, and what each received per
-// processing_id. The behaviour says how an id sent there must end (invariants.ts).
+// processing_id. The behaviour says how an id sent there must end (invariants.ts). The
+// servers run in a worker thread (origin-servers.ts), so that they answer on time whatever
+// the soak's main thread is doing.
 import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { processingIdOf } from '../faults/receiver.ts'
+import { Worker } from 'node:worker_threads'
+import type { FromOrigins, OriginServersData, RequestRow, ToOrigins } from './origin-servers.ts'
 import type { SeededRandom } from './random.ts'
 
 export type Behaviour = 'fast' | 'slow' | 'flaky' | 'throttled' | 'hung' | 'gone' | 'closer'
@@ -41,8 +42,8 @@ export interface Origin {
 export class Origins {
   readonly list: Origin[] = []
   readonly requests = new Map<number, Request[]>()
-  readonly #servers: Server[] = []
   readonly #random: SeededRandom
+  #worker: Worker | undefined
   unattributed = 0
 
   constructor(random: SeededRandom) {
@@ -51,17 +52,15 @@ export class Origins {
 
   /** `count` origins: one hung, one gone, one closer, the rest fast 70 %, slow 15 %, flaky 9 %, throttled 6 %. */
   async start(count: number, ports = 4): Promise<void> {
-    const hosts = Math.ceil(count / ports)
-    for (let i = 0; i < count; i++) {
-      const behaviour: Behaviour = i === 0 ? 'hung' : i === 1 ? 'gone' : i === 2 ? 'closer' : this.#mix()
-      const server = createServer((req, res) => this.#answer(behaviour, req, res))
-      server.keepAliveTimeout = 30_000
-      server.listen(0, `127.0.0.${2 + (i % hosts)}`)
-      await once(server, 'listening')
-      const { address, port } = server.address() as AddressInfo
-      this.#servers.push(server)
-      this.list.push({ url: `http://${address}:${port}`, behaviour })
-    }
+    const behaviours = Array.from({ length: count }, (_, i): Behaviour => (i === 0 ? 'hung' : i === 1 ? 'gone' : i === 2 ? 'closer' : this.#mix()))
+    const worker = new Worker(new URL('./origin-servers.ts', import.meta.url), { workerData: { behaviours, ports } satisfies OriginServersData })
+    this.#worker = worker
+    worker.on('message', (message: FromOrigins) => {
+      if (message.type === 'requests') this.#receive(message.rows)
+    })
+    const [first] = (await once(worker, 'message')) as [FromOrigins]
+    if (first.type !== 'listening') throw new Error(`the origins' worker said ${first.type} before listening`)
+    first.urls.forEach((url, i) => this.list.push({ url, behaviour: behaviours[i] ?? 'fast' }))
   }
 
   firstOkAt(id: number): number | undefined {
@@ -72,57 +71,32 @@ export class Origins {
     return this.requests.get(id)?.filter((r) => r.status >= 200 && r.status < 300).length ?? 0
   }
 
+  /** Closes the servers; every request they received is in `requests` once this resolves. */
   async close(): Promise<void> {
-    await Promise.all(
-      this.#servers.map((server) => {
-        server.closeAllConnections()
-        return new Promise<void>((resolve) => server.close(() => resolve()))
-      }),
-    )
+    const worker = this.#worker
+    if (!worker) return
+    this.#worker = undefined
+    const closed = new Promise<void>((resolve) => worker.on('message', (message: FromOrigins) => message.type === 'closed' && resolve()))
+    worker.postMessage({ type: 'close' } satisfies ToOrigins)
+    await closed
+    await worker.terminate()
+  }
+
+  #receive(rows: RequestRow[]): void {
+    for (const [id, arrivedAt, at, status, webhookId] of rows) {
+      if (id === -1) {
+        this.unattributed++
+        continue
+      }
+      const request = { arrivedAt, at, status, webhookId }
+      const seen = this.requests.get(id)
+      if (seen) seen.push(request)
+      else this.requests.set(id, [request])
+    }
   }
 
   #mix(): Behaviour {
     const roll = this.#random.next()
     return roll < 0.7 ? 'fast' : roll < 0.85 ? 'slow' : roll < 0.94 ? 'flaky' : 'throttled'
-  }
-
-  #answer(behaviour: Behaviour, req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = []
-    req.on('data', (chunk: Buffer) => chunks.push(chunk))
-    req.on('end', () => {
-      const arrivedAt = Date.now()
-      const id = processingIdOf(Buffer.concat(chunks).toString('utf8'))
-      const webhookId = String(req.headers['webhook-id'] ?? '')
-      const record = (status: number) => {
-        if (id === undefined) this.unattributed++
-        else {
-          const seen = this.requests.get(id)
-          const request = { arrivedAt, at: Date.now(), status, webhookId }
-          if (seen) seen.push(request)
-          else this.requests.set(id, [request])
-        }
-      }
-      const reply = (status: number, headers: Record<string, string> = {}) => {
-        record(status)
-        res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(status < 300 ? '{"ok":true}' : '{"error":"no"}')
-      }
-      switch (behaviour) {
-        case 'fast':
-          return reply(200)
-        case 'slow':
-          return void setTimeout(() => reply(200), 200 + Math.random() * 600)
-        case 'flaky':
-          return Math.random() < 0.3 ? reply(Math.random() < 0.5 ? 503 : 500) : reply(200)
-        case 'throttled':
-          return Math.random() < 0.3 ? reply(429, { 'retry-after': '1' }) : reply(200)
-        case 'gone':
-          return reply(410)
-        case 'hung':
-          return record(0) // never answered: the client's time limit ends it
-        case 'closer':
-          record(-1)
-          return void req.socket.destroy()
-      }
-    })
   }
 }

@@ -16,7 +16,7 @@ function evidence(parts: Partial<Evidence>): Evidence {
     requests: new Map(),
     letters: new Map(),
     outcomes: new Map([[1, ['delivered']]]),
-    redis: new Map([[1, { done: true, status: 'delivered' }]]),
+    redis: new Map([[1, { done: true, status: 'delivered', attempts: [] }]]),
     faults: [],
     lives: [],
     logProblems: [],
@@ -61,9 +61,22 @@ describe('soak invariants', () => {
     assert.ok(failed(evidence({ requests: twice, faults: [kill(T0 + 600)] })).includes('a repeat only with the same webhook-id, only for an id in flight at a crash or freeze'))
   })
 
+  it('a 2xx the service recorded as no answer in time (the origin stalled): its retry and its dead letter pass; without that record they fail', () => {
+    const timedOut = { at: '', status_code: null, error: 'timed out after 2000 ms' }
+    const twice = new Map([[1, [ok(T0 + 500), ok(T0 + 18_000)]]])
+    const heardTwice = { done: true, status: 'delivered', attempts: [{ at: '', status_code: 200, error: null }, { at: '', status_code: 200, error: null }] }
+    assert.deepEqual(failed(evidence({ requests: twice, redis: new Map([[1, { done: true, status: 'delivered', attempts: [timedOut, { at: '', status_code: 200, error: null }] }]]) })), [])
+    assert.deepEqual(failed(evidence({ requests: twice, redis: new Map([[1, heardTwice]]) })), ['a repeat only with the same webhook-id, only for an id in flight at a crash or freeze'])
+
+    const letters = new Map([[1, [{ code: 'DELIVERY_TIMEOUT', reason: 'x', attempts: 4, lastError: 'x', failedAt: '' }]]])
+    const givenUp = { requests: new Map([[1, [ok(T0 + 500)]]]), letters, outcomes: new Map([[1, ['failed']]]) }
+    assert.deepEqual(failed(evidence({ ...givenUp, redis: new Map([[1, { done: true, status: 'failed', attempts: [timedOut] }]]) })), [])
+    assert.ok(failed(evidence({ ...givenUp, redis: new Map([[1, { done: true, status: 'failed', attempts: [] }]]) })).includes('every id delivered or dead-lettered with the reason its origin implies, never both'))
+  })
+
   it('a dead letter whose code the origin does not imply fails (410 must be DELIVERY_GONE)', () => {
     const letter = (code: string) => new Map([[1, [{ code, reason: 'x', attempts: 1, lastError: 'x', failedAt: '' }]]])
-    const gone = { sent: new Map([[1, { origin: 1, producedAt: T0, acked: true }]]), outcomes: new Map([[1, ['failed']]]), redis: new Map([[1, { done: true, status: 'failed' }]]) }
+    const gone = { sent: new Map([[1, { origin: 1, producedAt: T0, acked: true }]]), outcomes: new Map([[1, ['failed']]]), redis: new Map([[1, { done: true, status: 'failed', attempts: [] }]]) }
     assert.deepEqual(failed(evidence({ ...gone, letters: letter('DELIVERY_GONE') })), [])
     assert.deepEqual(failed(evidence({ ...gone, letters: letter('DELIVERY_TIMEOUT') })), ['every id delivered or dead-lettered with the reason its origin implies, never both'])
   })
@@ -72,6 +85,14 @@ describe('soak invariants', () => {
     const freeze: Fault = { kind: 'replica-freeze', parts: ['replica-freeze'], text: [], startedAt: T0 + 1000, endedAt: T0 + 41_000, freezes: [{ stoppedAt: T0 + 1000, contAt: T0 + 41_000 }], crashAt: [], recoveredAt: T0 + 42_000 }
     const requests = new Map([[1, [ok(T0 + 500), { ...ok(T0 + 42_000), status: 503 }]]])
     assert.deepEqual(failed(evidence({ requests, faults: [freeze] })), ['no send started after a freeze for a claim that expired during it'])
+  })
+
+  it('RSS: a peak after a fault that stays until the end passes on its floor; a floor that climbs fails', () => {
+    const life = (kib: (i: number) => number) => ({ name: 'replica#1', pid: 1, logFile: '', startedAt: T0, readyAt: T0, rss: Array.from({ length: 120 }, (_, i): [number, number] => [T0 + 60_000 + i * 5000, kib(i)]) })
+    const rssCheck = 'each replica’s RSS after warm-up grows < 10 % (floor of its first 2 minutes against its last)'
+    const base = { requests: new Map([[1, [ok(T0 + 500)]]]) }
+    assert.deepEqual(failed(evidence({ ...base, lives: [life((i) => (i % 4 === 0 ? 200_000 : i > 60 ? 300_000 : 220_000))] })), [])
+    assert.deepEqual(failed(evidence({ ...base, lives: [life((i) => 200_000 + i * 500)] })), [rssCheck])
   })
 
   it('lag not back under the limit within the time after a fault fails', () => {
