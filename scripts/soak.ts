@@ -95,7 +95,7 @@ async function soak(): Promise<number> {
   const env = serviceEnv(prefix)
   const fleet = new Fleet(options.replicas, env, workDir)
   const observer = new Observer(env.KAFKA_GROUP_ID ?? '', fleet)
-  const ledger = new Ledger({ dlq: env.KAFKA_TOPIC_DLQ ?? '', outcomes: env.KAFKA_TOPIC_FOR_NOTIFICATIONS ?? '' })
+  const ledger = new Ledger({ dlq: env.KAFKA_TOPIC_DLQ ?? '', outcomes: env.KAFKA_TOPIC_FOR_NOTIFICATIONS ?? '', sending: env.KAFKA_TOPIC_FOR_SENDING ?? '' })
   const nemesis = new Nemesis({ fleet, topology, random, sleep, log }, options.faults)
   try {
     await fleet.startAll()
@@ -131,6 +131,7 @@ async function soak(): Promise<number> {
       behaviours: origins.list.map((o) => o.behaviour),
       requests: origins.requests,
       letters: ledger.letters,
+      inKafka: ledger.inKafka,
       outcomes: ledger.outcomes,
       redis,
       faults: nemesis.faults,

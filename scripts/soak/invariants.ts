@@ -12,6 +12,8 @@ export interface Evidence {
   behaviours: readonly Behaviour[]
   requests: ReadonlyMap<number, Request[]>
   letters: ReadonlyMap<number, Letter[]>
+  /** Ids found in the sending topic at the end. */
+  inKafka: ReadonlySet<number>
   outcomes: ReadonlyMap<number, string[]>
   redis: ReadonlyMap<number, RedisState>
   faults: readonly Fault[]
@@ -42,7 +44,10 @@ export interface Attribution {
 }
 
 const isOk = (r: Request) => r.status >= 200 && r.status < 300
-/** The origins stamp a request when its body was read: the soak process, busy, may read it up to this long after it left the replica. */
+/**
+ * The origins stamp a request when its body was read: up to this long after it left the
+ * replica (a request written just before a kill -9 is read after the kill was stamped).
+ */
 const ARRIVAL_SLACK_MS = 1000
 /** Origins that answer 2xx at once or soon: an id of theirs still retrying at the end is as good as lost. */
 const ALWAYS_DELIVERS: ReadonlySet<Behaviour> = new Set(['fast', 'slow'])
@@ -73,6 +78,7 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
   let lettered = 0
   let unacked = 0
   let pending = 0
+  const notInKafka: number[] = []
   let bothAfterInterruption = 0
   let bothUnheard = 0
   const both: number[] = []
@@ -94,6 +100,7 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
     }
     if (oks === 0 && letters.length === 0) {
       if (!sent.acked) unacked++
+      else if (!e.inKafka.has(id)) notInKafka.push(id)
       else if (e.redis.get(id)?.status === 'retrying' && !ALWAYS_DELIVERS.has(behaviour)) pending++
       else {
         lost.push(id)
@@ -108,8 +115,8 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
     }
     if (oks > 0 && NEVER_DELIVERS.has(behaviour)) wrongReason.push(`${id} (${behaviour}) delivered`)
   }
-  const ok = both.length === 0 && lost.length === 0 && wrongReason.length === 0
-  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${bothAfterInterruption ? `; ${bothAfterInterruption} both after their 2xx went to a replica killed or frozen before it recorded it (allowed, as a repeat is)` : ''}${bothUnheard ? `; ${bothUnheard} both after attempts that got no answer in time though the origin answered 2xx (allowed: the service's deadline decides)` : ''}${pending ? `; ${pending} still in their retry schedule at the end (origins that fail, time out or refuse; not counted as lost)` : ''}${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
+  const ok = both.length === 0 && lost.length === 0 && notInKafka.length === 0 && wrongReason.length === 0
+  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${bothAfterInterruption ? `; ${bothAfterInterruption} both after their 2xx went to a replica killed or frozen before it recorded it (allowed, as a repeat is)` : ''}${bothUnheard ? `; ${bothUnheard} both after attempts that got no answer in time though the origin answered 2xx (allowed: the service's deadline decides)` : ''}${pending ? `; ${pending} still in their retry schedule at the end (origins that fail, time out or refuse; not counted as lost)` : ''}${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${notInKafka.length ? `; ${notInKafka.length} acknowledged to the load's producer but not in the sending topic (lost before the service), e.g. ${notInKafka.slice(0, 3).join(', ')}` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
   return { name: 'every id delivered or dead-lettered with the reason its origin implies, never both', ok, detail }
 }
 
@@ -117,7 +124,7 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
 function orphanedTwice(e: Evidence, id: number): boolean {
   const requests = e.requests.get(id) ?? []
   if (!requests.some(isOk) || (e.letters.get(id) ?? []).length === 0) return false
-  return interruptions(e.faults).some((m) => requests.some((r) => isOk(r) && r.arrivedAt <= m.at && r.arrivedAt >= m.at - e.claimMs))
+  return interruptions(e.faults).some((m) => requests.some((r) => isOk(r) && r.arrivedAt <= m.at + ARRIVAL_SLACK_MS && r.arrivedAt >= m.at - e.claimMs))
 }
 
 /**

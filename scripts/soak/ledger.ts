@@ -1,8 +1,10 @@
-// What the service wrote, for the soak's checks: the dead-letter and outcome topics (read
+// What the service read and wrote, for the soak's checks: the sending topic (which ids Kafka
+// holds), the dead-letter and outcome topics (read
 // from the beginning, through broker faults) and, at the end, each id's done marker and
 // status and attempt history in Redis (Cluster or Sentinel, as the service saw it).
 import { Cluster, Redis } from 'ioredis'
 import { TopicReader, type ReadRecord } from '../faults/kafka.ts'
+import { processingIdOf } from '../faults/receiver.ts'
 
 export interface Letter {
   code: string
@@ -28,11 +30,20 @@ export interface RedisState {
 export class Ledger {
   readonly letters = new Map<number, Letter[]>()
   readonly outcomes = new Map<number, string[]>()
+  /** Every id found in the sending topic: an acknowledged id missing here was lost by Kafka or its producer, not by the service. */
+  readonly inKafka = new Set<number>()
   unmatched = 0
   readonly #readers: TopicReader[]
 
-  constructor(topics: { dlq: string; outcomes: string }) {
-    this.#readers = [new TopicReader(topics.dlq, (r) => this.#onLetter(r)), new TopicReader(topics.outcomes, (r) => this.#onOutcome(r))]
+  constructor(topics: { dlq: string; outcomes: string; sending: string }) {
+    this.#readers = [
+      new TopicReader(topics.dlq, (r) => this.#onLetter(r)),
+      new TopicReader(topics.outcomes, (r) => this.#onOutcome(r)),
+      new TopicReader(topics.sending, (r) => {
+        const id = processingIdOf(r.value)
+        if (id !== undefined) this.inKafka.add(id)
+      }),
+    ]
   }
 
   start(): void {

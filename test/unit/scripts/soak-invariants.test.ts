@@ -15,6 +15,7 @@ function evidence(parts: Partial<Evidence>): Evidence {
     behaviours: ['fast', 'gone'],
     requests: new Map(),
     letters: new Map(),
+    inKafka: new Set([1]),
     outcomes: new Map([[1, ['delivered']]]),
     redis: new Map([[1, { done: true, status: 'delivered', attempts: [] }]]),
     faults: [],
@@ -54,6 +55,21 @@ describe('soak invariants', () => {
     const twice = new Map([[1, [ok(T0 + 500), ok(T0 + 18_000)]]])
     assert.deepEqual(failed(evidence({ requests: twice, faults: [kill(T0 + 600)] })), [])
     assert.deepEqual(failed(evidence({ requests: twice })), ['a repeat only with the same webhook-id, only for an id in flight at a crash or freeze'])
+  })
+
+  it('an acknowledged id missing from the sending topic is lost before the service, and fails', () => {
+    const checks = checkAll(evidence({ inKafka: new Set(), outcomes: new Map(), redis: new Map() })).checks
+    const settled = checks.find((c) => c.name.startsWith('every id delivered'))
+    assert.equal(settled?.ok, false)
+    assert.match(settled?.detail ?? '', /1 acknowledged to the load's producer but not in the sending topic/)
+  })
+
+  it('delivered by a replica killed just before the origin read it, then dead-lettered by the copy that took over: allowed', () => {
+    const letters = new Map([[1, [{ code: 'CALLBACK_UNAVAILABLE', reason: 'x', attempts: 0, lastError: 'x', failedAt: '' }]]])
+    const sent = new Map([[1, { origin: 1, producedAt: T0, acked: true }]])
+    const late = { sent, behaviours: ['fast', 'throttled'] as Evidence['behaviours'], letters, requests: new Map([[1, [ok(T0 + 700)]]]), outcomes: new Map([[1, ['failed']]]), redis: new Map([[1, { done: true, status: 'failed', attempts: [] }]]) }
+    assert.deepEqual(failed(evidence({ ...late, faults: [kill(T0 + 500)] })), [])
+    assert.ok(failed(evidence({ ...late, faults: [kill(T0 - 30_000)] })).includes('every id delivered or dead-lettered with the reason its origin implies, never both'))
   })
 
   it('a repeat with another webhook-id fails even after a crash', () => {
