@@ -4,6 +4,7 @@
 // partition below which every record is finished (offset-tracker.ts). Autocommit is off.
 // Joining the group, and joining it again after a failure: group-membership.ts; when there
 // is room for more records: loop-room.ts.
+import { performance } from 'node:perf_hooks'
 import type { Tuning } from '../config.ts'
 import { Interrupted, describeError } from '../errors.ts'
 import { settleWithin } from '../lib/deadline.ts'
@@ -13,7 +14,8 @@ import { GroupMembership, type GroupMembershipOptions, type KafkaMessage, type M
 import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits } from './in-flight-limit.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { RESUME_SHARE, hasRoom, type RoomLimits } from './loop-room.ts'
-import { OffsetTracker, partitionKey, type CompletionToken } from './offset-tracker.ts'
+import { OffsetTracker, type CompletionToken } from './offset-tracker.ts'
+import { RecordsInHand } from './records-in-hand.ts'
 
 /** One Kafka record as the loop hands it to its processor. */
 export interface InputRecord {
@@ -65,6 +67,9 @@ export interface ConsumerLoopOptions {
   membership?: (options: GroupMembershipOptions) => Membership
 }
 
+/** The event loop's idle time so far, ms (in-flight-limit.ts): the counter performance.eventLoopUtilization() reads. */
+const loopIdleMs = (): number => performance.nodeTiming.idleTime
+
 /** A record waiting on others longer than this (a hung origin, a retry not yet due) leaves its room to others under the adaptive limit. */
 const LONG_WAIT_MS = 1000
 
@@ -75,8 +80,8 @@ export class ConsumerLoop {
   readonly #tracker = new OffsetTracker<CommitHandle>()
   readonly #serializer = new KeyedSerializer<string>()
   readonly #shutdown = new AbortController()
-  /** Records being handled, by partition and offset: whether each ended committable. */
-  readonly #handling = new Map<string, Promise<boolean>>()
+  /** Records being handled, by partition and offset, with the tokens of copies fetched again meanwhile. */
+  readonly #inHand = new RecordsInHand<CompletionToken>()
   /** Records in flight, and what each is waiting on outside. */
   readonly #tasks = new Map<Promise<void>, OutsideWaits>()
   /** What #tasks holds, counted for the room check; `waitingLong`: as of the last recount. */
@@ -94,7 +99,7 @@ export class ConsumerLoop {
     this.#options = options
     this.#logger = options.logger.child({ loop: options.name })
     const { maxInFlight, maxInFlightBytes } = options.tuning
-    this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now())
+    this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now(), loopIdleMs)
     this.#roomLimits = { adaptive: this.#limit, maxInFlight, maxInFlightBytes }
     const tasks = this.#tasks
     this.#load = { get inFlight() { return tasks.size }, waitingLong: 0, bytesInFlight: 0 }
@@ -175,9 +180,9 @@ export class ConsumerLoop {
     // The client binds commit to its stream and offset (messages-stream.js: this.#commit.bind(…)).
     // eslint-disable-next-line @typescript-eslint/unbound-method
     const token = this.#tracker.track(message.topic, message.partition, message.offset, message.commit)
-    const key = `${partitionKey(message.topic, message.partition)}@${message.offset}`
-    if (this.#fetchedAgain(key, token)) return
-    const handled = this.#handle(key)
+    // Fetched again (a stream replaced, a rejoin) while its first fetch is still handled here:
+    // not handled twice; its new offset is done when the first copy's work is (#release).
+    if (!this.#inHand.take(record.topic, record.partition, record.offset, token)) return
     const signal = this.#shutdown.signal
     const waits = new OutsideWaits()
     const acceptedAt = Date.now()
@@ -186,7 +191,7 @@ export class ConsumerLoop {
     const size = message.value?.length ?? 0
     this.#load.bytesInFlight += size
     const finished = (committable: boolean) => {
-      handled(committable)
+      this.#release(record, committable)
       const now = Date.now()
       this.#limit.finished(now - acceptedAt, waits.outsideMs, this.#paused, now)
       this.#tasks.delete(task)
@@ -223,26 +228,10 @@ export class ConsumerLoop {
     }
   }
 
-  /** A record's work begins (#handling); the function returned ends it, committable or not. */
-  #handle(key: string): (committable: boolean) => void {
-    const { promise, resolve } = Promise.withResolvers<boolean>()
-    this.#handling.set(key, promise)
-    return (committable) => {
-      this.#handling.delete(key)
-      resolve(committable)
-    }
-  }
-
-  /**
-   * Fetched again (a stream replaced, a rejoin) while its first fetch is still handled here:
-   * not handled twice (a second copy could be deferred or dead-lettered beside the first);
-   * its new offset is done when the first copy's work is.
-   */
-  #fetchedAgain(key: string, token: CompletionToken): boolean {
-    const earlier = this.#handling.get(key)
-    if (earlier === undefined) return false
-    void earlier.then((committable) => committable && this.#tracker.complete(token))
-    return true
+  /** A record's work ended: the copies fetched again meanwhile are done too if it ended committable. */
+  #release(record: InputRecord, committable: boolean): void {
+    const copies = this.#inHand.release(record.topic, record.partition, record.offset)
+    if (copies !== undefined && committable) for (const copy of copies) this.#tracker.complete(copy)
   }
 
   /**

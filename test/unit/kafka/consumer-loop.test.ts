@@ -169,6 +169,18 @@ describe('ConsumerLoop (with a fake group member)', () => {
     await loop.stop()
   })
 
+  it('copies fetched again while the first is at work stay uncommitted when its work ends uncommittable', async () => {
+    const { loop, member, work } = startLoop()
+    work.failDeadLetter = true
+    await loop.start()
+    for (let copy = 0; copy < 3; copy++) member().deliver(0)
+    assert.deepEqual(work.runs, [0])
+    work.end(0).reject(new Error('a bug'))
+    await loop.stop()
+    assert.deepEqual(work.unexpected, [0])
+    assert.deepEqual(member().committed, [], 'neither the first copy nor the two fetched again')
+  })
+
   it('commits at shutdown what has ended', async () => {
     const { loop, member, work } = startLoop()
     await loop.start()
