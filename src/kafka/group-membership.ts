@@ -20,6 +20,7 @@ import { sleep } from '../lib/sleep.ts'
 import type { Logger } from '../log.ts'
 import type { KafkaConnection } from './connection.ts'
 import { partitionKey } from './offset-tracker.ts'
+import { listenToConnectionErrors } from './connection-errors.ts'
 
 export type KafkaMessage = Message<string, Buffer, string, string>
 type Stream = MessagesStream<string, Buffer, string, string>
@@ -135,7 +136,7 @@ export class GroupMembership implements Membership {
 
   #newConsumer(): KafkaConsumer {
     const { name, clientId, groupId, groupInstanceId, connection } = this.#options
-    const consumer: KafkaConsumer = new Consumer({
+    const consumer: KafkaConsumer = listenToConnectionErrors(new Consumer({
       clientId: `${clientId}-${name}`,
       groupId,
       ...connection,
@@ -148,7 +149,7 @@ export class GroupMembership implements Membership {
       rebalanceTimeout: 30_000,
       retries: 5,
       retryDelay: 500,
-    })
+    }), (error, broker) => this.#options.logger.debug({ broker, error: describeError(error) }, 'Kafka broker connection failed'))
     consumer.on('consumer:group:join', () => this.#options.onAssigned(ownedPartitions(consumer.assignments)))
     consumer.on('consumer:lag', (lag) => (this.#lag = lag))
     return consumer

@@ -16,6 +16,7 @@ import { createPartitioner } from './partitioner.ts'
 export type Outgoing = MessageToProduce<string, string, string, string>
 /** Kafka headers with a notification's trace context; empty when it has none. */
 import type { TraceHeaders as TraceContextHeaders } from '../telemetry/tracing.ts'
+import { listenToConnectionErrors } from './connection-errors.ts'
 
 const LINGER_MS = 2
 const MAX_BATCH = 500
@@ -45,7 +46,7 @@ export class Publisher {
   constructor(options: PublisherOptions) {
     this.#topics = options.topics
     this.#onOutcomesPublished = options.onOutcomesPublished
-    this.#producer = options.producer ?? new Producer({
+    this.#producer = options.producer ?? listenToConnectionErrors(new Producer({
       clientId: `${options.clientId}-producer`,
       ...options.connection,
       serializers: stringSerializers,
@@ -53,7 +54,7 @@ export class Publisher {
       retries: 5,
       retryDelay: 250,
       partitioner: createPartitioner(),
-    })
+    }))
   }
 
   deadLetter(letter: DeadLetter, trace?: TraceContextHeaders): Promise<void> {

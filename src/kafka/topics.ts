@@ -9,6 +9,7 @@ import type { TopicLayout } from '../config.ts'
 import { inputTopics, type RetryTier, type TopicNames } from '../names.ts'
 import { ErrorCodes, InfrastructureError } from '../errors.ts'
 import type { KafkaConnection } from './connection.ts'
+import { listenToConnectionErrors } from './connection-errors.ts'
 
 export interface TopicSpec {
   readonly name: string
@@ -61,7 +62,7 @@ export function creationConfigs(spec: TopicSpec, replicationFactor: number): Arr
 }
 
 export async function ensureTopics(connection: KafkaConnection, clientId: string, topics: readonly TopicSpec[], layout: TopicLayout): Promise<EnsuredTopics> {
-  const admin = new Admin({ clientId: `${clientId}-admin`, ...connection, retries: 3, retryDelay: 500 })
+  const admin = listenToConnectionErrors(new Admin({ clientId: `${clientId}-admin`, ...connection, retries: 3, retryDelay: 500 }))
   try {
     const cluster = await admin.metadata({ topics: [] })
     const replicationFactor = replicationFactorFor(layout, cluster.brokers.size)

@@ -4,6 +4,7 @@
 import { Consumer, stringDeserializers } from '@platformatic/kafka'
 import type { KafkaConnection } from '../kafka/connection.ts'
 import type { DeadLetter } from '../notifications/records.ts'
+import { listenToConnectionErrors } from '../kafka/connection-errors.ts'
 
 export interface StoredDeadLetter {
   readonly partition: number
@@ -40,7 +41,7 @@ export class DeadLetterReader {
   constructor(options: { connection: KafkaConnection; topic: string; clientId: string }) {
     this.#topic = options.topic
     // A group id is required by the client; it is never joined (no consume(), no commit()).
-    this.#consumer = new Consumer({ clientId: options.clientId, groupId: `${options.clientId}-reader`, ...options.connection, deserializers: stringDeserializers })
+    this.#consumer = listenToConnectionErrors(new Consumer({ clientId: options.clientId, groupId: `${options.clientId}-reader`, ...options.connection, deserializers: stringDeserializers }))
   }
 
   get topic(): string {
