@@ -9,19 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { parentPort, workerData } from 'node:worker_threads'
 import { processingIdOf } from '../faults/receiver.ts'
-import type { Behaviour } from './origins.ts'
-
-/** One request as sent to the main thread: id (-1: no processing_id), arrivedAt, at, status, webhook-id. */
-export type RequestRow = [id: number, arrivedAt: number, at: number, status: number, webhookId: string]
-
-export type FromOrigins = { type: 'listening'; urls: string[] } | { type: 'requests'; rows: RequestRow[] } | { type: 'closed' }
-export type ToOrigins = { type: 'close' }
-
-export interface OriginServersData {
-  behaviours: Behaviour[]
-  /** Ports per host (127.0.0.2..): distinct host:port origins without thousands of hosts. */
-  ports: number
-}
+import type { Behaviour, FromOrigins, OriginServersData, RequestRow, ToOrigins } from './origins.ts'
 
 /** How often received requests go to the main thread. */
 const FLUSH_MS = 200

@@ -5,7 +5,6 @@
 // the soak's main thread is doing.
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
-import type { FromOrigins, OriginServersData, RequestRow, ToOrigins } from './origin-servers.ts'
 import type { SeededRandom } from './random.ts'
 
 export type Behaviour = 'fast' | 'slow' | 'flaky' | 'throttled' | 'hung' | 'gone' | 'closer'
@@ -37,6 +36,20 @@ export interface Request {
 export interface Origin {
   readonly url: string
   readonly behaviour: Behaviour
+}
+
+/* The messages between this thread and the origins' worker (origin-servers.ts). */
+
+/** One request as sent to the main thread: id (-1: no processing_id), arrivedAt, at, status, webhook-id. */
+export type RequestRow = [id: number, arrivedAt: number, at: number, status: number, webhookId: string]
+
+export type FromOrigins = { type: 'listening'; urls: string[] } | { type: 'requests'; rows: RequestRow[] } | { type: 'closed' }
+export type ToOrigins = { type: 'close' }
+
+export interface OriginServersData {
+  behaviours: Behaviour[]
+  /** Ports per host (127.0.0.2..): distinct host:port origins without thousands of hosts. */
+  ports: number
 }
 
 export class Origins {
