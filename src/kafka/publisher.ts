@@ -2,7 +2,7 @@
 // the retry tiers. A notification's records carry its W3C trace context (traceparent,
 // tracestate) as Kafka headers, where it has one.
 // Callers await their message's acknowledgement (acks=all) before their offset may be
-// committed; messages sent within a few milliseconds share one produce request.
+// committed; messages to one topic sent within a few milliseconds share one produce request.
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '../errors.ts'
 import { walkErrorChain } from '../lib/error-chain.ts'
@@ -41,7 +41,15 @@ export class Publisher {
   readonly #producer: RecordProducer
   readonly #topics: TopicNames
   readonly #onOutcomesPublished: ((count: number) => void) | undefined
-  readonly #batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
+  /**
+   * One batcher, and so one produce request at a time, per topic. A request for several topics
+   * can crash the process: @platformatic/kafka 2.12 fetches metadata only for its stale topics,
+   * and when a failing request clears the cache meanwhile (a broker killed), the answer lacks
+   * the others and its producer throws a TypeError from a socket callback (upstream issue
+   * platformatic/kafka#109; seen in the soak). With one topic per request, the topic fetched is
+   * the topic asked for.
+   */
+  readonly #batchers = new Map<string, MicroBatcher<Outgoing, void>>()
 
   constructor(options: PublisherOptions) {
     this.#topics = options.topics
@@ -89,12 +97,17 @@ export class Publisher {
   }
 
   async close(): Promise<void> {
-    this.#batcher.flush()
+    for (const batcher of this.#batchers.values()) batcher.flush()
     await this.#producer.close()
   }
 
   #enqueue(message: Outgoing): Promise<void> {
-    return this.#batcher.add(message)
+    let batcher = this.#batchers.get(message.topic)
+    if (batcher === undefined) {
+      batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
+      this.#batchers.set(message.topic, batcher)
+    }
+    return batcher.add(message)
   }
 
   async #send(messages: readonly Outgoing[]): Promise<void[]> {

@@ -92,12 +92,14 @@ describe('Publisher: what it produces', () => {
     assert.deepEqual(producer.sends, [[{ topic: 'in.sending', key: 'k', value: 'v1' }], [{ topic: 'in.sending', value: 'v2' }]])
   })
 
-  it('records asked for together go in one produce request', async () => {
+  it('records for one topic asked for together go in one produce request; each topic in a request of its own (platformatic/kafka#109)', async () => {
     const producer = new FakeProducer()
     const publisher = publisherWith(producer)
-    await Promise.all([publisher.outcome(outcome), publisher.republish('in.sending', null, 'x'), publisher.outcome({ ...outcome, processing_id: 43 })])
-    assert.equal(producer.sends.length, 1)
-    assert.deepEqual(producer.sends[0]!.map((message) => message.key), ['42', undefined, '43'])
+    await Promise.all([publisher.outcome(outcome), publisher.republish('in.sending', null, 'x'), publisher.outcome({ ...outcome, processing_id: 43 }), publisher.deadLetter(letter(44))])
+    assert.equal(producer.sends.length, 3)
+    for (const sent of producer.sends) assert.equal(new Set(sent.map((message) => message.topic)).size, 1)
+    const byTopic = new Map(producer.sends.map((sent) => [sent[0]!.topic, sent.map((message) => message.key)]))
+    assert.deepEqual(byTopic, new Map<string, Array<string | undefined>>([['out.outcomes', ['42', '43']], ['in.sending', [undefined]], ['out.dlq', ['44']]]))
   })
 
   it('close sends what is waiting, then closes the producer', async () => {
