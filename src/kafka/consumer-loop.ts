@@ -4,7 +4,6 @@
 // partition below which every record is finished (offset-tracker.ts). Autocommit is off.
 // Joining the group, and joining it again after a failure: group-membership.ts; when there
 // is room for more records: loop-room.ts.
-import { performance } from 'node:perf_hooks'
 import type { Tuning } from '../config.ts'
 import { Interrupted, describeError } from '../errors.ts'
 import { settleWithin } from '../lib/deadline.ts'
@@ -67,9 +66,6 @@ export interface ConsumerLoopOptions {
   membership?: (options: GroupMembershipOptions) => Membership
 }
 
-/** The event loop's idle time so far, ms (in-flight-limit.ts): the counter performance.eventLoopUtilization() reads. */
-const loopIdleMs = (): number => performance.nodeTiming.idleTime
-
 /** A record waiting on others longer than this (a hung origin, a retry not yet due) leaves its room to others under the adaptive limit. */
 const LONG_WAIT_MS = 1000
 
@@ -99,7 +95,7 @@ export class ConsumerLoop {
     this.#options = options
     this.#logger = options.logger.child({ loop: options.name })
     const { maxInFlight, maxInFlightBytes } = options.tuning
-    this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now(), loopIdleMs)
+    this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now())
     this.#roomLimits = { adaptive: this.#limit, maxInFlight, maxInFlightBytes }
     const tasks = this.#tasks
     this.#load = { get inFlight() { return tasks.size }, waitingLong: 0, bytesInFlight: 0 }

@@ -1,5 +1,5 @@
-// How many records one consumer loop handles at once, learned from how they fare (pure: time,
-// every finished record and the event loop's idle time are inputs).
+// How many records one consumer loop handles at once, learned from how they fare (pure: time
+// and every finished record are inputs).
 //
 // Records in flight beyond what keeps the callback origins busy only queue inside the
 // process, and cost: each lives longer than a young-generation collection apart, so V8 copies
@@ -18,20 +18,6 @@
 // TCP's slow start, up to ×2 per period; it shrinks 30 % of the way down per period (one
 // period's count is noisy, and a lower limit stops intake until a quarter of it has drained),
 // at most ×0.8; always within [min, max].
-//
-// That figure alone starved the CPU on one fast origin: our own round trips (claim batch,
-// settle batch, outcome record) took ~18 ms a record, not the 10 ms allowed, so the limit held
-// the loop back with its event loop idle 11–16 % of a backlog drain (docs/performance.md,
-// "Where a notification's time goes"); a fixed larger allowance would overshoot elsewhere. So
-// the event loop's busy share over the period decides which way to err, as BBR probes for
-// more bandwidth: held back with idle time left (busy below `SPARE_BELOW`), the limit probes
-// up ×1.25 (BBR's gain) past what Little's law says, since more in flight is then more
-// delivered; busy from `SATURATED_FROM` on, records queue for the CPU, and it shrinks toward
-// the Little's-law figure as before (20 fast origins with 1,000 in flight, the case above,
-// read 97 % busy, so their loop comes back down); in between it keeps what it has unless
-// Little's law asks for more. So the limit settles near the smallest that keeps the CPU busy,
-// never below Little's law; what bounds all records (`Tuning.maxInFlight`, the bytes in
-// flight) and each origin's share (origin-gate.ts) is unchanged.
 //
 // Records that have waited on others for long (a retry not yet due, an origin that stopped
 // answering) do not count against the limit: the loop counts them apart, and only
@@ -63,19 +49,6 @@ const MIN_SAMPLES = 20
 const SHRINK_SMOOTHING = 0.3
 const MAX_GROWTH = 2
 const MAX_SHRINK = 0.8
-/** Busy less than this share of a period: the CPU had room, so a limit that held the loop back probes up. */
-export const SPARE_BELOW = 0.95
-/** Busy at least this share of a period: records queue for the CPU, so the limit shrinks toward what Little's law needs. */
-export const SATURATED_FROM = 0.97
-/** Growth per period while probing (BBR's probe gain). */
-const PROBE_GAIN = 1.25
-
-/**
- * The event loop's idle time so far, ms: libuv's counter, `performance.nodeTiming.idleTime`,
- * which `performance.eventLoopUtilization()` (and so the notification_event_loop_utilization
- * gauge) reads too. Read once a period, not per record.
- */
-export type LoopIdleClock = () => number
 
 /**
  * Time a record's handling waits on others (an HTTP attempt, a rate-limit slot, another
@@ -111,16 +84,12 @@ export class InFlightLimit {
   #stayMs = 0
   #outsideMs = 0
   #held = false
-  readonly #loopIdleMs: LoopIdleClock
-  #periodIdleMs: number
 
-  constructor(options: InFlightLimitOptions, now: number, loopIdleMs: LoopIdleClock) {
+  constructor(options: InFlightLimitOptions, now: number) {
     if (!(options.min >= 1 && options.headroom >= 1 && options.periodMs > 0)) throw new RangeError('in-flight limit: need min ≥ 1, headroom ≥ 1, periodMs > 0')
     this.#options = { ...options, min: Math.min(options.min, options.max) }
     this.#value = this.#options.min
     this.#periodStart = now
-    this.#loopIdleMs = loopIdleMs
-    this.#periodIdleMs = loopIdleMs()
   }
 
   /** Records that may be in flight now. */
@@ -139,29 +108,21 @@ export class InFlightLimit {
     if (held) this.#held = true
     const elapsed = now - this.#periodStart
     if (elapsed < this.#options.periodMs || elapsed < (2 * this.#stayMs) / this.#finished) return
-    const idleMs = this.#loopIdleMs()
-    const busy = Math.min(1, Math.max(0, 1 - (idleMs - this.#periodIdleMs) / elapsed))
-    if (this.#held && this.#finished >= MIN_SAMPLES) this.#value = this.#next(elapsed, busy)
+    if (this.#held && this.#finished >= MIN_SAMPLES) this.#value = this.#next(elapsed)
     this.#periodStart = now
-    this.#periodIdleMs = idleMs
     this.#finished = 0
     this.#stayMs = 0
     this.#outsideMs = 0
     this.#held = false
   }
 
-  /** `busy`: the event loop's busy share (0–1) over the period. */
-  #next(elapsedMs: number, busy: number): number {
+  #next(elapsedMs: number): number {
     const { min, max, headroom, allowanceMs } = this.#options
-    const value = this.#value
     const perMs = this.#finished / elapsedMs
     const needed = perMs * (this.#outsideMs / this.#finished + allowanceMs) * headroom
-    const lowest = Math.max(min, Math.floor(value * MAX_SHRINK))
-    const highest = Math.min(max, Math.ceil(value * MAX_GROWTH))
-    let target: number
-    if (busy < SPARE_BELOW) target = Math.max(needed, value * PROBE_GAIN)
-    else if (needed >= value) target = needed
-    else target = busy >= SATURATED_FROM ? value + SHRINK_SMOOTHING * (needed - value) : value
+    const lowest = Math.max(min, Math.floor(this.#value * MAX_SHRINK))
+    const highest = Math.min(max, Math.ceil(this.#value * MAX_GROWTH))
+    const target = needed >= this.#value ? needed : this.#value + SHRINK_SMOOTHING * (needed - this.#value)
     return Math.min(highest, Math.max(lowest, Math.round(target)))
   }
 }
