@@ -138,6 +138,7 @@ async function soak(): Promise<number> {
       lives: fleet.lives,
       logProblems: [...logProblems(fleet.lives.filter((l) => l.readyAt !== undefined).map((l) => l.logFile)), ...stopProblems],
       crashes: fleet.crashes,
+      crashTimes: fleet.crashTimes,
       claimMs: CLAIM_MS,
       attemptMs: CALLBACK_TIMEOUT_MS,
       lagLimit: LAG_LIMIT,

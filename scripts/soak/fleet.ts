@@ -18,6 +18,8 @@ export class Fleet {
   readonly slots: Array<Replica | undefined>
   readonly lives: ReplicaLife[] = []
   readonly crashes: string[] = []
+  /** When replicas exited by themselves: what they had in flight may be sent again, as after a kill -9. */
+  readonly crashTimes: number[] = []
   readonly #env: Record<string, string>
   readonly #logDir: string
   readonly #byReplica = new Map<Replica, ReplicaLife>()
@@ -118,6 +120,7 @@ export class Fleet {
     if (replica.expectedExit || this.#closing) return
     // one that never got ready (a port taken meanwhile, say) is tried again by start(), which fails the run after three
     if (!replica.wasReady) return
+    this.crashTimes.push(life?.endedAt ?? Date.now())
     this.crashes.push(`${replica.name} exited by itself (${how}): ${replica.firstError()} (log: ${replica.logFile})`)
     if (this.slots[slot] === replica) this.start(slot).catch((error: unknown) => this.crashes.push(`replacement failed: ${String(error)}`))
   }

@@ -21,6 +21,8 @@ export interface Evidence {
   /** Per replica life: problems found in its log. */
   logProblems: readonly string[]
   crashes: readonly string[]
+  /** When replicas exited by themselves (a crash: it fails the run, and explains the repeats that follow). */
+  crashTimes: readonly number[]
   /** How long a claim lasts (callback timeout + 15 s): what a crash or freeze can leave in flight. */
   claimMs: number
   /** The callback timeout (CALLBACK_TIMEOUT_MS). */
@@ -124,7 +126,7 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
 function orphanedTwice(e: Evidence, id: number): boolean {
   const requests = e.requests.get(id) ?? []
   if (!requests.some(isOk) || (e.letters.get(id) ?? []).length === 0) return false
-  return interruptions(e.faults).some((m) => requests.some((r) => isOk(r) && r.arrivedAt <= m.at + ARRIVAL_SLACK_MS && r.arrivedAt >= m.at - e.claimMs))
+  return interruptions(e).some((m) => requests.some((r) => isOk(r) && r.arrivedAt <= m.at + ARRIVAL_SLACK_MS && r.arrivedAt >= m.at - e.claimMs))
 }
 
 /**
@@ -141,12 +143,13 @@ export function unheard(e: Evidence, id: number): boolean {
 }
 
 /** The moments a crash or freeze could have left ids in flight. */
-function interruptions(faults: readonly Fault[]): Array<{ at: number; fault: Fault }> {
-  return faults.flatMap((fault) => [...fault.crashAt.map((at) => ({ at, fault })), ...fault.freezes.map((w) => ({ at: w.stoppedAt, fault }))])
+function interruptions(e: Pick<Evidence, 'faults' | 'crashTimes'>): Array<{ at: number; fault: Fault | undefined }> {
+  const byFaults = e.faults.flatMap((fault) => [...fault.crashAt.map((at) => ({ at, fault })), ...fault.freezes.map((w) => ({ at: w.stoppedAt, fault }))])
+  return [...byFaults, ...e.crashTimes.map((at) => ({ at, fault: undefined }))]
 }
 
 function duplicatesExplained(e: Evidence, attribution: Attribution): Check {
-  const moments = interruptions(e.faults)
+  const moments = interruptions(e)
   // the bound: ids that had a request within a claim's lifetime before an interruption
   const inFlight = new Set<number>()
   const unexplained: string[] = []
@@ -163,7 +166,9 @@ function duplicatesExplained(e: Evidence, attribution: Attribution): Check {
     const first = oks[0]?.at ?? 0
     const last = oks.at(-1)?.at ?? 0
     const cause = moments.find((m) => m.at >= first - e.claimMs && m.at <= last && requests.some((r) => r.arrivedAt <= m.at + ARRIVAL_SLACK_MS))
-    if (cause) attribution.duplicates.set(cause.fault, (attribution.duplicates.get(cause.fault) ?? 0) + 1)
+    if (cause) {
+      if (cause.fault) attribution.duplicates.set(cause.fault, (attribution.duplicates.get(cause.fault) ?? 0) + 1)
+    }
     else if (oks.slice(0, -1).some((r) => r.at - r.arrivedAt >= e.attemptMs / 2)) lateAnswers++
     else if (unheard(e, id)) unheardAnswers++
     else unexplained.push(`${id}: 2xx ${oks.length}× over ${last - first} ms`)
@@ -189,8 +194,8 @@ function noSendAfterFreeze(e: Evidence): Check {
         if (firstOk === undefined || firstOk >= w.contAt) continue
         const after = requests.filter((r) => r.at > w.contAt && r.at <= w.contAt + 60_000)
         // a crash after the first 2xx explains a resend; only what the woken replica sent counts
-        const crashed = e.faults.some((f) => f.crashAt.some((at) => at >= firstOk - e.claimMs && at <= (after[0]?.at ?? 0)))
-        if (after.length > 0 && !crashed) late.push(`${id}: delivered ${w.contAt - firstOk} ms before SIGCONT, sent again ${(after[0]?.at ?? 0) - w.contAt} ms after`)
+        const crashed = [...e.faults.flatMap((f) => f.crashAt), ...e.crashTimes].some((at) => at >= firstOk - e.claimMs && at <= (after[0]?.at ?? 0))
+        if (after.length > 0 && !crashed && !unheard(e, id)) late.push(`${id}: delivered ${w.contAt - firstOk} ms before SIGCONT, sent again ${(after[0]?.at ?? 0) - w.contAt} ms after`)
       }
     }
   }

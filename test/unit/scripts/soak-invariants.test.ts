@@ -22,6 +22,7 @@ function evidence(parts: Partial<Evidence>): Evidence {
     lives: [],
     logProblems: [],
     crashes: [],
+    crashTimes: [],
     claimMs: CLAIM_MS,
     attemptMs: 2000,
     lagLimit: 1000,
@@ -72,6 +73,13 @@ describe('soak invariants', () => {
     assert.ok(failed(evidence({ ...late, faults: [kill(T0 - 30_000)] })).includes('every id delivered or dead-lettered with the reason its origin implies, never both'))
   })
 
+  it('a repeat after a replica exited by itself is explained by that crash (the crash itself fails the run elsewhere)', () => {
+    const twice = new Map([[1, [ok(T0 + 500), ok(T0 + 18_000)]]])
+    const repeats = 'a repeat only with the same webhook-id, only for an id in flight at a crash or freeze'
+    assert.ok(!failed(evidence({ requests: twice, crashTimes: [T0 + 600] })).includes(repeats))
+    assert.ok(failed(evidence({ requests: twice, crashTimes: [T0 - 60_000] })).includes(repeats))
+  })
+
   it('a repeat with another webhook-id fails even after a crash', () => {
     const twice = new Map([[1, [ok(T0 + 500), { ...ok(T0 + 18_000), webhookId: 'other' }]]])
     assert.ok(failed(evidence({ requests: twice, faults: [kill(T0 + 600)] })).includes('a repeat only with the same webhook-id, only for an id in flight at a crash or freeze'))
@@ -101,6 +109,11 @@ describe('soak invariants', () => {
     const freeze: Fault = { kind: 'replica-freeze', parts: ['replica-freeze'], text: [], startedAt: T0 + 1000, endedAt: T0 + 41_000, freezes: [{ stoppedAt: T0 + 1000, contAt: T0 + 41_000 }], crashAt: [], recoveredAt: T0 + 42_000 }
     const requests = new Map([[1, [ok(T0 + 500), { ...ok(T0 + 42_000), status: 503 }]]])
     assert.deepEqual(failed(evidence({ requests, faults: [freeze] })), ['no send started after a freeze for a claim that expired during it'])
+    // the first 2xx never reached the service (its history: no answer in time): the send after the wake-up is its retry
+    const timedOut = { at: '', status_code: null, error: 'no answer within 2000 ms' }
+    const retried = new Map([[1, [ok(T0 + 500), ok(T0 + 42_000)]]])
+    const redis = new Map([[1, { done: true, status: 'delivered', attempts: [timedOut, { at: '', status_code: 200, error: null }] }]])
+    assert.ok(!failed(evidence({ requests: retried, redis, faults: [freeze] })).includes('no send started after a freeze for a claim that expired during it'))
   })
 
   it('RSS: a peak after a fault that stays until the end passes on its floor; a floor that climbs fails', () => {
