@@ -4,8 +4,9 @@
 // crash re-delivers at most the unfinished window and never skips a message.
 // Pure: the handle (the message whose commit() is called) is opaque here.
 
-interface Entry<T> {
-  readonly offset: bigint
+/** One tracked message; also the token complete() takes (one object per record, not two). */
+interface Entry<T> extends CompletionToken {
+  readonly window: PartitionWindow<T>
   readonly handle: T
   done: boolean
 }
@@ -21,7 +22,7 @@ class PartitionWindow<T> {
   retired = false
 
   track(offset: bigint, handle: T): Entry<T> {
-    const entry: Entry<T> = { offset, handle, done: false }
+    const entry: Entry<T> = { offset, window: this, handle, done: false }
     this.#entries.push(entry)
     this.lastTracked = offset
     return entry
@@ -45,9 +46,9 @@ class PartitionWindow<T> {
   }
 }
 
+/** What track() returns, to be passed back to complete() (the tracked entry itself). */
 export interface CompletionToken {
-  readonly window: object
-  readonly entry: object
+  readonly offset: bigint
 }
 
 /** Per partition number: the window tracking it (undefined: none yet, or let go). */
@@ -71,12 +72,12 @@ export class OffsetTracker<T> {
       if (window !== undefined) window.retired = true
       windows[partition] = window = new PartitionWindow<T>()
     }
-    return { window, entry: window.track(offset, handle) }
+    return window.track(offset, handle)
   }
 
   complete(token: CompletionToken): void {
-    const window = token.window as PartitionWindow<T>
-    if (!window.retired) window.complete(token.entry as Entry<T>)
+    const entry = token as Entry<T>
+    if (!entry.window.retired) entry.window.complete(entry)
   }
 
   /** The handles to commit now: one per partition whose finished prefix moved since last time. */
