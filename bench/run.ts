@@ -33,7 +33,8 @@ import { RedisCpuSampler } from './lib/redis-cpu.ts'
 import { summariseWaits, waitRows, type WaitSummary } from './lib/waits.ts'
 import { ReceiverClient } from './lib/receiver-client.ts'
 import type { LatencySummary, ReceiverFinal } from './lib/receiver-protocol.ts'
-import { logSummary, outputTail, scrapeMetrics, spawnService, stopService, waitReady, type ServiceProcess } from './lib/service.ts'
+import { addMetrics, anyExited, replicaName, scrapeAll, scrapeEventLoops, stopAll, waitAllReady, type Replica } from './lib/replicas.ts'
+import { logSummary, outputTail, spawnService } from './lib/service.ts'
 
 const READY_TIMEOUT_MS = 120_000
 
@@ -73,14 +74,15 @@ sampler.add('receiver', receiver.pid)
 /** --destination: the service's CALLBACK_DESTINATIONS_FILE for the receiver's origins. */
 const destinationsEnv: Record<string, string> =
   settings.destination === 'none' || pki === undefined ? {} : { CALLBACK_DESTINATIONS_FILE: writeDestinationsFile(settings.destination, pki, receiver.origins, `http://127.0.0.1:${receiver.port}/token`) }
-let currentService: ServiceProcess | undefined
+/** The service processes of the phase under way (stopped on SIGINT). */
+let currentReplicas: Replica[] = []
 let currentCgroup: MemoryCgroup | undefined
 const abortProducing = new AbortController()
 
 async function cleanup(): Promise<void> {
   progress.stop()
   abortProducing.abort()
-  if (currentService) await stopService(currentService, 5000).catch(() => undefined)
+  await stopAll(currentReplicas, 5000).catch(() => undefined)
   currentCgroup?.remove()
   await receiver.close().catch(() => undefined)
   pki?.remove()
@@ -103,11 +105,17 @@ interface ServicePhase {
   hangOrigin: number
   outcome: 'complete' | 'stalled' | 'service exited'
   produce: ProduceReport & { when: 'before' | 'during' | 'fixed rate' }
+  /**
+   * The service: with --replicas N, its N processes together (CPU, allocation and counters added
+   * up, RSS and peak CPU the highest replica's, the event loop their mean) and, in `replicas`,
+   * each; pid, logDir, exit and the spawn time are the first replica's.
+   */
   service: {
     pid: number
     spawnedAt: number
     logDir: string
-    exit: { code: number | null; signal: string | null; killed: boolean }
+    exit: ExitReport
+    /** Spawn → the last replica ready. */
     startupMs: number | null
     firstDeliveryAfterSpawnMs: number | null
     windowSeconds: number
@@ -128,6 +136,7 @@ interface ServicePhase {
     allocatedKibPerNotification: number | null
     metrics: Record<string, number>
     log: { lines: number; byMessage: Record<string, number> }
+    replicas: ReplicaFigures[]
     /** --memory-limit: the service's memory cgroup. */
     cgroup?: CgroupReport
     /** --memory-probe: the probe's sample with the highest RSS. */
@@ -137,6 +146,7 @@ interface ServicePhase {
   latencyMs: LatencySummary
   /** Other processes over the same delivery window. */
   others: Record<string, ProcessUsage | undefined>
+  /** rssMb and cpuPct: of all service processes together. */
   timeline: Array<{ s: number; delivered: number; rssMb: number; cpuPct: number; cgroupMb?: number }>
   profile?: ProfileSummary
   allocations?: AllocationSummary
@@ -145,6 +155,26 @@ interface ServicePhase {
 }
 
 type ProduceWhen = 'before' | 'during' | 'fixed rate'
+
+type ExitReport = { code: number | null; signal: string | null; killed: boolean }
+
+/** One service process over the delivery window (the same window for all: first to last delivery). */
+interface ReplicaFigures {
+  pid: number
+  logDir: string
+  exit: ExitReport
+  /** notifications_delivered_total at the end: its share of the work. */
+  delivered: number
+  peakRssMb: number
+  meanCpuPct: number
+  peakCpuPct: number
+  lifetimeMeanCpuPct: number
+  /** Its CPU time ÷ all notifications delivered (by every replica), ms: the replicas' add up to the service's. */
+  cpuMsPerNotification: number | null
+  eventLoopUtilization: number | null
+  /** Bytes it allocated in the window (bench/lib/alloc-probe.ts). */
+  allocatedBytes: number | undefined
+}
 
 async function runServicePhase(label: string, n: number, hangOrigin: number, when: ProduceWhen): Promise<ServicePhase> {
   const topics = freshTopics(label)
@@ -188,8 +218,6 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   const profileDir = settings.profile ? join(RESULTS_DIR, `profile-${stamp}`) : undefined
   const probeFile = settings.memoryProbe ? join(RESULTS_DIR, `memory-probe-${label}-${stamp}.jsonl`) : undefined
   if (probeFile !== undefined) env.MEMORY_PROBE_FILE = probeFile
-  const allocFile = join(RESULTS_DIR, `alloc-probe-${label}-${stamp}.jsonl`)
-  env.ALLOC_PROBE_FILE = allocFile
   const waitsFile = settings.waits ? join(RESULTS_DIR, `wait-probe-${label}-${stamp}.jsonl`) : undefined
   if (waitsFile !== undefined) env.WAIT_PROBE_FILE = waitsFile
   const allocProfileFile = settings.allocProfile ? join(RESULTS_DIR, `alloc-profile-${label}-${stamp}.heapprofile`) : undefined
@@ -204,12 +232,13 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   currentCgroup = cgroup
   const redisCpu = new RedisCpuSampler(env.REDIS_URL ?? `redis://${redisTarget().host}:${redisTarget().port}`)
   await redisCpu.start(settings.sampleMs)
-  const service = await spawnService(env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`, nodeArgs, !settings.v8Defaults, cgroup?.procsFile)
-  currentService = service
-  sampler.add('service', service.pid)
+  const replicas = await spawnReplicas(label, env, profileDir === undefined ? undefined : `--cpu-prof --cpu-prof-dir=${profileDir}`, nodeArgs, cgroup?.procsFile)
+  currentReplicas = replicas
+  /** The first (with --profile, --memory-limit and the probes, the only) service process. */
+  const service = replicas[0]!.process
   let readyAt: number | undefined
   let readyError: Error | undefined
-  const ready = waitReady(service, READY_TIMEOUT_MS).then(
+  const ready = waitAllReady(replicas, READY_TIMEOUT_MS).then(
     (at) => void (readyAt = at),
     (error: Error) => void (readyError = error),
   )
@@ -231,27 +260,23 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
   let outcome: ServicePhase['outcome'] = 'complete'
   let lastCount = -1
   let lastChange = Date.now()
-  /** The service's notification_event_loop_utilization, scraped every second: each value covers the second before its t. */
-  const eluScrapes: Array<{ t: number; elu: number }> = []
   let nextEluScrape = Date.now() + 1000
   for (;;) {
     await sleep(settings.sampleMs)
     if (Date.now() >= nextEluScrape) {
       nextEluScrape += 1000
-      void scrapeMetrics(service).then((scraped) => {
-        const elu = scraped.notification_event_loop_utilization
-        if (elu !== undefined) eluScrapes.push({ t: Date.now(), elu })
-      })
+      scrapeEventLoops(replicas)
     }
     const counts = await receiver.counts()
-    const rssMb = (sampler.latest('service')?.rssKb ?? 0) / 1024
-    const cpuPct = sampler.recentCpuPct('service')
+    // With --replicas, of all service processes together.
+    const rssMb = replicas.reduce((total, replica) => total + (sampler.latest(replica.name)?.rssKb ?? 0), 0) / 1024
+    const cpuPct = replicas.reduce((total, replica) => total + sampler.recentCpuPct(replica.name), 0)
     const cgroupMb = cgroup?.sample()
     timeline.push({ s: round((Date.now() - service.spawnedAt) / 1000, 1), delivered: counts.delivered, rssMb: round(rssMb, 1), cpuPct: round(cpuPct, 0), ...(cgroupMb === undefined ? {} : { cgroupMb: round(cgroupMb, 1) }) })
     const extra = [cgroupMb === undefined ? '' : `cgroup ${Math.round(cgroupMb)}/${settings.memoryLimitMb} MiB`, when === 'before' ? '' : `produced ${produced}`, hangOrigin >= 0 ? `hung ${counts.hung}` : '', counts.duplicates ? `dup ${counts.duplicates}` : '']
     progress.update(counts.delivered, [`rss ${Math.round(rssMb)} MB`, `cpu ${Math.round(cpuPct)}%`, ...extra].filter(Boolean).join(' | '))
     if (counts.delivered >= expected) break
-    if (!service.isRunning()) {
+    if (anyExited(replicas)) {
       outcome = 'service exited'
       break
     }
@@ -267,21 +292,23 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
 
   const finishedProducing = producing ? await producing : undefined
   produceReport ??= finishedProducing
-  const metrics = await scrapeMetrics(service)
+  const metricsPerReplica = await scrapeAll(replicas)
   const final = await receiver.final()
-  sampler.finish('service')
+  for (const replica of replicas) sampler.finish(replica.name)
   await redisCpu.stop()
-  const exit = await stopService(service)
+  const exits = await stopAll(replicas)
   const exitedAt = Date.now()
-  currentService = undefined
+  currentReplicas = []
   const cgroupReport = cgroup?.report()
   cgroup?.remove()
   currentCgroup = undefined
-  if (outcome !== 'complete') process.stderr.write(`${label}: ${outcome} after ${final.delivered} of ${expected} deliveries; last service output:\n${outputTail(service)}\n`)
+  if (outcome !== 'complete') {
+    process.stderr.write(`${label}: ${outcome} after ${final.delivered} of ${expected} deliveries\n`)
+    for (const replica of replicas) process.stderr.write(`last output of ${replica.name} (pid ${replica.process.pid}):\n${outputTail(replica.process)}\n`)
+  }
 
   const windowSeconds = final.last > final.first ? (final.last - final.first) / 1000 : 0
-  const usage = sampler.usage('service', final.first, final.last)
-  const lifetime = sampler.usage('service')
+  const figures = replicas.map((replica, index) => replicaFigures(replica, final, metricsPerReplica[index]!, exits[index]!))
   const others: Record<string, ProcessUsage | undefined> = {}
   for (const name of ['receiver', 'kafka', 'redis', 'bench']) others[name] = sampler.usage(name, final.first, final.last)
   const { latencyMs, ...receiverCounts } = final
@@ -292,7 +319,7 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
     if (file) profile = summariseProfile(file, 15, final.last > final.first ? { fromMs: final.first, toMs: final.last, endMs: exitedAt } : undefined)
   }
   const allocations = allocProfileFile !== undefined && existsSync(allocProfileFile) ? summariseAllocations(allocProfileFile) : undefined
-  const allocated = allocatedBetween(allocFile, final.first, final.last)
+  const allocated = sum(...figures.map((replica) => replica.allocatedBytes ?? null))
   const redisCpuSeconds = redisCpu.usedBetween(final.first, final.last)
   const brokerCpuSeconds = others.kafka === undefined ? undefined : (others.kafka.meanCpuPct / 100) * windowSeconds
   const perNotificationMs = (seconds: number | undefined) => (seconds === undefined || final.delivered === 0 ? null : (seconds * 1000) / final.delivered)
@@ -309,22 +336,23 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
       pid: service.pid,
       spawnedAt: service.spawnedAt,
       logDir: service.logDir,
-      exit: { code: exit.code, signal: exit.signal, killed: exit.killed },
+      exit: figures[0]!.exit,
       startupMs: readyAt === undefined ? null : readyAt - service.spawnedAt,
       firstDeliveryAfterSpawnMs: final.first ? final.first - service.spawnedAt : null,
       windowSeconds,
       deliveredPerSecond: windowSeconds > 0 ? final.delivered / windowSeconds : 0,
-      peakRssMb: sampler.peakRssMb('service'),
-      meanCpuPct: usage?.meanCpuPct ?? 0,
-      peakCpuPct: usage?.peakCpuPct ?? 0,
-      lifetimeMeanCpuPct: lifetime?.meanCpuPct ?? 0,
-      cpuMsPerNotification: usage && final.delivered > 0 ? ((usage.meanCpuPct / 100) * windowSeconds * 1000) / final.delivered : null,
+      peakRssMb: Math.max(...figures.map((replica) => replica.peakRssMb)),
+      meanCpuPct: figures.reduce((total, replica) => total + replica.meanCpuPct, 0),
+      peakCpuPct: Math.max(...figures.map((replica) => replica.peakCpuPct)),
+      lifetimeMeanCpuPct: figures.reduce((total, replica) => total + replica.lifetimeMeanCpuPct, 0),
+      cpuMsPerNotification: sum(...figures.map((replica) => replica.cpuMsPerNotification)),
       redisCpuMsPerNotification: perNotificationMs(redisCpuSeconds),
       brokerCpuMsPerNotification: perNotificationMs(brokerCpuSeconds),
-      eventLoopUtilization: windowMean(eluScrapes, final.first, final.last),
-      allocatedKibPerNotification: allocated === undefined || final.delivered === 0 ? null : allocated / 1024 / final.delivered,
-      metrics,
-      log: logSummary(service),
+      eventLoopUtilization: meanOrNull(figures.map((replica) => replica.eventLoopUtilization)),
+      allocatedKibPerNotification: allocated === null || final.delivered === 0 ? null : allocated / 1024 / final.delivered,
+      metrics: addMetrics(metricsPerReplica),
+      log: mergeLogs(replicas.map((replica) => logSummary(replica.process))),
+      replicas: figures,
       ...(cgroupReport === undefined ? {} : { cgroup: cgroupReport }),
       ...(probeFile === undefined ? {} : { memoryAtPeak: probePeak(probeFile) }),
     },
@@ -336,6 +364,50 @@ async function runServicePhase(label: string, n: number, hangOrigin: number, whe
     ...(allocations ? { allocations } : {}),
     ...(waits ? { waits } : {}),
   }
+}
+
+/** Starts --replicas service processes with the same configuration (one consumer group), each with its own allocation probe file. */
+async function spawnReplicas(label: string, env: Record<string, string>, nodeOptions: string | undefined, nodeArgs: readonly string[], cgroupProcs: string | undefined): Promise<Replica[]> {
+  const replicas: Replica[] = []
+  // One after the other (each picks a free HTTP port), a few ms apart: they join the group together.
+  for (let index = 1; index <= settings.replicas; index++) {
+    const allocFile = join(RESULTS_DIR, `alloc-probe-${label}${index === 1 ? '' : `-${index}`}-${stamp}.jsonl`)
+    const child = await spawnService({ ...env, ALLOC_PROBE_FILE: allocFile }, nodeOptions, nodeArgs, !settings.v8Defaults, cgroupProcs)
+    const name = replicaName(index)
+    sampler.add(name, child.pid)
+    replicas.push({ index, name, process: child, allocFile, eluScrapes: [] })
+  }
+  return replicas
+}
+
+/** One replica over the delivery window [final.first, final.last]. */
+function replicaFigures(replica: Replica, final: ReceiverFinal, metrics: Record<string, number>, exit: ExitReport): ReplicaFigures {
+  const usage = sampler.usage(replica.name, final.first, final.last)
+  const windowSeconds = final.last > final.first ? (final.last - final.first) / 1000 : 0
+  return {
+    pid: replica.process.pid,
+    logDir: replica.process.logDir,
+    exit: { code: exit.code, signal: exit.signal, killed: exit.killed },
+    delivered: metrics.notifications_delivered_total ?? 0,
+    peakRssMb: sampler.peakRssMb(replica.name),
+    meanCpuPct: usage?.meanCpuPct ?? 0,
+    peakCpuPct: usage?.peakCpuPct ?? 0,
+    lifetimeMeanCpuPct: sampler.usage(replica.name)?.meanCpuPct ?? 0,
+    cpuMsPerNotification: usage && final.delivered > 0 ? ((usage.meanCpuPct / 100) * windowSeconds * 1000) / final.delivered : null,
+    eventLoopUtilization: windowMean(replica.eluScrapes, final.first, final.last),
+    allocatedBytes: allocatedBetween(replica.allocFile, final.first, final.last),
+  }
+}
+
+function meanOrNull(values: ReadonlyArray<number | null>): number | null {
+  const known = values.filter((value): value is number => value !== null)
+  return known.length === 0 ? null : known.reduce((total, value) => total + value, 0) / known.length
+}
+
+function mergeLogs(logs: ReadonlyArray<ServicePhase['service']['log']>): ServicePhase['service']['log'] {
+  const byMessage: Record<string, number> = {}
+  for (const log of logs) for (const [message, count] of Object.entries(log.byMessage)) byMessage[message] = (byMessage[message] ?? 0) + count
+  return { lines: logs.reduce((total, log) => total + log.lines, 0), byMessage }
 }
 
 /** Mean of values each covering the second before its t, over those seconds wholly inside [from, to]. */
@@ -507,6 +579,7 @@ function phaseRows(phase: ServicePhase): Array<[string, string]> {
   const l = phase.latencyMs
   const o = phase.others
   const rows: Array<[string, string]> = [
+    ...replicaRows(phase.service.replicas),
     ['outcome', `${phase.outcome}: ${r.delivered} of ${phase.expected} delivered${r.duplicates ? `, ${r.duplicates} duplicates` : ''}${r.unknown ? `, ${r.unknown} unknown` : ''}`],
     [`produced (${phase.produce.when})`, `${phase.produce.produced} in ${phase.produce.seconds.toFixed(1)} s (${int(phase.produce.perSecond)}/s)`],
     ['service spawn → ready / → first delivery', `${sec(s.startupMs)} / ${sec(s.firstDeliveryAfterSpawnMs)}`],
@@ -515,21 +588,32 @@ function phaseRows(phase: ServicePhase): Array<[string, string]> {
     ...destinationRows(r),
     ['attempts / deferred to a retry tier without one', `${int(s.metrics.notification_attempts_total ?? 0)} / ${int(s.metrics.notifications_deferred_total ?? 0)}`],
     [`latency p50 / p99 / max${phase.produce.when === 'before' ? ' (incl. wait in Kafka)' : ''}`, `${int(l.p50)} / ${int(l.p99)} / ${int(l.max)} ms`],
-    ['service peak RSS', `${s.peakRssMb.toFixed(0)} MB`],
+    perReplica(s.replicas, 'service peak RSS', (r) => `${r.peakRssMb.toFixed(0)} MB`),
     ...cgroupRows(s.cgroup, s.exit),
     ...probeRows(s.memoryAtPeak),
-    ['service CPU, mean / peak (of one core)', `${s.meanCpuPct.toFixed(0)} % / ${s.peakCpuPct.toFixed(0)} %`],
-    ['service CPU per notification', s.cpuMsPerNotification === null ? 'n/a' : `${s.cpuMsPerNotification.toFixed(3)} ms`],
+    perReplica(s.replicas, 'service CPU, mean / peak (of one core)', (r) => `${r.meanCpuPct.toFixed(0)} % / ${r.peakCpuPct.toFixed(0)} %`),
+    ['service CPU per notification', s.cpuMsPerNotification === null ? 'n/a' : `${s.cpuMsPerNotification.toFixed(3)} ms${s.replicas.length > 1 ? ` (${s.replicas.map((r) => ms(r.cpuMsPerNotification)).join(' + ')})` : ''}`],
     ['allocated per notification (JS heap, garbage included)', s.allocatedKibPerNotification === null ? 'n/a' : `${s.allocatedKibPerNotification.toFixed(1)} KiB`],
     ['CPU per notification: service / Redis (INFO cpu) / broker', [s.cpuMsPerNotification, s.redisCpuMsPerNotification, s.brokerCpuMsPerNotification].map(ms).join(' / ')],
     ['CPU per notification: service + Redis / + broker (total)', `${ms(sum(s.cpuMsPerNotification, s.redisCpuMsPerNotification))} / ${ms(sum(s.cpuMsPerNotification, s.redisCpuMsPerNotification, s.brokerCpuMsPerNotification))}`],
-    ['service event loop busy (notification_event_loop_utilization, window)', s.eventLoopUtilization === null ? 'n/a' : `${(s.eventLoopUtilization * 100).toFixed(1)} %`],
+    perReplica(s.replicas, 'service event loop busy (notification_event_loop_utilization, window)', (r) => (r.eventLoopUtilization === null ? 'n/a' : `${(r.eventLoopUtilization * 100).toFixed(1)} %`)),
     ['same window: receiver / kafka / redis / bench CPU', [o.receiver, o.kafka, o.redis, o.bench].map((usage) => pct(usage?.meanCpuPct)).join(' / ')],
   ]
   if (phase.waits) rows.push(['waiting on (--waits, bench/lib/wait-probe.ts)', `${phase.waits.samples} samples of 100 ms`], ...waitRows(phase.waits))
   const logged = Object.entries(s.log.byMessage).sort((a, b) => b[1] - a[1]).slice(0, 3)
   if (s.log.lines > 0) rows.push(['service log lines (warn+)', `${s.log.lines}: ${logged.map(([message, count]) => `${count}× ${message}`).join('; ')}`])
   return rows
+}
+
+/** With --replicas N > 1: how the work was shared (notifications_delivered_total of each). */
+function replicaRows(replicas: readonly ReplicaFigures[]): Array<[string, string]> {
+  if (replicas.length < 2) return []
+  return [['replicas (one consumer group): delivered by each', replicas.map((r) => int(r.delivered)).join(' · ')]]
+}
+
+/** A row of one process's figure: with --replicas N > 1, each replica's in order ("a · b"), the label saying so. */
+function perReplica(replicas: readonly ReplicaFigures[], label: string, format: (replica: ReplicaFigures) => string): [string, string] {
+  return [replicas.length < 2 ? label : `${label}, per replica`, replicas.map(format).join(' · ')]
 }
 
 function destinationRows(r: ServicePhase['receiver']): Array<[string, string]> {

@@ -22,6 +22,8 @@ export interface Settings {
   /** The receiver answers each POST after this many ms (a timer per request: answers do not wait for each other). */
   receiverLatencyMs: number
   partitions: number
+  /** Service processes in the one consumer group (each its own process, as replicas in production). */
+  replicas: number
   /** Messages per producer.send(). */
   batchSize: number
   /** producer.send() calls in flight at once. */
@@ -76,6 +78,9 @@ export const USAGE = `Usage: npm run bench -- [--mode throughput|steady|backlog|
   --receiver-latency MS every origin answers MS ms after a request arrived, without holding
                         other requests (0: at once)
   --partitions P        partitions of the topics created up front (6, as the service does)
+  --replicas R          service processes in one consumer group (1; at most --partitions):
+                        delivered/s over the same window, CPU summed over them, event loop
+                        and RSS per process (not with the probes, --profile or --memory-limit)
   --batch B             messages per producer.send (1000)
   --sends-in-flight F   producer.send calls in flight (4)
   --timeout-ms MS       CALLBACK_TIMEOUT_MS for the service (10000)
@@ -124,6 +129,7 @@ export function parseSettings(argv: string[]): Settings {
       origins: { type: 'string', default: '20' },
       'receiver-latency': { type: 'string', default: '0' },
       partitions: { type: 'string', default: '6' },
+      replicas: { type: 'string', default: '1' },
       batch: { type: 'string', default: '1000' },
       'sends-in-flight': { type: 'string', default: '4' },
       'timeout-ms': { type: 'string', default: '10000' },
@@ -164,6 +170,14 @@ export function parseSettings(argv: string[]): Settings {
   if (hangOrigin >= origins) throw new UsageError(`--hang-origin must be below --origins (${origins})`)
   const destination = values.destination as DestinationMode
   if (!DESTINATION_MODES.includes(destination)) throw new UsageError(`--destination must be one of ${DESTINATION_MODES.join(', ')}, got "${values.destination}"`)
+  const partitions = integer('partitions', values.partitions, 1)
+  const replicas = integer('replicas', values.replicas, 1)
+  if (replicas > partitions) throw new UsageError(`--replicas ${replicas}: more than the ${partitions} partitions, a replica would have none`)
+  // These follow one service process (its profile, its probe's file, its cgroup).
+  const oneProcessOnly = Object.entries({ '--profile': values.profile, '--alloc-profile': values['alloc-profile'], '--waits': values.waits, '--memory-probe': values['memory-probe'], '--memory-limit': values['memory-limit'] !== undefined })
+    .filter(([, given]) => given)
+    .map(([option]) => option)
+  if (replicas > 1 && oneProcessOnly.length > 0) throw new UsageError(`--replicas ${replicas}: not with ${oneProcessOnly.join(', ')} (one service process only)`)
   const extraEnv: Record<string, string> = {}
   for (const pair of values.env) {
     const at = pair.indexOf('=')
@@ -178,7 +192,8 @@ export function parseSettings(argv: string[]): Settings {
     produce: values.produce,
     origins,
     receiverLatencyMs: integer('receiver-latency', values['receiver-latency'], 0),
-    partitions: integer('partitions', values.partitions, 1),
+    partitions,
+    replicas,
     batchSize: integer('batch', values.batch, 1),
     sendsInFlight: integer('sends-in-flight', values['sends-in-flight'], 1),
     callbackTimeoutMs: positive('timeout-ms', values['timeout-ms']),

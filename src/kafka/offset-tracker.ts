@@ -4,27 +4,25 @@
 // crash re-delivers at most the unfinished window and never skips a message.
 // Pure: the handle (the message whose commit() is called) is opaque here.
 
-interface Entry<T> {
-  readonly offset: bigint
+/** One tracked message; also the token complete() takes (one object per record, not two). */
+interface Entry<T> extends CompletionToken {
+  readonly window: PartitionWindow<T>
   readonly handle: T
   done: boolean
 }
 
 /** Entries passed by the commit point are let go at once, so a window never keeps finished messages alive. */
 class PartitionWindow<T> {
-  readonly key: string
   /** Tracked entries in offset order; slots before #head are already passed (undefined). */
   #entries: Array<Entry<T> | undefined> = []
   #head = 0
   lastTracked = -1n
   committable: T | undefined
-
-  constructor(key: string) {
-    this.key = key
-  }
+  /** Set once the tracker lets the window go (a rewind, a revoked partition, clear): its completions no longer count. */
+  retired = false
 
   track(offset: bigint, handle: T): Entry<T> {
-    const entry: Entry<T> = { offset, handle, done: false }
+    const entry: Entry<T> = { offset, window: this, handle, done: false }
     this.#entries.push(entry)
     this.lastTracked = offset
     return entry
@@ -48,13 +46,17 @@ class PartitionWindow<T> {
   }
 }
 
+/** What track() returns, to be passed back to complete() (the tracked entry itself). */
 export interface CompletionToken {
-  readonly window: object
-  readonly entry: object
+  readonly offset: bigint
 }
 
+/** Per partition number: the window tracking it (undefined: none yet, or let go). */
+type Windows<T> = Array<PartitionWindow<T> | undefined>
+
 export class OffsetTracker<T> {
-  readonly #windows = new Map<string, PartitionWindow<T>>()
+  /** By topic, then partition: nothing made per record to find its window (no "topic:partition" key). */
+  readonly #topics = new Map<string, Windows<T>>()
 
   /**
    * Tracks a message just received; returns the token to pass to complete().
@@ -63,40 +65,51 @@ export class OffsetTracker<T> {
    * completions from the old window no longer move the commit point.
    */
   track(topic: string, partition: number, offset: bigint, handle: T): CompletionToken {
-    const key = partitionKey(topic, partition)
-    let window = this.#windows.get(key)
-    if (!window || offset <= window.lastTracked) {
-      window = new PartitionWindow<T>(key)
-      this.#windows.set(key, window)
+    let windows = this.#topics.get(topic)
+    if (windows === undefined) this.#topics.set(topic, (windows = []))
+    let window = windows[partition]
+    if (window === undefined || offset <= window.lastTracked) {
+      if (window !== undefined) window.retired = true
+      windows[partition] = window = new PartitionWindow<T>()
     }
-    return { window, entry: window.track(offset, handle) }
+    return window.track(offset, handle)
   }
 
   complete(token: CompletionToken): void {
-    const window = token.window as PartitionWindow<T>
-    if (this.#windows.get(window.key) === window) window.complete(token.entry as Entry<T>)
+    const entry = token as Entry<T>
+    if (!entry.window.retired) entry.window.complete(entry)
   }
 
   /** The handles to commit now: one per partition whose finished prefix moved since last time. */
   takeCommittable(): T[] {
     const handles: T[] = []
-    for (const window of this.#windows.values()) {
-      if (window.committable !== undefined) {
-        handles.push(window.committable)
-        window.committable = undefined
+    for (const windows of this.#topics.values()) {
+      for (const window of windows) {
+        if (window?.committable !== undefined) {
+          handles.push(window.committable)
+          window.committable = undefined
+        }
       }
     }
     return handles
   }
 
-  /** Stops tracking partitions this consumer no longer owns (after a rebalance). */
+  /** Stops tracking partitions this consumer no longer owns (after a rebalance); `owned` as partitionKey names them. */
   retainOnly(owned: ReadonlySet<string>): void {
-    for (const key of [...this.#windows.keys()]) if (!owned.has(key)) this.#windows.delete(key)
+    for (const [topic, windows] of this.#topics) {
+      windows.forEach((window, partition) => {
+        if (window !== undefined && !owned.has(partitionKey(topic, partition))) {
+          window.retired = true
+          windows[partition] = undefined
+        }
+      })
+    }
   }
 
   /** Forgets everything (a new stream fetches again from the committed offsets). */
   clear(): void {
-    this.#windows.clear()
+    for (const windows of this.#topics.values()) for (const window of windows) if (window !== undefined) window.retired = true
+    this.#topics.clear()
   }
 }
 

@@ -98,6 +98,14 @@ describe('OffsetTracker', () => {
     assert.deepEqual(tracker.takeCommittable(), ['again2'], 'a partition given back starts a window of its own, nothing of the old one waited for')
   })
 
+  it('retainOnly matches topic and partition both', () => {
+    const tracker = new OffsetTracker<string>()
+    const tokens = [tracker.track('t', 0, 0n, 't0'), tracker.track('t', 1, 0n, 't1'), tracker.track('u', 0, 0n, 'u0'), tracker.track('u', 1, 0n, 'u1')]
+    tracker.retainOnly(new Set([partitionKey('t', 1), partitionKey('u', 0)]))
+    for (const token of tokens) tracker.complete(token)
+    assert.deepEqual(tracker.takeCommittable().sort(), ['t1', 'u0'])
+  })
+
   it('drops a pending committable handle of a revoked partition', () => {
     const tracker = new OffsetTracker<string>()
     tracker.complete(tracker.track('t', 1, 0n, 'revoked'))
