@@ -4,6 +4,8 @@
 // crash re-delivers at most the unfinished window and never skips a message.
 // Pure: the handle (the message whose commit() is called) is opaque here.
 
+import { PartitionTable } from './partition-table.ts'
+
 /** One tracked message; also the token complete() takes (one object per record, not two). */
 interface Entry<T> extends CompletionToken {
   readonly window: PartitionWindow<T>
@@ -51,12 +53,9 @@ export interface CompletionToken {
   readonly offset: bigint
 }
 
-/** Per partition number: the window tracking it (undefined: none yet, or let go). */
-type Windows<T> = Array<PartitionWindow<T> | undefined>
-
 export class OffsetTracker<T> {
-  /** By topic, then partition: nothing made per record to find its window (no "topic:partition" key). */
-  readonly #topics = new Map<string, Windows<T>>()
+  /** The window tracking each partition (none yet, or let go: undefined). */
+  readonly #windows = new PartitionTable<PartitionWindow<T>>()
 
   /**
    * Tracks a message just received; returns the token to pass to complete().
@@ -65,12 +64,10 @@ export class OffsetTracker<T> {
    * completions from the old window no longer move the commit point.
    */
   track(topic: string, partition: number, offset: bigint, handle: T): CompletionToken {
-    let windows = this.#topics.get(topic)
-    if (windows === undefined) this.#topics.set(topic, (windows = []))
-    let window = windows[partition]
+    let window = this.#windows.get(topic, partition)
     if (window === undefined || offset <= window.lastTracked) {
       if (window !== undefined) window.retired = true
-      windows[partition] = window = new PartitionWindow<T>()
+      this.#windows.set(topic, partition, (window = new PartitionWindow<T>()))
     }
     return window.track(offset, handle)
   }
@@ -83,12 +80,10 @@ export class OffsetTracker<T> {
   /** The handles to commit now: one per partition whose finished prefix moved since last time. */
   takeCommittable(): T[] {
     const handles: T[] = []
-    for (const windows of this.#topics.values()) {
-      for (const window of windows) {
-        if (window?.committable !== undefined) {
-          handles.push(window.committable)
-          window.committable = undefined
-        }
+    for (const [, , window] of this.#windows.entries()) {
+      if (window.committable !== undefined) {
+        handles.push(window.committable)
+        window.committable = undefined
       }
     }
     return handles
@@ -96,20 +91,17 @@ export class OffsetTracker<T> {
 
   /** Stops tracking partitions this consumer no longer owns (after a rebalance); `owned` as partitionKey names them. */
   retainOnly(owned: ReadonlySet<string>): void {
-    for (const [topic, windows] of this.#topics) {
-      windows.forEach((window, partition) => {
-        if (window !== undefined && !owned.has(partitionKey(topic, partition))) {
-          window.retired = true
-          windows[partition] = undefined
-        }
-      })
+    for (const [topic, partition, window] of this.#windows.entries()) {
+      if (owned.has(partitionKey(topic, partition))) continue
+      window.retired = true
+      this.#windows.set(topic, partition, undefined)
     }
   }
 
   /** Forgets everything (a new stream fetches again from the committed offsets). */
   clear(): void {
-    for (const windows of this.#topics.values()) for (const window of windows) if (window !== undefined) window.retired = true
-    this.#topics.clear()
+    for (const [, , window] of this.#windows.entries()) window.retired = true
+    this.#windows.clear()
   }
 }
 

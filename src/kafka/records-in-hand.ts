@@ -6,18 +6,18 @@
 // partition's map, keyed by the offset the Kafka client already made (a bigint, compared by
 // value); the list of copies is made only when a copy arrives.
 
-/** Per partition number: its records in hand by offset, each with the copies fetched meanwhile (null: none). */
-type Partitions<T> = Array<Map<bigint, T[] | null> | undefined>
+import { PartitionTable } from './partition-table.ts'
 
 export class RecordsInHand<T> {
-  readonly #topics = new Map<string, Partitions<T>>()
+  /** Per partition: its records in hand by offset, each with the copies fetched meanwhile (null: none). */
+  readonly #partitions = new PartitionTable<Map<bigint, T[] | null>>()
 
   /**
    * Takes a record in hand: true. False when a copy of it already is: then `copy` (what stands
    * for this one, e.g. its completion token) is kept until that copy is released.
    */
   take(topic: string, partition: number, offset: bigint, copy: T): boolean {
-    const offsets = this.#offsets(topic, partition)
+    const offsets = this.#partitions.getOrMake(topic, partition, () => new Map())
     const copies = offsets.get(offset)
     if (copies === undefined) {
       offsets.set(offset, null)
@@ -30,7 +30,7 @@ export class RecordsInHand<T> {
 
   /** The record's work has ended: lets it go, and returns the copies fetched meanwhile (undefined: none). */
   release(topic: string, partition: number, offset: bigint): T[] | undefined {
-    const offsets = this.#topics.get(topic)?.[partition]
+    const offsets = this.#partitions.get(topic, partition)
     const copies = offsets?.get(offset)
     offsets?.delete(offset)
     return copies ?? undefined
@@ -39,15 +39,8 @@ export class RecordsInHand<T> {
   /** Records in hand (tests). */
   get size(): number {
     let size = 0
-    for (const partitions of this.#topics.values()) for (const offsets of partitions) size += offsets?.size ?? 0
+    for (const [, , offsets] of this.#partitions.entries()) size += offsets.size
     return size
   }
 
-  #offsets(topic: string, partition: number): Map<bigint, T[] | null> {
-    let partitions = this.#topics.get(topic)
-    if (partitions === undefined) this.#topics.set(topic, (partitions = []))
-    let offsets = partitions[partition]
-    if (offsets === undefined) partitions[partition] = offsets = new Map()
-    return offsets
-  }
 }
