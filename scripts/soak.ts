@@ -103,7 +103,7 @@ async function soak(): Promise<number> {
     ledger.start()
     observer.start()
     const loadStop = new AbortController()
-    const load = new Load({ topic: env.KAFKA_TOPIC_FOR_SENDING ?? '', rate: options.rate, origins: origins.list.map((o) => o.url), random, signal: loadStop.signal, onEvent: log })
+    const load = new Load({ topic: env.KAFKA_TOPIC_FOR_SENDING ?? '', partitions: Number(env.KAFKA_TOPIC_PARTITIONS), rate: options.rate, origins: origins.list.map((o) => o.url), random, signal: loadStop.signal, onEvent: log })
     const loadStart = Date.now()
     const producing = load.run()
     const status = setInterval(() => log(`sent ${load.sent.size}, lag ${observer.lastLag ?? '?'}, replicas ${fleet.live.length}, faults ${nemesis.faults.length}`), 15_000)
@@ -125,6 +125,7 @@ async function soak(): Promise<number> {
     await origins.close() // every request they received is counted from here
     await ledger.catchUp(30_000)
     await ledger.stop()
+    const kafkaAudit = await ledger.audit(120_000)
     const redis = await readRedis(topology.env, [...load.sent.keys()])
     const evidence: Evidence = {
       sent: load.sent,
@@ -132,6 +133,8 @@ async function soak(): Promise<number> {
       requests: origins.requests,
       letters: ledger.letters,
       inKafka: ledger.inKafka,
+      sendingAt: ledger.sendingAt,
+      kafkaAudit,
       outcomes: ledger.outcomes,
       redis,
       faults: nemesis.faults,
@@ -151,7 +154,8 @@ async function soak(): Promise<number> {
       writeFileSync(join(workDir, 'anomalies.json'), `${JSON.stringify({ faults: nemesis.faults.map((f) => ({ ...f, startedAt: f.startedAt - loadStart, endedAt: (f.endedAt ?? 0) - loadStart })), ids: odd }, null, 1)}\n`)
       log(`${odd.length} ids with anomalies: ${join(workDir, 'anomalies.json')}`)
     }
-    await deleteTopicsWithPrefix(prefix).catch((e: unknown) => log(`deleting topics: ${shortError(e)}`))
+    // --keep-running keeps the topics too, to be read again by offset
+    if (!options.keepRunning) await deleteTopicsWithPrefix(prefix).catch((e: unknown) => log(`deleting topics: ${shortError(e)}`))
     const summary: Summary = { seed: options.seed, minutes: options.minutes, redis: options.redis, rate: options.rate, origins: origins.list.length, replicas: options.replicas, sent: load.sent.size, startedAt: loadStart, wallMs: Date.now() - t0, checks, faults: nemesis.faults, attribution, maxLag: Math.max(0, ...observer.lag.map(([, lag]) => lag)) }
     const md = markdown(summary)
     console.log(md)

@@ -5,6 +5,7 @@ import {
   Admin,
   ConfigResourceTypes,
   Consumer,
+  MessagesStreamFallbackModes,
   MessagesStreamModes,
   ProduceAcks,
   Producer,
@@ -221,13 +222,24 @@ export interface ReadRecord {
   headers: Map<string, string>
 }
 
+/** A run of offsets of one partition that a reader passed over without reading. */
+export interface SkippedRange {
+  partition: number
+  from: bigint
+  to: bigint
+}
+
 /**
  * Follows a topic from the beginning, through broker outages (a failed stream is reopened
  * with a fresh group and read again from the start; records are kept once per offset).
+ * An offset out of range sends it back to the earliest offset, never ahead to the latest (the
+ * library's default), which would pass over what was written meanwhile.
  */
 export class TopicReader {
   readonly topic: string
   readonly records = new Map<string, ReadRecord>()
+  /** When the reader got a record further on than the next offset of its partition (a skip, perhaps filled in later). */
+  readonly jumps: Array<SkippedRange & { at: number }> = []
   readonly #seen = new Map<number, bigint>()
   readonly #onRecord: (record: ReadRecord) => void
   #stopped = false
@@ -269,6 +281,23 @@ export class TopicReader {
     return false
   }
 
+  /** Offsets below the highest read of each partition that were never read (none in a topic without gaps such as compaction leaves). */
+  skipped(): SkippedRange[] {
+    const ranges: SkippedRange[] = []
+    for (const [partition, last] of this.#seen) {
+      let from: bigint | undefined
+      for (let offset = 0n; offset <= last; offset++) {
+        const read = this.records.has(`${partition}:${offset}`)
+        if (!read && from === undefined) from = offset
+        if (read && from !== undefined) {
+          ranges.push({ partition, from, to: offset - 1n })
+          from = undefined
+        }
+      }
+    }
+    return ranges
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true
     this.#restart?.()
@@ -288,7 +317,7 @@ export class TopicReader {
         connectTimeout: 3000,
       })
       try {
-        const stream = await consumer.consume({ topics: [this.topic], mode: MessagesStreamModes.EARLIEST, autocommit: false, maxWaitTime: 300 })
+        const stream = await consumer.consume({ topics: [this.topic], mode: MessagesStreamModes.EARLIEST, fallbackMode: MessagesStreamFallbackModes.EARLIEST, autocommit: false, maxWaitTime: 300 })
         this.#stream = stream
         await new Promise<void>((resolve) => {
           this.#restart = () => {
@@ -301,6 +330,7 @@ export class TopicReader {
             const record: ReadRecord = { partition: message.partition, offset: message.offset, key: message.key, value: message.value ?? '', headers: message.headers }
             this.records.set(key, record)
             const seen = this.#seen.get(message.partition)
+            if (message.offset > (seen ?? -1n) + 1n) this.jumps.push({ partition: message.partition, from: (seen ?? -1n) + 1n, to: message.offset - 1n, at: Date.now() })
             if (seen === undefined || message.offset > seen) this.#seen.set(message.partition, message.offset)
             this.#onRecord(record)
           })

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { SERVICE_NODE_FLAGS } from '../../src/node-flags.ts'
 
 export const ROOT = new URL('../..', import.meta.url).pathname
 
@@ -69,7 +70,8 @@ export class Replica {
     const name = `replica#${++replicaSerial}`
     const logFile = join(logDir, `${name.replace('#', '-')}.out`)
     const out = createWriteStream(logFile, { flags: 'a' })
-    const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
+    // with the heap flags `npm start` gives it (V8's defaults let a replica's heap grow for many minutes)
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'src/main.ts')], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, HTTP_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 // The timeline of every id an invariant would fail on (lost, delivered and dead-lettered,
 // delivered twice, wrong outcome), for diagnosis: written next to the replicas' logs.
-import { unheard, type Evidence } from './invariants.ts'
+import { unheard, whereAcked, type Evidence } from './invariants.ts'
 
 export function anomalies(e: Evidence, startedAt: number): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = []
@@ -22,6 +22,7 @@ export function anomalies(e: Evidence, startedAt: number): Array<Record<string, 
       why,
       behaviour: e.behaviours[sent.origin],
       producedAtMs: rel(sent.producedAt),
+      acked: sent.acked ? whereAcked(e, id) : false,
       requests: requests.map((r) => ({ arrivedMs: rel(r.arrivedAt), answeredMs: rel(r.at), status: r.status })),
       letters,
       outcomes: e.outcomes.get(id) ?? [],

@@ -12,6 +12,8 @@ export interface ReplicaLife {
   endedAt?: number
   /** [time, RSS KiB] samples. */
   rss: Array<[number, number]>
+  /** [time, V8 heap used KiB] samples (from its /metrics): what is live in the heap, without what V8 and the allocator keep in reserve. */
+  heap: Array<[number, number]>
 }
 
 export class Fleet {
@@ -39,7 +41,7 @@ export class Fleet {
   async start(slot: number): Promise<Replica> {
     for (let attempt = 1; ; attempt++) {
       const replica = await Replica.start(this.#env, this.#logDir, true)
-      const life: ReplicaLife = { name: replica.name, pid: replica.pid, logFile: replica.logFile, startedAt: Date.now(), rss: [] }
+      const life: ReplicaLife = { name: replica.name, pid: replica.pid, logFile: replica.logFile, startedAt: Date.now(), rss: [], heap: [] }
       this.lives.push(life)
       this.#byReplica.set(replica, life)
       this.slots[slot] = replica
@@ -99,6 +101,22 @@ export class Fleet {
       const life = this.#byReplica.get(replica)
       if (kib !== undefined && life) life.rss.push([now, kib])
     }
+  }
+
+  /** Reads each live replica's heap used from its /metrics (a frozen one does not answer: no sample). */
+  async sampleHeap(): Promise<void> {
+    await Promise.all(
+      this.live.map(async (replica) => {
+        const life = this.#byReplica.get(replica)
+        try {
+          const text = await (await fetch(`http://127.0.0.1:${replica.port}/metrics`, { signal: AbortSignal.timeout(1000) })).text()
+          const bytes = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1]
+          if (bytes !== undefined && life) life.heap.push([Date.now(), Math.round(Number(bytes) / 1024)])
+        } catch {
+          // frozen, or gone meanwhile
+        }
+      }),
+    )
   }
 
   async stopAll(): Promise<string[]> {

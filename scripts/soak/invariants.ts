@@ -2,7 +2,7 @@
 // topics, Redis, the nemesis' faults, the lag and RSS samples and the replicas' logs. Each
 // check names what it proves and gives its figures; a failed one fails the run.
 import type { ReplicaLife } from './fleet.ts'
-import type { Letter, RedisState } from './ledger.ts'
+import type { Letter, RedisState, TopicAudit } from './ledger.ts'
 import type { Sent } from './load.ts'
 import type { Fault } from './nemesis.ts'
 import { ALLOWED_LETTER_CODES, NEVER_DELIVERS, type Behaviour, type Request } from './origins.ts'
@@ -12,8 +12,12 @@ export interface Evidence {
   behaviours: readonly Behaviour[]
   requests: ReadonlyMap<number, Request[]>
   letters: ReadonlyMap<number, Letter[]>
-  /** Ids found in the sending topic at the end. */
+  /** Ids found in the sending topic, followed through the faults and read again after them. */
   inKafka: ReadonlySet<number>
+  /** The id at each `partition:offset` of the sending topic, as read again after the faults. */
+  sendingAt: ReadonlyMap<string, number>
+  /** Each topic followed through the faults against the same topic read again after them. */
+  kafkaAudit: readonly TopicAudit[]
   outcomes: ReadonlyMap<number, string[]>
   redis: ReadonlyMap<number, RedisState>
   faults: readonly Fault[]
@@ -65,6 +69,7 @@ export function checkAll(e: Evidence): { checks: Check[]; attribution: Attributi
     outcomesAgree(e),
     redisAgrees(e),
     lagRecovered(e),
+    kafkaKept(e),
     rssFlat(e),
     logsClean(e),
   ]
@@ -118,8 +123,32 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
     if (oks > 0 && NEVER_DELIVERS.has(behaviour)) wrongReason.push(`${id} (${behaviour}) delivered`)
   }
   const ok = both.length === 0 && lost.length === 0 && notInKafka.length === 0 && wrongReason.length === 0
-  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${bothAfterInterruption ? `; ${bothAfterInterruption} both after their 2xx went to a replica killed or frozen before it recorded it (allowed, as a repeat is)` : ''}${bothUnheard ? `; ${bothUnheard} both after attempts that got no answer in time though the origin answered 2xx (allowed: the service's deadline decides)` : ''}${pending ? `; ${pending} still in their retry schedule at the end (origins that fail, time out or refuse; not counted as lost)` : ''}${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${notInKafka.length ? `; ${notInKafka.length} acknowledged to the load's producer but not in the sending topic (lost before the service), e.g. ${notInKafka.slice(0, 3).join(', ')}` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
+  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${bothAfterInterruption ? `; ${bothAfterInterruption} both after their 2xx went to a replica killed or frozen before it recorded it (allowed, as a repeat is)` : ''}${bothUnheard ? `; ${bothUnheard} both after attempts that got no answer in time though the origin answered 2xx (allowed: the service's deadline decides)` : ''}${pending ? `; ${pending} still in their retry schedule at the end (origins that fail, time out or refuse; not counted as lost)` : ''}${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${notInKafka.length ? `; ${notInKafka.length} acknowledged to the load's producer but not in the sending topic (lost before the service), e.g. ${notInKafka.slice(0, 3).map((id) => whereAcked(e, id)).join(', ')}` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
   return { name: 'every id delivered or dead-lettered with the reason its origin implies, never both', ok, detail }
+}
+
+/** Where the broker said it wrote an id, and what that offset holds now. */
+export function whereAcked(e: Evidence, id: number): string {
+  const sent = e.sent.get(id)
+  if (sent?.offset === undefined) return `${id} (no offset acknowledged)`
+  const now = e.sendingAt.get(`${sent.partition}:${sent.offset}`)
+  return `${id} at ${sent.partition}:${sent.offset} (${now === undefined ? 'no record there now' : `holds ${now} now`})`
+}
+
+/**
+ * Kafka kept what it acknowledged: no record that the readers followed through the faults is
+ * missing or different when the topic is read again from the start after them. Offsets a
+ * follower passed over are counted in from the final read, and shown.
+ */
+function kafkaKept(e: Evidence): Check {
+  const vanished = e.kafkaAudit.flatMap((a) => a.vanished.map((v) => `${a.topic} ${v.partition}:${v.offset}`))
+  const skipped = e.kafkaAudit.filter((a) => a.skippedByFollower.length > 0).map((a) => `${a.topic}: ${a.skippedByFollower.reduce((n, r) => n + Number(r.to - r.from + 1n), 0)} offsets in ${a.skippedByFollower.length} runs`)
+  const read = e.kafkaAudit.map((a) => `${a.topic.split('.').at(-1)} ${a.final}`).join(', ')
+  return {
+    name: 'Kafka kept every record the readers saw (each topic read again after the faults)',
+    ok: vanished.length === 0,
+    detail: `read again: ${read}; ${vanished.length} gone or changed${vanished.length ? `, e.g. ${vanished.slice(0, 3).join(', ')}` : ''}${skipped.length ? `; followers passed over (counted in from the final read): ${skipped.join('; ')}` : ''}`,
+  }
 }
 
 /** Delivered and dead-lettered, its 2xx answered to a sender killed or frozen before it could record it. */
@@ -266,11 +295,14 @@ function rssFlat(e: Evidence): Check {
     const last = samples.at(-1)?.[0] ?? 0
     if (samples.length < 12 || last - first < 60_000) continue
     const window = Math.min(RSS_WINDOW_MS, (last - first) / 3)
-    const floor = (from: number, to: number) => Math.min(...samples.filter(([at]) => at >= from && at <= to).map(([, kib]) => kib))
-    const base = floor(first, first + window)
-    const end = floor(last - window, last)
+    const floor = (series: Array<[number, number]>, from: number, to: number) => Math.min(...series.filter(([at]) => at >= from && at <= to).map(([, kib]) => kib))
+    const base = floor(samples, first, first + window)
+    const end = floor(samples, last - window, last)
     const growth = (end - base) / base
-    figures.push(`${life.name} ${(base / 1024).toFixed(0)}→${(end / 1024).toFixed(0)} MiB`)
+    const heapBase = floor(life.heap, first, first + window)
+    const heapEnd = floor(life.heap, last - window, last)
+    const heap = Number.isFinite(heapBase) && Number.isFinite(heapEnd) ? ` (heap used ${(heapBase / 1024).toFixed(0)}→${(heapEnd / 1024).toFixed(0)})` : ''
+    figures.push(`${life.name} ${(base / 1024).toFixed(0)}→${(end / 1024).toFixed(0)} MiB${heap}`)
     if (growth >= 0.1) grew.push(`${life.name} +${(growth * 100).toFixed(0)} %`)
   }
   return {

@@ -3,7 +3,7 @@
 // from the beginning, through broker faults) and, at the end, each id's done marker and
 // status and attempt history in Redis (Cluster or Sentinel, as the service saw it).
 import { Cluster, Redis } from 'ioredis'
-import { TopicReader, type ReadRecord } from '../faults/kafka.ts'
+import { TopicReader, type ReadRecord, type SkippedRange } from '../faults/kafka.ts'
 import { processingIdOf } from '../faults/receiver.ts'
 
 export interface Letter {
@@ -27,23 +27,71 @@ export interface RedisState {
   attempts: RecordedAttempt[]
 }
 
+/** One topic as followed through the faults against the same topic read again from the start once they are over. */
+export interface TopicAudit {
+  topic: string
+  /** Records the follower read. */
+  followed: number
+  /** Records the final read found. */
+  final: number
+  /** Offsets the follower passed over (found by the final read and counted from there). */
+  skippedByFollower: SkippedRange[]
+  /** Records the follower read that the final read no longer found, or found different: Kafka dropped acknowledged records. */
+  vanished: Array<{ partition: number; offset: string; value: string }>
+}
+
+/** The readers' order: dead letters, outcomes, the sending topic. */
+const SENDING = 2
+
 export class Ledger {
   readonly letters = new Map<number, Letter[]>()
   readonly outcomes = new Map<number, string[]>()
   /** Every id found in the sending topic: an acknowledged id missing here was lost by Kafka or its producer, not by the service. */
   readonly inKafka = new Set<number>()
+  /** The id at each `partition:offset` of the sending topic, as the final read found it. */
+  readonly sendingAt = new Map<string, number>()
   unmatched = 0
   readonly #readers: TopicReader[]
+  readonly #handlers: Array<(record: ReadRecord) => void>
 
   constructor(topics: { dlq: string; outcomes: string; sending: string }) {
-    this.#readers = [
-      new TopicReader(topics.dlq, (r) => this.#onLetter(r)),
-      new TopicReader(topics.outcomes, (r) => this.#onOutcome(r)),
-      new TopicReader(topics.sending, (r) => {
+    this.#handlers = [
+      (r) => this.#onLetter(r),
+      (r) => this.#onOutcome(r),
+      (r) => {
         const id = processingIdOf(r.value)
         if (id !== undefined) this.inKafka.add(id)
-      }),
+      },
     ]
+    this.#readers = [topics.dlq, topics.outcomes, topics.sending].map((topic, i) => new TopicReader(topic, (r) => this.#handlers[i]?.(r)))
+  }
+
+  /**
+   * Reads every topic again from the start with a fresh reader, once the faults are over, and
+   * compares: what only the final read found is counted in (the follower skipped it); what the
+   * follower read and the final read did not find, Kafka lost after acknowledging it.
+   */
+  async audit(timeoutMs: number): Promise<TopicAudit[]> {
+    const finals = this.#readers.map((followed) => new TopicReader(followed.topic, () => undefined))
+    for (const reader of finals) reader.start()
+    await Promise.all(finals.map((reader) => reader.catchUp(timeoutMs)))
+    await Promise.all(finals.map((reader) => reader.stop()))
+    return this.#readers.map((followed, i) => {
+      const final = finals[i] as TopicReader
+      const skippedByFollower = followed.skipped()
+      const followedCount = followed.records.size
+      const vanished: TopicAudit['vanished'] = []
+      for (const [key, record] of followed.records) {
+        if (final.records.get(key)?.value !== record.value) vanished.push({ partition: record.partition, offset: String(record.offset), value: record.value.slice(0, 120) })
+      }
+      for (const [key, record] of final.records) {
+        if (followed.records.has(key)) continue
+        followed.records.set(key, record)
+        this.#handlers[i]?.(record)
+      }
+      if (i === SENDING) this.#indexSending(final)
+      return { topic: followed.topic, followed: followedCount, final: final.records.size, skippedByFollower, vanished }
+    })
   }
 
   start(): void {
@@ -54,6 +102,13 @@ export class Ledger {
   async catchUp(timeoutMs: number): Promise<boolean> {
     const done = await Promise.all(this.#readers.map((reader) => reader.catchUp(timeoutMs)))
     return done.every(Boolean)
+  }
+
+  #indexSending(final: TopicReader): void {
+    for (const record of final.records.values()) {
+      const id = processingIdOf(record.value)
+      if (id !== undefined) this.sendingAt.set(`${record.partition}:${record.offset}`, id)
+    }
   }
 
   async stop(): Promise<void> {

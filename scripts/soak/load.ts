@@ -10,10 +10,15 @@ export interface Sent {
   producedAt: number
   /** The broker acknowledged it; an unacknowledged one may or may not have been written. */
   acked: boolean
+  /** Where the broker said it wrote it (partition and offset), once acknowledged. */
+  partition: number
+  offset?: bigint
 }
 
 export interface LoadOptions {
   topic: string
+  /** The sending topic's partitions: the load spreads its ids over them in turn, and so knows each one's offset from the acknowledgement. */
+  partitions: number
   rate: number
   origins: readonly string[]
   random: SeededRandom
@@ -85,15 +90,23 @@ export class Load {
       const id = this.#nextId++
       return { id, origin: id % origins.length }
     })
-    const messages = batch.map(({ id, origin }) => ({ topic, key: 'new_sending', value: resultValue(id, origins[origin] ?? '') }))
+    const { partitions } = this.#options
+    const messages = batch.map(({ id, origin }) => ({ topic, partition: id % partitions, key: 'new_sending', value: resultValue(id, origins[origin] ?? '') }))
     const at = Date.now()
     const entries = batch.map(({ id, origin }) => {
-      const entry: Sent = { origin, producedAt: at, acked: false }
+      const entry: Sent = { origin, producedAt: at, acked: false, partition: id % partitions }
       this.sent.set(id, entry)
       return entry
     })
     // a send that timed out may still have been written: its ids stay, unacknowledged, and a retry sends new ones
-    await withTimeout(producer.send({ messages }), 20_000)
-    for (const entry of entries) entry.acked = true
+    const result = await withTimeout(producer.send({ messages }), 20_000)
+    const next = new Map((result.offsets ?? []).map(({ partition, offset }) => [partition, offset]))
+    for (const entry of entries) {
+      entry.acked = true
+      const offset = next.get(entry.partition)
+      if (offset === undefined) continue
+      entry.offset = offset // the records of one partition are written in the order sent
+      next.set(entry.partition, offset + 1n)
+    }
   }
 }

@@ -6,10 +6,14 @@ import { groupLag, withTimeout } from '../faults/kafka.ts'
 import type { Fleet } from './fleet.ts'
 import type { Fault } from './nemesis.ts'
 
+/** The heap is read every this many lag samples (10 s): a /metrics scrape costs the replica more than reading /proc. */
+const HEAP_EVERY = 5
+
 export class Observer {
   readonly lag: Array<[number, number]> = []
   #timer: NodeJS.Timeout | undefined
   #sampling = false
+  #samples = 0
   readonly #group: string
   readonly #fleet: Fleet
 
@@ -48,6 +52,7 @@ export class Observer {
     this.#sampling = true
     try {
       this.#fleet.sampleRss()
+      if (this.#samples++ % HEAP_EVERY === 0) await this.#fleet.sampleHeap()
       // bounded: an admin request to a broker killed meanwhile may never answer
       this.lag.push([Date.now(), await withTimeout(groupLag(this.#group), 10_000)])
     } catch {

@@ -2,7 +2,7 @@
 // must fail on what it is there to catch, and pass what a crash or freeze allows.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { checkAll, type Evidence } from '../../../scripts/soak/invariants.ts'
+import { checkAll, whereAcked, type Evidence } from '../../../scripts/soak/invariants.ts'
 import type { Fault } from '../../../scripts/soak/nemesis.ts'
 import type { Request } from '../../../scripts/soak/origins.ts'
 
@@ -11,11 +11,13 @@ const CLAIM_MS = 17_000
 
 function evidence(parts: Partial<Evidence>): Evidence {
   return {
-    sent: new Map([[1, { origin: 0, producedAt: T0, acked: true }]]),
+    sent: new Map([[1, { origin: 0, producedAt: T0, acked: true, partition: 0 }]]),
     behaviours: ['fast', 'gone'],
     requests: new Map(),
     letters: new Map(),
     inKafka: new Set([1]),
+    sendingAt: new Map(),
+    kafkaAudit: [],
     outcomes: new Map([[1, ['delivered']]]),
     redis: new Map([[1, { done: true, status: 'delivered', attempts: [] }]]),
     faults: [],
@@ -65,9 +67,30 @@ describe('soak invariants', () => {
     assert.match(settled?.detail ?? '', /1 acknowledged to the load's producer but not in the sending topic/)
   })
 
+  it('an acknowledged id shows where the broker said it wrote it and what that offset holds now', () => {
+    const sent = new Map([[1, { origin: 0, producedAt: T0, acked: true, partition: 2, offset: 41n }]])
+    assert.equal(whereAcked(evidence({ sent }), 1), '1 at 2:41 (no record there now)')
+    assert.equal(whereAcked(evidence({ sent, sendingAt: new Map([['2:41', 7]]) }), 1), '1 at 2:41 (holds 7 now)')
+  })
+
+  it('a record the readers saw that is gone when the topic is read again fails; offsets a follower passed over only show', () => {
+    const audit = (vanished: number) => ({
+      topic: 'soak-1.notifications',
+      followed: 10,
+      final: 10,
+      skippedByFollower: [{ partition: 1, from: 4n, to: 6n }],
+      vanished: Array.from({ length: vanished }, (_, i) => ({ partition: 0, offset: String(i), value: '{}' })),
+    })
+    const kept = (n: number) => checkAll(evidence({ kafkaAudit: [audit(n)] })).checks.find((c) => c.name.startsWith('Kafka kept'))
+    assert.equal(kept(0)?.ok, true)
+    assert.match(kept(0)?.detail ?? '', /passed over .*3 offsets in 1 runs/)
+    assert.equal(kept(1)?.ok, false)
+    assert.match(kept(1)?.detail ?? '', /1 gone or changed, e\.g\. soak-1\.notifications 0:0/)
+  })
+
   it('delivered by a replica killed just before the origin read it, then dead-lettered by the copy that took over: allowed', () => {
     const letters = new Map([[1, [{ code: 'CALLBACK_UNAVAILABLE', reason: 'x', attempts: 0, lastError: 'x', failedAt: '' }]]])
-    const sent = new Map([[1, { origin: 1, producedAt: T0, acked: true }]])
+    const sent = new Map([[1, { origin: 1, producedAt: T0, acked: true, partition: 0 }]])
     const late = { sent, behaviours: ['fast', 'throttled'] as Evidence['behaviours'], letters, requests: new Map([[1, [ok(T0 + 700)]]]), outcomes: new Map([[1, ['failed']]]), redis: new Map([[1, { done: true, status: 'failed', attempts: [] }]]) }
     assert.deepEqual(failed(evidence({ ...late, faults: [kill(T0 + 500)] })), [])
     assert.ok(failed(evidence({ ...late, faults: [kill(T0 - 30_000)] })).includes('every id delivered or dead-lettered with the reason its origin implies, never both'))
@@ -100,7 +123,7 @@ describe('soak invariants', () => {
 
   it('a dead letter whose code the origin does not imply fails (410 must be DELIVERY_GONE)', () => {
     const letter = (code: string) => new Map([[1, [{ code, reason: 'x', attempts: 1, lastError: 'x', failedAt: '' }]]])
-    const gone = { sent: new Map([[1, { origin: 1, producedAt: T0, acked: true }]]), outcomes: new Map([[1, ['failed']]]), redis: new Map([[1, { done: true, status: 'failed', attempts: [] }]]) }
+    const gone = { sent: new Map([[1, { origin: 1, producedAt: T0, acked: true, partition: 0 }]]), outcomes: new Map([[1, ['failed']]]), redis: new Map([[1, { done: true, status: 'failed', attempts: [] }]]) }
     assert.deepEqual(failed(evidence({ ...gone, letters: letter('DELIVERY_GONE') })), [])
     assert.deepEqual(failed(evidence({ ...gone, letters: letter('DELIVERY_TIMEOUT') })), ['every id delivered or dead-lettered with the reason its origin implies, never both'])
   })
@@ -117,11 +140,13 @@ describe('soak invariants', () => {
   })
 
   it('RSS: a peak after a fault that stays until the end passes on its floor; a floor that climbs fails', () => {
-    const life = (kib: (i: number) => number) => ({ name: 'replica#1', pid: 1, logFile: '', startedAt: T0, readyAt: T0, rss: Array.from({ length: 120 }, (_, i): [number, number] => [T0 + 60_000 + i * 5000, kib(i)]) })
+    const life = (kib: (i: number) => number) => ({ name: 'replica#1', pid: 1, logFile: '', startedAt: T0, readyAt: T0, rss: Array.from({ length: 120 }, (_, i): [number, number] => [T0 + 60_000 + i * 5000, kib(i)]), heap: Array.from({ length: 120 }, (_, i): [number, number] => [T0 + 60_000 + i * 5000, 102_400]) })
     const rssCheck = 'each replica’s RSS grows < 10 % over the second half of its life (floor of its first 2 minutes against its last)'
     const base = { requests: new Map([[1, [ok(T0 + 500)]]]) }
     assert.deepEqual(failed(evidence({ ...base, lives: [life((i) => (i % 4 === 0 ? 200_000 : i > 60 ? 300_000 : 220_000))] })), [])
     assert.deepEqual(failed(evidence({ ...base, lives: [life((i) => 200_000 + i * 1000)] })), [rssCheck])
+    // the heap's floors are shown beside the RSS's
+    assert.match(checkAll(evidence({ ...base, lives: [life(() => 200_000)] })).checks.find((c) => c.name === rssCheck)?.detail ?? '', /replica#1 195→195 MiB \(heap used 100→100\)/)
     // settling toward its peers in the first half of its life, flat after: passes
     assert.deepEqual(failed(evidence({ ...base, lives: [life((i) => (i < 50 ? 200_000 + i * 3000 : 350_000))] })), [])
   })
