@@ -56,14 +56,18 @@ export interface CompletionToken {
 export class OffsetTracker<T> {
   /** The window tracking each partition (none yet, or let go: undefined). */
   readonly #windows = new PartitionTable<PartitionWindow<T>>()
+  /** The partitions this member owns, as of its last assignment (undefined: none told yet). */
+  #owned: PartitionTable<true> | undefined
 
   /**
-   * Tracks a message just received; returns the token to pass to complete().
+   * Tracks a message just received; returns the token to pass to complete(), or undefined
+   * for a partition this member does not own (see retainOnly): not to be handled.
    * An offset at or below one already tracked means the consumer fetched again from the
    * committed offset (a rebalance or reconnect): the partition's window starts over, and
    * completions from the old window no longer move the commit point.
    */
-  track(topic: string, partition: number, offset: bigint, handle: T): CompletionToken {
+  track(topic: string, partition: number, offset: bigint, handle: T): CompletionToken | undefined {
+    if (this.#owned !== undefined && this.#owned.get(topic, partition) === undefined) return undefined
     let window = this.#windows.get(topic, partition)
     if (window === undefined || offset <= window.lastTracked) {
       if (window !== undefined) window.retired = true
@@ -89,8 +93,21 @@ export class OffsetTracker<T> {
     return handles
   }
 
-  /** Stops tracking partitions this consumer no longer owns (after a rebalance); `owned` as partitionKey names them. */
+  /**
+   * The partitions this member owns after a rebalance (`owned` as partitionKey names them):
+   * the others are no longer tracked, and a message of theirs received from now on (fetched
+   * before the rebalance and still in the stream's buffer) is not tracked either. Were it
+   * handled and committed here, the commit could pass over a record the new owner still has
+   * at work, and lose it should that owner stop before finishing it (the soak, issue 21: 911
+   * retries never sent after rolling restarts and freezes).
+   */
   retainOnly(owned: ReadonlySet<string>): void {
+    const table = new PartitionTable<true>()
+    for (const key of owned) {
+      const at = key.lastIndexOf(':') // Kafka topic names have no ':'
+      table.set(key.slice(0, at), Number(key.slice(at + 1)), true)
+    }
+    this.#owned = table
     for (const [topic, partition, window] of this.#windows.entries()) {
       if (owned.has(partitionKey(topic, partition))) continue
       window.retired = true
@@ -98,7 +115,7 @@ export class OffsetTracker<T> {
     }
   }
 
-  /** Forgets everything (a new stream fetches again from the committed offsets). */
+  /** Forgets every window (a new stream fetches again from the committed offsets); the assignment stays. */
   clear(): void {
     for (const [, , window] of this.#windows.entries()) window.retired = true
     this.#windows.clear()

@@ -61,14 +61,19 @@ class FakeMembership implements Membership {
     return Promise.resolve()
   }
 
-  /** A record at `offset` of partition in:0, whose commit the test sees. */
-  deliver(offset: number): void {
+  /** A rebalance: these partitions (partitionKey names) are this member's from now on. */
+  assign(owned: string[]): void {
+    this.#options.onAssigned(new Set(owned))
+  }
+
+  /** A record at `offset` of partition in:`partition` (0 by default), whose commit the test sees. */
+  deliver(offset: number, partition = 0): void {
     const commit = (callback: Callback) => {
       this.committed.push(offset)
       callback(null)
       this.#onCommit?.()
     }
-    this.#options.onMessage({ topic: 'in', partition: 0, offset: BigInt(offset), key: undefined, value: Buffer.from('v'), timestamp: 0n, headers: new Map(), commit } as never)
+    this.#options.onMessage({ topic: 'in', partition, offset: BigInt(offset), key: undefined, value: Buffer.from('v'), timestamp: 0n, headers: new Map(), commit } as never)
   }
 
   nextCommit(): Promise<void> {
@@ -166,6 +171,26 @@ describe('ConsumerLoop (with a fake group member)', () => {
     member().deliver(0)
     assert.deepEqual(work.runs, [0, 0], 'once ended, a record fetched again is handled again (de-duplicated by its claim)')
     work.end(0).resolve()
+    await loop.stop()
+  })
+
+  // The soak (issue 21): 911 retries were never sent again. A replica handled the records of a
+  // partition it had lost that were still in its stream's buffer, and committed past a record
+  // the partition's new owner still had waiting; that owner was stopped before it was due.
+  it('a record of a partition taken away by a rebalance, received after it from the stream’s buffer, is neither handled nor committed', async () => {
+    const { loop, member, work } = startLoop({ commitIntervalMs: 5 })
+    await loop.start()
+    member().deliver(0)
+    member().assign(['in:1'])
+    member().deliver(1)
+    member().deliver(2)
+    assert.deepEqual(work.runs, [0], 'only the record received while in:0 was this member’s')
+    member().deliver(7, 1)
+    const committed = member().nextCommit()
+    work.end(7).resolve()
+    work.end(0).resolve()
+    await committed
+    assert.deepEqual(member().committed, [7], 'in:1 committed; nothing of in:0 after it was taken away')
     await loop.stop()
   })
 
