@@ -121,11 +121,12 @@ async function soak(): Promise<number> {
     }
     observer.stop()
     await ledger.catchUp(60_000)
+    const stoppedAt = Date.now()
     const stopProblems = await fleet.stopAll()
     await origins.close() // every request they received is counted from here
     await ledger.catchUp(30_000)
     await ledger.stop()
-    const kafkaAudit = await ledger.audit(120_000)
+    const kafkaAudit = await ledger.audit(300_000)
     const redis = await readRedis(topology.env, [...load.sent.keys()])
     const evidence: Evidence = {
       sent: load.sent,
@@ -147,6 +148,7 @@ async function soak(): Promise<number> {
       lagLimit: LAG_LIMIT,
       recoveryLimitMs: RECOVERY_LIMIT_MS,
       rssWarmupMs: 120_000,
+      stoppedAt,
     }
     const { checks, attribution } = checkAll(evidence)
     const odd = anomalies(evidence, loadStart)

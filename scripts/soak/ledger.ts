@@ -24,6 +24,8 @@ export interface RecordedAttempt {
 export interface RedisState {
   done: boolean
   status: string | undefined
+  /** When its next attempt was due, as its status says (epoch ms), if one was. */
+  nextAttemptAt?: number
   attempts: RecordedAttempt[]
 }
 
@@ -32,6 +34,8 @@ export interface TopicAudit {
   topic: string
   /** Records the follower read. */
   followed: number
+  /** The final read reached the topic's end (else what it did not read shows as gone). */
+  complete: boolean
   /** Records the final read found. */
   final: number
   /** Offsets the follower passed over (found by the final read and counted from there). */
@@ -72,33 +76,37 @@ export class Ledger {
    * follower read and the final read did not find, Kafka lost after acknowledging it.
    */
   async audit(timeoutMs: number): Promise<TopicAudit[]> {
-    const finals = this.#readers.map((followed) => new TopicReader(followed.topic, () => undefined))
-    for (const reader of finals) reader.start()
-    await Promise.all(finals.map((reader) => reader.catchUp(timeoutMs)))
-    await Promise.all(finals.map((reader) => reader.stop()))
-    return this.#readers.map((followed, i) => {
-      const final = finals[i] as TopicReader
-      const skippedByFollower = followed.skipped()
-      const followedCount = followed.records.size
-      const vanished: TopicAudit['vanished'] = []
-      for (const [key, record] of followed.records) {
-        if (final.records.get(key)?.value !== record.value) vanished.push({ partition: record.partition, offset: String(record.offset), value: record.value.slice(0, 120) })
-      }
-      for (const [key, record] of final.records) {
-        if (followed.records.has(key)) continue
-        followed.records.set(key, record)
-        this.#handlers[i]?.(record)
-      }
-      if (i === SENDING) this.#indexSending(final)
-      return { topic: followed.topic, followed: followedCount, final: final.records.size, skippedByFollower, vanished }
-    })
+    const audits: TopicAudit[] = []
+    // one topic at a time: three at once with the run's records in memory read too slowly
+    for (const [i, followed] of this.#readers.entries()) audits.push(await this.#auditOne(i, followed, timeoutMs))
+    return audits
+  }
+
+  async #auditOne(i: number, followed: TopicReader, timeoutMs: number): Promise<TopicAudit> {
+    const final = new TopicReader(followed.topic, () => undefined)
+    final.start()
+    const complete = await final.catchUp(timeoutMs)
+    await final.stop()
+    const skippedByFollower = followed.skipped()
+    const followedCount = followed.records.size
+    const vanished: TopicAudit['vanished'] = []
+    for (const [key, record] of followed.records) {
+      if (final.records.get(key)?.value !== record.value) vanished.push({ partition: record.partition, offset: String(record.offset), value: record.value.slice(0, 120) })
+    }
+    for (const [key, record] of final.records) {
+      if (followed.records.has(key)) continue
+      followed.records.set(key, record)
+      this.#handlers[i]?.(record)
+    }
+    if (i === SENDING) this.#indexSending(final)
+    return { topic: followed.topic, complete, followed: followedCount, final: final.records.size, skippedByFollower, vanished }
   }
 
   start(): void {
     for (const reader of this.#readers) reader.start()
   }
 
-  /** Reads both topics to their current end; false if one could not be. */
+  /** Reads every topic to its current end; false if one could not be. */
   async catchUp(timeoutMs: number): Promise<boolean> {
     const done = await Promise.all(this.#readers.map((reader) => reader.catchUp(timeoutMs)))
     return done.every(Boolean)
@@ -151,7 +159,9 @@ export async function readRedis(env: Record<string, string>, ids: number[]): Pro
           const done = `processed_messages:${id}`
           const [marker, status, attempts] = await Promise.all([client.get(done), client.get(`notification_status:{${done}}`), client.lrange(`notification_attempts:{${done}}`, 0, -1)])
           const history = attempts.map((text) => parse(text) as RecordedAttempt | undefined).filter((a): a is RecordedAttempt => a !== undefined)
-          return [id, { done: marker !== null, status: (parse(status ?? '') as { status?: string } | undefined)?.status, attempts: history }] as const
+          const saved = parse(status ?? '') as { status?: string; next_attempt_at?: string | null } | undefined
+          const nextAttemptAt = saved?.next_attempt_at ? Date.parse(saved.next_attempt_at) : undefined
+          return [id, { done: marker !== null, status: saved?.status, attempts: history, ...(nextAttemptAt === undefined ? {} : { nextAttemptAt }) }] as const
         }),
       )
       for (const [id, state] of answers) states.set(id, state)

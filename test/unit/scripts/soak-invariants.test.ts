@@ -30,6 +30,7 @@ function evidence(parts: Partial<Evidence>): Evidence {
     lagLimit: 1000,
     recoveryLimitMs: 60_000,
     rssWarmupMs: 60_000,
+    stoppedAt: T0 + 3_600_000,
     ...parts,
   }
 }
@@ -67,6 +68,17 @@ describe('soak invariants', () => {
     assert.match(settled?.detail ?? '', /1 acknowledged to the load's producer but not in the sending topic/)
   })
 
+  it('an id still retrying at the end is pending only if its next attempt was due shortly before the replicas stopped; else it was dropped (lost)', () => {
+    const sent = new Map([[1, { origin: 1, producedAt: T0, acked: true, partition: 0 }]])
+    const retrying = (nextAttemptAt: number) => new Map([[1, { done: false, status: 'retrying', attempts: [], nextAttemptAt }]])
+    const settled = (redis: Evidence['redis']) => checkAll(evidence({ sent, redis, outcomes: new Map() })).checks.find((c) => c.name.startsWith('every id delivered'))
+    const stoppedAt = T0 + 3_600_000
+    assert.equal(settled(retrying(stoppedAt - 30_000))?.ok, true)
+    assert.match(settled(retrying(stoppedAt - 30_000))?.detail ?? '', /1 still in their retry schedule/)
+    assert.equal(settled(retrying(stoppedAt - 600_000))?.ok, false)
+    assert.match(settled(retrying(stoppedAt - 600_000))?.detail ?? '', /1 lost/)
+  })
+
   it('an acknowledged id shows where the broker said it wrote it and what that offset holds now', () => {
     const sent = new Map([[1, { origin: 0, producedAt: T0, acked: true, partition: 2, offset: 41n }]])
     assert.equal(whereAcked(evidence({ sent }), 1), '1 at 2:41 (no record there now)')
@@ -76,6 +88,7 @@ describe('soak invariants', () => {
   it('a record the readers saw that is gone when the topic is read again fails; offsets a follower passed over only show', () => {
     const audit = (vanished: number) => ({
       topic: 'soak-1.notifications',
+      complete: true,
       followed: 10,
       final: 10,
       skippedByFollower: [{ partition: 1, from: 4n, to: 6n }],
