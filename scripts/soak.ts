@@ -29,11 +29,14 @@ import { Origins } from './soak/origins.ts'
 import { SeededRandom } from './soak/random.ts'
 import { json, markdown, type Summary } from './soak/report.ts'
 import { Topology } from './soak/topology.ts'
+import { traceRetries } from './soak/retry-tiers.ts'
 
 const options = soakOptions(process.argv.slice(2), new URL(import.meta.url))
 const CALLBACK_TIMEOUT_MS = 5000
 const CLAIM_MS = CALLBACK_TIMEOUT_MS + 15_000 // as src/app.ts derives it
 const LAG_LIMIT = 1000
+/** The service's RETRY_SCHEDULE here: short, so that a notification reaches its end within the run. */
+const RETRY_SCHEDULE_MS = [1000, 2000, 4000]
 const RECOVERY_LIMIT_MS = 60_000
 
 const random = new SeededRandom(options.seed)
@@ -56,7 +59,7 @@ function serviceEnv(prefix: string): Record<string, string> {
     KAFKA_TOPIC_PARTITIONS: '6',
     CALLBACK_ALLOWED_NETWORKS: '127.0.0.0/8',
     CALLBACK_TIMEOUT_MS: String(CALLBACK_TIMEOUT_MS),
-    RETRY_SCHEDULE: '1s,2s,4s',
+    RETRY_SCHEDULE: RETRY_SCHEDULE_MS.map((ms) => `${ms / 1000}s`).join(','),
     WEBHOOK_SECRET: `whsec_${Buffer.from(randomUUID()).toString('base64')}`,
     LOG_LEVEL: 'warn',
     LOG_DIR: join(workDir, 'service-logs'),
@@ -127,6 +130,7 @@ async function soak(): Promise<number> {
     await ledger.catchUp(30_000)
     await ledger.stop()
     const kafkaAudit = await ledger.audit(300_000)
+    const retries = await traceRetries(env.KAFKA_GROUP_ID ?? '', RETRY_SCHEDULE_MS, 120_000)
     const redis = await readRedis(topology.env, [...load.sent.keys()])
     const evidence: Evidence = {
       sent: load.sent,
@@ -149,6 +153,7 @@ async function soak(): Promise<number> {
       recoveryLimitMs: RECOVERY_LIMIT_MS,
       rssWarmupMs: 120_000,
       stoppedAt,
+      retries,
     }
     const { checks, attribution } = checkAll(evidence)
     const odd = anomalies(evidence, loadStart)

@@ -350,3 +350,12 @@ export class TopicReader {
     }
   }
 }
+
+/** The group's committed offset per partition of `topic` (a partition without one is left out). */
+export async function committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+  return withAdmin(async (client) => {
+    const [group] = await client.listConsumerGroupOffsets({ groups: [groupId] })
+    const partitions = group?.topics.find((t) => t.name === topic)?.partitions ?? []
+    return new Map(partitions.filter((p) => p.committedOffset >= 0n).map((p) => [p.partitionIndex, p.committedOffset]))
+  })
+}

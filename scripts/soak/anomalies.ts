@@ -1,6 +1,7 @@
 // The timeline of every id an invariant would fail on (lost, delivered and dead-lettered,
 // delivered twice, wrong outcome), for diagnosis: written next to the replicas' logs.
 import { unheard, whereAcked, type Evidence } from './invariants.ts'
+import { lastRetry } from './retry-tiers.ts'
 
 export function anomalies(e: Evidence, startedAt: number): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = []
@@ -28,6 +29,7 @@ export function anomalies(e: Evidence, startedAt: number): Array<Record<string, 
       outcomes: e.outcomes.get(id) ?? [],
       redis: e.redis.get(id),
       unheard: unheard(e, id),
+      retry: lastRetry(e.retries, id),
     })
   }
   return out

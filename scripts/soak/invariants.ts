@@ -4,6 +4,7 @@
 import type { ReplicaLife } from './fleet.ts'
 import type { Letter, RedisState, TopicAudit } from './ledger.ts'
 import type { Sent } from './load.ts'
+import { lastRetry, type RetryTrace } from './retry-tiers.ts'
 import type { Fault } from './nemesis.ts'
 import { ALLOWED_LETTER_CODES, NEVER_DELIVERS, type Behaviour, type Request } from './origins.ts'
 
@@ -36,6 +37,8 @@ export interface Evidence {
   rssWarmupMs: number
   /** When the replicas were stopped: a retry due well before that and never made was dropped, not pending. */
   stoppedAt: number
+  /** Each id's records in the retry tiers, read at the end (where a lost one's last retry went). */
+  retries: ReadonlyMap<number, RetryTrace[]>
 }
 
 export interface Check {
@@ -125,7 +128,7 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
     if (oks > 0 && NEVER_DELIVERS.has(behaviour)) wrongReason.push(`${id} (${behaviour}) delivered`)
   }
   const ok = both.length === 0 && lost.length === 0 && notInKafka.length === 0 && wrongReason.length === 0
-  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${bothAfterInterruption ? `; ${bothAfterInterruption} both after their 2xx went to a replica killed or frozen before it recorded it (allowed, as a repeat is)` : ''}${bothUnheard ? `; ${bothUnheard} both after attempts that got no answer in time though the origin answered 2xx (allowed: the service's deadline decides)` : ''}${pending ? `; ${pending} still in their retry schedule at the end (origins that fail, time out or refuse; not counted as lost)` : ''}${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${notInKafka.length ? `; ${notInKafka.length} acknowledged to the load's producer but not in the sending topic (lost before the service), e.g. ${notInKafka.slice(0, 3).map((id) => whereAcked(e, id)).join(', ')}` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
+  const detail = `${e.sent.size} sent: ${delivered} delivered, ${lettered} dead-lettered, ${lost.length} lost, ${both.length} both, ${wrongReason.length} with a reason their origin does not imply${bothAfterInterruption ? `; ${bothAfterInterruption} both after their 2xx went to a replica killed or frozen before it recorded it (allowed, as a repeat is)` : ''}${bothUnheard ? `; ${bothUnheard} both after attempts that got no answer in time though the origin answered 2xx (allowed: the service's deadline decides)` : ''}${pending ? `; ${pending} still in their retry schedule at the end (origins that fail, time out or refuse; not counted as lost)` : ''}${unacked ? `; ${unacked} never acknowledged by Kafka and never seen (not counted)` : ''}${notInKafka.length ? `; ${notInKafka.length} acknowledged to the load's producer but not in the sending topic (lost before the service), e.g. ${notInKafka.slice(0, 3).map((id) => whereAcked(e, id)).join(', ')}` : ''}${lost.length ? `; lost by origin ${[...lostBy].map(([b, n]) => `${b} ${n}`).join(', ')}, e.g. ${lost.slice(0, 3).map((id) => `${id} (${lastRetry(e.retries, id)})`).join(', ')}` : ''}${both.length ? `; both e.g. ${both.slice(0, 3).join(', ')}` : ''}${wrongReason.length ? `; e.g. ${wrongReason.slice(0, 3).join('; ')}` : ''}`
   return { name: 'every id delivered or dead-lettered with the reason its origin implies, never both', ok, detail }
 }
 

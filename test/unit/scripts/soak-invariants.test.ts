@@ -5,6 +5,7 @@ import { describe, it } from 'node:test'
 import { checkAll, whereAcked, type Evidence } from '../../../scripts/soak/invariants.ts'
 import type { Fault } from '../../../scripts/soak/nemesis.ts'
 import type { Request } from '../../../scripts/soak/origins.ts'
+import { lastRetry } from '../../../scripts/soak/retry-tiers.ts'
 
 const T0 = 1_000_000
 const CLAIM_MS = 17_000
@@ -31,6 +32,7 @@ function evidence(parts: Partial<Evidence>): Evidence {
     recoveryLimitMs: 60_000,
     rssWarmupMs: 60_000,
     stoppedAt: T0 + 3_600_000,
+    retries: new Map(),
     ...parts,
   }
 }
@@ -77,6 +79,15 @@ describe('soak invariants', () => {
     assert.match(settled(retrying(stoppedAt - 30_000))?.detail ?? '', /1 still in their retry schedule/)
     assert.equal(settled(retrying(stoppedAt - 600_000))?.ok, false)
     assert.match(settled(retrying(stoppedAt - 600_000))?.detail ?? '', /1 lost/)
+  })
+
+  it('a stuck id shows its last retry record and whether its tier committed past it', () => {
+    const traces = new Map([[1, [
+      { tier: '1s', partition: 2, offset: 10n, dueAt: Date.UTC(2026, 0, 1, 12, 0, 1), committed: true },
+      { tier: '4s', partition: 0, offset: 7n, dueAt: Date.UTC(2026, 0, 1, 12, 0, 9), committed: false },
+    ]]])
+    assert.equal(lastRetry(traces, 1), 'last retry 4s 0:7 due 12:00:09.000, not committed')
+    assert.equal(lastRetry(traces, 2), 'no retry record in any tier')
   })
 
   it('an acknowledged id shows where the broker said it wrote it and what that offset holds now', () => {
