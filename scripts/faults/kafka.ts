@@ -134,7 +134,7 @@ export function newProducer(byKey: boolean): Producer<string, string, string, st
     clientId: 'faults-producer',
     ...connection,
     serializers: stringSerializers,
-    acks: ProduceAcks.ALL,
+    acks: ProduceAcks.ALL, // ignored by send() in @platformatic/kafka 2.12: each send passes it too
     retries: 2,
     retryDelay: 300,
     timeout: 10_000,
@@ -174,7 +174,7 @@ export async function produceSteadily(options: StreamOptions): Promise<void> {
       for (const record of batch) record.producedAt ??= now
       try {
         await withTimeout(
-          producer.send({ messages: batch.map((r) => ({ topic: options.topic, key: r.key, value: r.value })) }),
+          producer.send({ messages: batch.map((r) => ({ topic: options.topic, key: r.key, value: r.value })), acks: ProduceAcks.ALL }),
           SEND_TIMEOUT_MS,
         )
         sent = end

@@ -1,6 +1,7 @@
 // The soak's steady load: results produced to the sending topic at about `rate` a second,
 // with bursts (three times the rate for 5 s, every 30–45 s), each to one of the origins in
 // turn. A failed send is retried with a new producer until it goes out (a broker may be down).
+import { ProduceAcks } from '@platformatic/kafka'
 import { newProducer, shortError, withTimeout } from '../faults/kafka.ts'
 import { sleep } from '../faults/procs.ts'
 import type { SeededRandom } from './random.ts'
@@ -99,7 +100,7 @@ export class Load {
       return entry
     })
     // a send that timed out may still have been written: its ids stay, unacknowledged, and a retry sends new ones
-    const result = await withTimeout(producer.send({ messages }), 20_000)
+    const result = await withTimeout(producer.send({ messages, acks: ProduceAcks.ALL }), 20_000)
     const next = new Map((result.offsets ?? []).map(({ partition, offset }) => [partition, offset]))
     for (const entry of entries) {
       entry.acked = true

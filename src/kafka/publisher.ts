@@ -1,7 +1,7 @@
 // Writes to our output topics: the dead-letter topic, the outcomes topic (contract §3) and
 // the retry tiers. A notification's records carry its W3C trace context (traceparent,
 // tracestate) as Kafka headers, where it has one.
-// Callers await their message's acknowledgement (acks=all) before their offset may be
+// Callers await their message's acknowledgement (acks=all, given with each send) before their offset may be
 // committed; messages to one topic sent within a few milliseconds share one produce request.
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '../errors.ts'
@@ -23,7 +23,7 @@ const MAX_BATCH = 500
 
 /** What the publisher asks of a Kafka producer: the client's Producer, or a fake in unit tests. */
 export interface RecordProducer {
-  send(request: { messages: Outgoing[] }): Promise<unknown>
+  send(request: { messages: Outgoing[]; acks: number }): Promise<unknown>
   close(): Promise<void>
 }
 
@@ -112,7 +112,9 @@ export class Publisher {
 
   async #send(messages: readonly Outgoing[]): Promise<void[]> {
     try {
-      await this.#producer.send({ messages: [...messages] })
+      // acks on each send: @platformatic/kafka 2.12 ignores the constructor's `acks` and sends
+      // with acks=1 (the leader alone), which a leader killed before replicating loses (the soak)
+      await this.#producer.send({ messages: [...messages], acks: ProduceAcks.ALL })
     } catch (error) {
       throw produceError(error)
     }

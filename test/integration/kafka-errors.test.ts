@@ -3,7 +3,9 @@
 // breaks is an outage to wait out. A record dead-lettered for an outage would be a delivered
 // notification whose outcome is never told, or a retry that is never made.
 import assert from 'node:assert/strict'
+import { tracingChannel } from 'node:diagnostics_channel'
 import { createServer, type Server, type Socket } from 'node:net'
+import { ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
 import { after, before, describe, test } from 'node:test'
 import { ErrorCodes, NotificationError } from '../../src/errors.ts'
 import { loadConfig } from '../../src/config.ts'
@@ -58,6 +60,31 @@ describe('a failed produce', () => {
     assert.equal(error.code, ErrorCodes.KAFKA_UNAVAILABLE, error.message)
     assert.equal(error.canRetry, true)
     assert.match(error.message, /^Kafka produce failed: /)
+  })
+
+  // @platformatic/kafka 2.12 ignores the producer's own `acks` option and sends with acks=1
+  // (the leader alone) unless each send says otherwise: the soak saw acknowledged records lost
+  // to a broker killed before its followers had them. The acks each send goes out with, read
+  // from the client's own diagnostics channel, on the real broker.
+  test('every record is produced with acks=all, which the client would not do by its producer option alone', async () => {
+    const seen: number[] = []
+    const sends = tracingChannel<unknown, { options: { acks?: number } }>('plt:kafka:producer:sends')
+    const onStart = (context: { options: { acks?: number } }) => void seen.push(context.options.acks ?? NaN)
+    sends.start.subscribe(onStart as never)
+    try {
+      const topics = freshTopics('acks-all')
+      await ensureTopics(plaintextConnection(BROKERS), 'test', [{ name: topics.outcomes }], { partitions: 1, replicationFactor: 1 })
+      const bare = new Producer({ clientId: 'acks-bare', ...plaintextConnection(BROKERS), serializers: stringSerializers, acks: ProduceAcks.ALL })
+      await bare.send({ messages: [{ topic: topics.outcomes, value: 'x' }] })
+      await bare.close()
+      assert.deepEqual(seen, [ProduceAcks.LEADER], 'the client sends with acks=1 despite acks: ALL given to its constructor')
+      const publisher = new Publisher({ connection: plaintextConnection(BROKERS), clientId: 'acks-all', topics })
+      await publisher.outcome(outcome)
+      await publisher.close()
+      assert.deepEqual(seen, [ProduceAcks.LEADER, ProduceAcks.ALL])
+    } finally {
+      sends.start.unsubscribe(onStart as never)
+    }
   })
 
   test('a record the broker refuses (larger than the topic takes) is final: KAFKA_REJECTED, naming the broker\'s answer', async () => {
