@@ -176,9 +176,8 @@ export class ConsumerLoop {
     // The client binds commit to its stream and offset (messages-stream.js: this.#commit.bind(…)).
     // eslint-disable-next-line @typescript-eslint/unbound-method
     const token = this.#tracker.track(message.topic, message.partition, message.offset, message.commit)
-    // Not handled: of a partition revoked while it waited in the stream's buffer (its new owner
-    // has it), or fetched again (a stream replaced, a rejoin) while its first fetch is still at
-    // work here (its new offset is done when the first copy's work is: #release).
+    // Not handled: of a partition revoked while in the stream's buffer (its new owner has it), or
+    // fetched again while its first fetch is at work here (done when that copy's work is: #release).
     if (token === undefined || !this.#inHand.take(record.topic, record.partition, record.offset, token)) return
     const signal = this.#shutdown.signal
     const waits = new OutsideWaits()
