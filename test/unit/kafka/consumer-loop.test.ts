@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { pino, type Logger } from 'pino'
 import { loadConfig, type Tuning } from '../../../src/config.ts'
 import { Interrupted } from '../../../src/errors.ts'
 import { plaintextConnection } from '../../../src/kafka/connection.ts'
@@ -116,7 +117,7 @@ class ControlledWork {
   }
 }
 
-function startLoop(tuning: Partial<Tuning> = {}): { loop: ConsumerLoop; member: () => FakeMembership; work: ControlledWork } {
+function startLoop(tuning: Partial<Tuning> = {}, logger: Logger = createLogger({ level: 'fatal', dir: undefined, stdout: false }).logger): { loop: ConsumerLoop; member: () => FakeMembership; work: ControlledWork } {
   const work = new ControlledWork()
   let member: FakeMembership | undefined
   const loop = new ConsumerLoop({
@@ -127,7 +128,7 @@ function startLoop(tuning: Partial<Tuning> = {}): { loop: ConsumerLoop; member: 
     topics: ['in'],
     tuning: loadConfig({}, { commitIntervalMs: 60_000, ...tuning }).tuning,
     processor: work.processor,
-    logger: createLogger({ level: 'fatal', dir: undefined, stdout: false }).logger,
+    logger,
     membership: (options) => (member = new FakeMembership(options)),
   })
   return { loop, member: () => member!, work }
@@ -178,7 +179,9 @@ describe('ConsumerLoop (with a fake group member)', () => {
   // partition it had lost that were still in its stream's buffer, and committed past a record
   // the partition's new owner still had waiting; that owner was stopped before it was due.
   it('a record of a partition taken away by a rebalance, received after it from the stream’s buffer, is neither handled nor committed', async () => {
-    const { loop, member, work } = startLoop({ commitIntervalMs: 5 })
+    const lines: string[] = []
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) })
+    const { loop, member, work } = startLoop({ commitIntervalMs: 5 }, logger)
     await loop.start()
     member().deliver(0)
     member().assign(['in:1'])
@@ -192,6 +195,8 @@ describe('ConsumerLoop (with a fake group member)', () => {
     await committed
     assert.deepEqual(member().committed, [7], 'in:1 committed; nothing of in:0 after it was taken away')
     await loop.stop()
+    const reports = lines.map((line) => JSON.parse(line) as { msg: string; skipped?: Record<string, number> }).filter((l) => l.skipped)
+    assert.deepEqual(reports.map((r) => r.skipped), [{ 'in:0': 2 }], 'the records skipped are reported, by partition, once')
   })
 
   it('copies fetched again while the first is at work stay uncommitted when its work ends uncommittable', async () => {
