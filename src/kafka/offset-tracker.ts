@@ -109,7 +109,7 @@ export class OffsetTracker<T> {
     }
     this.#owned = table
     for (const [topic, partition, window] of this.#windows.entries()) {
-      if (owned.has(partitionKey(topic, partition))) continue
+      if (table.get(topic, partition)) continue
       window.retired = true
       this.#windows.set(topic, partition, undefined)
     }
