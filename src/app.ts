@@ -139,7 +139,7 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? true,
     sources: {
-      inFlight: () => loops.map((loop) => ({ loop: loop.name, count: loop.inFlight, limit: loop.inFlightLimit })),
+      inFlight: () => loops.map((loop) => loop.inFlightState(Date.now())),
       lag: () => loops.flatMap((loop) => loop.lag()),
       circuits: () => gate.unhealthy(Date.now()),
       concurrencyLimits: () => gate.limits(),

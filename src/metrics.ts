@@ -5,7 +5,7 @@ import { createOperationsMetrics, type OperationsSources } from './operations-me
 
 /** Values read when /metrics is scraped, instead of being updated on every record. */
 export interface MetricSources extends OperationsSources {
-  inFlight(): Array<{ loop: string; count: number; limit: number }>
+  inFlight(): Array<{ loop: string; count: number; limit: number; oldestSeconds: number; paused: boolean }>
   lag(): Array<{ group: string; topic: string; partition: number; lag: number }>
   circuits(): Array<{ origin: string; state: string }>
   concurrencyLimits(): Array<{ origin: string; limit: number }>
@@ -175,6 +175,24 @@ function kafkaMetrics(registers: Registers, sources: MetricSources) {
       registers,
       collect() {
         for (const { loop, limit } of sources.inFlight()) this.set({ loop }, limit)
+      },
+    }),
+    oldestInFlight: new Gauge({
+      name: 'notifications_in_flight_oldest_seconds',
+      help: 'Age of the record in flight the longest, by consumer loop (a retry waiting to be due included): one that never ends holds its partition back',
+      labelNames: ['loop'],
+      registers,
+      collect() {
+        for (const { loop, oldestSeconds } of sources.inFlight()) this.set({ loop }, oldestSeconds)
+      },
+    }),
+    paused: new Gauge({
+      name: 'kafka_consumer_paused',
+      help: '1 while a consumer loop holds its stream paused for lack of room (backpressure)',
+      labelNames: ['loop'],
+      registers,
+      collect() {
+        for (const { loop, paused } of sources.inFlight()) this.set({ loop }, paused ? 1 : 0)
       },
     }),
     lag: new Gauge({

@@ -1,6 +1,7 @@
 // The soak's service replicas: a fixed number of slots, each running one `node src/main.ts`
 // (one consumer group). A slot's replica may be killed, frozen or restarted by the nemesis;
 // one that exits on its own is a crash: recorded, and replaced.
+import { appendFileSync } from 'node:fs'
 import { Replica } from '../faults/procs.ts'
 
 export interface ReplicaLife {
@@ -103,7 +104,11 @@ export class Fleet {
     }
   }
 
-  /** Reads each live replica's heap used from its /metrics (a frozen one does not answer: no sample). */
+  /**
+   * Reads each live replica's heap used from its /metrics (a frozen one does not answer: no
+   * sample), and appends its consumer loops' state to `<log>.loops.jsonl` (loopState): what a
+   * stalled loop looked like when a run ends with retries never handled.
+   */
   async sampleHeap(): Promise<void> {
     await Promise.all(
       this.live.map(async (replica) => {
@@ -112,6 +117,7 @@ export class Fleet {
           const text = await (await fetch(`http://127.0.0.1:${replica.port}/metrics`, { signal: AbortSignal.timeout(1000) })).text()
           const bytes = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1]
           if (bytes !== undefined && life) life.heap.push([Date.now(), Math.round(Number(bytes) / 1024)])
+          appendFileSync(`${replica.logFile}.loops.jsonl`, `${JSON.stringify({ at: Date.now(), ...loopState(text) })}\n`)
         } catch {
           // frozen, or gone meanwhile
         }
@@ -142,4 +148,21 @@ export class Fleet {
     this.crashes.push(`${replica.name} exited by itself (${how}): ${replica.firstError()} (log: ${replica.logFile})`)
     if (this.slots[slot] === replica) this.start(slot).catch((error: unknown) => this.crashes.push(`replacement failed: ${String(error)}`))
   }
+}
+
+/**
+ * Per consumer loop, from a /metrics text: records in flight, the oldest one's age (s), whether
+ * it holds its stream paused; and the lag summed per consumer group.
+ */
+export function loopState(metricsText: string): { loops: Record<string, { inFlight?: number; oldest?: number; paused?: number }>; lag: Record<string, number> } {
+  const loops: Record<string, { inFlight?: number; oldest?: number; paused?: number }> = {}
+  const lag: Record<string, number> = {}
+  const field = { notifications_in_flight: 'inFlight', notifications_in_flight_oldest_seconds: 'oldest', kafka_consumer_paused: 'paused' } as const
+  for (const [, name, labels, value] of metricsText.matchAll(/^(\w+)\{([^}]*)\} (\S+)$/gm)) {
+    const loop = /loop="([^"]+)"/.exec(labels!)?.[1]
+    if (loop !== undefined && name! in field) (loops[loop] ??= {})[field[name as keyof typeof field]] = Number(value)
+    const group = /group="([^"]+)"/.exec(labels!)?.[1]
+    if (name === 'kafka_consumer_lag' && group !== undefined) lag[group] = (lag[group] ?? 0) + Number(value)
+  }
+  return { loops, lag }
 }

@@ -131,6 +131,17 @@ export class ConsumerLoop {
     return this.#tasks.size
   }
 
+  /** How long the record in flight the longest has been (0 when none is): one that never ends holds its partition's commits back. */
+  oldestInFlightMs(now: number): number {
+    for (const waits of this.#tasks.values()) return now - waits.startedAt // the first in the map is the oldest
+    return 0
+  }
+
+  /** What /metrics shows of the records in flight; `paused`: the stream held paused for lack of room. */
+  inFlightState(now: number): { loop: string; count: number; limit: number; oldestSeconds: number; paused: boolean } {
+    return { loop: this.name, count: this.inFlight, limit: this.inFlightLimit, oldestSeconds: this.oldestInFlightMs(now) / 1000, paused: this.#paused }
+  }
+
   /** Records it may handle at once now. */
   get inFlightLimit(): number {
     return this.#limit.value
@@ -178,7 +189,7 @@ export class ConsumerLoop {
     if (!this.#inHand.take(record.topic, record.partition, record.offset, token)) return
     const signal = this.#shutdown.signal
     const waits = new OutsideWaits()
-    const acceptedAt = Date.now()
+    waits.startedAt = Date.now()
     const work = this.#start(this.#options.processor.prepare(record), signal, waits)
 
     const size = message.value?.length ?? 0
@@ -186,7 +197,7 @@ export class ConsumerLoop {
     const finished = (committable: boolean) => {
       this.#release(record, committable)
       const now = Date.now()
-      this.#limit.finished(now - acceptedAt, waits.outsideMs, this.#paused, now)
+      this.#limit.finished(now - waits.startedAt, waits.outsideMs, this.#paused, now)
       this.#tasks.delete(task)
       this.#load.bytesInFlight -= size
       this.#resumeIfRoom()

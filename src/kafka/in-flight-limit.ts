@@ -55,6 +55,8 @@ const MAX_SHRINK = 0.8
  * replica's claim, a retry's due time): the pipeline brackets each such wait.
  */
 export class OutsideWaits {
+  /** When its record was taken in (Date.now()); 0 when the caller does not say. */
+  startedAt = 0
   /** Waits finished so far, ms. */
   outsideMs = 0
   /** When the wait under way began; undefined when none is. */

@@ -53,6 +53,7 @@ describe('createMetrics', () => {
       'callback_origin_paused',
       'infrastructure_retries_total',
       'kafka_consumer_lag',
+      'kafka_consumer_paused',
       'kafka_topic_under_replicated',
       'notification_attempt_duration_seconds',
       'notification_attempts_total',
@@ -74,6 +75,7 @@ describe('createMetrics', () => {
       'notifications_failed_total',
       'notifications_in_flight',
       'notifications_in_flight_limit',
+      'notifications_in_flight_oldest_seconds',
       'notifications_parked_total',
       'processing_requests_recorded_total',
     ])
