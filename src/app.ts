@@ -59,6 +59,8 @@ export interface AppOptions {
 }
 
 const CONNECT_RETRY_MS = 2000
+/** Longest one try of a start-up step that may run twice may take (joining a group has its own bound). */
+const START_STEP_MS = 60_000
 /** Margin added to a claim beyond one attempt's timeout. */
 const CLAIM_MARGIN_MS = 15_000
 /** Time the last spans get to reach the collector at shutdown. */
@@ -107,8 +109,9 @@ export function createApp(config: Config, logger: Logger, options: AppOptions = 
       httpPort = await server.listen(config.httpPort, options.httpHost)
       logger.info({ port: httpPort }, 'HTTP endpoints listening')
       await untilDone('connecting to Redis', () => store.connect())
-      await untilDone('reading origin pauses', () => origins.start())
-      await untilDone('creating topics', () => createTopics(config, { connection, tiers, metrics, logger }), kafkaAccessRefusal)
+      // Bounded tries: a step hung on a node lost in the middle of a failover is tried again, and says so.
+      await untilDone('reading origin pauses', () => origins.start(), undefined, START_STEP_MS)
+      await untilDone('creating topics', () => createTopics(config, { connection, tiers, metrics, logger }), kafkaAccessRefusal, START_STEP_MS)
       await Promise.all(loops.map((loop) => untilDone('joining the consumer group', () => loop.start(), kafkaAccessRefusal)))
       started = true
       logger.info({ groupId: config.kafka.groupId, topics: inputTopics(config.kafka.topics), retryTopics: tiers.map((tier) => tier.topic) }, 'consuming')
@@ -256,7 +259,7 @@ function buildHttp(config: Config, infra: Infrastructure) {
  * step, the cluster refusing our credentials, certificate or ACLs.
  */
 function retryingUntilDone(signal: AbortSignal, logger: Logger) {
-  return (what: string, operation: () => Promise<unknown>, refusal: (error: unknown) => Error | undefined = () => undefined) =>
+  return (what: string, operation: () => Promise<unknown>, refusal: (error: unknown) => Error | undefined = () => undefined, tryTimeoutMs?: number) =>
     retryUntilDone(
       async () => {
         try {
@@ -265,7 +268,12 @@ function retryingUntilDone(signal: AbortSignal, logger: Logger) {
           throw refusal(error) ?? error
         }
       },
-      { signal, waitMs: CONNECT_RETRY_MS, onRetry: (error) => logger.warn({ error: describeError(error) }, `${what} failed: retrying in ${CONNECT_RETRY_MS} ms`) },
+      {
+        signal,
+        waitMs: CONNECT_RETRY_MS,
+        ...(tryTimeoutMs === undefined ? {} : { tryTimeout: { ms: tryTimeoutMs, what } }),
+        onRetry: (error) => logger.warn({ error: describeError(error) }, `${what} failed: retrying in ${CONNECT_RETRY_MS} ms`),
+      },
     )
 }
 

@@ -3,6 +3,7 @@
 // what may succeed next time (by default: no error in the chain says `canRetry: false`),
 // in the spirit of platformatic/kafka's performWithRetry and BullMQ's retryIfFailed.
 import { Interrupted, canRetry } from './errors.ts'
+import { withDeadline } from './lib/deadline.ts'
 import { sleep } from './lib/sleep.ts'
 
 export interface RetryUntilDoneOptions {
@@ -17,6 +18,12 @@ export interface RetryUntilDoneOptions {
   readonly evenIfStopping?: boolean
   /** Which failures to try again; the others are thrown as they are. */
   readonly retryIf?: (error: unknown) => boolean
+  /**
+   * Each try fails after `ms` (named `what` in the error) and is tried again: for a step that
+   * may hang on a node lost mid-failover rather than fail. Only for a step that may run twice:
+   * the late try runs on.
+   */
+  readonly tryTimeout?: { readonly ms: number; readonly what: string }
   /** Told of each failure that will be tried again (logs, metrics). */
   readonly onRetry?: (error: unknown) => void
 }
@@ -25,8 +32,10 @@ export interface RetryUntilDoneOptions {
  * The first try runs without an async frame of its own: it is the one almost every step
  * needs, several times per notification; only a failure enters the loop.
  */
-export function retryUntilDone<T>(operation: () => Promise<T>, options: RetryUntilDoneOptions): Promise<T> {
+export function retryUntilDone<T>(step: () => Promise<T>, options: RetryUntilDoneOptions): Promise<T> {
   if (options.signal.aborted && !options.evenIfStopping) return Promise.reject(new Interrupted())
+  const { tryTimeout } = options
+  const operation = tryTimeout === undefined ? step : () => withDeadline(step(), tryTimeout.ms, tryTimeout.what)
   let first: Promise<T>
   try {
     first = operation()

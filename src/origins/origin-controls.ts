@@ -85,6 +85,9 @@ export class OriginControls {
     await this.#options.store.syncClock()
     await this.#options.store.subscribe(() => void this.refresh())
     await this.refresh()
+    // Once, even when a start that took too long (app.ts) is followed by another.
+    clearInterval(this.#timer)
+    clearInterval(this.#drainTimer)
     this.#timer = setInterval(() => void this.refresh(), REFRESH_MS)
     this.#drainTimer = setInterval(() => void this.drainResumed(), DRAIN_EVERY_MS)
   }

@@ -19,6 +19,18 @@ describe('retryUntilDone', () => {
     assert.equal(told.length, 2)
   })
 
+  it('with a try timeout, gives up on a try that hangs and tries again, telling which step took too long', async () => {
+    let tries = 0
+    const told: string[] = []
+    const value = await retryUntilDone(
+      () => (++tries === 1 ? new Promise<string>(() => undefined) : Promise.resolve('ok')),
+      { signal: new AbortController().signal, waitMs: 1, tryTimeout: { ms: 20, what: 'reading origin pauses' }, onRetry: (error) => told.push((error as Error).message) },
+    )
+    assert.equal(value, 'ok')
+    assert.equal(tries, 2)
+    assert.deepEqual(told, ['reading origin pauses took longer than 20 ms'])
+  })
+
   it('throws at once what retrying cannot help', async () => {
     let tries = 0
     const final = new NotificationError(ErrorCodes.KAFKA_REJECTED, 'too large', false)
