@@ -1,6 +1,7 @@
 // The timeline of every id an invariant would fail on (lost, delivered and dead-lettered,
-// delivered twice, wrong outcome), for diagnosis: written next to the replicas' logs.
+// delivered twice, wrong outcome, a dead letter's reason its origin does not imply), for diagnosis: written next to the replicas' logs.
 import { unheard, whereAcked, type Evidence } from './invariants.ts'
+import { ALLOWED_LETTER_CODES } from './origins.ts'
 import { lastRetry } from './retry-tiers.ts'
 
 export function anomalies(e: Evidence, startedAt: number): Array<Record<string, unknown>> {
@@ -16,6 +17,7 @@ export function anomalies(e: Evidence, startedAt: number): Array<Record<string, 
       oks > 0 && letters.length > 0 ? 'both' : '',
       oks > 1 ? 'repeated' : '',
       (oks > 0 || letters.length > 0) && outcomes.length !== 1 ? 'outcomes' : '',
+      letters.some((letter) => !ALLOWED_LETTER_CODES[e.behaviours[sent.origin] ?? 'fast'].includes(letter.code)) ? 'reason' : '',
     ].filter(Boolean)
     if (why.length === 0) continue
     out.push({
