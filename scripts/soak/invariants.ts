@@ -4,7 +4,7 @@
 import type { ReplicaLife } from './fleet.ts'
 import type { Letter, RedisState, TopicAudit } from './ledger.ts'
 import type { Sent } from './load.ts'
-import { lastRetry, type RetryTrace } from './retry-tiers.ts'
+import { lastRetry, lastRetryTrace, type RetryTrace } from './retry-tiers.ts'
 import type { Fault } from './nemesis.ts'
 import { ALLOWED_LETTER_CODES, NEVER_DELIVERS, type Behaviour, type Request } from './origins.ts'
 
@@ -139,7 +139,12 @@ function settledOnce(e: Evidence, attribution: Attribution): Check {
  */
 function stillDue(e: Evidence, id: number): boolean {
   const state = e.redis.get(id)
-  return state?.status === 'retrying' && (state.nextAttemptAt === undefined || state.nextAttemptAt >= e.stoppedAt - PENDING_SLACK_MS)
+  if (state?.status !== 'retrying') return false
+  if (state.nextAttemptAt === undefined || state.nextAttemptAt >= e.stoppedAt - PENDING_SLACK_MS) return true
+  // A refusal decided before a claim (an open circuit) leaves the status's next attempt as it
+  // was: its retry record, uncommitted and due near or after the end, is where it waits.
+  const last = lastRetryTrace(e.retries, id)
+  return last !== undefined && !last.committed && last.dueAt >= e.stoppedAt - PENDING_SLACK_MS
 }
 
 /** How late a due retry may still be when the replicas stop (a tier read after a rebalance, a freeze). */

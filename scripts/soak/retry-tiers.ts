@@ -34,9 +34,14 @@ export async function traceRetries(groupId: string, scheduleMs: readonly number[
   return traces
 }
 
+/** The last retry record of an id: the one due last. */
+export function lastRetryTrace(traces: ReadonlyMap<number, RetryTrace[]>, id: number): RetryTrace | undefined {
+  return (traces.get(id) ?? []).reduce<RetryTrace | undefined>((latest, t) => (latest === undefined || t.dueAt >= latest.dueAt ? t : latest), undefined)
+}
+
 /** The last retry record of an id (the one due last), as text: where it is and whether its tier committed past it. */
 export function lastRetry(traces: ReadonlyMap<number, RetryTrace[]>, id: number): string {
-  const last = (traces.get(id) ?? []).reduce<RetryTrace | undefined>((latest, t) => (latest === undefined || t.dueAt >= latest.dueAt ? t : latest), undefined)
+  const last = lastRetryTrace(traces, id)
   if (last === undefined) return 'no retry record in any tier'
   return `last retry ${last.tier} ${last.partition}:${last.offset} due ${new Date(last.dueAt).toISOString().slice(11, 23)}, ${last.committed ? 'committed past' : 'not committed'}`
 }

@@ -81,6 +81,18 @@ describe('soak invariants', () => {
     assert.match(settled(retrying(stoppedAt - 600_000))?.detail ?? '', /1 lost/)
   })
 
+  it('an id whose status says a next attempt long past, but whose last retry record waits uncommitted, due near the end, is pending (a refusal before a claim leaves the status as it was)', () => {
+    const sent = new Map([[1, { origin: 1, producedAt: T0, acked: true, partition: 0 }]])
+    const stoppedAt = T0 + 3_600_000
+    const redis = new Map([[1, { done: false, status: 'retrying', attempts: [], nextAttemptAt: stoppedAt - 600_000 }]])
+    const waiting = (committed: boolean) => new Map([[1, [{ tier: '2s', partition: 3, offset: 594n, dueAt: stoppedAt + 5_000, committed }]]])
+    const settled = (retries: Evidence['retries']) => checkAll(evidence({ sent, redis, retries, outcomes: new Map() })).checks.find((c) => c.name.startsWith('every id delivered'))
+    assert.equal(settled(waiting(false))?.ok, true)
+    assert.match(settled(waiting(false))?.detail ?? '', /1 still in their retry schedule/)
+    assert.equal(settled(waiting(true))?.ok, false, 'committed past: nobody will handle it')
+    assert.match(settled(waiting(true))?.detail ?? '', /1 lost/)
+  })
+
   it('a stuck id shows its last retry record and whether its tier committed past it', () => {
     const traces = new Map([[1, [
       { tier: '1s', partition: 2, offset: 10n, dueAt: Date.UTC(2026, 0, 1, 12, 0, 1), committed: true },
