@@ -28,12 +28,18 @@ export interface AnswerRule {
   readonly retryAfter: RetryAfterUse
   /** The retry waits at least the policy's slow-down floor (the endpoint asked us to slow down, or hung). */
   readonly slowsRetry: boolean
+  /**
+   * Says something of the origin at all: false when this process, not the origin, may have
+   * caused it. Then the attempt is as if never made for the origin's gate: no failure or
+   * success towards its circuit (a half-open trial is tried again), no round-trip sample.
+   */
+  readonly judgesOrigin: boolean
   /** The error the failure becomes; undefined when delivered. */
   readonly code: ErrorCode | undefined
 }
 
 function rule(verdict: Verdict, code: ErrorCode | undefined, unwell: boolean, retryAfter: RetryAfterUse, slowsRetry = false): AnswerRule {
-  return { verdict, code, countsAgainstHealth: unwell, lowersLimit: unwell, retryAfter, slowsRetry }
+  return { verdict, code, countsAgainstHealth: unwell, lowersLimit: unwell, retryAfter, slowsRetry, judgesOrigin: true }
 }
 
 const { DELIVERY_HTTP_STATUS, DELIVERY_GONE, DELIVERY_TIMEOUT, DELIVERY_NETWORK } = ErrorCodes
@@ -64,6 +70,13 @@ export const ANSWERS = {
   clientError: rule('retried', DELIVERY_HTTP_STATUS, false, 'delays-retry'),
   /** No answer within the attempt's time limit (connecting included). */
   timeout: rule('retried', DELIVERY_TIMEOUT, true, 'ignored', true),
+  /**
+   * No answer within the time limit, but this process was stalled (its event loop blocked,
+   * or itself not scheduled: a starved machine, a freeze) for so much of the attempt that
+   * without the stall its time would not have run out: the endpoint may well have answered.
+   * Retried, and it says nothing of the endpoint (lib/loop-stall.ts).
+   */
+  stalledTimeout: { ...rule('retried', DELIVERY_TIMEOUT, false, 'ignored'), judgesOrigin: false },
   /** The connection was refused (ECONNREFUSED). */
   refused: rule('retried', DELIVERY_NETWORK, true, 'ignored'),
   /** The connection was reset or closed before an answer. */

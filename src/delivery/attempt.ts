@@ -10,6 +10,7 @@
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { DeliveryError, ErrorCodes, describeError } from '../errors.ts'
 import { findInChain } from '../lib/error-chain.ts'
+import { loopStalledMs } from '../lib/loop-stall.ts'
 import { AddressBlockedError } from './address-guard.ts'
 import { ANSWERS, answerToStatus, canRetryAnswer, type AnswerKind } from './answers.ts'
 import { ProxyError } from './proxy-tunnel.ts'
@@ -34,6 +35,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   readonly outcome: Promise<AttemptOutcome>
   readonly #resolve: (outcome: AttemptOutcome) => void
   readonly #started = performance.now()
+  /** This process's stall so far (lib/loop-stall.ts): a timeout it caused says nothing of the endpoint. */
+  readonly #stalledAtStart = loopStalledMs()
   readonly #timeoutMs: number
   readonly #maxResponseBytes: number
   readonly #timer: NodeJS.Timeout
@@ -116,9 +119,20 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | null, error: unknown): void {
     if (this.#statusCode !== 0) this.#settle(this.#answered())
     else {
-      const answer = answerToFailure(error)
-      this.#settle({ ok: false, answer, error: transportError(answer, error, this.#timeoutMs), durationMs: this.#elapsed() })
+      const failure = answerToFailure(error)
+      const stalledMs = failure === 'timeout' ? this.#ownStallMs() : 0
+      const answer = stalledMs > 0 ? 'stalledTimeout' : failure
+      this.#settle({ ok: false, answer, error: transportError(answer, error, this.#timeoutMs, stalledMs), durationMs: this.#elapsed() })
     }
+  }
+
+  /**
+   * How long this process was stalled during the attempt, when without that stall its time
+   * would not have run out (0 otherwise): the endpoint had less than its time limit of ours.
+   */
+  #ownStallMs(): number {
+    const stalledMs = loopStalledMs() - this.#stalledAtStart
+    return stalledMs > 0 && performance.now() - this.#started - stalledMs < this.#timeoutMs ? Math.round(stalledMs) : 0
   }
 
   /** The deadline: settle, then stop the request if it started (undici then reports it to us, ignored). */
@@ -155,8 +169,17 @@ export class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
+/**
+ * The deadline's timer gives the answer one more turn of the event loop: after a long turn
+ * (a busy or starved process) timers run before sockets are read, so an answer already
+ * received would otherwise be taken for a timeout, and sent again.
+ */
 function onDeadline(attempt: Attempt): void {
-  attempt.expire()
+  setImmediate(expireUnlessAnswered, attempt)
+}
+
+function expireUnlessAnswered(attempt: Attempt): void {
+  if (!attempt.settled) attempt.expire()
 }
 
 /** The error of an answer that is not 2xx: its code and whether a retry can help from the answer table. */
@@ -206,7 +229,7 @@ function errnoOf(error: unknown): string | undefined {
   return (withCode as { code?: string } | undefined)?.code
 }
 
-function transportError(answer: AnswerKind, error: unknown, timeoutMs: number): DeliveryError {
+function transportError(answer: AnswerKind, error: unknown, timeoutMs: number, stalledMs: number): DeliveryError {
   const code = ANSWERS[answer].code ?? ErrorCodes.DELIVERY_NETWORK
   const retry = canRetryAnswer(answer)
   switch (answer) {
@@ -215,6 +238,8 @@ function transportError(answer: AnswerKind, error: unknown, timeoutMs: number): 
       return new DeliveryError(code, describeError(findInChain(error, (cause) => cause instanceof AddressBlockedError || cause instanceof ProxyError)), retry, { cause: error })
     case 'timeout':
       return new DeliveryError(code, `no answer within ${timeoutMs} ms`, retry, { cause: error })
+    case 'stalledTimeout':
+      return new DeliveryError(code, `no answer within ${timeoutMs} ms, ${stalledMs} ms of which this process was stalled (not held against the endpoint)`, retry, { cause: error })
     case 'invalidUrl':
       return new DeliveryError(code, describeError(findInChain(error, isInvalidUrl)), retry, { cause: error })
   }

@@ -59,7 +59,7 @@ export const DEFAULT_ORIGIN_GATE: OriginGateOptions = {
 }
 
 /** What the gate reads of an answer's rule. */
-export type AnswerEffect = Pick<AnswerRule, 'countsAgainstHealth' | 'lowersLimit'>
+export type AnswerEffect = Pick<AnswerRule, 'countsAgainstHealth' | 'lowersLimit' | 'judgesOrigin'>
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
@@ -143,6 +143,7 @@ export class OriginGate {
    * @param error what went wrong, remembered as the origin's last error
    */
   release(ticket: Ticket, answer: AnswerEffect, now: number, durationMs: number, error?: string): void {
+    if (!answer.judgesOrigin) return this.abandon(ticket)
     const state = this.#origins.get(ticket.origin)
     const startedAt = state?.inFlight.get(ticket.id)
     if (!state || startedAt === undefined) return

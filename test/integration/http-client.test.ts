@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Worker } from 'node:worker_threads'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { AddressGuard } from '../../src/delivery/address-guard.ts'
 import { ANSWERS, answerToStatus } from '../../src/delivery/answers.ts'
@@ -380,6 +381,50 @@ describe('CallbackClient', () => {
     t.mock.timers.reset()
     assert.deepEqual(seen.map((s) => s.url), ['/first'])
     assert.equal(failure(outcome).code, ErrorCodes.DELIVERY_TIMEOUT)
+  })
+
+  // Soak run 4 (issue 21): on a starved machine attempts were recorded "no answer within
+  // 5000 ms" while their origin had answered at once, and those timeouts opened healthy
+  // origins' circuits. After a long turn of the event loop, timers run before sockets are read.
+  test('an answer that arrived while this process was blocked past the deadline is the answer, not a timeout', async () => {
+    // The origin runs on its own thread, so it answers while this one is blocked.
+    const origin = new Worker(
+      `const { parentPort } = require('node:worker_threads')
+       const server = require('node:http').createServer((request, response) => { request.resume(); request.on('end', () => response.end('ok')) })
+       server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port))
+       parentPort.on('message', () => { server.closeAllConnections(); server.close(); parentPort.close() })`,
+      { eval: true },
+    )
+    const [originPort] = (await once(origin, 'message')) as [number]
+    const blockOnceSent = (): void => {
+      diagnostics.unsubscribe('undici:request:bodySent', blockOnceSent)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400) // past the 200 ms deadline
+    }
+    diagnostics.subscribe('undici:request:bodySent', blockOnceSent)
+    try {
+      const outcome = await client({ timeoutMs: 200, guard: new AddressGuard(['127.0.0.0/8']) }).send(notification(`http://127.0.0.1:${originPort}/answered-at-once`))
+      assert.equal(outcome.ok, true, `expected the answer, got ${JSON.stringify(outcome)}`)
+    } finally {
+      diagnostics.unsubscribe('undici:request:bodySent', blockOnceSent)
+      origin.postMessage('stop')
+      await once(origin, 'exit')
+    }
+  })
+
+  test('a timeout this process caused (blocked for most of the attempt) is its own row: retried, not held against the endpoint', async () => {
+    answer = reply(200)
+    const sender = client({ timeoutMs: 200 })
+    assert.equal((await sender.send(notification(`${base}/warm`))).ok, true)
+    // The origin is this process's own server: blocked with it, it cannot answer in time.
+    const sending = sender.send(notification(`${base}/while-blocked`))
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400)
+    const outcome = await sending
+    assert.equal(outcome.answer, 'stalledTimeout')
+    const error = failure(outcome)
+    assert.equal(error.code, ErrorCodes.DELIVERY_TIMEOUT)
+    assert.equal(error.canRetry, true)
+    assert.match(error.message, /^no answer within 200 ms, \d+ ms of which this process was stalled \(not held against the endpoint\)$/)
+    assert.equal(ANSWERS[outcome.answer].judgesOrigin, false)
   })
 
   test('attempts that wait for a busy connection and pass their deadline are never sent', async () => {

@@ -18,6 +18,7 @@ const EXPECTED: Array<[AnswerKind, AnswerRule['verdict'], boolean, boolean, Answ
   ['tokenRejected', 'retried', false, false, 'ignored', false, STATUS],
   ['clientError', 'retried', false, false, 'delays-retry', false, STATUS],
   ['timeout', 'retried', true, true, 'ignored', true, TIMEOUT],
+  ['stalledTimeout', 'retried', false, false, 'ignored', false, TIMEOUT],
   ['refused', 'retried', true, true, 'ignored', false, NETWORK],
   ['reset', 'retried', true, true, 'ignored', false, NETWORK],
   ['tlsFailure', 'retried', true, true, 'ignored', false, NETWORK],
@@ -35,7 +36,7 @@ describe('the answer table', () => {
 
   for (const [kind, verdict, countsAgainstHealth, lowersLimit, retryAfter, slowsRetry, code] of EXPECTED) {
     it(`${kind}: ${verdict}${countsAgainstHealth ? ', against the origin' : ''}${retryAfter === 'holds-origin' ? ', holds the origin' : ''}`, () => {
-      assert.deepEqual(ANSWERS[kind], { verdict, countsAgainstHealth, lowersLimit, retryAfter, slowsRetry, code })
+      assert.deepEqual(ANSWERS[kind], { verdict, countsAgainstHealth, lowersLimit, retryAfter, slowsRetry, code, judgesOrigin: kind !== 'stalledTimeout' })
       assert.equal(canRetryAnswer(kind), verdict === 'retried')
     })
   }

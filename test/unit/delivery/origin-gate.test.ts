@@ -40,6 +40,21 @@ describe('OriginGate circuit', () => {
     assert.equal(gate.acquire(A, 1021).ok, true)
   })
 
+  // A starved or frozen process times out on prompt answers: that must not open, close or
+  // prolong a healthy origin's circuit (soak run 4: circuits of instant origins opened).
+  it('a timeout this process caused says nothing: no failure counted, a half-open trial is tried again', () => {
+    const gate = new OriginGate(options)
+    for (let i = 0; i < 5; i++) gate.release(ticket(gate.acquire(A, 0)), ANSWERS.stalledTimeout, 10, 5000)
+    assert.equal(circuit(gate, A, 10), 'closed', 'five of them open nothing')
+    for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 20)), FAILED, 20, 10)
+    assert.equal(circuit(gate, A, 20), 'open')
+    const trial = ticket(gate.acquire(A, 1020))
+    gate.release(trial, ANSWERS.stalledTimeout, 1030, 5000)
+    assert.equal(circuit(gate, A, 1030), 'half-open', 'neither closed nor opened again for longer')
+    gate.release(ticket(gate.acquire(A, 1031)), OK, 1040, 10)
+    assert.equal(circuit(gate, A, 1040), 'closed', 'the next trial decides')
+  })
+
   it('a failed trial opens the circuit again for twice as long, capped', () => {
     const gate = new OriginGate(options)
     for (let i = 0; i < 3; i++) gate.release(ticket(gate.acquire(A, 0)), FAILED, 0, 10)
