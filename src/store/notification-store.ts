@@ -118,11 +118,20 @@ export class NotificationStore implements DeliveryStore {
     this.#redis.on('error', listener)
   }
 
-  /** Connects; a refused password, ACL or certificate is final (STORE_ACCESS_REFUSED), anything else may be retried. */
+  /**
+   * Connects; a refused password, ACL or certificate is final (STORE_ACCESS_REFUSED), anything
+   * else may be retried. Once a try failed the client goes on reconnecting by itself, and
+   * connect() then only throws "already connecting/connected", even once it is connected: a
+   * replica started during a Redis failover sat unready for three minutes on that (the soak).
+   * So a try again waits for the connection under way instead.
+   */
   async connect(): Promise<void> {
+    const { status } = this.#redis
+    if (status === 'ready') return
     this.#lastConnectionError = undefined
     try {
-      await this.#redis.connect()
+      if (status === 'connecting' || status === 'connect' || status === 'reconnecting') await untilReady(this.#redis, RECONNECT_WAIT_MS)
+      else await this.#redis.connect()
     } catch (error) {
       const reason: Error & { code?: unknown } = this.#lastConnectionError ?? (error as Error)
       const { message, code } = reason
@@ -269,6 +278,27 @@ export class NotificationStore implements DeliveryStore {
     await this.#redis.settleNotifications(4 * settlements.length, ...keysAndArgs)
     return new Array<void>(settlements.length).fill(undefined)
   }
+}
+
+/** Longest a try waits for the client's own reconnection (its retries are at most 2 s apart). */
+const RECONNECT_WAIT_MS = 5000
+
+/** Resolves once the client is ready; rejects when it ends, or after `ms`. */
+function untilReady(client: RedisClient, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error): void => {
+      clearTimeout(timer)
+      client.off('ready', onReady)
+      client.off('end', onEnd)
+      if (error) reject(error)
+      else resolve()
+    }
+    const onReady = (): void => done()
+    const onEnd = (): void => done(new Error('Connection is closed.'))
+    const timer = setTimeout(() => done(new Error(`not connected within ${ms} ms`)), ms)
+    client.on('ready', onReady)
+    client.on('end', onEnd)
+  })
 }
 
 /** A status entry as settled; undefined when there is none, or it is not ours (another writer's key). */

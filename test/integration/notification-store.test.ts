@@ -1,6 +1,8 @@
 // The Redis side of "nothing twice", against the real Redis: claims and "sent" markers made
 // in the same turn travel as one script call, and each caller still gets its own answer.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { loadConfig } from '../../src/config.ts'
@@ -161,5 +163,41 @@ describe('dedup store', () => {
     assert.equal(await rival.doneStatus(RESULT, expired), undefined)
     assert.equal(await rival.doneStatus(RESULT, foreign), undefined, 'another writer\'s key: no outcome to publish, not an error')
     assert.equal(await rival.doneStatus(NotificationKinds.ACCEPTED, kept), undefined, 'each kind apart')
+  })
+})
+
+describe('connecting', () => {
+  // The soak (issue 21): a replica started while the Sentinel master was down failed its first
+  // try; the client then reconnected by itself, and every later try threw "already
+  // connecting/connected", for three minutes, though Redis answered again.
+  test('a try after a failed one succeeds once Redis answers, while the client reconnects by itself', async () => {
+    const upstream = new URL(REDIS_URL)
+    // A port that refuses at first, then forwards to the real Redis.
+    const forwarder = createServer((socket: Socket) => {
+      const to = connectTcp(Number(upstream.port || 6379), upstream.hostname)
+      socket.pipe(to).pipe(socket)
+      const close = (): void => void (socket.destroy(), to.destroy())
+      socket.on('error', close)
+      to.on('error', close)
+    })
+    forwarder.listen(0, '127.0.0.1')
+    await once(forwarder, 'listening')
+    const { port } = forwarder.address() as AddressInfo
+    forwarder.close()
+    await once(forwarder, 'close')
+
+    const late = new NotificationStore(loadConfig({ REDIS_URL: `redis://127.0.0.1:${port}` }).redis, TTL_SECONDS)
+    try {
+      await assert.rejects(late.connect(), /ECONNREFUSED/)
+      forwarder.listen(port, '127.0.0.1')
+      await once(forwarder, 'listening')
+      await new Promise((resolve) => setTimeout(resolve, 1500)) // the client's own retry gets there first
+      await late.connect()
+      assert.equal(late.isReady, true)
+      assert.equal((await late.claim(RESULT, newProcessingId(), 1000)).status, 'claimed')
+    } finally {
+      await late.close()
+      forwarder.close()
+    }
   })
 })
