@@ -72,8 +72,8 @@ export const ANSWERS = {
   timeout: rule('retried', DELIVERY_TIMEOUT, true, 'ignored', true),
   /**
    * No answer within the time limit, but this process was stalled (its event loop blocked,
-   * or itself not scheduled: a starved machine, a freeze) for so much of the attempt that
-   * without the stall its time would not have run out: the endpoint may well have answered.
+   * or itself not scheduled: a starved machine, a freeze) for at least half of the attempt's
+   * time: the endpoint may well have answered.
    * Retried, and it says nothing of the endpoint (lib/loop-stall.ts).
    */
   stalledTimeout: { ...rule('retried', DELIVERY_TIMEOUT, false, 'ignored'), judgesOrigin: false },

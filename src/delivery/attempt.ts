@@ -127,12 +127,14 @@ export class Attempt implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * How long this process was stalled during the attempt, when without that stall its time
-   * would not have run out (0 otherwise): the endpoint had less than its time limit of ours.
+   * How long this process was stalled during the attempt, when that was at least half its
+   * time limit (0 otherwise): then the timeout says more of this process than of the endpoint.
+   * Not "would it have timed out without the stall": an endpoint that never answers, sent to
+   * by a process stalled a few hundred ms on a loaded machine, would then never open its circuit.
    */
   #ownStallMs(): number {
     const stalledMs = loopStalledMs() - this.#stalledAtStart
-    return stalledMs > 0 && performance.now() - this.#started - stalledMs < this.#timeoutMs ? Math.round(stalledMs) : 0
+    return stalledMs >= this.#timeoutMs / 2 ? Math.round(stalledMs) : 0
   }
 
   /** The deadline: settle, then stop the request if it started (undici then reports it to us, ignored). */

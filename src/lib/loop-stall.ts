@@ -2,9 +2,9 @@
 // process not scheduled at all (a starved box, SIGSTOP, a long pause). A timer ticks every
 // TICK_MS; what each tick comes later than that, beyond TOLERANCE_MS of ordinary jitter, is
 // added up. An attempt's deadline reads it (delivery/attempt.ts) to tell a timeout its
-// endpoint caused from one this process caused: under load on a shared machine, healthy
-// endpoints' circuits opened on "timeouts" of answers that were in fact prompt, and the
-// refusals that followed fed the load (docs/soak.md, the fourth session, run 4).
+// endpoint caused from one this process caused (stalled for half the attempt or more): under
+// load on a shared machine, healthy endpoints' circuits opened on "timeouts" of answers that
+// were in fact prompt, and the refusals that followed fed the load (docs/soak.md, run 4).
 
 const TICK_MS = 50
 /** Lateness per tick counted as stall only beyond this: a busy loop's ordinary jitter is not. */

@@ -427,6 +427,20 @@ describe('CallbackClient', () => {
     assert.equal(ANSWERS[outcome.answer].judgesOrigin, false)
   })
 
+  // The soak, with the first rule (would it have timed out without the stall?): a hung
+  // endpoint's attempts, each with a few hundred ms of stall on a loaded machine, never
+  // counted against it, and its circuit never opened.
+  test('an endpoint that never answers, to a process stalled for less than half the attempt, is a timeout', async () => {
+    answer = () => undefined
+    const sender = client({ timeoutMs: 400 })
+    const sending = sender.send(notification(`${base}/hung`))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150)
+    const outcome = await sending
+    assert.equal(outcome.answer, 'timeout')
+    assert.equal(failure(outcome).message, 'no answer within 400 ms')
+  })
+
   test('attempts that wait for a busy connection and pass their deadline are never sent', async () => {
     answer = () => undefined
     const sender = client({ timeoutMs: 300, connectionsPerOrigin: 1 })
