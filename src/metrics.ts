@@ -3,9 +3,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { createOperationsMetrics, type OperationsSources } from './operations-metrics.ts'
 
+/** A consumer loop's records in flight; `stages`: how many are at each stage of their handling. */
+export interface InFlightState {
+  loop: string
+  count: number
+  limit: number
+  oldestSeconds: number
+  paused: boolean
+  stages: ReadonlyMap<string, number>
+}
+
 /** Values read when /metrics is scraped, instead of being updated on every record. */
 export interface MetricSources extends OperationsSources {
-  inFlight(): Array<{ loop: string; count: number; limit: number; oldestSeconds: number; paused: boolean }>
+  inFlight(): InFlightState[]
   lag(): Array<{ group: string; topic: string; partition: number; lag: number }>
   circuits(): Array<{ origin: string; state: string }>
   concurrencyLimits(): Array<{ origin: string; limit: number }>
@@ -184,6 +194,16 @@ function kafkaMetrics(registers: Registers, sources: MetricSources) {
       registers,
       collect() {
         for (const { loop, oldestSeconds } of sources.inFlight()) this.set({ loop }, oldestSeconds)
+      },
+    }),
+    inFlightByStage: new Gauge({
+      name: 'notifications_in_flight_by_stage',
+      help: 'Records in flight by consumer loop and where their handling is (queued behind their key, due, controls, admission, claim, attempt, settle, outcome, retry-record, dead-letter…): what a loop that does not move waits on',
+      labelNames: ['loop', 'stage'],
+      registers,
+      collect() {
+        this.reset()
+        for (const { loop, stages } of sources.inFlight()) for (const [stage, count] of stages) this.set({ loop, stage }, count)
       },
     }),
     paused: new Gauge({

@@ -154,13 +154,17 @@ export class Fleet {
  * Per consumer loop, from a /metrics text: records in flight, the oldest one's age (s), whether
  * it holds its stream paused; and the lag summed per consumer group.
  */
-export function loopState(metricsText: string): { loops: Record<string, { inFlight?: number; oldest?: number; paused?: number }>; lag: Record<string, number> } {
-  const loops: Record<string, { inFlight?: number; oldest?: number; paused?: number }> = {}
+type LoopState = { inFlight?: number; oldest?: number; paused?: number; stages?: Record<string, number> }
+
+export function loopState(metricsText: string): { loops: Record<string, LoopState>; lag: Record<string, number> } {
+  const loops: Record<string, LoopState> = {}
   const lag: Record<string, number> = {}
   const field = { notifications_in_flight: 'inFlight', notifications_in_flight_oldest_seconds: 'oldest', kafka_consumer_paused: 'paused' } as const
   for (const [, name, labels, value] of metricsText.matchAll(/^(\w+)\{([^}]*)\} (\S+)$/gm)) {
     const loop = /loop="([^"]+)"/.exec(labels!)?.[1]
     if (loop !== undefined && name! in field) (loops[loop] ??= {})[field[name as keyof typeof field]] = Number(value)
+    const stage = /stage="([^"]+)"/.exec(labels!)?.[1]
+    if (loop !== undefined && stage !== undefined && name === 'notifications_in_flight_by_stage') ((loops[loop] ??= {}).stages ??= {})[stage] = Number(value)
     const group = /group="([^"]+)"/.exec(labels!)?.[1]
     if (name === 'kafka_consumer_lag' && group !== undefined) lag[group] = (lag[group] ?? 0) + Number(value)
   }

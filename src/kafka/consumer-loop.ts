@@ -8,6 +8,7 @@ import type { Tuning } from '../config.ts'
 import { Interrupted, describeError } from '../errors.ts'
 import { settleWithin } from '../lib/deadline.ts'
 import type { Logger } from '../log.ts'
+import type { InFlightState } from '../metrics.ts'
 import type { KafkaConnection } from './connection.ts'
 import { GroupMembership, type GroupMembershipOptions, type KafkaMessage, type Membership } from './group-membership.ts'
 import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits, eventLoopBusyMeter } from './in-flight-limit.ts'
@@ -138,8 +139,10 @@ export class ConsumerLoop {
   }
 
   /** What /metrics shows of the records in flight; `paused`: the stream held paused for lack of room. */
-  inFlightState(now: number): { loop: string; count: number; limit: number; oldestSeconds: number; paused: boolean } {
-    return { loop: this.name, count: this.inFlight, limit: this.inFlightLimit, oldestSeconds: this.oldestInFlightMs(now) / 1000, paused: this.#paused }
+  inFlightState(now: number): InFlightState {
+    const stages = new Map<string, number>()
+    for (const { stage } of this.#tasks.values()) stages.set(stage, (stages.get(stage) ?? 0) + 1)
+    return { loop: this.name, count: this.inFlight, limit: this.inFlightLimit, oldestSeconds: this.oldestInFlightMs(now) / 1000, paused: this.#paused, stages }
   }
 
   /** Records it may handle at once now. */

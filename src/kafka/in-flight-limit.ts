@@ -71,6 +71,8 @@ export class OutsideWaits {
   outsideMs = 0
   /** When the wait under way began; undefined when none is. */
   since: number | undefined = undefined
+  /** Where its record's handling is now (src/pipeline names the stages; 'queued' until it starts): for /metrics. */
+  stage = 'queued'
 
   begin(now: number): void {
     this.since = now

@@ -41,6 +41,7 @@ async function delivered(ctx: PipelineContext, dispatch: Dispatch, decision: Ext
   const { history } = decision
   const status = statusRecord('delivered', history, attempt?.record ?? NO_ATTEMPT, null, Date.now())
   const settling = attempt !== undefined
+  dispatch.waits.stage = 'settle'
   await step(ctx, dispatch.signal, () => ctx.store.saveSettlement({ kind, processingId, done: true, token: attempt?.token, status, attempt: attempt?.record }), settling)
   ctx.metrics.delivered.count(kind)
   ctx.logger.debug({ processingId, kind, attempts: history.attempts, statusCode: decision.statusCode }, 'notification delivered')
@@ -52,15 +53,18 @@ async function retry(ctx: PipelineContext, dispatch: Dispatch, decision: Extract
   const { kind, processingId } = dispatch.notification
   const { tier, dueAt, error, history } = decision
   const now = Date.now()
+  dispatch.waits.stage = 'retry-record'
   await step(ctx, dispatch.signal, () => ctx.publisher.scheduleRetry(tier.topic, retryRecord(dispatch, decision, now), dispatch.handling.headers), attempt !== undefined)
   if (attempt) {
     // Best effort: the claim expires by itself, and the status is only for people to read.
     const status = statusRecord('retrying', history, attempt.record, dueAt, now)
+    dispatch.waits.stage = 'settle'
     await ctx.store.saveSettlement({ kind, processingId, done: false, token: attempt.token, status, attempt: attempt.record }).catch(() => undefined)
     ctx.metrics.retriesScheduled.inc({ topic: tier.topic })
     ctx.logger.info({ processingId, kind, attempts: history.attempts, delayMs: dueAt - now, tier: tier.topic, error: error.message }, 'delivery failed: retry scheduled')
   } else {
     // Best effort, as above: the claim a refusal was decided under is given back.
+    dispatch.waits.stage = 'settle'
     if (claimToken !== undefined) await ctx.store.saveSettlement({ kind, processingId, done: false, token: claimToken, status: statusRecord('retrying', history, NO_ATTEMPT, dueAt, now), attempt: undefined }).catch(() => undefined)
     ctx.logger.debug({ processingId, kind, dueAt, error: error.message }, 'delivery deferred')
   }
@@ -73,8 +77,10 @@ async function giveUp(ctx: PipelineContext, dispatch: Dispatch, decision: Extrac
   const { signal } = dispatch
   const settling = attempt !== undefined
   const now = Date.now()
+  dispatch.waits.stage = 'dead-letter'
   await step(ctx, signal, () => ctx.publisher.deadLetter(givenUpLetter(dispatch, decision, now), dispatch.handling.headers), settling)
   const status = statusRecord('failed', history, attempt?.record ?? { status_code: null, error: error.message }, null, now)
+  dispatch.waits.stage = 'settle'
   await step(ctx, signal, () => ctx.store.saveSettlement({ kind, processingId, done: true, token: attempt?.token ?? claimToken, status, attempt: attempt?.record }), settling)
   ctx.metrics.failed.inc({ code: error.code })
   ctx.metrics.deadLettered.inc({ code: error.code })
@@ -94,6 +100,7 @@ const NO_ATTEMPT = { status_code: null, error: null } as const
 export async function publishOutcomeAgain(ctx: PipelineContext, dispatch: Dispatch): Promise<void> {
   const { kind, processingId } = dispatch.notification
   if (!KIND_TRAITS[kind].publishesOutcome) return
+  dispatch.waits.stage = 'outcome'
   const settled = await step(ctx, dispatch.signal, () => ctx.store.doneStatus(kind, processingId))
   if (settled !== undefined) await publishOutcome(ctx, dispatch, settled, false)
 }
@@ -106,6 +113,7 @@ function publishOutcome(ctx: PipelineContext, dispatch: Dispatch, status: Notifi
   const { kind, processingId } = dispatch.notification
   if (!KIND_TRAITS[kind].publishesOutcome) return undefined
   const outcome = outcomeRecord(processingId, status)
+  dispatch.waits.stage = 'outcome'
   return outcome === undefined ? undefined : step(ctx, dispatch.signal, () => ctx.publisher.outcome(outcome, dispatch.handling.headers), settling)
 }
 
@@ -119,6 +127,7 @@ export async function parkWhilePaused(ctx: PipelineContext, dispatch: Dispatch):
   const now = Date.now()
   const error = new DeliveryError(ErrorCodes.CALLBACK_PAUSED, `callback origin ${destination} is paused`, true)
   const record = JSON.stringify(retryRecord(dispatch, { history: dispatch.history, dueAt: now, error }, now))
+  dispatch.waits.stage = 'park'
   await step(ctx, dispatch.signal, () => ctx.origins.park(destination, record))
   ctx.metrics.parked.inc()
   ctx.logger.debug({ processingId: notification.processingId, kind: notification.kind, origin: destination }, 'origin paused: notification parked')

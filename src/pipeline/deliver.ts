@@ -60,17 +60,20 @@ function dispatchOf(ctx: PipelineContext, incoming: Incoming): Dispatch {
 /** Controls → admit → claim, until it is claimed for its attempt or has reached an end without one. */
 async function untilClaimed(ctx: PipelineContext, dispatch: Dispatch): Promise<Claimed | End> {
   for (;;) {
+    dispatch.waits.stage = 'controls'
     const controlled = originControls(ctx, dispatch)
     const passed = controlled === PASS ? PASS : await controlled
     if (passed === AGAIN) continue
     if (passed !== PASS) return passed
 
+    dispatch.waits.stage = 'admission'
     const admitted = await ctx.admission.admit(dispatch.destination, dispatch.signal)
     if (!admitted.ok) return refusedByGate(ctx, dispatch, admitted)
 
     const { ticket } = admitted
     const at = performance.now()
     const { claimMs } = ctx.timing(dispatch.destination)
+    dispatch.waits.stage = 'claim'
     const claim = await claimOrAbandon(ctx, dispatch, ticket, claimMs)
     if (claim.status === 'done') return duplicate(ctx, dispatch)
     if (claim.status === 'busy') {
@@ -123,6 +126,7 @@ async function attemptAndConclude(ctx: PipelineContext, dispatch: Dispatch, clai
   const startedAt = Date.now()
   const traced = dispatch.handling.attempt({ name: ctx.transport.attemptName, number: history.attempts + 1, destination })
   dispatch.waits.begin(startedAt)
+  dispatch.waits.stage = 'attempt'
   const outcome = await ctx.transport.send(notification, traced.headers)
   dispatch.waits.end(Date.now())
   traced.end(outcome)

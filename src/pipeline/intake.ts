@@ -84,6 +84,7 @@ async function handleResult(ctx: PipelineContext, record: InputRecord, received:
 
 /** The retry record's headers carry the notification's trace context (written by carry-out), so its trace goes on. */
 async function handleRetry(ctx: PipelineContext, record: TracedRecord, envelope: RetryEnvelope, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
+  waits.stage = 'due'
   if (!(await waitOutside(waits, envelope.due_at - Date.now(), signal))) throw new Interrupted()
   const provenance: Provenance = { source: envelope.source, original: envelope.original, original_truncated: envelope.original_truncated }
   const history = { attempts: envelope.attempts, deferrals: envelope.deferrals, firstAttemptAt: envelope.first_attempt_at }

@@ -36,6 +36,7 @@ export async function defer(ctx: PipelineContext, dispatch: Dispatch, happening:
 /** The claim for an end without an attempt: its token, or DUPLICATE when it is done already. */
 async function claimToEnd(ctx: PipelineContext, dispatch: Dispatch): Promise<string | typeof DUPLICATE> {
   const { kind, processingId } = dispatch.notification
+  dispatch.waits.stage = 'claim'
   for (;;) {
     const claim = await step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, ctx.timing(dispatch.destination).claimMs))
     if (claim.status === 'claimed') return claim.token
@@ -52,6 +53,7 @@ export function deferToSlot(ctx: PipelineContext, dispatch: Dispatch): Promise<E
 /** The gate refused it; a circuit open longer than CALLBACK_AUTO_PAUSE_AFTER pauses the destination, and it is parked. */
 export async function refusedByGate(ctx: PipelineContext, dispatch: Dispatch, refusal: Refusal): Promise<End> {
   const { destination, signal } = dispatch
+  dispatch.waits.stage = 'refused'
   if (refusal.reason === 'circuit-open' && (await step(ctx, signal, () => ctx.origins.pauseIfOpenTooLong(destination, refusal.openSince, refusal.lastError, Date.now())))) {
     return park(ctx, dispatch)
   }

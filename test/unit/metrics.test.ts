@@ -74,6 +74,7 @@ describe('createMetrics', () => {
       'notifications_duplicates_skipped_total',
       'notifications_failed_total',
       'notifications_in_flight',
+      'notifications_in_flight_by_stage',
       'notifications_in_flight_limit',
       'notifications_in_flight_oldest_seconds',
       'notifications_parked_total',

@@ -5,6 +5,7 @@ import { loadConfig, type Tuning } from '../../../src/config.ts'
 import { Interrupted } from '../../../src/errors.ts'
 import { plaintextConnection } from '../../../src/kafka/connection.ts'
 import { ConsumerLoop, commitOffset, type InputRecord } from '../../../src/kafka/consumer-loop.ts'
+import type { OutsideWaits } from '../../../src/kafka/in-flight-limit.ts'
 import type { GroupMembershipOptions, Membership } from '../../../src/kafka/group-membership.ts'
 import { createLogger } from '../../../src/log.ts'
 
@@ -93,6 +94,8 @@ class ControlledWork {
   /** Offsets whose work was started, in order. */
   readonly runs: number[] = []
   failDeadLetter = false
+  /** The stage the records' work says it is at (as src/pipeline does). */
+  stage = 'attempt'
 
   end(offset: number): PromiseWithResolvers<void> {
     let end = this.#ends.get(offset)
@@ -103,7 +106,8 @@ class ControlledWork {
   readonly processor = {
     prepare: (record: InputRecord) => ({
       key: undefined,
-      run: (signal: AbortSignal) => {
+      run: (signal: AbortSignal, waits: OutsideWaits) => {
+        waits.stage = this.stage
         this.runs.push(Number(record.offset))
         const end = this.end(Number(record.offset))
         signal.addEventListener('abort', () => end.reject(new Interrupted()), { once: true })
@@ -250,6 +254,20 @@ describe('ConsumerLoop (with a fake group member)', () => {
     assert.equal(loop.inFlightState(Date.now()).paused, false)
     work.end(2).resolve()
     work.end(3).resolve()
+    await loop.stop()
+  })
+
+  it('counts the records in flight by the stage their work says it is at', async () => {
+    const { loop, member, work } = startLoop()
+    await loop.start()
+    member().deliver(0)
+    work.stage = 'claim'
+    member().deliver(1)
+    member().deliver(2)
+    assert.deepEqual([...loop.inFlightState(Date.now()).stages].sort(), [['attempt', 1], ['claim', 2]])
+    for (const offset of [0, 1, 2]) work.end(offset).resolve()
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(loop.inFlightState(Date.now()).stages.size, 0)
     await loop.stop()
   })
 
