@@ -92,6 +92,7 @@ export function createMetrics(options: { defaultMetrics: boolean; sources: Metri
     ...intakeMetrics(registers),
     ...deliveryMetrics(registers),
     ...originMetrics(registers, options.sources),
+    ...inFlightMetrics(registers, options.sources),
     ...kafkaMetrics(registers, options.sources),
     ...infrastructureMetrics(registers),
     ...destinationsMetrics(registers),
@@ -166,8 +167,8 @@ function originMetrics(registers: Registers, sources: MetricSources) {
   }
 }
 
-/** The consumer loops and topics: records in flight, lag, replication. */
-function kafkaMetrics(registers: Registers, sources: MetricSources) {
+/** The consumer loops' records in flight: how many, their limit, the oldest, where they are, and backpressure. */
+function inFlightMetrics(registers: Registers, sources: MetricSources) {
   return {
     inFlight: new Gauge({
       name: 'notifications_in_flight',
@@ -215,6 +216,12 @@ function kafkaMetrics(registers: Registers, sources: MetricSources) {
         for (const { loop, paused } of sources.inFlight()) this.set({ loop }, paused ? 1 : 0)
       },
     }),
+  }
+}
+
+/** The consumer loops and topics: lag, replication. */
+function kafkaMetrics(registers: Registers, sources: MetricSources) {
+  return {
     lag: new Gauge({
       name: 'kafka_consumer_lag',
       help: 'Records waiting in Kafka, per consumer group, topic and partition owned by this replica (refreshed every 10 s)',

@@ -13,7 +13,7 @@ import { isUntrustedCertificate } from '../lib/tls-trust.ts'
 import { notificationKeys, requestKey, type NotificationKeys } from '../names.ts'
 import type { NotificationKind } from '../notifications/kinds.ts'
 import { createScriptedClient, type LuaScript } from './lua-scripts.ts'
-import { closeRedisClient, type RedisClient } from './redis-client.ts'
+import { closeRedisClient, untilReady, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
@@ -130,7 +130,7 @@ export class NotificationStore implements DeliveryStore {
     if (status === 'ready') return
     this.#lastConnectionError = undefined
     try {
-      if (status === 'connecting' || status === 'connect' || status === 'reconnecting') await untilReady(this.#redis, RECONNECT_WAIT_MS)
+      if (status === 'connecting' || status === 'connect' || status === 'reconnecting') await untilReady(this.#redis)
       else await this.#redis.connect()
     } catch (error) {
       const reason: Error & { code?: unknown } = this.#lastConnectionError ?? (error as Error)
@@ -278,27 +278,6 @@ export class NotificationStore implements DeliveryStore {
     await this.#redis.settleNotifications(4 * settlements.length, ...keysAndArgs)
     return new Array<void>(settlements.length).fill(undefined)
   }
-}
-
-/** Longest a try waits for the client's own reconnection (its retries are at most 2 s apart). */
-const RECONNECT_WAIT_MS = 5000
-
-/** Resolves once the client is ready; rejects when it ends, or after `ms`. */
-function untilReady(client: RedisClient, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error): void => {
-      clearTimeout(timer)
-      client.off('ready', onReady)
-      client.off('end', onEnd)
-      if (error) reject(error)
-      else resolve()
-    }
-    const onReady = (): void => done()
-    const onEnd = (): void => done(new Error('Connection is closed.'))
-    const timer = setTimeout(() => done(new Error(`not connected within ${ms} ms`)), ms)
-    client.on('ready', onReady)
-    client.on('end', onEnd)
-  })
 }
 
 /** A status entry as settled; undefined when there is none, or it is not ours (another writer's key). */

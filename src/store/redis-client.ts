@@ -74,3 +74,24 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
   await settleWithin(client.quit().catch(() => undefined), CLOSE_TIMEOUT_MS)
   client.disconnect()
 }
+
+/** Longest a try waits for the client's own reconnection (its retries are at most 2 s apart). */
+const RECONNECT_WAIT_MS = 5000
+
+/** Resolves once a client that is connecting is ready; rejects when it ends, or after `ms`. */
+export function untilReady(client: RedisClient, ms = RECONNECT_WAIT_MS): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error): void => {
+      clearTimeout(timer)
+      client.off('ready', onReady)
+      client.off('end', onEnd)
+      if (error) reject(error)
+      else resolve()
+    }
+    const onReady = (): void => done()
+    const onEnd = (): void => done(new Error('Connection is closed.'))
+    const timer = setTimeout(() => done(new Error(`not connected within ${ms} ms`)), ms)
+    client.on('ready', onReady)
+    client.on('end', onEnd)
+  })
+}
