@@ -9,10 +9,20 @@ import { settleWithin } from '../lib/deadline.ts'
 
 export type RedisClient = Redis | Cluster
 
+/**
+ * Longest a command waits for its answer, then it fails (STORE_UNAVAILABLE) and the
+ * pipeline's step tries it again. Without it, a command on a connection whose server stopped
+ * answering without closing it (a frozen or partitioned master) waits for ever, and so does
+ * its record, holding its partition's commits back. A script call of 500 notifications takes
+ * a few ms.
+ */
+export const COMMAND_TIMEOUT_MS = 10_000
+
 const COMMON: RedisOptions = {
   lazyConnect: true,
   enableAutoPipelining: true,
   maxRetriesPerRequest: 2,
+  commandTimeout: COMMAND_TIMEOUT_MS,
   connectTimeout: 5000,
   retryStrategy: (times) => Math.min(times * 200, 2000),
 }
@@ -59,7 +69,7 @@ export function createRedisClient(settings: RedisSettings, scriptCommands: reado
         slotsRefreshTimeout: 2000,
         scaleReads: 'master',
         clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
-        redisOptions: { ...auth, connectTimeout: COMMON.connectTimeout, maxRetriesPerRequest: COMMON.maxRetriesPerRequest },
+        redisOptions: { ...auth, connectTimeout: COMMON.connectTimeout, maxRetriesPerRequest: COMMON.maxRetriesPerRequest, commandTimeout: COMMAND_TIMEOUT_MS },
       }
       return new Cluster(settings.nodes.map(({ host, port }) => ({ host, port })), options)
     }

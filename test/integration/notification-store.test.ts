@@ -8,7 +8,9 @@ import { Redis } from 'ioredis'
 import { loadConfig } from '../../src/config.ts'
 import { notificationKeys } from '../../src/names.ts'
 import { NotificationKinds } from '../../src/notifications/kinds.ts'
+import { ErrorCodes, type NotificationError } from '../../src/errors.ts'
 import { NotificationStore, type AttemptRecord, type NotificationStatus } from '../../src/store/notification-store.ts'
+import { COMMAND_TIMEOUT_MS } from '../../src/store/redis-client.ts'
 import { newProcessingId } from '../helpers/messages.ts'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -163,6 +165,58 @@ describe('dedup store', () => {
     assert.equal(await rival.doneStatus(RESULT, expired), undefined)
     assert.equal(await rival.doneStatus(RESULT, foreign), undefined, 'another writer\'s key: no outcome to publish, not an error')
     assert.equal(await rival.doneStatus(NotificationKinds.ACCEPTED, kept), undefined, 'each kind apart')
+  })
+})
+
+/** A port that forwards to the real Redis until `blackHole()`: from then on it passes nothing either way, closing nothing. */
+async function forwarder(listenPort = 0): Promise<{ port: number; blackHole(): void; close(): Promise<void> }> {
+  const upstream = new URL(REDIS_URL)
+  const sockets: Socket[] = []
+  let holding = false
+  const server = createServer((socket: Socket) => {
+    const to = connectTcp(Number(upstream.port || 6379), upstream.hostname)
+    sockets.push(socket, to)
+    socket.on('data', (chunk) => void (holding || to.write(chunk)))
+    to.on('data', (chunk) => void (holding || socket.write(chunk)))
+    const close = (): void => void (socket.destroy(), to.destroy())
+    socket.on('error', close)
+    to.on('error', close)
+  })
+  server.listen(listenPort, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    port: (server.address() as AddressInfo).port,
+    blackHole: () => (holding = true),
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      server.close()
+      await once(server, 'close')
+    },
+  }
+}
+
+describe('a server that stops answering without closing its connection', () => {
+  // A frozen or partitioned master: without a command timeout its claim, and the record
+  // waiting on it, would wait for ever, holding the partition's commits back.
+  test('a claim fails as STORE_UNAVAILABLE after the command timeout, so its step tries it again', { timeout: 30_000 }, async () => {
+    const silent = await forwarder()
+    const store = new NotificationStore(loadConfig({ REDIS_URL: `redis://127.0.0.1:${silent.port}` }).redis, TTL_SECONDS)
+    try {
+      await store.connect()
+      assert.equal((await store.claim(RESULT, newProcessingId(), 1000)).status, 'claimed')
+      silent.blackHole()
+      const started = performance.now()
+      await assert.rejects(store.claim(RESULT, newProcessingId(), 1000), (error: NotificationError) => {
+        assert.equal(error.code, ErrorCodes.STORE_UNAVAILABLE)
+        assert.match(error.message, /timed out/i)
+        return true
+      })
+      const waited = performance.now() - started
+      assert.ok(waited >= COMMAND_TIMEOUT_MS - 100 && waited < COMMAND_TIMEOUT_MS + 3000, `failed after ${Math.round(waited)} ms`)
+    } finally {
+      await store.close()
+      await silent.close()
+    }
   })
 })
 
