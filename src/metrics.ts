@@ -11,6 +11,8 @@ export interface InFlightState {
   oldestSeconds: number
   paused: boolean
   stages: ReadonlyMap<string, number>
+  /** Of them, waiting on others for long (a retry's due time, a hung origin, a record of the same id): not held to the adaptive limit. */
+  waitingLong: number
 }
 
 /** Values read when /metrics is scraped, instead of being updated on every record. */

@@ -2,8 +2,7 @@
 // once: bounded overall (backpressure pauses the stream), serialised per key (the
 // processing_id). Offsets are committed, in batches, only up to the last record of each
 // partition below which every record is finished (offset-tracker.ts). Autocommit is off.
-// Joining the group, and joining it again after a failure: group-membership.ts; when there
-// is room for more records: loop-room.ts.
+// Joining the group, and again after a failure: group-membership.ts; room: loop-room.ts.
 import type { Tuning } from '../config.ts'
 import { Interrupted, describeError } from '../errors.ts'
 import { settleWithin } from '../lib/deadline.ts'
@@ -142,7 +141,7 @@ export class ConsumerLoop {
   inFlightState(now: number): InFlightState {
     const stages = new Map<string, number>()
     for (const { stage } of this.#tasks.values()) stages.set(stage, (stages.get(stage) ?? 0) + 1)
-    return { loop: this.name, count: this.inFlight, limit: this.inFlightLimit, oldestSeconds: this.oldestInFlightMs(now) / 1000, paused: this.#paused, stages }
+    return { loop: this.name, count: this.inFlight, limit: this.inFlightLimit, oldestSeconds: this.oldestInFlightMs(now) / 1000, paused: this.#paused, stages, waitingLong: this.#load.waitingLong }
   }
 
   /** Records it may handle at once now. */
@@ -242,12 +241,14 @@ export class ConsumerLoop {
   }
 
   /**
-   * Runs a prepared record now, or after those of its key. A method of its own, so that the
-   * closures #accept leaves for the record's whole time in flight do not keep the prepared
-   * record (and the parsed message it holds) alive with them.
+   * Runs a prepared record now, or after those of its key: time queued behind them is a wait
+   * on others (twin retry records of one id, one in a long due wait, had filled a loop's room).
+   * A method of its own, so the closures #accept keeps do not keep the prepared record alive.
    */
   #start(prepared: PreparedRecord, signal: AbortSignal, waits: OutsideWaits): Promise<void> {
-    return prepared.key === undefined ? prepared.run(signal, waits) : this.#serializer.run(prepared.key, () => prepared.run(signal, waits))
+    if (prepared.key === undefined) return prepared.run(signal, waits)
+    waits.begin(Date.now())
+    return this.#serializer.run(prepared.key, () => (waits.end(Date.now()), prepared.run(signal, waits)))
   }
 
   /** Counted every commit interval (a few hundred records looked at, a few times a second); frees room held by long waits. */
