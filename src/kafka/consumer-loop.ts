@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts'
 import type { InFlightState } from '../metrics.ts'
 import type { KafkaConnection } from './connection.ts'
 import { GroupMembership, type GroupMembershipOptions, type KafkaMessage, type Membership } from './group-membership.ts'
-import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits, eventLoopBusyMeter } from './in-flight-limit.ts'
+import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits } from './in-flight-limit.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { RESUME_SHARE, hasRoom, type RoomLimits } from './loop-room.ts'
 import { OffsetTracker, partitionKey, type CompletionToken } from './offset-tracker.ts'
@@ -97,7 +97,7 @@ export class ConsumerLoop {
     this.#options = options
     this.#logger = options.logger.child({ loop: options.name })
     const { maxInFlight, maxInFlightBytes } = options.tuning
-    this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now(), eventLoopBusyMeter())
+    this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now())
     this.#roomLimits = { adaptive: this.#limit, maxInFlight, maxInFlightBytes }
     const tasks = this.#tasks
     this.#load = { get inFlight() { return tasks.size }, waitingLong: 0, bytesInFlight: 0 }

@@ -19,13 +19,6 @@
 // period's count is noisy, and a lower limit stops intake until a quarter of it has drained),
 // at most ×0.8; always within [min, max].
 //
-// Unless the event loop is mostly idle: then records are not queueing for it, and what they
-// wait on inside the process is our own infrastructure (a broker acknowledging, Redis
-// answering, both slow on a loaded machine), so their whole stay is covered. In a fault soak
-// on a starved machine, replicas' loops were busy under half the time while records stayed
-// 1–4.5 s in flight waiting on Kafka and Redis: held at `min` by the rule above, three
-// replicas drained at about the input rate and lag took 76–137 s to recover from a fault.
-//
 // Records that have waited on others for long (a retry not yet due, an origin that stopped
 // answering) do not count against the limit: the loop counts them apart, and only
 // `Tuning.maxInFlight` bounds them, so a hung origin's attempts cannot take the room that
@@ -42,9 +35,6 @@ export interface InFlightLimitOptions {
   /** Time each record may spend on our own work (claim, settle, outcome record) before it counts as queueing. */
   readonly allowanceMs: number
 }
-
-/** Below this busy share of the event loop over a period, records are not queueing for it. */
-export const LOOP_IDLE_BELOW = 0.6
 
 export const DEFAULT_IN_FLIGHT_LIMIT: Omit<InFlightLimitOptions, 'max'> = {
   min: 128,
@@ -90,20 +80,8 @@ export class OutsideWaits {
   }
 }
 
-/** The event loop's busy share since the previous call (performance.eventLoopUtilization): one meter per reader. */
-export function eventLoopBusyMeter(): () => number {
-  let previous = performance.eventLoopUtilization()
-  return () => {
-    const now = performance.eventLoopUtilization()
-    const { utilization } = performance.eventLoopUtilization(now, previous)
-    previous = now
-    return utilization
-  }
-}
-
 export class InFlightLimit {
   readonly #options: InFlightLimitOptions
-  readonly #loopBusy: () => number
   #value: number
   #periodStart: number
   #finished = 0
@@ -111,11 +89,9 @@ export class InFlightLimit {
   #outsideMs = 0
   #held = false
 
-  /** @param loopBusy the event loop's busy share (0–1) since its previous call, read once per period */
-  constructor(options: InFlightLimitOptions, now: number, loopBusy: () => number) {
+  constructor(options: InFlightLimitOptions, now: number) {
     if (!(options.min >= 1 && options.headroom >= 1 && options.periodMs > 0)) throw new RangeError('in-flight limit: need min ≥ 1, headroom ≥ 1, periodMs > 0')
     this.#options = { ...options, min: Math.min(options.min, options.max) }
-    this.#loopBusy = loopBusy
     this.#value = this.#options.min
     this.#periodStart = now
   }
@@ -136,8 +112,7 @@ export class InFlightLimit {
     if (held) this.#held = true
     const elapsed = now - this.#periodStart
     if (elapsed < this.#options.periodMs || elapsed < (2 * this.#stayMs) / this.#finished) return
-    const loopIdle = this.#loopBusy() < LOOP_IDLE_BELOW
-    if (this.#held && this.#finished >= MIN_SAMPLES) this.#value = this.#next(elapsed, loopIdle)
+    if (this.#held && this.#finished >= MIN_SAMPLES) this.#value = this.#next(elapsed)
     this.#periodStart = now
     this.#finished = 0
     this.#stayMs = 0
@@ -145,11 +120,10 @@ export class InFlightLimit {
     this.#held = false
   }
 
-  #next(elapsedMs: number, loopIdle: boolean): number {
+  #next(elapsedMs: number): number {
     const { min, max, headroom, allowanceMs } = this.#options
     const perMs = this.#finished / elapsedMs
-    const waitedMs = loopIdle ? this.#stayMs / this.#finished : this.#outsideMs / this.#finished + allowanceMs
-    const needed = perMs * waitedMs * headroom
+    const needed = perMs * (this.#outsideMs / this.#finished + allowanceMs) * headroom
     const lowest = Math.max(min, Math.floor(this.#value * MAX_SHRINK))
     const highest = Math.min(max, Math.ceil(this.#value * MAX_GROWTH))
     const target = needed >= this.#value ? needed : this.#value + SHRINK_SMOOTHING * (needed - this.#value)
