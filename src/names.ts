@@ -11,6 +11,11 @@ export interface NotificationKeys {
   /** Status and attempt history shown by GET /notifications/{id}; they expire with the done marker. */
   readonly status: string
   readonly attempts: string
+  /**
+   * The dead letter of a notification being given up, held from before its done marker is set
+   * until the letter is written: a copy read again after a crash in between writes it.
+   */
+  readonly letter: string
 }
 
 /**
@@ -25,6 +30,7 @@ export function notificationKeys(kind: NotificationKind, processingId: number): 
     claim: `notification_lock:{${done}}`,
     status: `notification_status:{${done}}`,
     attempts: `notification_attempts:{${done}}`,
+    letter: `notification_dead_letter:{${done}}`,
   }
 }
 

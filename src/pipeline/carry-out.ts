@@ -2,15 +2,21 @@
 // is lost whatever fails in between:
 //   Delivered: done marker (+ status, history), then the outcome record.
 //   Retry:     retry record in its tier, then (best effort) the claim released and the status.
-//   GiveUp:    dead letter with the payload, then the done marker, then the outcome "failed".
-// The outcome record follows the done marker, so a crash in between leaves a notification
-// marked done whose outcome never left: when its record is read again (it was not
-// committed), the duplicate publishes the outcome from the status (publishOutcomeAgain).
-// Steps after an attempt are settled even when shutdown has begun (evenIfStopping). The
-// records written carry the notification's trace context (its handling's headers).
+//   GiveUp:    dead letter held in Redis, then the done marker, then the dead letter written
+//              (and its hold dropped), then the outcome "failed".
+// A copy read again (its record was not committed: a crash, a shutdown during a Kafka
+// outage, a rebalance) of a notification that is done finishes what its end owes
+// (endAgain): a dead letter still held, and the outcome, published from the status. So a
+// crash between the done marker and the dead letter loses nothing, and no copy sends what
+// was given up. A settlement that finds the notification settled by another copy first (one
+// whose claim expired while its process was frozen) stands back: that end is the one told.
+// Steps after an attempt are settled even when shutdown has begun (evenIfStopping), as is
+// every step after a done marker. The records written carry the notification's trace
+// context (its handling's headers).
 import type { ActivityResult } from '../dashboard/activity.ts'
 import { DeliveryError, ErrorCodes } from '../errors.ts'
 import { KIND_TRAITS } from '../notifications/kinds.ts'
+import type { DeadLetter } from '../notifications/records.ts'
 import type { AttemptRecord, NotificationStatus } from '../store/notification-store.ts'
 import { step, type Dispatch, type PipelineContext } from './context.ts'
 import type { Decision } from './decide.ts'
@@ -42,10 +48,10 @@ async function delivered(ctx: PipelineContext, dispatch: Dispatch, decision: Ext
   const status = statusRecord('delivered', history, attempt?.record ?? NO_ATTEMPT, null, Date.now())
   const settling = attempt !== undefined
   dispatch.waits.stage = 'settle'
-  await step(ctx, dispatch.signal, () => ctx.store.saveSettlement({ kind, processingId, done: true, token: attempt?.token, status, attempt: attempt?.record }), settling)
+  const stands = await step(ctx, dispatch.signal, () => ctx.store.saveSettlement({ kind, processingId, done: true, token: attempt?.token, status, attempt: attempt?.record }), settling)
   ctx.metrics.delivered.count(kind)
   ctx.logger.debug({ processingId, kind, attempts: history.attempts, statusCode: decision.statusCode }, 'notification delivered')
-  await publishOutcome(ctx, dispatch, status, settling)
+  await (stands ? publishOutcome(ctx, dispatch, status, settling) : endAgain(ctx, dispatch))
   return 'delivered'
 }
 
@@ -77,32 +83,57 @@ async function giveUp(ctx: PipelineContext, dispatch: Dispatch, decision: Extrac
   const { signal } = dispatch
   const settling = attempt !== undefined
   const now = Date.now()
+  const letter = givenUpLetter(dispatch, decision, now)
   dispatch.waits.stage = 'dead-letter'
-  await step(ctx, signal, () => ctx.publisher.deadLetter(givenUpLetter(dispatch, decision, now), dispatch.handling.headers), settling)
+  await step(ctx, signal, () => ctx.store.holdLetter(kind, processingId, JSON.stringify(letter)), settling)
   const status = statusRecord('failed', history, attempt?.record ?? { status_code: null, error: error.message }, null, now)
   dispatch.waits.stage = 'settle'
-  await step(ctx, signal, () => ctx.store.saveSettlement({ kind, processingId, done: true, token: attempt?.token ?? claimToken, status, attempt: attempt?.record }), settling)
+  const stands = await step(ctx, signal, () => ctx.store.saveSettlement({ kind, processingId, done: true, token: attempt?.token ?? claimToken, status, attempt: attempt?.record }), settling)
+  if (!stands) {
+    ctx.logger.info({ processingId, kind, code: error.code }, 'given up, but another copy ended it first: its end stands')
+    await endAgain(ctx, dispatch)
+    return 'failed'
+  }
+  // Done now: the dead letter is owed even when stopping (a copy read again would write it too).
   ctx.metrics.failed.inc({ code: error.code })
-  ctx.metrics.deadLettered.inc({ code: error.code })
+  await writeLetter(ctx, dispatch, letter)
   ctx.logger.warn({ processingId, kind, attempts: history.attempts, code: error.code, error: error.message }, 'notification given up: dead-lettered')
-  await publishOutcome(ctx, dispatch, status, settling)
+  await publishOutcome(ctx, dispatch, status, true)
   return 'failed'
+}
+
+/** The dead letter of a notification marked done, then its hold dropped (best effort: it expires with the done marker). */
+async function writeLetter(ctx: PipelineContext, dispatch: Dispatch, letter: DeadLetter): Promise<void> {
+  const { kind, processingId } = dispatch.notification
+  dispatch.waits.stage = 'dead-letter'
+  await step(ctx, dispatch.signal, () => ctx.publisher.deadLetter(letter, dispatch.handling.headers), true)
+  ctx.metrics.deadLettered.inc({ code: letter.code })
+  await ctx.store.dropLetter(kind, processingId).catch(() => undefined)
 }
 
 const NO_ATTEMPT = { status_code: null, error: null } as const
 
 /**
  * A notification read again after it ended (its record was not committed: a crash, a
- * shutdown during a Kafka outage, a rebalance; or the same result sent twice): its outcome
- * is published once more, as it was settled, since the first may never have left. Outcomes
- * are at least once; each copy reads the same. Only here is the status read back.
+ * shutdown during a Kafka outage, a rebalance; or the same result sent twice): what its end
+ * owes is done once more, as it was settled: a dead letter still held (a crash came between
+ * the done marker and the letter) is written, and the outcome is published again, since the
+ * first may never have left. Both are at least once; each copy reads the same.
  */
-export async function publishOutcomeAgain(ctx: PipelineContext, dispatch: Dispatch): Promise<void> {
+export async function endAgain(ctx: PipelineContext, dispatch: Dispatch): Promise<void> {
   const { kind, processingId } = dispatch.notification
-  if (!KIND_TRAITS[kind].publishesOutcome) return
+  const { signal } = dispatch
   dispatch.waits.stage = 'outcome'
-  const settled = await step(ctx, dispatch.signal, () => ctx.store.doneStatus(kind, processingId))
-  if (settled !== undefined) await publishOutcome(ctx, dispatch, settled, false)
+  const settled = await step(ctx, signal, () => ctx.store.doneStatus(kind, processingId))
+  if (settled === undefined) return
+  if (settled.status === 'failed') {
+    const held = await step(ctx, signal, () => ctx.store.heldLetter(kind, processingId))
+    if (held !== undefined) {
+      ctx.logger.warn({ processingId, kind }, 'given up before a crash: its held dead letter written now')
+      await writeLetter(ctx, dispatch, JSON.parse(held) as DeadLetter)
+    }
+  }
+  await publishOutcome(ctx, dispatch, settled, false)
 }
 
 /**

@@ -3,7 +3,7 @@
 // hold, circuit open, saturated) or its rate-limit slot is far; skipped as a duplicate (its
 // outcome published again). An open circuit that lasted too long pauses the destination.
 import type { Refusal } from '../delivery/origin-gate.ts'
-import { publishOutcomeAgain, carryOut, parkWhilePaused } from './carry-out.ts'
+import { endAgain, carryOut, parkWhilePaused } from './carry-out.ts'
 import { Interrupted } from '../errors.ts'
 import { DUPLICATE, PARKED, step, waitOutside, type Dispatch, type End, type PipelineContext } from './context.ts'
 import { decide, type Happening } from './decide.ts'
@@ -69,11 +69,11 @@ export async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch,
   return decision
 }
 
-/** Already done: skipped, its outcome published again (the first may never have left). */
+/** Already done: skipped; what its end owes done again (carry-out.ts endAgain). */
 export async function duplicate(ctx: PipelineContext, dispatch: Dispatch): Promise<End> {
   const { kind, processingId } = dispatch.notification
   ctx.metrics.duplicates.count()
   ctx.logger.debug({ processingId, kind }, 'already sent: skipped, its outcome published again')
-  await publishOutcomeAgain(ctx, dispatch)
+  await endAgain(ctx, dispatch)
   return DUPLICATE
 }

@@ -5,7 +5,6 @@
 // turn go to Redis as one script call (lua/*.lua). Every key comes from names.ts.
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import slotOf from 'cluster-key-slot'
 import type { RedisSettings } from '../config.ts'
 import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
@@ -13,6 +12,7 @@ import { isUntrustedCertificate } from '../lib/tls-trust.ts'
 import { notificationKeys, requestKey, type NotificationKeys } from '../names.ts'
 import type { NotificationKind } from '../notifications/kinds.ts'
 import { createScriptedClient, type LuaScript } from './lua-scripts.ts'
+import { perSlot } from './per-slot.ts'
 import { closeRedisClient, untilReady, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
@@ -58,8 +58,13 @@ export interface Settlement {
 /** What delivery (src/pipeline) needs of the store: claims, settlements and recorded requests. */
 export interface DeliveryStore {
   claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult>
-  saveSettlement(settlement: Settlement): Promise<void>
+  /** True when this settlement stands; false when another copy settled the notification first. */
+  saveSettlement(settlement: Settlement): Promise<boolean>
   doneStatus(kind: NotificationKind, processingId: number): Promise<NotificationStatus | undefined>
+  /** Keeps a given-up notification's dead letter (JSON) until dropLetter: see NotificationKeys.letter. */
+  holdLetter(kind: NotificationKind, processingId: number, letter: string): Promise<void>
+  heldLetter(kind: NotificationKind, processingId: number): Promise<string | undefined>
+  dropLetter(kind: NotificationKind, processingId: number): Promise<void>
   recordRequest(processingId: number, request: RecordedRequest): Promise<void>
   recordedRequest(processingId: number): Promise<RecordedRequest | undefined>
 }
@@ -84,7 +89,7 @@ interface ScriptedCommands {
   /** numberOfKeys, then the keys and arguments as lua/claim-notifications.lua reads them. */
   claimNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
   /** numberOfKeys, then the keys and arguments as lua/settle-notifications.lua reads them. */
-  settleNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>
+  settleNotifications(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>
 }
 type ScriptedRedis = RedisClient & ScriptedCommands
 
@@ -102,7 +107,7 @@ export class NotificationStore implements DeliveryStore {
   #claimCount = 0
   // Redis errors are turned into ours once per batch (redisCall), not once per notification.
   readonly #claims = new MicroBatcher<PendingClaim, ClaimResult>((claims) => redisCall(() => this.#claimMany(claims)), { maxBatch: MAX_BATCH })
-  readonly #settlements = new MicroBatcher<PendingSettlement, void>((settlements) => redisCall(() => this.#settleMany(settlements)), { maxBatch: MAX_BATCH })
+  readonly #settlements = new MicroBatcher<PendingSettlement, boolean>((settlements) => redisCall(() => this.#settleMany(settlements)), { maxBatch: MAX_BATCH })
   /** The client reports why a connection failed only as an event; connect() just says it closed. */
   #lastConnectionError: (Error & { code?: unknown }) | undefined
 
@@ -156,8 +161,20 @@ export class NotificationStore implements DeliveryStore {
   }
 
   /** Done (never sent again for STORAGE_TIME_PROCESSED_MESSAGES) or waiting for a retry; the claim is given back either way. */
-  saveSettlement(settlement: Settlement): Promise<void> {
+  saveSettlement(settlement: Settlement): Promise<boolean> {
     return this.#settlements.add({ settlement, keys: notificationKeys(settlement.kind, settlement.processingId) })
+  }
+
+  async holdLetter(kind: NotificationKind, processingId: number, letter: string): Promise<void> {
+    await redisCall(() => this.#redis.set(notificationKeys(kind, processingId).letter, letter, 'EX', this.#processedTtlSeconds))
+  }
+
+  async heldLetter(kind: NotificationKind, processingId: number): Promise<string | undefined> {
+    return (await redisCall(() => this.#redis.get(notificationKeys(kind, processingId).letter))) ?? undefined
+  }
+
+  async dropLetter(kind: NotificationKind, processingId: number): Promise<void> {
+    await redisCall(() => this.#redis.del(notificationKeys(kind, processingId).letter))
   }
 
   /** Status and attempt history of a notification; undefined when none is known. */
@@ -226,32 +243,12 @@ export class NotificationStore implements DeliveryStore {
     return closeRedisClient(this.#redis)
   }
 
-  /** Runs a batch as one script call, or in a cluster as one call per slot (pipelined per node by the client). */
-  async #perSlot<I, O>(items: readonly I[], doneKey: (item: I) => string, run: (group: readonly I[]) => Promise<O[]>): Promise<O[]> {
-    if (!this.#clustered) return run(items)
-    const groups = new Map<number, number[]>()
-    items.forEach((item, index) => {
-      const slot = slotOf(doneKey(item))
-      const group = groups.get(slot)
-      if (group) group.push(index)
-      else groups.set(slot, [index])
-    })
-    const results = new Array<O>(items.length)
-    await Promise.all(
-      [...groups.values()].map(async (indexes) => {
-        const answers = await run(indexes.map((index) => items[index]!))
-        indexes.forEach((index, i) => (results[index] = answers[i]!))
-      }),
-    )
-    return results
-  }
-
   #claimMany(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
-    return this.#perSlot(claims, (claim) => claim.keys.done, (group) => this.#claimScript(group))
+    return perSlot(this.#clustered, claims, (claim) => claim.keys.done, (group) => this.#claimScript(group))
   }
 
-  #settleMany(settlements: readonly PendingSettlement[]): Promise<void[]> {
-    return this.#perSlot(settlements, (pending) => pending.keys.done, (group) => this.#settleScript(group))
+  #settleMany(settlements: readonly PendingSettlement[]): Promise<boolean[]> {
+    return perSlot(this.#clustered, settlements, (pending) => pending.keys.done, (group) => this.#settleScript(group))
   }
 
   async #claimScript(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
@@ -268,15 +265,15 @@ export class NotificationStore implements DeliveryStore {
     })
   }
 
-  async #settleScript(settlements: readonly PendingSettlement[]): Promise<void[]> {
+  async #settleScript(settlements: readonly PendingSettlement[]): Promise<boolean[]> {
     const keysAndArgs: Array<string | number> = []
     for (const { keys } of settlements) keysAndArgs.push(keys.done, keys.claim, keys.status, keys.attempts)
     keysAndArgs.push(this.#processedTtlSeconds, MAX_ATTEMPTS_KEPT)
     for (const { settlement: { done, token, status, attempt } } of settlements) {
       keysAndArgs.push(done ? '1' : '0', token ?? '', JSON.stringify(status), attempt === undefined ? '' : JSON.stringify(attempt))
     }
-    await this.#redis.settleNotifications(4 * settlements.length, ...keysAndArgs)
-    return new Array<void>(settlements.length).fill(undefined)
+    const stands = await this.#redis.settleNotifications(4 * settlements.length, ...keysAndArgs)
+    return stands.map((stood) => stood === 1)
   }
 }
 

@@ -115,12 +115,28 @@ describe('dedup store', () => {
     const fresh = await rival.claim(RESULT, id, 30_000)
     assert.equal(fresh.status, 'claimed')
     const first = delivered(new Date())
-    await rival.saveSettlement({ kind: RESULT, processingId: id, done: true, token: fresh.status === 'claimed' ? fresh.token : undefined, ...first })
+    assert.equal(await rival.saveSettlement({ kind: RESULT, processingId: id, done: true, token: fresh.status === 'claimed' ? fresh.token : undefined, ...first }), true, 'the first settlement stands')
     const attempt = { at: new Date().toISOString(), status_code: null, error: 'no answer within 2000 ms', duration_ms: 2000 }
     const late: NotificationStatus = { status: 'retrying', attempts: 1, last_status_code: null, last_error: attempt.error, next_attempt_at: new Date().toISOString(), updated_at: attempt.at }
-    await store.saveSettlement({ kind: RESULT, processingId: id, done: false, token: stale.status === 'claimed' ? stale.token : undefined, status: late, attempt })
+    const [stands, other] = await Promise.all([
+      store.saveSettlement({ kind: RESULT, processingId: id, done: false, token: stale.status === 'claimed' ? stale.token : undefined, status: late, attempt }),
+      store.saveSettlement({ kind: RESULT, processingId: newProcessingId(), done: true, token: undefined, ...first }),
+    ])
+    assert.deepEqual([stands, other], [false, true], 'each settlement of one script call told whether it stands')
     assert.deepEqual(await store.status(RESULT, id), { status: first.status, history: [first.attempt] })
     assert.deepEqual(await store.claim(RESULT, id, 30_000), { status: 'done' })
+  })
+
+  test('a dead letter held while a give-up is settled: read back as written, in the notification\'s slot, gone once dropped', async () => {
+    const id = newProcessingId()
+    const letter = JSON.stringify({ reason: 'gone', code: 'DELIVERY_GONE', processing_id: id })
+    assert.equal(await store.heldLetter(RESULT, id), undefined)
+    await store.holdLetter(RESULT, id, letter)
+    assert.equal(await rival.heldLetter(RESULT, id), letter, 'any replica reads it')
+    const ttl = await redis.ttl(notificationKeys(RESULT, id).letter)
+    assert.ok(ttl > TTL_SECONDS - 5 && ttl <= TTL_SECONDS, `kept as long as the done marker (ttl ${ttl})`)
+    await rival.dropLetter(RESULT, id)
+    assert.equal(await store.heldLetter(RESULT, id), undefined)
   })
 
   test('given up before any attempt (no claim, no attempt): marked sent with its status, empty history', async () => {

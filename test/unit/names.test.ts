@@ -12,6 +12,7 @@ describe('notificationKeys', () => {
       claim: 'notification_lock:{processed_messages:42}',
       status: 'notification_status:{processed_messages:42}',
       attempts: 'notification_attempts:{processed_messages:42}',
+      letter: 'notification_dead_letter:{processed_messages:42}',
     })
     assert.equal(notificationKeys('accepted', 42).done, 'processed_messages:42:accepted')
   })

@@ -20,13 +20,15 @@
   whose claim expired while its process was frozen, say): the first settlement stands; the
   late one only releases its own claim.
 
-  Output: the number of notifications settled.
+  Output: per notification, 1 when this settlement stands, 0 when another copy's did already
+  (the caller then must not act on its own: a given-up copy writes no dead letter).
 
   One notification's keys must not fail the batch: commands that can meet a key of another
   type (a claim or history written by something else) go through redis.pcall, and such a
   key only loses its own bookkeeping. SET and EXPIRE work on keys of any type.
 ]]
 local ttl, kept = ARGV[1], tonumber(ARGV[2])
+local stands = {}
 for i = 0, #KEYS / 4 - 1 do
   local done, claim, status, attempts = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
   local finished, token, statusJson, attemptJson = ARGV[4 * i + 3], ARGV[4 * i + 4], ARGV[4 * i + 5], ARGV[4 * i + 6]
@@ -39,5 +41,6 @@ for i = 0, #KEYS / 4 - 1 do
     if type(length) == 'number' and length > kept then redis.call('LTRIM', attempts, -kept, -1) end
     redis.call('EXPIRE', attempts, ttl)
   end
+  stands[i + 1] = settled and 0 or 1
 end
-return #KEYS / 4
+return stands

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DeliveryError, ErrorCodes } from '../../../src/errors.ts'
-import { carryOut, parkWhilePaused, publishOutcomeAgain } from '../../../src/pipeline/carry-out.ts'
+import { carryOut, endAgain, parkWhilePaused } from '../../../src/pipeline/carry-out.ts'
 import type { Dispatch } from '../../../src/pipeline/context.ts'
 import type { Decision } from '../../../src/pipeline/decide.ts'
 import { Tracing } from '../../../src/telemetry/tracing.ts'
@@ -41,15 +41,46 @@ describe('carryOut', () => {
     assert.deepEqual(log.kinds(), ['retry'])
   })
 
-  it('give-up: dead letter with the notification, then the done marker, then the outcome "failed"', async () => {
-    const { ctx, log } = fixture()
+  it('give-up: the dead letter held in Redis, the done marker, the dead letter written and its hold dropped, then the outcome "failed"', async () => {
+    const { ctx, log, store } = fixture()
     const error = new DeliveryError(ErrorCodes.DELIVERY_GONE, 'callback answered 410 Gone', false, { statusCode: 410 })
     assert.equal(await carryOut(ctx, dispatch(), { kind: 'give-up', history: HISTORY, error, reason: 'gone' }, ATTEMPT), 'failed')
-    assert.deepEqual(log.kinds(), ['dead-letter', 'settlement', 'outcome'])
+    assert.deepEqual(log.kinds(), ['hold-letter', 'settlement', 'dead-letter', 'drop-letter', 'outcome'])
     const { letter } = log.first('dead-letter')
+    assert.deepEqual(letter, log.first('hold-letter').letter, 'the letter written is the one held')
     assert.equal(letter.last_status_code, 410)
     assert.ok(letter.notification)
     assert.equal(log.of('outcome')[0]?.outcome.status, 'failed')
+    assert.equal(store.letters.size, 0)
+  })
+
+  // The soak (issue 21, run 9): a give-up without an attempt wrote its dead letter, then saw
+  // shutdown begun and skipped the done marker; a copy read again delivered it: both.
+  it('give-up without an attempt (a refusal), shutdown beginning during its settlement: the done marker set, the dead letter still written', async () => {
+    const { ctx, log, store } = fixture()
+    const stopping = new AbortController()
+    store.duringSettlement = () => stopping.abort()
+    const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, 'circuit open for longer than the retry schedule', false)
+    await carryOut(ctx, dispatch(stopping.signal), { kind: 'give-up', history: HISTORY, error, reason: 'unavailable' }, undefined, 'token-1')
+    assert.deepEqual(log.kinds(), ['hold-letter', 'settlement', 'dead-letter', 'drop-letter', 'outcome'])
+  })
+
+  it('given up, but another copy ended it first (delivered while this one was frozen): no dead letter; the end that stands is told', async () => {
+    const { ctx, log, store } = fixture()
+    store.settledByAnother = true
+    store.done = { status: 'delivered', attempts: 2, last_status_code: 200, last_error: null, next_attempt_at: null, updated_at: new Date().toISOString() }
+    const error = new DeliveryError(ErrorCodes.DELIVERY_HTTP_STATUS, 'callback answered 503', false, { statusCode: 503 })
+    await carryOut(ctx, dispatch(), { kind: 'give-up', history: HISTORY, error, reason: 'schedule exhausted' }, ATTEMPT)
+    assert.deepEqual(log.kinds(), ['hold-letter', 'settlement', 'outcome'])
+    assert.deepEqual([log.first('outcome').outcome.status, log.first('outcome').outcome.attempts], ['delivered', 2])
+  })
+
+  it('delivered, but another copy ended it first: the end that stands is told, not this one', async () => {
+    const { ctx, log, store } = fixture()
+    store.settledByAnother = true
+    store.done = { status: 'failed', attempts: 4, last_status_code: 503, last_error: 'callback answered 503', next_attempt_at: null, updated_at: new Date().toISOString() }
+    await carryOut(ctx, dispatch(), { kind: 'delivered', history: HISTORY, statusCode: 200 }, ATTEMPT)
+    assert.deepEqual(log.of('outcome').map(({ outcome }) => outcome.status), ['failed'])
   })
 
   it('an attempt made is still settled after shutdown began (tried once)', async () => {
@@ -67,14 +98,36 @@ describe('carryOut', () => {
   })
 })
 
-describe('publishOutcomeAgain and parkWhilePaused', () => {
+describe('endAgain and parkWhilePaused', () => {
   it('publishes the stored status again; nothing when none is kept', async () => {
     const { ctx, log, store } = fixture()
-    await publishOutcomeAgain(ctx, dispatch())
+    await endAgain(ctx, dispatch())
     assert.deepEqual(log.kinds(), [])
     store.done = { status: 'failed', attempts: 3, last_status_code: 500, last_error: 'x', next_attempt_at: null, updated_at: new Date().toISOString() }
-    await publishOutcomeAgain(ctx, dispatch())
+    await endAgain(ctx, dispatch())
     assert.deepEqual(log.of('outcome').map(({ outcome }) => [outcome.status, outcome.attempts]), [['failed', 3]])
+    assert.deepEqual(log.of('dead-letter'), [], 'no letter held: none written')
+  })
+
+  // A replica killed between a give-up's done marker and its dead letter: the copy read again
+  // is a duplicate (done), and it alone can still write the letter.
+  it('given up before a crash, its dead letter held but never written: the copy read again writes it, drops the hold, publishes the outcome', async () => {
+    const { ctx, log, store } = fixture()
+    const error = new DeliveryError(ErrorCodes.DELIVERY_GONE, 'callback answered 410 Gone', false, { statusCode: 410 })
+    const crashed = fixture()
+    crashed.ctx.publisher.deadLetter = () => Promise.reject(new Error('killed'))
+    const original = dispatch()
+    await assert.rejects(carryOut(crashed.ctx, original, { kind: 'give-up', history: HISTORY, error, reason: 'gone' }, ATTEMPT), /killed/)
+    const { processingId } = original.notification
+    const held = crashed.store.letters.get(processingId)
+    assert.ok(held !== undefined, 'the letter stays held')
+    store.letters.set(processingId, held)
+    store.done = crashed.log.first('settlement').settlement.status
+    await endAgain(ctx, { ...original, notification: { ...original.notification, kind: 'accepted' } })
+    assert.deepEqual(log.kinds(), ['dead-letter', 'drop-letter'], 'a kind without outcomes: the letter only')
+    assert.deepEqual(log.first('dead-letter').letter, JSON.parse(held))
+    await endAgain(ctx, original)
+    assert.deepEqual(log.kinds(), ['dead-letter', 'drop-letter', 'outcome'], 'written once: the hold was dropped')
   })
 
   it('parks the retry record, history kept, CALLBACK_PAUSED', async () => {

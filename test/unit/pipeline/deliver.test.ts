@@ -36,11 +36,11 @@ describe('deliver: an attempt', () => {
     assert.equal(settlement.status.status, 'retrying')
   })
 
-  it('a final answer (410): dead letter, then the done marker, then the outcome "failed"; no retry', async () => {
+  it('a final answer (410): dead letter held, the done marker, the dead letter written, then the outcome "failed"; no retry', async () => {
     const { ctx, log, transport } = fixture()
     transport.answers = [failed(410)]
     await deliver(ctx, incoming())
-    assert.deepEqual(log.kinds(), ['claim', 'send', 'dead-letter', 'settlement', 'outcome'])
+    assert.deepEqual(log.kinds(), ['claim', 'send', 'hold-letter', 'settlement', 'dead-letter', 'drop-letter', 'outcome'])
     assert.equal(log.of('dead-letter')[0]?.letter.code, ErrorCodes.DELIVERY_GONE)
     assert.equal(log.of('settlement')[0]?.settlement.done, true)
     assert.equal(log.of('outcome')[0]?.outcome.status, 'failed')
@@ -50,7 +50,7 @@ describe('deliver: an attempt', () => {
     const { ctx, log, transport } = fixture()
     transport.answers = [failed(503)]
     await deliver(ctx, incoming(undefined, { attempts: SCHEDULE_MS.length, deferrals: 0, firstAttemptAt: Date.now() - 10_000 }))
-    assert.deepEqual(log.kinds(), ['claim', 'send', 'dead-letter', 'settlement', 'outcome'])
+    assert.deepEqual(log.kinds(), ['claim', 'send', 'hold-letter', 'settlement', 'dead-letter', 'drop-letter', 'outcome'])
     assert.equal(log.of('dead-letter')[0]?.letter.attempts, SCHEDULE_MS.length + 1)
   })
 
@@ -127,11 +127,11 @@ describe('deliver: refused before an attempt', () => {
     assert.equal(log.first('outcome').outcome.status, 'delivered')
   })
 
-  it('refused for the whole schedule: given up under the claim (dead letter, then the done marker with its token)', async () => {
+  it('refused for the whole schedule: given up under the claim (dead letter held, the done marker with its token, the dead letter)', async () => {
     const { ctx, log, controls } = fixture()
     controls.standingIs = { kind: 'held', until: Date.now() + 60_000 }
     await deliver(ctx, incoming(undefined, { attempts: 0, deferrals: SCHEDULE_MS.length, firstAttemptAt: Date.now() - 10_000 }))
-    assert.deepEqual(log.kinds(), ['claim', 'dead-letter', 'settlement', 'outcome'])
+    assert.deepEqual(log.kinds(), ['claim', 'hold-letter', 'settlement', 'dead-letter', 'drop-letter', 'outcome'])
     assert.equal(log.first('dead-letter').letter.code, ErrorCodes.CALLBACK_UNAVAILABLE)
     const { settlement } = log.first('settlement')
     assert.deepEqual([settlement.done, settlement.token, settlement.status.status], [true, 'token-1', 'failed'])

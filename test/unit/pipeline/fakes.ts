@@ -39,6 +39,8 @@ export type Step =
   | { kind: 'hold'; origin: string; ms: number }
   | { kind: 'reserve'; origin: string }
   | { kind: 'request'; processingId: number; request: RecordedRequest }
+  | { kind: 'hold-letter'; processingId: number; letter: DeadLetter }
+  | { kind: 'drop-letter'; processingId: number }
 
 export class Log {
   readonly steps: Step[] = []
@@ -97,6 +99,12 @@ export class FakeStore implements DeliveryStore {
   done: NotificationStatus | undefined
   readonly requests = new Map<number, RecordedRequest>()
   failSettlements = false
+  /** Another copy settled first: saveSettlement answers that this one does not stand. */
+  settledByAnother = false
+  /** Called as a settlement is saved (a shutdown beginning then, say). */
+  duringSettlement: (() => void) | undefined
+  /** Held dead letters, by processing id. */
+  readonly letters = new Map<number, string>()
   readonly log: Log
   constructor(log: Log) {
     this.log = log
@@ -107,9 +115,23 @@ export class FakeStore implements DeliveryStore {
     if (next.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, next.delayMs))
     return next.result
   }
-  saveSettlement(settlement: Settlement): Promise<void> {
+  saveSettlement(settlement: Settlement): Promise<boolean> {
     this.log.steps.push({ kind: 'settlement', settlement })
-    return this.failSettlements ? Promise.reject(new Error('settlement refused')) : Promise.resolve()
+    this.duringSettlement?.()
+    return this.failSettlements ? Promise.reject(new Error('settlement refused')) : Promise.resolve(!this.settledByAnother)
+  }
+  holdLetter(_kind: string, processingId: number, letter: string): Promise<void> {
+    this.log.steps.push({ kind: 'hold-letter', processingId, letter: JSON.parse(letter) as DeadLetter })
+    this.letters.set(processingId, letter)
+    return Promise.resolve()
+  }
+  heldLetter(_kind: string, processingId: number): Promise<string | undefined> {
+    return Promise.resolve(this.letters.get(processingId))
+  }
+  dropLetter(_kind: string, processingId: number): Promise<void> {
+    this.log.steps.push({ kind: 'drop-letter', processingId })
+    this.letters.delete(processingId)
+    return Promise.resolve()
   }
   doneStatus(): Promise<NotificationStatus | undefined> {
     return Promise.resolve(this.done)
