@@ -246,6 +246,8 @@ export class TopicReader {
   #stream: MessagesStream<string, string, string, string> | undefined
   #loop: Promise<void> | undefined
   #restart: (() => void) | undefined
+  /** When the last new record arrived: a reader is only reopened when it stopped getting any. */
+  #lastNewAt = Date.now()
 
   constructor(topic: string, onRecord: (record: ReadRecord) => void) {
     this.topic = topic
@@ -272,13 +274,20 @@ export class TopicReader {
     while (Date.now() < deadline) {
       ends ??= await endOffsets(this.topic).catch(() => undefined)
       if (ends && this.caughtUp(ends)) return true
-      if (Date.now() - restartedAt > 20_000) {
-        this.#restart?.() // stuck: reopen
+      // Stuck (no new record for 20 s): reopen. Not merely slow: a fresh reader of a
+      // 30-minute run's million records reopened every 20 s from the start and never finished.
+      if (Date.now() - Math.max(restartedAt, this.#lastNewAt) > 20_000) {
+        this.#restart?.()
         restartedAt = Date.now()
       }
       await sleep(250)
     }
     return false
+  }
+
+  /** The highest offset read of a partition (-1 when none). */
+  readUpTo(partition: number): bigint {
+    return this.#seen.get(partition) ?? -1n
   }
 
   /** Offsets below the highest read of each partition that were never read (none in a topic without gaps such as compaction leaves). */
@@ -329,6 +338,7 @@ export class TopicReader {
             if (this.records.has(key)) return
             const record: ReadRecord = { partition: message.partition, offset: message.offset, key: message.key, value: message.value ?? '', headers: message.headers }
             this.records.set(key, record)
+            this.#lastNewAt = Date.now()
             const seen = this.#seen.get(message.partition)
             if (message.offset > (seen ?? -1n) + 1n) this.jumps.push({ partition: message.partition, from: (seen ?? -1n) + 1n, to: message.offset - 1n, at: Date.now() })
             if (seen === undefined || message.offset > seen) this.#seen.set(message.partition, message.offset)
