@@ -171,6 +171,15 @@ function originMetrics(registers: Registers, sources: MetricSources) {
 
 /** The consumer loops' records in flight: how many, their limit, the oldest, where they are, and backpressure. */
 function inFlightMetrics(registers: Registers, sources: MetricSources) {
+  // Five gauges read one snapshot per scrape: the loops' records are walked once, not five times.
+  let snapshot: InFlightState[] | undefined
+  const inFlight = (): InFlightState[] => {
+    if (snapshot === undefined) {
+      snapshot = sources.inFlight()
+      setImmediate(() => (snapshot = undefined))
+    }
+    return snapshot
+  }
   return {
     inFlight: new Gauge({
       name: 'notifications_in_flight',
@@ -178,7 +187,7 @@ function inFlightMetrics(registers: Registers, sources: MetricSources) {
       labelNames: ['loop'],
       registers,
       collect() {
-        for (const { loop, count } of sources.inFlight()) this.set({ loop }, count)
+        for (const { loop, count } of inFlight()) this.set({ loop }, count)
       },
     }),
     inFlightLimit: new Gauge({
@@ -187,7 +196,7 @@ function inFlightMetrics(registers: Registers, sources: MetricSources) {
       labelNames: ['loop'],
       registers,
       collect() {
-        for (const { loop, limit } of sources.inFlight()) this.set({ loop }, limit)
+        for (const { loop, limit } of inFlight()) this.set({ loop }, limit)
       },
     }),
     oldestInFlight: new Gauge({
@@ -196,7 +205,7 @@ function inFlightMetrics(registers: Registers, sources: MetricSources) {
       labelNames: ['loop'],
       registers,
       collect() {
-        for (const { loop, oldestSeconds } of sources.inFlight()) this.set({ loop }, oldestSeconds)
+        for (const { loop, oldestSeconds } of inFlight()) this.set({ loop }, oldestSeconds)
       },
     }),
     inFlightByStage: new Gauge({
@@ -206,7 +215,7 @@ function inFlightMetrics(registers: Registers, sources: MetricSources) {
       registers,
       collect() {
         this.reset()
-        for (const { loop, stages } of sources.inFlight()) for (const [stage, count] of stages) this.set({ loop, stage }, count)
+        for (const { loop, stages } of inFlight()) for (const [stage, count] of stages) this.set({ loop, stage }, count)
       },
     }),
     paused: new Gauge({
@@ -215,7 +224,7 @@ function inFlightMetrics(registers: Registers, sources: MetricSources) {
       labelNames: ['loop'],
       registers,
       collect() {
-        for (const { loop, paused } of sources.inFlight()) this.set({ loop }, paused ? 1 : 0)
+        for (const { loop, paused } of inFlight()) this.set({ loop }, paused ? 1 : 0)
       },
     }),
   }

@@ -43,6 +43,22 @@ describe('HotCounter', () => {
 })
 
 describe('createMetrics', () => {
+  it('reads the loops\' records in flight once per scrape for its five gauges, afresh at the next', async () => {
+    let reads = 0
+    const state = { loop: 'sending', count: 3, limit: 8, oldestSeconds: 1.5, paused: true, stages: new Map([['attempt', 2], ['settle', 1]]), waitingLong: 0 }
+    const sources = { inFlight: () => (reads++, [state]), lag: () => [], circuits: () => [], concurrencyLimits: () => [] }
+    const { registry } = createMetrics({ defaultMetrics: false, sources })
+    const text = await registry.metrics()
+    assert.equal(reads, 1)
+    assert.match(text, /notifications_in_flight\{loop="sending"\} 3/)
+    assert.match(text, /notifications_in_flight_limit\{loop="sending"\} 8/)
+    assert.match(text, /notifications_in_flight_by_stage\{loop="sending",stage="settle"\} 1/)
+    assert.match(text, /kafka_consumer_paused\{loop="sending"\} 1/)
+    await new Promise((resolve) => setImmediate(resolve))
+    await registry.metrics()
+    assert.equal(reads, 2)
+  })
+
   it('declares the metrics dashboards and alerts read, under their names', async () => {
     const sources = { inFlight: () => [], lag: () => [], circuits: () => [], concurrencyLimits: () => [] }
     const { registry } = createMetrics({ defaultMetrics: false, sources })
