@@ -23,7 +23,7 @@ import { step, waitOutside, type Claimed, type Dispatch, type End, type Incoming
 import { AGAIN, PASS, missed, originControls, retakeMissedSlot } from './controls.ts'
 import { decide, type Decision } from './decide.ts'
 import { attemptRecord } from './status-records.ts'
-import { duplicate, refusedByGate } from './unattempted.ts'
+import { duplicate, refusedByGate, superseded } from './unattempted.ts'
 
 /** Longest wait between looks at a notification another replica is sending. */
 const BUSY_POLL_MAX_MS = 1000
@@ -76,6 +76,7 @@ async function untilClaimed(ctx: PipelineContext, dispatch: Dispatch): Promise<C
     dispatch.waits.stage = 'claim'
     const claim = await claimOrAbandon(ctx, dispatch, ticket, claimMs)
     if (claim.status === 'done') return duplicate(ctx, dispatch)
+    if (claim.status === 'superseded') return superseded(ctx, dispatch)
     if (claim.status === 'busy') {
       if (!(await waitOutside(dispatch.waits, Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), dispatch.signal))) throw new Interrupted()
       continue
@@ -108,7 +109,7 @@ function claimAgain(ctx: PipelineContext, dispatch: Dispatch, stale: Claimed): P
 /** The claim; the gate's ticket is given back unless the notification is now ours to send. */
 function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, claimMs: number): Promise<ClaimResult> {
   const { kind, processingId } = dispatch.notification
-  return step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, claimMs)).then(
+  return step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, claimMs, dispatch.history.attempts)).then(
     (claim) => {
       if (claim.status !== 'claimed') ctx.admission.abandon(ticket)
       return claim

@@ -1,7 +1,7 @@
 // The ends a notification reaches without an attempt: parked while its destination is
 // paused; deferred to a retry tier when the destination refused it for now (Retry-After
 // hold, circuit open, saturated) or its rate-limit slot is far; skipped as a duplicate (its
-// outcome published again). An open circuit that lasted too long pauses the destination.
+// outcome published again), or as a copy another copy's attempt superseded. An open circuit that lasted too long pauses the destination.
 import type { Refusal } from '../delivery/origin-gate.ts'
 import { endAgain, carryOut, parkWhilePaused } from './carry-out.ts'
 import { Interrupted } from '../errors.ts'
@@ -26,21 +26,22 @@ export async function park(ctx: PipelineContext, dispatch: Dispatch): Promise<En
  */
 export async function defer(ctx: PipelineContext, dispatch: Dispatch, happening: Exclude<Happening, { kind: 'attempted' }>): Promise<End> {
   const token = happening.kind === 'refused' ? await claimToEnd(ctx, dispatch) : undefined
-  if (typeof token === 'object') return duplicate(ctx, dispatch)
+  if (typeof token === 'object') return token
   ctx.metrics.deferred.inc({ reason: happening.kind === 'slot-later' ? 'rate-limited' : happening.reason })
   const decision = decide(happening, dispatch.history, ctx.schedule, Date.now())
   await carryOut(ctx, dispatch, decision, undefined, token)
   return decision
 }
 
-/** The claim for an end without an attempt: its token, or DUPLICATE when it is done already. */
-async function claimToEnd(ctx: PipelineContext, dispatch: Dispatch): Promise<string | typeof DUPLICATE> {
+/** The claim for an end without an attempt: its token, or the end it reached (done already, or superseded). */
+async function claimToEnd(ctx: PipelineContext, dispatch: Dispatch): Promise<string | End> {
   const { kind, processingId } = dispatch.notification
   dispatch.waits.stage = 'claim'
   for (;;) {
-    const claim = await step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, ctx.timing(dispatch.destination).claimMs))
+    const claim = await step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, ctx.timing(dispatch.destination).claimMs, dispatch.history.attempts))
     if (claim.status === 'claimed') return claim.token
-    if (claim.status === 'done') return DUPLICATE
+    if (claim.status === 'done') return duplicate(ctx, dispatch)
+    if (claim.status === 'superseded') return superseded(ctx, dispatch)
     if (!(await waitOutside(dispatch.waits, Math.min(claim.retryInMs, BUSY_POLL_MAX_MS), dispatch.signal))) throw new Interrupted()
   }
 }
@@ -67,6 +68,18 @@ export async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch,
   const status = statusRecord('retrying', dispatch.history, { status_code: null, error: null }, dispatch.slotAt ?? null, Date.now())
   await ctx.store.saveSettlement({ kind, processingId, done: false, token, status, attempt: undefined }).catch(() => undefined)
   return decision
+}
+
+/**
+ * Attempted since this copy was written (a record read twice: a rebalance, a crash before a
+ * commit): the retry record that attempt wrote carries the notification on; this copy ends,
+ * rather than make an attempt and a retry record of its own at each step of the schedule.
+ */
+export function superseded(ctx: PipelineContext, dispatch: Dispatch): End {
+  const { kind, processingId } = dispatch.notification
+  ctx.metrics.duplicates.count()
+  ctx.logger.debug({ processingId, kind, attemptsKnown: dispatch.history.attempts }, 'attempted since this copy was written: skipped, a later copy carries it on')
+  return DUPLICATE
 }
 
 /** Already done: skipped; what its end owes done again (carry-out.ts endAgain). */

@@ -16,7 +16,8 @@ import { perSlot } from './per-slot.ts'
 import { closeRedisClient, untilReady, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
-export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'busy'; retryInMs: number }
+/** `superseded`: attempted since this copy was written; a later copy carries it on (lua/claim-notifications.lua). */
+export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'superseded' } | { status: 'busy'; retryInMs: number }
 
 /** The callback and ids of a ProcessingRequest, kept so that a result without callback_url can be delivered. */
 export interface RecordedRequest {
@@ -57,7 +58,8 @@ export interface Settlement {
 
 /** What delivery (src/pipeline) needs of the store: claims, settlements and recorded requests. */
 export interface DeliveryStore {
-  claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult>
+  /** `attemptsKnown`: the attempts made before the copy claiming was written (its record's history). */
+  claim(kind: NotificationKind, processingId: number, ttlMs: number, attemptsKnown: number): Promise<ClaimResult>
   /** True when this settlement stands; false when another copy settled the notification first. */
   saveSettlement(settlement: Settlement): Promise<boolean>
   doneStatus(kind: NotificationKind, processingId: number): Promise<NotificationStatus | undefined>
@@ -78,6 +80,7 @@ interface PendingClaim {
   readonly keys: NotificationKeys
   readonly token: string
   readonly ttlMs: number
+  readonly attemptsKnown: number
 }
 
 /** Most notifications claimed or settled by one script call (a few ms of Redis time). */
@@ -155,9 +158,9 @@ export class NotificationStore implements DeliveryStore {
   }
 
   /** Atomically: already done, claimed by someone else (for how long), or now ours. */
-  claim(kind: NotificationKind, processingId: number, ttlMs: number): Promise<ClaimResult> {
+  claim(kind: NotificationKind, processingId: number, ttlMs: number, attemptsKnown: number): Promise<ClaimResult> {
     const keys = notificationKeys(kind, processingId)
-    return this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs) })
+    return this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs), attemptsKnown })
   }
 
   /** Done (never sent again for STORAGE_TIME_PROCESSED_MESSAGES) or waiting for a retry; the claim is given back either way. */
@@ -253,14 +256,15 @@ export class NotificationStore implements DeliveryStore {
 
   async #claimScript(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
     const keysAndArgs: Array<string | number> = []
-    for (const { keys } of claims) keysAndArgs.push(keys.done, keys.claim)
-    for (const { token, ttlMs } of claims) keysAndArgs.push(token, ttlMs)
-    const answers = await this.#redis.claimNotifications(2 * claims.length, ...keysAndArgs)
+    for (const { keys } of claims) keysAndArgs.push(keys.done, keys.claim, keys.status)
+    for (const { token, ttlMs, attemptsKnown } of claims) keysAndArgs.push(token, ttlMs, attemptsKnown)
+    const answers = await this.#redis.claimNotifications(3 * claims.length, ...keysAndArgs)
     return claims.map(({ token }, i): ClaimResult => {
       const status = answers[2 * i]
       const pttl = answers[2 * i + 1] ?? 0
       if (status === 0) return { status: 'done' }
       if (status === 1) return { status: 'claimed', token }
+      if (status === 3) return { status: 'superseded' }
       return { status: 'busy', retryInMs: pttl > 0 ? pttl : 100 }
     })
   }

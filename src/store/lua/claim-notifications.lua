@@ -1,26 +1,46 @@
 --[[
-  Claims many notifications at once: for each, whether it was already sent, is being sent
-  by someone else (and for how much longer), or is now claimed by the caller.
+  Claims many notifications at once: for each, whether it was already sent, was attempted
+  since the caller's copy was written (the copy is superseded), is being sent by someone else
+  (and for how much longer), or is now claimed by the caller.
 
-  Input, per notification i from 0 (numKeys = 2 × notifications):
-    KEYS[2i+1]  done marker      processed_messages:{id}[suffix]
-    KEYS[2i+2]  claim            notification_lock:{id}[suffix]
-    ARGV[2i+1]  claim token
-    ARGV[2i+2]  claim TTL, ms
+  Input, per notification i from 0 (numKeys = 3 × notifications):
+    KEYS[3i+1]  done marker      processed_messages:{id}[suffix]
+    KEYS[3i+2]  claim            notification_lock:{id}[suffix]
+    KEYS[3i+3]  status           notification_status:{id}[suffix]
+    ARGV[3i+1]  claim token
+    ARGV[3i+2]  claim TTL, ms
+    ARGV[3i+3]  attempts made before the caller's copy was written (its record's history)
 
   Output, two numbers per notification:
     0, 0      already done
     1, 0      claimed
     2, pttl   busy: claimed by another token for pttl more ms
+    3, 0      superseded: the status says "retrying" after more attempts than the copy knows
+              of; a later copy (the retry record that attempt wrote) carries it on
 
-  SET, EXISTS and PTTL work on a key of any type, so no key can fail the batch.
+  A copy read twice (a rebalance, a stream replaced, a crash before a commit) would otherwise
+  make its own attempt and write its own retry record at every step of the schedule: twins.
+
+  SET, EXISTS and PTTL work on a key of any type, and a status that is not ours is ignored
+  (GET through redis.pcall, decoding through pcall), so no key can fail the batch.
 ]]
+-- The status says "retrying" after more attempts than the caller's copy knows of.
+local function supersedes(status, attemptsKnown)
+  local json = redis.pcall('GET', status)
+  if type(json) ~= 'string' then return false end
+  local ok, parsed = pcall(cjson.decode, json)
+  return ok and type(parsed) == 'table' and parsed.status == 'retrying' and type(parsed.attempts) == 'number' and parsed.attempts > attemptsKnown
+end
+
 local answers = {}
-for i = 0, #KEYS / 2 - 1 do
-  local done, claim = KEYS[2 * i + 1], KEYS[2 * i + 2]
+for i = 0, #KEYS / 3 - 1 do
+  local done, claim, status = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local token, ttl, attemptsKnown = ARGV[3 * i + 1], ARGV[3 * i + 2], tonumber(ARGV[3 * i + 3])
   if redis.call('EXISTS', done) == 1 then
     answers[2 * i + 1], answers[2 * i + 2] = 0, 0
-  elseif redis.call('SET', claim, ARGV[2 * i + 1], 'NX', 'PX', ARGV[2 * i + 2]) then
+  elseif supersedes(status, attemptsKnown) then
+    answers[2 * i + 1], answers[2 * i + 2] = 3, 0
+  elseif redis.call('SET', claim, token, 'NX', 'PX', ttl) then
     answers[2 * i + 1], answers[2 * i + 2] = 1, 0
   else
     answers[2 * i + 1], answers[2 * i + 2] = 2, redis.call('PTTL', claim)

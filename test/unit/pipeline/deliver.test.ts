@@ -115,6 +115,25 @@ describe('deliver: refused before an attempt', () => {
     assert.ok((log.of('retry')[0]?.envelope.due_at ?? 0) >= until)
   })
 
+  // A record read twice (a rebalance, a crash before its commit) after one copy's attempt
+  // scheduled a retry: the other made an attempt and a retry record of its own at every step
+  // of the schedule (twins, issue 21).
+  it('superseded (another copy attempted since this one was written): ends with nothing sent, scheduled or published', async () => {
+    const { ctx, log, store } = fixture()
+    store.claims = [{ result: { status: 'superseded' } }]
+    await deliver(ctx, incoming(undefined, { attempts: 2, deferrals: 0, firstAttemptAt: Date.now() - 10_000 }))
+    assert.deepEqual(log.kinds(), ['claim'])
+    assert.equal(log.first('claim').attemptsKnown, 2, 'the claim names the attempts its copy knows of')
+  })
+
+  it('refused, and superseded when it claims to defer: no deferral on top of the later copy', async () => {
+    const { ctx, log, controls, store } = fixture()
+    controls.standingIs = { kind: 'held', until: Date.now() + 60_000 }
+    store.claims = [{ result: { status: 'superseded' } }]
+    await deliver(ctx, incoming())
+    assert.deepEqual(log.kinds(), ['claim'])
+  })
+
   // A copy read again (a consumer stream replaced, a rebalance) while another copy was
   // delivered: the soak saw it dead-lettered CALLBACK_UNAVAILABLE on top of its 2xx (issue 21).
   it('held, but another copy delivered it meanwhile: skipped, its outcome published again; neither deferred nor dead-lettered', async () => {
