@@ -32,8 +32,9 @@ local stands = {}
 for i = 0, #KEYS / 4 - 1 do
   local done, claim, status, attempts = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
   local finished, token, statusJson, attemptJson = ARGV[4 * i + 3], ARGV[4 * i + 4], ARGV[4 * i + 5], ARGV[4 * i + 6]
-  local settled = redis.call('EXISTS', done) == 1
-  if finished == '1' and not settled then redis.call('SET', done, '_', 'EX', ttl) end
+  -- settled: by another copy before this settlement (a done one sets the marker in the same command)
+  local settled
+  if finished == '1' then settled = not redis.call('SET', done, '_', 'EX', ttl, 'NX') else settled = redis.call('EXISTS', done) == 1 end
   if token ~= '' and redis.pcall('GET', claim) == token then redis.call('DEL', claim) end
   if not settled then redis.call('SET', status, statusJson, 'EX', ttl) end
   if attemptJson ~= '' and not settled then
