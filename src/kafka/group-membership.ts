@@ -135,21 +135,7 @@ export class GroupMembership implements Membership {
   }
 
   #newConsumer(): KafkaConsumer {
-    const { name, clientId, groupId, groupInstanceId, connection } = this.#options
-    const consumer: KafkaConsumer = listenToConnectionErrors(new Consumer({
-      clientId: `${clientId}-${name}`,
-      groupId,
-      ...connection,
-      ...(groupInstanceId === undefined ? {} : { groupInstanceId }),
-      deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
-      autocommit: false,
-      // A replica that dies is noticed within 10 s; its partitions (and their waiting retries) move on.
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      rebalanceTimeout: 30_000,
-      retries: 5,
-      retryDelay: 500,
-    }), (error, broker) => this.#options.logger.debug({ broker, error: describeError(error) }, 'Kafka broker connection failed'))
+    const consumer = groupConsumer(this.#options)
     consumer.on('consumer:group:join', () => this.#options.onAssigned(ownedPartitions(consumer.assignments)))
     consumer.on('consumer:lag', (lag) => (this.#lag = lag))
     return consumer
@@ -214,6 +200,33 @@ export class GroupMembership implements Membership {
       this.#options.logger.warn({ error: describeError(error) }, 'leaving the group failed')
     }
   }
+}
+
+/**
+ * A group member's client, every error of it heard. Besides its connections' (connection-errors.ts):
+ * after a heartbeat error the client rejoins the group by itself, and reports a rejoin that
+ * failed as an 'error' event on the consumer (2.12.1: consumer.js, the heartbeat's rejoin).
+ * Unheard, Node ends the process: the soak saw a replica stopping on SIGTERM exit 1 with
+ * "Connection pool is closed". The member is replaced by the watchdog if it stays out.
+ */
+export function groupConsumer(options: GroupMembershipOptions): KafkaConsumer {
+  const { name, clientId, groupId, groupInstanceId, connection, logger } = options
+  const consumer: KafkaConsumer = listenToConnectionErrors(new Consumer({
+    clientId: `${clientId}-${name}`,
+    groupId,
+    ...connection,
+    ...(groupInstanceId === undefined ? {} : { groupInstanceId }),
+    deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
+    autocommit: false,
+    // A replica that dies is noticed within 10 s; its partitions (and their waiting retries) move on.
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
+    rebalanceTimeout: 30_000,
+    retries: 5,
+    retryDelay: 500,
+  }), (error, broker) => logger.debug({ broker, error: describeError(error) }, 'Kafka broker connection failed'))
+  consumer.on('error', (error: Error) => logger.warn({ loop: name, error: describeError(error) }, 'rejoining the group after a heartbeat error failed'))
+  return consumer
 }
 
 /** The partitions of an assignment, as partitionKey names them. */

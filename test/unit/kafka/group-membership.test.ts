@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { lagByPartition, ownedPartitions } from '../../../src/kafka/group-membership.ts'
+import { loadConfig } from '../../../src/config.ts'
+import { plaintextConnection } from '../../../src/kafka/connection.ts'
+import { groupConsumer, lagByPartition, ownedPartitions } from '../../../src/kafka/group-membership.ts'
+import type { Logger } from '../../../src/log.ts'
 import { partitionKey } from '../../../src/kafka/offset-tracker.ts'
 
 describe('ownedPartitions', () => {
@@ -25,5 +28,26 @@ describe('lagByPartition', () => {
       { topic: 'retry.5s', partition: 0, lag: 12 },
     ])
     assert.deepEqual(lagByPartition(new Map()), [])
+  })
+})
+
+describe('groupConsumer', () => {
+  // The soak: a replica stopping on SIGTERM exited 1 when the client's own rejoin after a
+  // heartbeat error failed ("Connection pool is closed") and was emitted with no listener.
+  it('hears an error the client emits on the consumer itself (a rejoin that failed), and logs it, rather than end the process', async () => {
+    const warnings: Array<{ fields: object; message: string }> = []
+    const logger = { debug: () => undefined, warn: (fields: object, message: string) => warnings.push({ fields, message }) } as unknown as Logger
+    const config = loadConfig({})
+    const consumer = groupConsumer({
+      name: 'input', connection: plaintextConnection(['127.0.0.1:1']), clientId: 'test', groupId: 'test-group', topics: ['t'], tuning: config.tuning, logger,
+      shutdown: new AbortController().signal, onMessage: () => undefined, onJoined: () => undefined, onAssigned: () => undefined,
+    })
+    try {
+      assert.doesNotThrow(() => consumer.emit('error', new Error('Connection pool is closed.')))
+      assert.equal(warnings.length, 1)
+      assert.match(warnings[0]?.message ?? '', /rejoining the group/)
+    } finally {
+      await consumer.close(true)
+    }
   })
 })
