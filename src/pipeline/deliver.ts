@@ -109,7 +109,7 @@ function claimAgain(ctx: PipelineContext, dispatch: Dispatch, stale: Claimed): P
 /** The claim; the gate's ticket is given back unless the notification is now ours to send. */
 function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, claimMs: number): Promise<ClaimResult> {
   const { kind, processingId } = dispatch.notification
-  return step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, claimMs, dispatch.history.attempts)).then(
+  return step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, claimMs, dispatch.history)).then(
     (claim) => {
       if (claim.status !== 'claimed') ctx.admission.abandon(ticket)
       return claim

@@ -30,6 +30,7 @@ export function statusRecord(
     last_error: last.error,
     next_attempt_at: nextAttemptAt === null ? null : isoTime(nextAttemptAt),
     updated_at: isoTime(now),
+    deferrals: history.deferrals,
   }
 }
 

@@ -38,7 +38,7 @@ async function claimToEnd(ctx: PipelineContext, dispatch: Dispatch): Promise<str
   const { kind, processingId } = dispatch.notification
   dispatch.waits.stage = 'claim'
   for (;;) {
-    const claim = await step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, ctx.timing(dispatch.destination).claimMs, dispatch.history.attempts))
+    const claim = await step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, ctx.timing(dispatch.destination).claimMs, dispatch.history))
     if (claim.status === 'claimed') return claim.token
     if (claim.status === 'done') return duplicate(ctx, dispatch)
     if (claim.status === 'superseded') return superseded(ctx, dispatch)
@@ -71,14 +71,14 @@ export async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch,
 }
 
 /**
- * Attempted since this copy was written (a record read twice: a rebalance, a crash before a
+ * Attempted or deferred since this copy was written (a record read twice: a rebalance, a crash before a
  * commit): the retry record that attempt wrote carries the notification on; this copy ends,
  * rather than make an attempt and a retry record of its own at each step of the schedule.
  */
 export function superseded(ctx: PipelineContext, dispatch: Dispatch): End {
   const { kind, processingId } = dispatch.notification
   ctx.metrics.duplicates.count()
-  ctx.logger.debug({ processingId, kind, attemptsKnown: dispatch.history.attempts }, 'attempted since this copy was written: skipped, a later copy carries it on')
+  ctx.logger.debug({ processingId, kind, attempts: dispatch.history.attempts, deferrals: dispatch.history.deferrals }, 'attempted since this copy was written: skipped, a later copy carries it on')
   return DUPLICATE
 }
 

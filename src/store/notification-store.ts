@@ -17,6 +17,9 @@ import { closeRedisClient, untilReady, type RedisClient } from './redis-client.t
 import { redisCall } from './redis-errors.ts'
 
 /** `superseded`: attempted since this copy was written; a later copy carries it on (lua/claim-notifications.lua). */
+/** What the copy claiming knows of its notification's history (its record's): attempts and deferrals made before it was written. */
+export type KnownHistory = { readonly attempts: number; readonly deferrals: number }
+
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'superseded' } | { status: 'busy'; retryInMs: number }
 
 /** The callback and ids of a ProcessingRequest, kept so that a result without callback_url can be delivered. */
@@ -34,6 +37,8 @@ export interface NotificationStatus {
   last_status_code: number | null
   last_error: string | null
   next_attempt_at: string | null
+  /** Deferrals without an attempt (the destination refused it for now) so far; absent from statuses written before 2026-12-04. */
+  deferrals?: number
   updated_at: string
 }
 
@@ -58,8 +63,8 @@ export interface Settlement {
 
 /** What delivery (src/pipeline) needs of the store: claims, settlements and recorded requests. */
 export interface DeliveryStore {
-  /** `attemptsKnown`: the attempts made before the copy claiming was written (its record's history). */
-  claim(kind: NotificationKind, processingId: number, ttlMs: number, attemptsKnown: number): Promise<ClaimResult>
+  /** `known`: the history of the copy claiming (its record's), which a later attempt or deferral supersedes. */
+  claim(kind: NotificationKind, processingId: number, ttlMs: number, known: KnownHistory): Promise<ClaimResult>
   /** True when this settlement stands; false when another copy settled the notification first. */
   saveSettlement(settlement: Settlement): Promise<boolean>
   doneStatus(kind: NotificationKind, processingId: number): Promise<NotificationStatus | undefined>
@@ -80,7 +85,7 @@ interface PendingClaim {
   readonly keys: NotificationKeys
   readonly token: string
   readonly ttlMs: number
-  readonly attemptsKnown: number
+  readonly known: KnownHistory
 }
 
 /** Most notifications claimed or settled by one script call (a few ms of Redis time). */
@@ -158,9 +163,9 @@ export class NotificationStore implements DeliveryStore {
   }
 
   /** Atomically: already done, claimed by someone else (for how long), or now ours. */
-  claim(kind: NotificationKind, processingId: number, ttlMs: number, attemptsKnown: number): Promise<ClaimResult> {
+  claim(kind: NotificationKind, processingId: number, ttlMs: number, known: KnownHistory): Promise<ClaimResult> {
     const keys = notificationKeys(kind, processingId)
-    return this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs), attemptsKnown })
+    return this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs), known })
   }
 
   /** Done (never sent again for STORAGE_TIME_PROCESSED_MESSAGES) or waiting for a retry; the claim is given back either way. */
@@ -257,7 +262,7 @@ export class NotificationStore implements DeliveryStore {
   async #claimScript(claims: readonly PendingClaim[]): Promise<ClaimResult[]> {
     const keysAndArgs: Array<string | number> = []
     for (const { keys } of claims) keysAndArgs.push(keys.done, keys.claim, keys.status)
-    for (const { token, ttlMs, attemptsKnown } of claims) keysAndArgs.push(token, ttlMs, attemptsKnown)
+    for (const { token, ttlMs, known } of claims) keysAndArgs.push(token, ttlMs, known.attempts, known.deferrals)
     const answers = await this.#redis.claimNotifications(3 * claims.length, ...keysAndArgs)
     return claims.map(({ token }, i): ClaimResult => {
       const status = answers[2 * i]

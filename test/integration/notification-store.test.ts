@@ -16,6 +16,8 @@ import { newProcessingId } from '../helpers/messages.ts'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const RESULT = NotificationKinds.RESULT
 const TTL_SECONDS = 600
+/** The history of a first copy: nothing attempted or deferred before it. */
+const NONE = { attempts: 0, deferrals: 0 }
 let store: NotificationStore
 let rival: NotificationStore
 let redis: Redis
@@ -54,14 +56,14 @@ describe('dedup store', () => {
     const held = newProcessingId()
     const fresh = Array.from({ length: 300 }, () => newProcessingId())
 
-    const first = await store.claim(RESULT, sent, 30_000, 0)
+    const first = await store.claim(RESULT, sent, 30_000, NONE)
     assert.equal(first.status, 'claimed')
     const { status, attempt } = delivered(new Date())
     await store.saveSettlement({ kind: RESULT, processingId: sent, done: true, token: first.status === 'claimed' ? first.token : undefined, status, attempt })
-    assert.equal((await rival.claim(RESULT, held, 30_000, 0)).status, 'claimed')
+    assert.equal((await rival.claim(RESULT, held, 30_000, NONE)).status, 'claimed')
 
     const before = await scriptCalls()
-    const [sentAgain, heldAgain, ...claims] = await Promise.all([sent, held, ...fresh].map((id) => store.claim(RESULT, id, 30_000, 0)))
+    const [sentAgain, heldAgain, ...claims] = await Promise.all([sent, held, ...fresh].map((id) => store.claim(RESULT, id, 30_000, NONE)))
     const calls = (await scriptCalls()) - before
 
     assert.deepEqual(sentAgain, { status: 'done' })
@@ -75,7 +77,7 @@ describe('dedup store', () => {
   test('finishing many at once: each marked sent with its status, its claim released only by its own token', async () => {
     const ids = Array.from({ length: 50 }, () => newProcessingId())
     const tokens = await Promise.all(ids.map(async (id) => {
-      const claim = await store.claim(RESULT, id, 30_000, 0)
+      const claim = await store.claim(RESULT, id, 30_000, NONE)
       assert.equal(claim.status, 'claimed')
       return claim.status === 'claimed' ? claim.token : ''
     }))
@@ -87,7 +89,7 @@ describe('dedup store', () => {
     for (const [i, id] of ids.entries()) {
       const known = await store.status(RESULT, id)
       assert.deepEqual(known, { status, history: [attempt] }, `status of ${id}`)
-      assert.deepEqual(await rival.claim(RESULT, id, 30_000, 0), { status: 'done' })
+      assert.deepEqual(await rival.claim(RESULT, id, 30_000, NONE), { status: 'done' })
       const claimTtl = await redis.pttl(notificationKeys(RESULT, id).claim)
       if (i === ids.length - 1) assert.ok(claimTtl > 0, 'a claim held by another token stays')
       else assert.equal(claimTtl, -2, 'own claim released')
@@ -96,42 +98,52 @@ describe('dedup store', () => {
 
   test('waiting for a retry: claim released, not marked sent, status and history kept', async () => {
     const id = newProcessingId()
-    const claim = await store.claim(RESULT, id, 30_000, 0)
+    const claim = await store.claim(RESULT, id, 30_000, NONE)
     assert.equal(claim.status, 'claimed')
     const attempt = { at: new Date().toISOString(), status_code: 503, error: 'callback answered 503', duration_ms: 4 }
     const status: NotificationStatus = { status: 'retrying', attempts: 1, last_status_code: 503, last_error: attempt.error, next_attempt_at: new Date().toISOString(), updated_at: attempt.at }
     await store.saveSettlement({ kind: RESULT, processingId: id, done: false, token: claim.status === 'claimed' ? claim.token : undefined, status, attempt })
     assert.deepEqual(await store.status(RESULT, id), { status, history: [attempt] })
-    assert.equal((await rival.claim(RESULT, id, 30_000, 1)).status, 'claimed', 'free for the next attempt (its retry record knows of 1), by any replica')
+    assert.equal((await rival.claim(RESULT, id, 30_000, { attempts: 1, deferrals: 0 })).status, 'claimed', 'free for the next attempt (its retry record knows of 1), by any replica')
   })
 
   // A record read twice (a rebalance, a crash before its commit): each copy made its own
   // attempt and its own retry record at every step of the schedule (issue 21: twins).
   test('a copy written before an attempt another copy made since (status "retrying" with more attempts) is superseded, not claimed', async () => {
     const id = newProcessingId()
-    const first = await store.claim(RESULT, id, 30_000, 0)
+    const first = await store.claim(RESULT, id, 30_000, NONE)
     assert.equal(first.status, 'claimed')
     const attempt = { at: new Date().toISOString(), status_code: 503, error: 'callback answered 503', duration_ms: 4 }
-    const status: NotificationStatus = { status: 'retrying', attempts: 1, last_status_code: 503, last_error: attempt.error, next_attempt_at: new Date().toISOString(), updated_at: attempt.at }
+    const status: NotificationStatus = { status: 'retrying', attempts: 1, last_status_code: 503, last_error: attempt.error, next_attempt_at: new Date().toISOString(), updated_at: attempt.at, deferrals: 0 }
     await store.saveSettlement({ kind: RESULT, processingId: id, done: false, token: first.status === 'claimed' ? first.token : undefined, status, attempt })
-    const [twin, carrier] = await Promise.all([rival.claim(RESULT, id, 30_000, 0), rival.claim(RESULT, newProcessingId(), 30_000, 0)])
+    const [twin, carrier] = await Promise.all([rival.claim(RESULT, id, 30_000, NONE), rival.claim(RESULT, newProcessingId(), 30_000, NONE)])
     assert.deepEqual([twin, carrier.status], [{ status: 'superseded' }, 'claimed'], 'each claim of one script call gets its own answer')
     assert.equal(await redis.exists(notificationKeys(RESULT, id).claim), 0, 'a superseded copy takes no claim')
     await redis.set(notificationKeys(RESULT, id).status, JSON.stringify({ ...status, status: 'failed', attempts: 5 }))
-    assert.equal((await rival.claim(RESULT, id, 30_000, 0)).status, 'claimed', 'an ended status never supersedes (a dead letter replayed after its done marker was forgotten)')
+    assert.equal((await rival.claim(RESULT, id, 30_000, NONE)).status, 'claimed', 'an ended status never supersedes (a dead letter replayed after its done marker was forgotten)')
     const foreign = newProcessingId()
     await redis.set(notificationKeys(RESULT, foreign).status, 'not json')
-    assert.equal((await rival.claim(RESULT, foreign, 30_000, 0)).status, 'claimed', 'a status that is not ours is ignored')
+    assert.equal((await rival.claim(RESULT, foreign, 30_000, NONE)).status, 'claimed', 'a status that is not ours is ignored')
   })
 
-  // A replica frozen past its claim wakes to its attempt timed out and settles "retrying"
-  // after another replica delivered: the soak (issue 21) read status "retrying" for done ids.
+  test('deferred since (as many attempts, more deferrals) supersedes too; a status without deferrals (written before they were kept) never does by them', async () => {
+    const id = newProcessingId()
+    const deferred: NotificationStatus = { status: 'retrying', attempts: 1, last_status_code: null, last_error: null, next_attempt_at: new Date().toISOString(), updated_at: new Date().toISOString(), deferrals: 2 }
+    await redis.set(notificationKeys(RESULT, id).status, JSON.stringify(deferred))
+    assert.deepEqual(await store.claim(RESULT, id, 30_000, { attempts: 1, deferrals: 1 }), { status: 'superseded' })
+    assert.equal((await store.claim(RESULT, id, 30_000, { attempts: 1, deferrals: 2 })).status, 'claimed', 'the copy that deferral wrote')
+    const old = newProcessingId()
+    const { deferrals: _, ...before } = deferred
+    await redis.set(notificationKeys(RESULT, old).status, JSON.stringify(before))
+    assert.equal((await store.claim(RESULT, old, 30_000, { attempts: 1, deferrals: 0 })).status, 'claimed')
+  })
+
   test('settled again after it is done (a stale copy, its claim expired): the first settlement stands; only its own claim is released', async () => {
     const id = newProcessingId()
-    const stale = await store.claim(RESULT, id, 30_000, 0)
+    const stale = await store.claim(RESULT, id, 30_000, NONE)
     assert.equal(stale.status, 'claimed')
     await redis.del(notificationKeys(RESULT, id).claim) // its claim expired while it was frozen
-    const fresh = await rival.claim(RESULT, id, 30_000, 0)
+    const fresh = await rival.claim(RESULT, id, 30_000, NONE)
     assert.equal(fresh.status, 'claimed')
     const first = delivered(new Date())
     assert.equal(await rival.saveSettlement({ kind: RESULT, processingId: id, done: true, token: fresh.status === 'claimed' ? fresh.token : undefined, ...first }), true, 'the first settlement stands')
@@ -143,7 +155,7 @@ describe('dedup store', () => {
     ])
     assert.deepEqual([stands, other], [false, true], 'each settlement of one script call told whether it stands')
     assert.deepEqual(await store.status(RESULT, id), { status: first.status, history: [first.attempt] })
-    assert.deepEqual(await store.claim(RESULT, id, 30_000, 0), { status: 'done' })
+    assert.deepEqual(await store.claim(RESULT, id, 30_000, NONE), { status: 'done' })
   })
 
   test('a dead letter held while a give-up is settled: read back as written, in the notification\'s slot, gone once dropped', async () => {
@@ -163,15 +175,15 @@ describe('dedup store', () => {
     const status: NotificationStatus = { status: 'failed', attempts: 0, last_status_code: null, last_error: 'origin unavailable', next_attempt_at: null, updated_at: new Date().toISOString() }
     await store.saveSettlement({ kind: NotificationKinds.ACCEPTED, processingId: id, done: true, token: undefined, status, attempt: undefined })
     assert.deepEqual(await store.status(NotificationKinds.ACCEPTED, id), { status, history: [] })
-    assert.deepEqual(await rival.claim(NotificationKinds.ACCEPTED, id, 30_000, 0), { status: 'done' })
-    assert.equal((await rival.claim(RESULT, id, 30_000, 0)).status, 'claimed', 'the result of the same id is kept apart')
+    assert.deepEqual(await rival.claim(NotificationKinds.ACCEPTED, id, 30_000, NONE), { status: 'done' })
+    assert.equal((await rival.claim(RESULT, id, 30_000, NONE)).status, 'claimed', 'the result of the same id is kept apart')
   })
 
   test('a key of another type (written by something else) spoils only its own history, not the batch', async () => {
     const [odd, fine] = [newProcessingId(), newProcessingId()]
     const tokens: string[] = []
     for (const id of [odd, fine]) {
-      const claim = await store.claim(RESULT, id, 30_000, 0)
+      const claim = await store.claim(RESULT, id, 30_000, NONE)
       tokens.push(claim.status === 'claimed' ? claim.token : '')
     }
     // A hash where the claim is and a string where the attempt list is, for `odd` only.
@@ -182,8 +194,8 @@ describe('dedup store', () => {
     const { status, attempt } = delivered(new Date())
     await Promise.all([odd, fine].map((id, i) => store.saveSettlement({ kind: RESULT, processingId: id, done: true, token: tokens[i], status, attempt })))
 
-    assert.deepEqual(await rival.claim(RESULT, odd, 30_000, 0), { status: 'done' }, 'the odd one is still marked sent')
-    assert.deepEqual(await rival.claim(RESULT, fine, 30_000, 0), { status: 'done' })
+    assert.deepEqual(await rival.claim(RESULT, odd, 30_000, NONE), { status: 'done' }, 'the odd one is still marked sent')
+    assert.deepEqual(await rival.claim(RESULT, fine, 30_000, NONE), { status: 'done' })
     assert.deepEqual(await store.status(RESULT, fine), { status, history: [attempt] })
     assert.equal(await redis.get(notificationKeys(RESULT, odd).attempts), 'not a list', 'foreign key left as it was')
   })
@@ -238,10 +250,10 @@ describe('a server that stops answering without closing its connection', () => {
     const store = new NotificationStore(loadConfig({ REDIS_URL: `redis://127.0.0.1:${silent.port}` }).redis, TTL_SECONDS)
     try {
       await store.connect()
-      assert.equal((await store.claim(RESULT, newProcessingId(), 1000, 0)).status, 'claimed')
+      assert.equal((await store.claim(RESULT, newProcessingId(), 1000, NONE)).status, 'claimed')
       silent.blackHole()
       const started = performance.now()
-      await assert.rejects(store.claim(RESULT, newProcessingId(), 1000, 0), (error: NotificationError) => {
+      await assert.rejects(store.claim(RESULT, newProcessingId(), 1000, NONE), (error: NotificationError) => {
         assert.equal(error.code, ErrorCodes.STORE_UNAVAILABLE)
         assert.match(error.message, /timed out/i)
         return true
@@ -283,7 +295,7 @@ describe('connecting', () => {
       await new Promise((resolve) => setTimeout(resolve, 1500)) // the client's own retry gets there first
       await late.connect()
       assert.equal(late.isReady, true)
-      assert.equal((await late.claim(RESULT, newProcessingId(), 1000, 0)).status, 'claimed')
+      assert.equal((await late.claim(RESULT, newProcessingId(), 1000, NONE)).status, 'claimed')
     } finally {
       await late.close()
       forwarder.close()

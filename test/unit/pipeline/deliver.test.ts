@@ -121,9 +121,10 @@ describe('deliver: refused before an attempt', () => {
   it('superseded (another copy attempted since this one was written): ends with nothing sent, scheduled or published', async () => {
     const { ctx, log, store } = fixture()
     store.claims = [{ result: { status: 'superseded' } }]
-    await deliver(ctx, incoming(undefined, { attempts: 2, deferrals: 0, firstAttemptAt: Date.now() - 10_000 }))
+    await deliver(ctx, incoming(undefined, { attempts: 2, deferrals: 1, firstAttemptAt: Date.now() - 10_000 }))
     assert.deepEqual(log.kinds(), ['claim'])
-    assert.equal(log.first('claim').attemptsKnown, 2, 'the claim names the attempts its copy knows of')
+    const { known } = log.first('claim')
+    assert.deepEqual([known.attempts, known.deferrals], [2, 1], 'the claim names the history its copy knows of')
   })
 
   it('refused, and superseded when it claims to defer: no deferral on top of the later copy', async () => {

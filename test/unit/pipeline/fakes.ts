@@ -19,7 +19,7 @@ import type { OriginStanding } from '../../../src/origins/origin-controls.ts'
 import type { AttemptTiming, Incoming, PipelineContext, RecordWriter, SharedControls } from '../../../src/pipeline/context.ts'
 import { FIRST_TIME, type History } from '../../../src/pipeline/decide.ts'
 import type { Provenance } from '../../../src/pipeline/provenance.ts'
-import type { ClaimResult, DeliveryStore, NotificationStatus, RecordedRequest, Settlement } from '../../../src/store/notification-store.ts'
+import type { ClaimResult, DeliveryStore, KnownHistory, NotificationStatus, RecordedRequest, Settlement } from '../../../src/store/notification-store.ts'
 import type { TraceHeaders } from '../../../src/telemetry/tracing.ts'
 import { Tracing } from '../../../src/telemetry/tracing.ts'
 
@@ -29,7 +29,7 @@ export const SCHEDULE_MS = [1000, 5000]
 
 /** What the fakes were asked, in order: the order of durable steps is part of the contract. */
 export type Step =
-  | { kind: 'claim'; processingId: number; claimMs: number; attemptsKnown: number }
+  | { kind: 'claim'; processingId: number; claimMs: number; known: KnownHistory }
   | { kind: 'send'; notification: Notification; at: number }
   | { kind: 'settlement'; settlement: Settlement }
   | { kind: 'retry'; topic: string; envelope: RetryEnvelope; trace: TraceHeaders | undefined }
@@ -109,8 +109,8 @@ export class FakeStore implements DeliveryStore {
   constructor(log: Log) {
     this.log = log
   }
-  async claim(_kind: string, processingId: number, claimMs: number, attemptsKnown: number): Promise<ClaimResult> {
-    this.log.steps.push({ kind: 'claim', processingId, claimMs, attemptsKnown })
+  async claim(_kind: string, processingId: number, claimMs: number, known: KnownHistory): Promise<ClaimResult> {
+    this.log.steps.push({ kind: 'claim', processingId, claimMs, known })
     const next = this.claims.shift() ?? { result: { status: 'claimed', token: 'token-1' } }
     if (next.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, next.delayMs))
     return next.result
