@@ -1,7 +1,8 @@
 // The ends a notification reaches without an attempt: parked while its destination is
 // paused; deferred to a retry tier when the destination refused it for now (Retry-After
 // hold, circuit open, saturated) or its rate-limit slot is far; skipped as a duplicate (its
-// outcome published again), or as a copy another copy's attempt superseded. An open circuit that lasted too long pauses the destination.
+// outcome published again), or as a copy that another copy's attempt or deferral superseded.
+// An open circuit that lasted too long pauses the destination.
 import type { Refusal } from '../delivery/origin-gate.ts'
 import { endAgain, carryOut, parkWhilePaused } from './carry-out.ts'
 import { Interrupted } from '../errors.ts'
