@@ -16,10 +16,10 @@ import { perSlot } from './per-slot.ts'
 import { closeRedisClient, untilReady, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
 
-/** `superseded`: attempted since this copy was written; a later copy carries it on (lua/claim-notifications.lua). */
 /** What the copy claiming knows of its notification's history (its record's): attempts and deferrals made before it was written. */
 export type KnownHistory = { readonly attempts: number; readonly deferrals: number }
 
+/** `superseded`: attempted or deferred since this copy was written; a later copy carries it on (lua/claim-notifications.lua). */
 export type ClaimResult = { status: 'claimed'; token: string } | { status: 'done' } | { status: 'superseded' } | { status: 'busy'; retryInMs: number }
 
 /** The callback and ids of a ProcessingRequest, kept so that a result without callback_url can be delivered. */
