@@ -2,14 +2,15 @@
 // once: bounded overall (backpressure pauses the stream), serialised per key (the
 // processing_id). Offsets are committed, in batches, only up to the last record of each
 // partition below which every record is finished (offset-tracker.ts). Autocommit is off.
-// Joining the group, and again after a failure: group-membership.ts; room: loop-room.ts.
+// Joining the group (a new stream at each assignment): group-membership.ts; room: loop-room.ts.
 import type { Tuning } from '../config.ts'
 import { Interrupted, describeError } from '../errors.ts'
 import { settleWithin } from '../lib/deadline.ts'
 import type { Logger } from '../log.ts'
 import type { InFlightState } from '../metrics.ts'
 import type { KafkaConnection } from './connection.ts'
-import { GroupMembership, type GroupMembershipOptions, type KafkaMessage, type Membership } from './group-membership.ts'
+import type { KafkaMessage } from './group-consumer.ts'
+import { GroupMembership, type GroupMembershipOptions, type Membership } from './group-membership.ts'
 import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits } from './in-flight-limit.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { RESUME_SHARE, hasRoom, type RoomLimits } from './loop-room.ts'
@@ -106,8 +107,7 @@ export class ConsumerLoop {
       logger: this.#logger,
       shutdown: this.#shutdown.signal,
       onMessage: (message) => this.#accept(message),
-      // A new stream fetches again from the committed offsets.
-      onJoined: () => this.#tracker.clear(),
+      onJoined: () => this.#tracker.clear(), // a new stream: fetched again from the committed offsets
       onAssigned: (owned) => {
         this.#tracker.retainOnly(owned)
         this.#logger.info({ partitions: [...owned] }, 'partitions assigned')

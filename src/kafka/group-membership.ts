@@ -1,49 +1,30 @@
 // This replica's membership of its consumer group, for one consumer loop: joins the group
-// and opens the stream of records (autocommit off, from the committed offsets), and replaces
-// the member whole after a failure (its stream closed, or out of its group for longer than a
-// rebalance may take): a client that lost the broker or the coordinator for long does not
-// always rejoin by itself. What the failed member had in flight is fetched again and
-// de-duplicated; the loop starts its offset tracking over (onJoined).
-import {
-  Consumer,
-  MessagesStreamFallbackModes,
-  MessagesStreamModes,
-  stringDeserializer,
-  type Message,
-  type MessagesStream,
-} from '@platformatic/kafka'
+// and opens the stream of records (autocommit off, from the committed offsets), opens a new
+// stream at every later assignment (see #renewStream), and replaces the member whole after a
+// failure (its stream closed, or out of its group for longer than a rebalance may take): a
+// client that lost the broker or the coordinator for long does not always rejoin by itself.
+// Whatever was in flight is fetched again and de-duplicated; the loop starts its offset
+// tracking over (onJoined).
+import { MessagesStreamFallbackModes, MessagesStreamModes, type MessagesStream } from '@platformatic/kafka'
 import type { Tuning } from '../config.ts'
 import { describeError } from '../errors.ts'
 import { withDeadline } from '../lib/deadline.ts'
 import { retryUntilDone } from '../retry.ts'
 import { sleep } from '../lib/sleep.ts'
-import type { Logger } from '../log.ts'
-import type { KafkaConnection } from './connection.ts'
-import { partitionKey } from './offset-tracker.ts'
-import { listenToConnectionErrors } from './connection-errors.ts'
+import { groupConsumer, lagByPartition, ownedPartitions, type GroupConsumerOptions, type KafkaConsumer, type KafkaMessage } from './group-consumer.ts'
 
-export type KafkaMessage = Message<string, Buffer, string, string>
 type Stream = MessagesStream<string, Buffer, string, string>
-type KafkaConsumer = Consumer<string, Buffer, string, string>
 
-export interface GroupMembershipOptions {
-  /** For logs and the client id: "input", "retry.5s", … */
-  readonly name: string
-  readonly connection: KafkaConnection
-  readonly clientId: string
-  readonly groupId: string
-  /** Static membership: this replica's stable id in the group (KAFKA_GROUP_INSTANCE_ID). */
-  readonly groupInstanceId?: string | undefined
+export interface GroupMembershipOptions extends GroupConsumerOptions {
   readonly topics: readonly string[]
   readonly tuning: Tuning
   /** When the broker answers a fetch: at `minBytes` ready or after `maxWaitMs` (default: 1 byte, 500 ms). */
   readonly fetch?: { minBytes: number; maxWaitMs: number } | undefined
-  readonly logger: Logger
   /** Aborted at shutdown: no member is replaced after it. */
   readonly shutdown: AbortSignal
   /** Every record of the current member's stream, in order. */
   onMessage(message: KafkaMessage): void
-  /** A new member and stream are in place: records are fetched again from the committed offsets. */
+  /** A new stream is in place (a new member, or a new assignment): records are fetched again from the committed offsets. */
   onJoined(): void
   /** The partitions the group gave this member ("topic:partition", partitionKey). */
   onAssigned(owned: ReadonlySet<string>): void
@@ -72,7 +53,12 @@ const INACTIVE_LIMIT_MS = 60_000
 export class GroupMembership implements Membership {
   readonly #options: GroupMembershipOptions
   #consumer: KafkaConsumer | undefined
+  /** The stream whose records are handed on (none between an assignment and its new stream). */
   #stream: Stream | undefined
+  /** Held paused by the loop (backpressure): a new stream starts paused too. */
+  #paused = false
+  /** New streams are opened one after another, in the order of the assignments. */
+  #renewing: Promise<void> = Promise.resolve()
   #lag = new Map<string, bigint[]>()
   #inactiveSince: number | undefined
   #rejoining = false
@@ -94,10 +80,12 @@ export class GroupMembership implements Membership {
 
   /** Stops or restarts the flow of records of the current stream (backpressure). */
   pause(): void {
+    this.#paused = true
     this.#stream?.pause()
   }
 
   resume(): void {
+    this.#paused = false
     this.#stream?.resume()
   }
 
@@ -107,9 +95,10 @@ export class GroupMembership implements Membership {
     this.#watchdogTimer = setInterval(() => this.#replaceIfLost(), watchIntervalMs)
   }
 
-  /** Closes the stream and leaves the group (bounded in time). */
+  /** Closes the stream and leaves the group (bounded in time; closing the client closes any stream left). */
   async leave(): Promise<void> {
     clearInterval(this.#watchdogTimer)
+    await this.#renewing
     await this.#stream?.close().catch((error: unknown) => this.#options.logger.warn({ error: describeError(error) }, 'closing the stream failed'))
     await this.#closeConsumer(this.#consumer)
   }
@@ -125,20 +114,68 @@ export class GroupMembership implements Membership {
       throw error
     }
     this.#consumer = consumer
-    this.#stream = stream
     this.#inactiveSince = undefined
-    this.#options.onJoined()
     consumer.startLagMonitoring({ topics: [...this.#options.topics] }, LAG_INTERVAL_MS)
-    stream.on('data', (message: KafkaMessage) => this.#options.onMessage(message))
-    stream.on('error', (error: Error) => this.#options.logger.error({ error: describeError(error) }, 'consumer stream failed'))
-    stream.on('close', () => void this.#rejoin(stream, 'consumer stream closed'))
+    this.#handOn(consumer, stream)
   }
 
   #newConsumer(): KafkaConsumer {
     const consumer = groupConsumer(this.#options)
-    consumer.on('consumer:group:join', () => this.#options.onAssigned(ownedPartitions(consumer.assignments)))
+    consumer.on('consumer:group:join', () => this.#assigned(consumer))
     consumer.on('consumer:lag', (lag) => (this.#lag = lag))
     return consumer
+  }
+
+  /** From now on the loop gets the records of `stream`, which fetches from the committed offsets. */
+  #handOn(consumer: KafkaConsumer, stream: Stream): void {
+    if (this.#paused) stream.pause() // before the 'data' listener, which would set it flowing
+    this.#stream = stream
+    this.#options.onJoined()
+    stream.on('data', (message: KafkaMessage) => {
+      if (stream === this.#stream) this.#options.onMessage(message)
+    })
+    stream.on('error', (error: Error) => this.#options.logger.error({ error: describeError(error) }, 'consumer stream failed'))
+    stream.on('close', () => {
+      if (stream === this.#stream) void this.#rejoin(consumer, 'consumer stream closed')
+    })
+  }
+
+  /** The group gave this member its partitions: the member's first join, or a rebalance (then a new stream). */
+  #assigned(consumer: KafkaConsumer): void {
+    this.#options.onAssigned(ownedPartitions(consumer.assignments))
+    const old = this.#stream
+    if (consumer !== this.#consumer || old === undefined) return // the first join: #openMember hands its stream on
+    this.#stream = undefined
+    old.pause()
+    this.#renewing = this.#renewing.then(() => this.#renewStream(consumer, old))
+  }
+
+  /**
+   * A stream of the new assignment, in place of the old one. The client's own stream only
+   * sets its offsets to the committed ones at a rebalance: a fetch already in flight then
+   * answers with records fetched for the old assignment, and moves the fetch position past
+   * the committed offset again. Handed on, those records started a window above a stretch no
+   * one handled, and its commit passed the stretch (the soak, issue 21: 32 retries in one
+   * partition never sent). A new stream starts at the committed offsets and the old one's
+   * answers are dropped. The new stream is opened before the old is closed: the client would
+   * rejoin the group were its topics left without a stream.
+   */
+  async #renewStream(consumer: KafkaConsumer, old: Stream): Promise<void> {
+    const { shutdown, logger } = this.#options
+    try {
+      if (shutdown.aborted || consumer !== this.#consumer) return
+      const stream = await withDeadline(this.#consume(consumer), JOIN_TIMEOUT_MS, 'opening a stream for the new assignment')
+      if (shutdown.aborted || consumer !== this.#consumer) {
+        await stream.close().catch(() => undefined)
+        return
+      }
+      this.#handOn(consumer, stream)
+    } catch (error) {
+      logger.warn({ error: describeError(error) }, 'opening a stream for the new assignment failed')
+      void this.#rejoin(consumer, 'no stream for the new assignment')
+    } finally {
+      await old.close().catch(() => undefined)
+    }
   }
 
   #consume(consumer: KafkaConsumer): Promise<Stream> {
@@ -159,15 +196,15 @@ export class GroupMembership implements Membership {
   }
 
   /** Replaces a failed member, until it is back or the service shuts down. */
-  async #rejoin(failed: Stream, why: string): Promise<void> {
+  async #rejoin(failed: KafkaConsumer, why: string): Promise<void> {
     const { shutdown, logger } = this.#options
-    if (shutdown.aborted || this.#stream !== failed || this.#rejoining) return
+    if (shutdown.aborted || this.#consumer !== failed || this.#rejoining) return
     this.#rejoining = true
     logger.warn(`${why}: joining the group again`)
-    const old = this.#consumer
     this.#consumer = undefined
-    void failed.close().catch(() => undefined)
-    await this.#closeConsumer(old)
+    void this.#stream?.close().catch(() => undefined)
+    this.#stream = undefined
+    await this.#closeConsumer(failed)
     const rejoined = (await sleep(REJOIN_DELAY_MS, shutdown)) &&
       (await retryUntilDone(() => this.#openMember(), {
         signal: shutdown,
@@ -182,13 +219,14 @@ export class GroupMembership implements Membership {
 
   /** The watchdog: a member that stays out of its group (not rebalancing, just lost) is replaced. */
   #replaceIfLost(): void {
-    if (this.#rejoining || this.#options.shutdown.aborted || !this.#stream) return
+    const consumer = this.#consumer
+    if (this.#rejoining || this.#options.shutdown.aborted || !consumer) return
     if (this.isJoined) {
       this.#inactiveSince = undefined
       return
     }
     this.#inactiveSince ??= Date.now()
-    if (Date.now() - this.#inactiveSince > INACTIVE_LIMIT_MS) void this.#rejoin(this.#stream, `not in the group for ${INACTIVE_LIMIT_MS / 1000} s`)
+    if (Date.now() - this.#inactiveSince > INACTIVE_LIMIT_MS) void this.#rejoin(consumer, `not in the group for ${INACTIVE_LIMIT_MS / 1000} s`)
   }
 
   async #closeConsumer(consumer: KafkaConsumer | undefined): Promise<void> {
@@ -200,51 +238,4 @@ export class GroupMembership implements Membership {
       this.#options.logger.warn({ error: describeError(error) }, 'leaving the group failed')
     }
   }
-}
-
-/**
- * A group member's client, every error of it heard. Besides its connections' (connection-errors.ts):
- * after a heartbeat error the client rejoins the group by itself, and reports a rejoin that
- * failed as an 'error' event on the consumer (2.12.1: consumer.js, the heartbeat's rejoin).
- * Unheard, Node ends the process: the soak saw a replica stopping on SIGTERM exit 1 with
- * "Connection pool is closed". The member is replaced by the watchdog if it stays out.
- */
-export function groupConsumer(options: GroupMembershipOptions): KafkaConsumer {
-  const { name, clientId, groupId, groupInstanceId, connection, logger } = options
-  const consumer: KafkaConsumer = listenToConnectionErrors(new Consumer({
-    clientId: `${clientId}-${name}`,
-    groupId,
-    ...connection,
-    ...(groupInstanceId === undefined ? {} : { groupInstanceId }),
-    deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
-    autocommit: false,
-    // A replica that dies is noticed within 10 s; its partitions (and their waiting retries) move on.
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1000,
-    rebalanceTimeout: 30_000,
-    retries: 5,
-    retryDelay: 500,
-  }), (error, broker) => logger.debug({ broker, error: describeError(error) }, 'Kafka broker connection failed'))
-  consumer.on('error', (error: Error) => logger.warn({ loop: name, error: describeError(error) }, 'rejoining the group after a heartbeat error failed'))
-  return consumer
-}
-
-/** The partitions of an assignment, as partitionKey names them. */
-export function ownedPartitions(assignments: ReadonlyArray<{ topic: string; partitions: readonly number[] }> | null | undefined): Set<string> {
-  const owned = new Set<string>()
-  for (const { topic, partitions } of assignments ?? []) {
-    for (const partition of partitions) owned.add(partitionKey(topic, partition))
-  }
-  return owned
-}
-
-/** The client's lag report as a list; a partition it could not measure (negative) is left out. */
-export function lagByPartition(lag: ReadonlyMap<string, readonly bigint[]>): Array<{ topic: string; partition: number; lag: number }> {
-  const list: Array<{ topic: string; partition: number; lag: number }> = []
-  for (const [topic, partitions] of lag) {
-    partitions.forEach((waiting, partition) => {
-      if (waiting >= 0n) list.push({ topic, partition, lag: Number(waiting) })
-    })
-  }
-  return list
 }

@@ -95,11 +95,12 @@ export class OffsetTracker<T> {
 
   /**
    * The partitions this member owns after a rebalance (`owned` as partitionKey names them):
-   * the others are no longer tracked, and a message of theirs received from now on (fetched
-   * before the rebalance and still in the stream's buffer) is not tracked either. Were it
+   * the others are no longer tracked, nor is a message of theirs received from now on. Each
+   * assignment has a stream of its own (group-membership.ts), so none should come; were one
    * handled and committed here, the commit could pass over a record the new owner still has
-   * at work, and lose it should that owner stop before finishing it (the soak, issue 21: 911
-   * retries never sent after rolling restarts and freezes).
+   * at work (the soak, issue 21: 911 retries never sent after rolling restarts and freezes).
+   * A partition given back starts a new window at its committed offset; records of it still
+   * at work from before are fetched again and wait for their first copy (records-in-hand.ts).
    */
   retainOnly(owned: ReadonlySet<string>): void {
     const table = new PartitionTable<true>()

@@ -63,9 +63,15 @@ class FakeMembership implements Membership {
     return Promise.resolve()
   }
 
-  /** A rebalance: these partitions (partitionKey names) are this member's from now on. */
+  /** Told these partitions (partitionKey names) are this member's from now on, still in the old stream. */
   assign(owned: string[]): void {
     this.#options.onAssigned(new Set(owned))
+  }
+
+  /** A rebalance as GroupMembership makes it: the new assignment, then a new stream (from the committed offsets). */
+  rebalance(owned: string[]): void {
+    this.assign(owned)
+    this.#options.onJoined()
   }
 
   /** A record at `offset` of partition in:`partition` (0 by default), whose commit the test sees. */
@@ -203,6 +209,30 @@ describe('ConsumerLoop (with a fake group member)', () => {
     await loop.stop()
     const reports = lines.map((line) => JSON.parse(line) as { msg: string; skipped?: Record<string, number> }).filter((l) => l.skipped)
     assert.deepEqual(reports.map((r) => r.skipped), [{ 'in:0': 2 }], 'the records skipped are reported, by partition, once')
+  })
+
+  // The soak (issue 21, run 12): a partition given back must not be committed past records of
+  // it this member still has at work from before, nor past records no one handled.
+  it('a partition taken away and given back is read again from its committed offset; its records still at work hold the commit back', async () => {
+    const { loop, member, work } = startLoop({ commitIntervalMs: 5 })
+    await loop.start()
+    for (const offset of [0, 1, 2]) member().deliver(offset)
+    let committed = member().nextCommit()
+    work.end(0).resolve()
+    await committed
+    member().rebalance(['in:1'])
+    member().rebalance(['in:0', 'in:1'])
+    for (const offset of [1, 2, 3]) member().deliver(offset) // the new stream, from committed offset 1
+    assert.deepEqual(work.runs, [0, 1, 2, 3], 'records 1 and 2, still at work, are not handled twice')
+    work.end(3).resolve()
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    assert.deepEqual(member().committed, [0], 'nothing past records 1 and 2 while they are at work')
+    committed = member().nextCommit()
+    work.end(1).resolve()
+    work.end(2).resolve()
+    await committed
+    assert.deepEqual(member().committed, [0, 3])
+    await loop.stop()
   })
 
   it('copies fetched again while the first is at work stay uncommitted when its work ends uncommittable', async () => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { loadConfig } from '../../../src/config.ts'
 import { plaintextConnection } from '../../../src/kafka/connection.ts'
-import { groupConsumer, lagByPartition, ownedPartitions } from '../../../src/kafka/group-membership.ts'
+import { groupConsumer, lagByPartition, ownedPartitions } from '../../../src/kafka/group-consumer.ts'
 import type { Logger } from '../../../src/log.ts'
 import { partitionKey } from '../../../src/kafka/offset-tracker.ts'
 
@@ -37,10 +36,8 @@ describe('groupConsumer', () => {
   it('hears an error the client emits on the consumer itself (a rejoin that failed), and logs it, rather than end the process', async () => {
     const warnings: Array<{ fields: object; message: string }> = []
     const logger = { debug: () => undefined, warn: (fields: object, message: string) => warnings.push({ fields, message }) } as unknown as Logger
-    const config = loadConfig({})
     const consumer = groupConsumer({
-      name: 'input', connection: plaintextConnection(['127.0.0.1:1']), clientId: 'test', groupId: 'test-group', topics: ['t'], tuning: config.tuning, logger,
-      shutdown: new AbortController().signal, onMessage: () => undefined, onJoined: () => undefined, onAssigned: () => undefined,
+      name: 'input', connection: plaintextConnection(['127.0.0.1:1']), clientId: 'test', groupId: 'test-group', logger,
     })
     try {
       assert.doesNotThrow(() => consumer.emit('error', new Error('Connection pool is closed.')))
