@@ -95,10 +95,9 @@ export class GroupMembership implements Membership {
     this.#watchdogTimer = setInterval(() => this.#replaceIfLost(), watchIntervalMs)
   }
 
-  /** Closes the stream and leaves the group (bounded in time; closing the client closes any stream left). */
+  /** Closes the stream and leaves the group, bounded in time (not waiting on a stream being opened: closing the client closes it). */
   async leave(): Promise<void> {
     clearInterval(this.#watchdogTimer)
-    await this.#renewing
     await this.#stream?.close().catch((error: unknown) => this.#options.logger.warn({ error: describeError(error) }, 'closing the stream failed'))
     await this.#closeConsumer(this.#consumer)
   }
