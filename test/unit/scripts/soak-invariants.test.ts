@@ -191,4 +191,21 @@ describe('soak invariants', () => {
     const slow = { ...kill(T0), recoveredAt: T0 + 5000 + 61_000 }
     assert.deepEqual(failed(evidence({ requests: new Map([[1, [ok(T0 + 500)]]]), faults: [slow] })), ['consumer lag back under 1000 within 60 s after each fault'])
   })
+
+  // Run 13: a broker killed, and 23 s after it came back (the lag still up) a replica frozen for
+  // 56 s: the lag was under the limit 33 s after the freeze, 112 s after the broker's return.
+  it('a fault that begins while the lag from the one before is still up is judged with it: the lag must be back within the time after the later one', () => {
+    const requests = new Map([[1, [ok(T0 + 500)]]])
+    const first = { ...kill(T0), recoveredAt: T0 + 5000 + 112_000 }
+    const during = { ...kill(T0 + 5000 + 23_000), endedAt: T0 + 5000 + 23_000 + 56_000, recoveredAt: T0 + 5000 + 112_000 }
+    const lagCheck = (faults: Fault[]) => checkAll(evidence({ requests, faults })).checks.find((c) => c.name.startsWith('consumer lag'))
+    assert.equal(lagCheck([first, during])?.ok, true)
+    assert.match(lagCheck([first, during])?.detail ?? '', /1 judged with a fault that began during its recovery/)
+    // the later fault slow as well: failed, named
+    assert.equal(lagCheck([first, { ...during, recoveredAt: during.endedAt + 61_000 }])?.ok, false)
+    // the next fault began only after the time to recover had run out: the first one failed
+    const late = { ...kill(T0 + 5000 + 61_000), recoveredAt: T0 + 5000 + 112_000 }
+    assert.match(lagCheck([first, late])?.detail ?? '', /too slow: replica-kill9$/)
+    assert.equal(lagCheck([first, late])?.ok, false)
+  })
 })
