@@ -73,13 +73,13 @@ export async function giveBackAndDefer(ctx: PipelineContext, dispatch: Dispatch,
 
 /**
  * Attempted or deferred since this copy was written (a record read twice: a rebalance, a crash before a
- * commit): the retry record that attempt wrote carries the notification on; this copy ends,
+ * commit): the retry record that attempt or deferral wrote carries the notification on; this copy ends,
  * rather than make an attempt and a retry record of its own at each step of the schedule.
  */
 export function superseded(ctx: PipelineContext, dispatch: Dispatch): End {
   const { kind, processingId } = dispatch.notification
   ctx.metrics.duplicates.count()
-  ctx.logger.debug({ processingId, kind, attempts: dispatch.history.attempts, deferrals: dispatch.history.deferrals }, 'attempted since this copy was written: skipped, a later copy carries it on')
+  ctx.logger.debug({ processingId, kind, attempts: dispatch.history.attempts, deferrals: dispatch.history.deferrals }, 'attempted or deferred since this copy was written: skipped, a later copy carries it on')
   return DUPLICATE
 }
 
