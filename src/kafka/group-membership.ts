@@ -161,10 +161,11 @@ export class GroupMembership implements Membership {
    */
   async #renewStream(consumer: KafkaConsumer, old: Stream): Promise<void> {
     const { shutdown, logger } = this.#options
+    const outdated = () => shutdown.aborted || consumer !== this.#consumer // shutting down, or the member replaced
     try {
-      if (shutdown.aborted || consumer !== this.#consumer) return
+      if (outdated()) return
       const stream = await withDeadline(this.#consume(consumer), JOIN_TIMEOUT_MS, 'opening a stream for the new assignment')
-      if (shutdown.aborted || consumer !== this.#consumer) {
+      if (outdated()) {
         await stream.close().catch(() => undefined)
         return
       }
