@@ -14,8 +14,9 @@ import { GroupMembership, type GroupMembershipOptions, type Membership } from '.
 import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits } from './in-flight-limit.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
 import { RESUME_SHARE, hasRoom, type RoomLimits } from './loop-room.ts'
-import { OffsetTracker, partitionKey, type CompletionToken } from './offset-tracker.ts'
+import { OffsetTracker, type CompletionToken } from './offset-tracker.ts'
 import { RecordsInHand } from './records-in-hand.ts'
+import { SkippedRecords } from './skipped-records.ts'
 
 /** One Kafka record as the loop hands it to its processor. */
 export interface InputRecord {
@@ -79,8 +80,8 @@ export class ConsumerLoop {
   readonly #shutdown = new AbortController()
   /** Records being handled, by partition and offset, with the tokens of copies fetched again meanwhile. */
   readonly #inHand = new RecordsInHand<CompletionToken>()
-  /** Records of partitions not assigned to this member skipped since the last report, by partition. */
-  readonly #notOwned = new Map<string, number>()
+  /** Records received but not handled since the last report (not owned, or handed on again). */
+  readonly #skipped = new SkippedRecords()
   /** Records in flight, and what each is waiting on outside. */
   readonly #tasks = new Map<Promise<void>, OutsideWaits>()
   /** What #tasks holds, counted for the room check; `waitingLong`: as of the last recount. */
@@ -174,7 +175,7 @@ export class ConsumerLoop {
     if (this.#tasks.size > 0) this.#logger.warn({ inFlight: this.#tasks.size }, 'grace period over: leaving unfinished records uncommitted')
     clearInterval(this.#commitTimer)
     clearInterval(this.#recountTimer)
-    this.#reportNotOwned()
+    this.#skipped.report(this.#logger)
     await this.#commitFinished()
     await this.#membership.leave()
   }
@@ -186,8 +187,9 @@ export class ConsumerLoop {
     // eslint-disable-next-line @typescript-eslint/unbound-method
     const token = this.#tracker.track(message.topic, message.partition, message.offset, message.commit)
     // Not handled: of a partition revoked while in the stream's buffer (its new owner has it), or
-    // fetched again while its first fetch is at work here (done when that copy's work is: #release).
-    if (token === undefined) return this.#skipNotOwned(record)
+    // handed on again by this stream (skipped-records.ts); or fetched again by a new stream while
+    // its first fetch is at work here (done when that copy's work is: #release).
+    if (typeof token === 'string') return this.#skipped.count(token, topic, partition)
     if (!this.#inHand.take(record.topic, record.partition, record.offset, token)) return
     const signal = this.#shutdown.signal
     const waits = new OutsideWaits()
@@ -258,20 +260,7 @@ export class ConsumerLoop {
     for (const waits of this.#tasks.values()) if (waits.waitingLongerThan(LONG_WAIT_MS, now)) count++
     this.#load.waitingLong = count
     this.#resumeIfRoom()
-    this.#reportNotOwned()
-  }
-
-  /** Counts a record skipped as not this member's (reported every commit interval). */
-  #skipNotOwned(record: InputRecord): void {
-    const key = partitionKey(record.topic, record.partition)
-    this.#notOwned.set(key, (this.#notOwned.get(key) ?? 0) + 1)
-  }
-
-  /** After a rebalance a few are expected (the stream's buffer); a stream of them would mean a partition wrongly thought not owned. */
-  #reportNotOwned(): void {
-    if (this.#notOwned.size === 0) return
-    this.#logger.warn({ skipped: Object.fromEntries(this.#notOwned) }, 'records of partitions not assigned to this member skipped (fetched before a rebalance)')
-    this.#notOwned.clear()
+    this.#skipped.report(this.#logger)
   }
 
   /** Takes records again once a quarter of the room is free (not at every record: pause and resume each cost a fetch). */

@@ -2,6 +2,8 @@
 // Messages arrive in offset order per partition and finish in any order. The commit point
 // is the end of the contiguous finished prefix (as Confluent's Parallel Consumer does), so a
 // crash re-delivers at most the unfinished window and never skips a message.
+// A window lasts as long as the stream that fills it (clear(): a new stream, read from the
+// committed offsets); a message its stream hands on again is not tracked twice.
 // Pure: the handle (the message whose commit() is called) is opaque here.
 
 import { PartitionTable } from './partition-table.ts'
@@ -53,6 +55,11 @@ export interface CompletionToken {
   readonly offset: bigint
 }
 
+/** What track() returns for a message not to be handled, and why. */
+export const NOT_OWNED = 'not-owned'
+export const TRACKED_ALREADY = 'tracked-already'
+export type Untracked = typeof NOT_OWNED | typeof TRACKED_ALREADY
+
 export class OffsetTracker<T> {
   /** The window tracking each partition (none yet, or let go: undefined). */
   readonly #windows = new PartitionTable<PartitionWindow<T>>()
@@ -60,19 +67,20 @@ export class OffsetTracker<T> {
   #owned: PartitionTable<true> | undefined
 
   /**
-   * Tracks a message just received; returns the token to pass to complete(), or undefined
-   * for a partition this member does not own (see retainOnly): not to be handled.
-   * An offset at or below one already tracked means the consumer fetched again from the
-   * committed offset (a rebalance or reconnect): the partition's window starts over, and
-   * completions from the old window no longer move the commit point.
+   * Tracks a message just received; returns the token to pass to complete(), or why it is
+   * not to be handled: NOT_OWNED, of a partition this member does not own (see retainOnly);
+   * TRACKED_ALREADY, at or below an offset its partition's window already tracked: the same
+   * stream handed it on again (a fetch answered twice, say, across a leader change): it is at
+   * work here or finished. Starting the window over there instead (as this did before) lets the
+   * commit point pass the records below it still at work, a retry waiting minutes to be due
+   * (the likely cause of the soak's 43 lost in run 14, issue 21). A new stream starts from
+   * the committed offsets: clear().
    */
-  track(topic: string, partition: number, offset: bigint, handle: T): CompletionToken | undefined {
-    if (this.#owned !== undefined && this.#owned.get(topic, partition) === undefined) return undefined
+  track(topic: string, partition: number, offset: bigint, handle: T): CompletionToken | Untracked {
+    if (this.#owned !== undefined && this.#owned.get(topic, partition) === undefined) return NOT_OWNED
     let window = this.#windows.get(topic, partition)
-    if (window === undefined || offset <= window.lastTracked) {
-      if (window !== undefined) window.retired = true
-      this.#windows.set(topic, partition, (window = new PartitionWindow<T>()))
-    }
+    if (window === undefined) this.#windows.set(topic, partition, (window = new PartitionWindow<T>()))
+    else if (offset <= window.lastTracked) return TRACKED_ALREADY
     return window.track(offset, handle)
   }
 
