@@ -21,14 +21,30 @@ export function killAllChildrenNow(): void {
   }
 }
 
+/**
+ * A port for a replica's HTTP server, free now and outside the kernel's ephemeral range
+ * (32768–60999 by default): a port from that range, found free and closed again, can be taken
+ * as the local end of any outgoing connection before the replica listens on it, and was (the
+ * soak, run 14: two restarted replicas exited on EADDRINUSE). Ports below the range are only
+ * ever taken by a listener asking for them; they are handed out in turn, from a random start.
+ */
 export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 100; tries++) {
+    const port = LISTEN_PORTS.from + (nextListenPort++ % (LISTEN_PORTS.to - LISTEN_PORTS.from))
+    if (await canListen(port)) return port
+  }
+  throw new Error(`no free port in ${LISTEN_PORTS.from}–${LISTEN_PORTS.to} after 100 tries`)
+}
+
+const LISTEN_PORTS = { from: 20_000, to: 30_000 }
+let nextListenPort = Math.floor(Math.random() * (LISTEN_PORTS.to - LISTEN_PORTS.from))
+
+async function canListen(port: number): Promise<boolean> {
   const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+  server.listen(port, '127.0.0.1')
+  const listening = await Promise.race([once(server, 'listening').then(() => true), once(server, 'error').then(() => false)])
+  if (listening) await new Promise<void>((resolve) => server.close(() => resolve()))
+  return listening
 }
 
 // ------------------------------------------------------------------ service ---
