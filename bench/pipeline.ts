@@ -38,7 +38,8 @@ const WARM_UP_BURSTS = 50
 const TIMING = { attemptMs: 10_000, claimMs: 25_000 }
 
 const claims = new MicroBatcher<unknown, ClaimResult>((items) => Promise.resolve(items.map(() => ({ status: 'claimed', token: 'token' }) as const)), { maxBatch: 500 })
-const settlements = new MicroBatcher<unknown, void>((items) => Promise.resolve(items.map(() => undefined)), { maxBatch: 500 })
+/** Each settlement stands (none was settled by another copy first), as the settle script answers. */
+const settlements = new MicroBatcher<unknown, boolean>((items) => Promise.resolve(items.map(() => true)), { maxBatch: 500 })
 const produced = new MicroBatcher<string, void>((items) => Promise.resolve(items.map(() => undefined)), { maxBatch: 500, lingerMs: 2 })
 const OK: AttemptOutcome = { ok: true, answer: 'success', statusCode: 200, durationMs: 1 }
 
