@@ -66,12 +66,19 @@ launch() {
 }
 
 wait_pong() {
-  local port=$1 deadline=$((SECONDS + 10))
-  while ((SECONDS < deadline)); do
-    [[ "$(rcli "$port" ping)" == PONG ]] && return 0
+  # A replica loading its master's snapshot answers LOADING until it is in memory: alive, and
+  # given the start timeout for that; anything else must answer within 10 s.
+  local port=$1 t0=$SECONDS answer
+  while :; do
+    answer="$(rcli "$port" ping)"
+    [[ "$answer" == PONG ]] && return 0
+    if [[ "$answer" == LOADING* ]]; then
+      ((SECONDS - t0 < START_TIMEOUT)) || die "node $port still loading its data after ${START_TIMEOUT}s (see $(node_dir "$port")/redis.log)"
+    else
+      ((SECONDS - t0 < 10)) || die "node $port does not answer PING (see $(node_dir "$port")/redis.log)"
+    fi
     sleep 0.05
   done
-  die "node $port does not answer PING (see $(node_dir "$port")/redis.log)"
 }
 
 # Prints nothing and succeeds when the cluster is healthy, else prints why.

@@ -126,12 +126,19 @@ launch_sentinel() {
 }
 
 wait_pong() {
-  local port=$1 deadline=$((SECONDS + 10))
-  while ((SECONDS < deadline)); do
-    [[ "$(rcli "$port" ping)" == PONG ]] && return 0
+  # A replica loading its master's snapshot answers LOADING until it is in memory: alive, and
+  # given the start timeout for that; anything else must answer within 10 s.
+  local port=$1 t0=$SECONDS answer
+  while :; do
+    answer="$(rcli "$port" ping)"
+    [[ "$answer" == PONG ]] && return 0
+    if [[ "$answer" == LOADING* ]]; then
+      ((SECONDS - t0 < START_TIMEOUT)) || die "port $port still loading its data after ${START_TIMEOUT}s"
+    else
+      ((SECONDS - t0 < 10)) || die "port $port does not answer PING"
+    fi
     sleep 0.05
   done
-  die "port $port does not answer PING"
 }
 
 # Prints nothing when healthy, else why.
