@@ -38,12 +38,15 @@ export interface PublisherOptions {
   readonly producer?: RecordProducer
   /** Told, per produce request, how many of its records on the outcomes topic Kafka acknowledged. */
   readonly onOutcomesPublished?: ((count: number) => void) | undefined
+  /** Told how long each produce request took to be answered (or to fail), ms. */
+  readonly onRequestAnswered?: ((ms: number) => void) | undefined
 }
 
 export class Publisher {
   readonly #producer: RecordProducer
   readonly #topics: TopicNames
   readonly #onOutcomesPublished: ((count: number) => void) | undefined
+  readonly #onRequestAnswered: ((ms: number) => void) | undefined
   /**
    * One batcher, and so one produce request at a time, per topic. A request for several topics
    * can crash the process: @platformatic/kafka 2.12 fetches metadata only for its stale topics,
@@ -60,6 +63,7 @@ export class Publisher {
   constructor(options: PublisherOptions) {
     this.#topics = options.topics
     this.#onOutcomesPublished = options.onOutcomesPublished
+    this.#onRequestAnswered = options.onRequestAnswered
     this.#producer = options.producer ?? listenToConnectionErrors(new Producer({
       clientId: `${options.clientId}-producer`,
       ...options.connection,
@@ -125,7 +129,9 @@ export class Publisher {
     } catch (error) {
       throw produceError(error)
     } finally {
-      this.#pace.answered(performance.now() - sentAt)
+      const tookMs = performance.now() - sentAt
+      this.#pace.answered(tookMs)
+      this.#onRequestAnswered?.(tookMs)
     }
     if (this.#onOutcomesPublished !== undefined) {
       let outcomes = 0
