@@ -3,7 +3,7 @@
 // tracestate) as Kafka headers, where it has one.
 // Callers await their message's acknowledgement (acks=all, given with each send) before their offset may be
 // committed; messages to one topic sent close together share one produce request: within 2 ms,
-// or as long as a request lately took when the brokers answer slower (produce-pace.ts).
+// or half as long as a request lately took when the brokers answer slower (produce-pace.ts).
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '../errors.ts'
 import { walkErrorChain } from '../lib/error-chain.ts'
@@ -20,7 +20,7 @@ export type Outgoing = MessageToProduce<string, string, string, string>
 import type { TraceHeaders as TraceContextHeaders } from '../telemetry/tracing.ts'
 import { listenToConnectionErrors } from './connection-errors.ts'
 
-/** How long records wait for others to share a produce request: between these, as long as a request lately took (produce-pace.ts). */
+/** How long records wait for others to share a produce request: between these, half as long as a request lately took (produce-pace.ts). */
 const LINGER = { minMs: 2, maxMs: 50 }
 const MAX_BATCH = 500
 

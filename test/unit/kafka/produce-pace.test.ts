@@ -10,10 +10,12 @@ describe('ProducePace', () => {
     assert.equal(pace.lingerMs, 2)
   })
 
-  it('waits about as long as requests lately took, within its bounds', () => {
+  it('waits half as long as requests lately took, within its bounds', () => {
     const pace = new ProducePace({ minMs: 2, maxMs: 50 })
+    for (let i = 0; i < 60; i++) pace.answered(4)
+    assert.equal(pace.lingerMs, 2, 'a fast local broker: as before')
     for (let i = 0; i < 60; i++) pace.answered(30)
-    assert.equal(pace.lingerMs, 30)
+    assert.equal(pace.lingerMs, 15)
     for (let i = 0; i < 60; i++) pace.answered(400)
     assert.equal(pace.lingerMs, 50, 'never longer than maxMs')
   })
@@ -21,7 +23,7 @@ describe('ProducePace', () => {
   it('one slow request moves it a tenth of the way; it comes back down as requests do', () => {
     const pace = new ProducePace({ minMs: 2, maxMs: 50 })
     pace.answered(102)
-    assert.equal(pace.lingerMs, 12)
+    assert.equal(pace.lingerMs, 6)
     for (let i = 0; i < 40; i++) pace.answered(2)
     assert.equal(pace.lingerMs, 2)
   })
