@@ -52,7 +52,7 @@ export function createOperationsMetrics(registers: Registry[], sources: Operatio
     }),
     produceDuration: new Histogram({
       name: 'kafka_produce_duration_seconds',
-      help: 'Time from sending a produce request (acks=all) to its answer, or failure; records wait about this long to share one (2–50 ms)',
+      help: 'Time from sending a produce request (acks=all) to its answer, or failure; records wait about half this long to share one (2–50 ms)',
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
       registers,
     }),
