@@ -169,7 +169,7 @@ function buildInfrastructure(config: Config, logger: Logger, options: AppOptions
     onTokenRequest: (destination, result) => metrics.oauth2TokenRequests.inc({ destination, result }),
   })
   const connection = kafkaConnection(config.kafka)
-  const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics, onOutcomesPublished: (count) => metrics.outcomesPublished.inc(count) })
+  const publisher = new Publisher({ connection, clientId: config.kafka.clientId, topics: config.kafka.topics, onOutcomesPublished: (count) => metrics.outcomesPublished.inc(count), onRequestAnswered: (ms) => metrics.produceDuration.observe(ms / 1000) })
   const tiers = retryTiers(config.kafka.groupId, config.retryScheduleMs)
   const origins = new OriginControls({
     store: new OriginStore(config.redis, config.kafka.groupId),

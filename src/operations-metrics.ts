@@ -4,7 +4,7 @@
 // reached the outcomes topic, and the memory limit this replica sized itself to.
 // One self-contained block: createMetrics() spreads it into the service's metrics.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
 /** Values read when /metrics is scraped (absent ones: those metrics stay empty, as in the bench). */
 export interface OperationsSources {
@@ -48,6 +48,12 @@ export function createOperationsMetrics(registers: Registry[], sources: Operatio
     outcomesPublished: new Counter({
       name: 'notification_outcomes_published_total',
       help: 'Records acknowledged by Kafka on the outcomes topic (final outcomes and origin events)',
+      registers,
+    }),
+    produceDuration: new Histogram({
+      name: 'kafka_produce_duration_seconds',
+      help: 'Time from sending a produce request (acks=all) to its answer, or failure; records wait about half this long to share one (2–50 ms)',
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
       registers,
     }),
     memoryLimit: new Gauge({

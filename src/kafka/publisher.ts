@@ -2,7 +2,8 @@
 // the retry tiers. A notification's records carry its W3C trace context (traceparent,
 // tracestate) as Kafka headers, where it has one.
 // Callers await their message's acknowledgement (acks=all, given with each send) before their offset may be
-// committed; messages to one topic sent within a few milliseconds share one produce request.
+// committed; messages to one topic sent close together share one produce request: within 2 ms,
+// or half as long as a request lately took when the brokers answer slower (produce-pace.ts).
 import { ProduceAcks, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka'
 import { ErrorCodes, InfrastructureError, NotificationError, canRetry } from '../errors.ts'
 import { walkErrorChain } from '../lib/error-chain.ts'
@@ -11,6 +12,7 @@ import type { TopicNames } from '../names.ts'
 import type { DeadLetter, OriginPausedEvent, Outcome, RetryEnvelope } from '../notifications/records.ts'
 import type { KafkaConnection } from './connection.ts'
 import { createPartitioner } from './partitioner.ts'
+import { ProducePace } from './produce-pace.ts'
 
 /** One record as the producer takes it: key, value and headers as text. */
 export type Outgoing = MessageToProduce<string, string, string, string>
@@ -18,7 +20,8 @@ export type Outgoing = MessageToProduce<string, string, string, string>
 import type { TraceHeaders as TraceContextHeaders } from '../telemetry/tracing.ts'
 import { listenToConnectionErrors } from './connection-errors.ts'
 
-const LINGER_MS = 2
+/** How long records wait for others to share a produce request: between these, half as long as a request lately took (produce-pace.ts). */
+const LINGER = { minMs: 2, maxMs: 50 }
 const MAX_BATCH = 500
 
 /** What the publisher asks of a Kafka producer: the client's Producer, or a fake in unit tests. */
@@ -35,12 +38,15 @@ export interface PublisherOptions {
   readonly producer?: RecordProducer
   /** Told, per produce request, how many of its records on the outcomes topic Kafka acknowledged. */
   readonly onOutcomesPublished?: ((count: number) => void) | undefined
+  /** Told how long each produce request took to be answered (or to fail), ms. */
+  readonly onRequestAnswered?: ((ms: number) => void) | undefined
 }
 
 export class Publisher {
   readonly #producer: RecordProducer
   readonly #topics: TopicNames
   readonly #onOutcomesPublished: ((count: number) => void) | undefined
+  readonly #onRequestAnswered: ((ms: number) => void) | undefined
   /**
    * One batcher, and so one produce request at a time, per topic. A request for several topics
    * can crash the process: @platformatic/kafka 2.12 fetches metadata only for its stale topics,
@@ -50,10 +56,14 @@ export class Publisher {
    * the topic asked for.
    */
   readonly #batchers = new Map<string, MicroBatcher<Outgoing, void>>()
+  /** One for all topics: their requests share the producer's connections to the brokers. */
+  readonly #pace = new ProducePace(LINGER)
+  readonly #lingerMs = () => this.#pace.lingerMs
 
   constructor(options: PublisherOptions) {
     this.#topics = options.topics
     this.#onOutcomesPublished = options.onOutcomesPublished
+    this.#onRequestAnswered = options.onRequestAnswered
     this.#producer = options.producer ?? listenToConnectionErrors(new Producer({
       clientId: `${options.clientId}-producer`,
       ...options.connection,
@@ -104,19 +114,24 @@ export class Publisher {
   #enqueue(message: Outgoing): Promise<void> {
     let batcher = this.#batchers.get(message.topic)
     if (batcher === undefined) {
-      batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: LINGER_MS })
+      batcher = new MicroBatcher<Outgoing, void>((messages) => this.#send(messages), { maxBatch: MAX_BATCH, lingerMs: this.#lingerMs })
       this.#batchers.set(message.topic, batcher)
     }
     return batcher.add(message)
   }
 
   async #send(messages: readonly Outgoing[]): Promise<void[]> {
+    const sentAt = performance.now()
     try {
       // acks on each send: @platformatic/kafka 2.12 ignores the constructor's `acks` and sends
       // with acks=1 (the leader alone), which a leader killed before replicating loses (the soak)
       await this.#producer.send({ messages: [...messages], acks: ProduceAcks.ALL })
     } catch (error) {
       throw produceError(error)
+    } finally {
+      const tookMs = performance.now() - sentAt
+      this.#pace.answered(tookMs)
+      this.#onRequestAnswered?.(tookMs)
     }
     if (this.#onOutcomesPublished !== undefined) {
       let outcomes = 0

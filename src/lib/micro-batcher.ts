@@ -9,8 +9,8 @@ export type BatchRunner<I, O> = (items: readonly I[]) => Promise<readonly O[]>
 export interface MicroBatcherOptions {
   /** A batch this large is sent at once. */
   readonly maxBatch: number
-  /** Wait this long for more items; unset: only until the current turn of the event loop ends. */
-  readonly lingerMs?: number
+  /** Wait this long for more items (asked at each batch's first item when a function); unset: only until the current turn of the event loop ends. */
+  readonly lingerMs?: number | (() => number)
 }
 
 export class MicroBatcher<I, O> {
@@ -31,7 +31,7 @@ export class MicroBatcher<I, O> {
     this.#items.push(item)
     this.#waiters.push(waiter)
     if (this.#items.length >= this.#options.maxBatch) this.flush()
-    else this.#scheduled ??= this.#options.lingerMs === undefined ? setImmediate(flushBatcher, this) : setTimeout(flushBatcher, this.#options.lingerMs, this)
+    else this.#scheduled ??= this.#schedule()
     return waiter.promise
   }
 
@@ -62,6 +62,12 @@ export class MicroBatcher<I, O> {
         for (const waiter of waiters) waiter.reject(error)
       },
     )
+  }
+
+  #schedule(): NodeJS.Immediate | NodeJS.Timeout {
+    const { lingerMs } = this.#options
+    if (lingerMs === undefined) return setImmediate(flushBatcher, this)
+    return setTimeout(flushBatcher, typeof lingerMs === 'number' ? lingerMs : lingerMs(), this)
   }
 
   #cancelSchedule(): void {

@@ -70,6 +70,7 @@ describe('createMetrics', () => {
       'infrastructure_retries_total',
       'kafka_consumer_lag',
       'kafka_consumer_paused',
+      'kafka_produce_duration_seconds',
       'kafka_topic_under_replicated',
       'notification_attempt_duration_seconds',
       'notification_attempts_total',

@@ -102,6 +102,26 @@ describe('Publisher: what it produces', () => {
     assert.deepEqual(byTopic, new Map<string, Array<string | undefined>>([['out.outcomes', ['42', '43']], ['in.sending', [undefined]], ['out.dlq', ['44']]]))
   })
 
+  // The soak (issue 21): on three brokers over SASL_SSL a request took tens to hundreds of ms,
+  // and a 2 ms wait sent one or two records per request, which then queued on the connection.
+  it('once requests come back slowly, records asked for further apart share a request', async () => {
+    const producer = new FakeProducer()
+    const publisher = publisherWith(producer)
+    const tenMs = () => new Promise((resolve) => setTimeout(resolve, 10))
+    const separately = async () => {
+      const first = publisher.outcome(outcome)
+      await tenMs()
+      await Promise.all([first, publisher.outcome({ ...outcome, processing_id: 43 })])
+    }
+    await separately()
+    assert.equal(producer.sends.length, 2, 'at first (requests answered at once), 10 ms apart is two requests')
+    producer.answer = () => new Promise((resolve) => setTimeout(resolve, 60))
+    for (let i = 0; i < 30; i++) await publisher.outcome(outcome)
+    producer.sends.length = 0
+    await separately()
+    assert.equal(producer.sends.length, 1, 'with requests taking 60 ms, the two go together')
+  })
+
   it('close sends what is waiting, then closes the producer', async () => {
     const producer = new FakeProducer()
     const publisher = publisherWith(producer)

@@ -49,6 +49,28 @@ describe('MicroBatcher', () => {
     assert.deepEqual(batches, [[1, 2]])
   })
 
+  it('asks a linger given as a function at each batch’s first item', async () => {
+    const batches: number[][] = []
+    let lingerMs = 0
+    const asked: number[] = []
+    const batcher = new MicroBatcher<number, number>((items) => {
+      batches.push([...items])
+      return Promise.resolve(items)
+    }, { maxBatch: 100, lingerMs: () => (asked.push(lingerMs), lingerMs) })
+    const first = batcher.add(1)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const second = batcher.add(2)
+    await Promise.all([first, second])
+    assert.deepEqual(batches, [[1], [2]], 'no linger: a batch each')
+    lingerMs = 30
+    const third = batcher.add(3)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const fourth = batcher.add(4)
+    await Promise.all([third, fourth])
+    assert.deepEqual(batches.at(-1), [3, 4], 'a 30 ms linger gathers both')
+    assert.deepEqual(asked, [0, 0, 30])
+  })
+
   it('fails every caller of a batch that failed, and only those', async () => {
     let calls = 0
     const batcher = new MicroBatcher<number, number>((items) => (++calls === 1 ? Promise.reject(new Error('redis down')) : Promise.resolve(items)), { maxBatch: 100 })
