@@ -1,7 +1,8 @@
 // Metrics an operator's alerts need beyond the pipeline's counters (deploy/prometheus/alerts.yaml):
 // whether Redis and Kafka are reachable and the replica is ready (the same checks as
 // /readyz, made when /metrics is scraped), the origins paused and by whom, records that
-// reached the outcomes topic, and the memory limit this replica sized itself to.
+// reached the outcomes topic, how long produce requests take, and the memory limit this
+// replica sized itself to.
 // One self-contained block: createMetrics() spreads it into the service's metrics.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
