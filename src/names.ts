@@ -8,8 +8,9 @@ export interface NotificationKeys {
   readonly done: string
   /** Short "in flight" claim: only its holder may send this notification. */
   readonly claim: string
-  /** Status and attempt history shown by GET /notifications/{id}; they expire with the done marker. */
+  /** Status with its attempt history inside, shown by GET /notifications/{id}; it expires with the done marker. */
   readonly status: string
+  /** The attempt history as versions before 2026-12-05 kept it (a list): only read now, until it expires. */
   readonly attempts: string
   /**
    * The dead letter of a notification being given up, held from before its done marker is set

@@ -14,7 +14,7 @@ export interface Letter {
   failedAt: string
 }
 
-/** One attempt as the service recorded it (notification_attempts): status_code null when no answer came (a timeout, a broken connection). */
+/** One attempt as the service recorded it (the history in notification_status; notification_attempts before 2026-12-05): status_code null when no answer came (a timeout, a broken connection). */
 export interface RecordedAttempt {
   at: string
   status_code: number | null
@@ -159,8 +159,10 @@ export async function readRedis(env: Record<string, string>, ids: number[]): Pro
         chunk.map(async (id) => {
           const done = `processed_messages:${id}`
           const [marker, status, attempts] = await Promise.all([client.get(done), client.get(`notification_status:{${done}}`), client.lrange(`notification_attempts:{${done}}`, 0, -1)])
-          const history = attempts.map((text) => parse(text) as RecordedAttempt | undefined).filter((a): a is RecordedAttempt => a !== undefined)
-          const saved = parse(status ?? '') as { status?: string; next_attempt_at?: string | null } | undefined
+          // The history inside the status; a list of its own before 2026-12-05 (read first).
+          const saved = parse(status ?? '') as { status?: string; next_attempt_at?: string | null; history?: unknown[] } | undefined
+          const entries = [...attempts.map(parse), ...(Array.isArray(saved?.history) ? saved.history : [])]
+          const history = entries.filter((a): a is RecordedAttempt => typeof a === 'object' && a !== null)
           const nextAttemptAt = saved?.next_attempt_at ? Date.parse(saved.next_attempt_at) : undefined
           return [id, { done: marker !== null, status: saved?.status, attempts: history, ...(nextAttemptAt === undefined ? {} : { nextAttemptAt }) }] as const
         }),

@@ -1,10 +1,9 @@
 // All of a notification's state in Redis (contract §3). Two steps, as Svix does: a short
 // "in flight" claim taken atomically with set-if-not-exists, then the long "done" marker
-// `processed_messages:{id}`; beside them its status and attempt history, and the requests
+// `processed_messages:{id}`; beside them its status with its attempt history inside, and the requests
 // recorded for results without a callback_url. Claims and settlements asked for in the same
 // turn go to Redis as one script call (lua/*.lua). Every key comes from names.ts.
-import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
 import type { RedisSettings } from '../config.ts'
 import { ErrorCodes, InfrastructureError, NotificationError } from '../errors.ts'
 import { MicroBatcher } from '../lib/micro-batcher.ts'
@@ -15,6 +14,9 @@ import { createScriptedClient, type LuaScript } from './lua-scripts.ts'
 import { perSlot } from './per-slot.ts'
 import { closeRedisClient, untilReady, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
+import { MAX_ATTEMPTS_KEPT, parseStatus, statusWithHistory, storedStatusJson, type AttemptRecord, type NotificationStatus } from './status-json.ts'
+
+export type { AttemptRecord, NotificationStatus } from './status-json.ts'
 
 /** What the copy claiming knows of its notification's history (its record's): attempts and deferrals made before it was written. */
 export type KnownHistory = { readonly attempts: number; readonly deferrals: number }
@@ -28,25 +30,6 @@ export interface RecordedRequest {
   user_id: number
   resume_id: number
   requirements_id: number
-}
-
-/** What GET /notifications/{id} shows: kept as long as the done marker. */
-export interface NotificationStatus {
-  status: 'delivered' | 'retrying' | 'failed'
-  attempts: number
-  last_status_code: number | null
-  last_error: string | null
-  next_attempt_at: string | null
-  /** Deferrals without an attempt (the destination refused it for now) so far; absent from statuses written before 2026-12-04. */
-  deferrals?: number
-  updated_at: string
-}
-
-export interface AttemptRecord {
-  at: string
-  status_code: number | null
-  error: string | null
-  duration_ms: number
 }
 
 /** How a notification is settled: done for good, or waiting in a retry tier. */
@@ -90,8 +73,6 @@ interface PendingClaim {
 
 /** Most notifications claimed or settled by one script call (a few ms of Redis time). */
 const MAX_BATCH = 500
-/** Attempts kept in a notification's history. */
-const MAX_ATTEMPTS_KEPT = 20
 
 interface ScriptedCommands {
   /** numberOfKeys, then the keys and arguments as lua/claim-notifications.lua reads them. */
@@ -111,7 +92,8 @@ export class NotificationStore implements DeliveryStore {
   /** In a Redis Cluster one script may only touch keys of one slot: batches are split per slot. */
   readonly #clustered: boolean
   readonly #processedTtlSeconds: number
-  readonly #instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  /** Claim tokens are this process's id and a count: short, since each is written twice per notification. */
+  readonly #instance = randomBytes(6).toString('base64url')
   #claimCount = 0
   // Redis errors are turned into ours once per batch (redisCall), not once per notification.
   readonly #claims = new MicroBatcher<PendingClaim, ClaimResult>((claims) => redisCall(() => this.#claimMany(claims)), { maxBatch: MAX_BATCH })
@@ -165,7 +147,7 @@ export class NotificationStore implements DeliveryStore {
   /** Atomically: already done, claimed by someone else (for how long), or now ours. */
   claim(kind: NotificationKind, processingId: number, ttlMs: number, known: KnownHistory): Promise<ClaimResult> {
     const keys = notificationKeys(kind, processingId)
-    return this.#claims.add({ keys, token: `${this.#instance}:${++this.#claimCount}`, ttlMs: Math.ceil(ttlMs), known })
+    return this.#claims.add({ keys, token: `${this.#instance}:${(++this.#claimCount).toString(36)}`, ttlMs: Math.ceil(ttlMs), known })
   }
 
   /** Done (never sent again for STORAGE_TIME_PROCESSED_MESSAGES) or waiting for a retry; the claim is given back either way. */
@@ -185,15 +167,18 @@ export class NotificationStore implements DeliveryStore {
     await redisCall(() => this.#redis.del(notificationKeys(kind, processingId).letter))
   }
 
-  /** Status and attempt history of a notification; undefined when none is known. */
+  /**
+   * Status and attempt history of a notification; undefined when none is known. The history is
+   * kept inside the status; the attempts list is what versions before 2026-12-05 kept (read
+   * until it expires: a notification attempted across an upgrade has entries in both).
+   */
   async status(kind: NotificationKind, processingId: number): Promise<{ status: NotificationStatus | { status: 'pending' }; history: AttemptRecord[] } | undefined> {
     const keys = notificationKeys(kind, processingId)
-    const [status, history, claimed] = await redisCall(() =>
+    const [stored, listed, claimed] = await redisCall(() =>
       Promise.all([this.#redis.get(keys.status), this.#redis.lrange(keys.attempts, 0, -1), this.#redis.exists(keys.claim)]),
     )
-    const attempts = history.map((entry) => JSON.parse(entry) as AttemptRecord)
-    if (status !== null) return { status: JSON.parse(status) as NotificationStatus, history: attempts }
-    if (claimed === 1) return { status: { status: 'pending' }, history: attempts }
+    if (stored !== null) return statusWithHistory(stored, listed)
+    if (claimed === 1) return { status: { status: 'pending' }, history: listed.map((entry) => JSON.parse(entry) as AttemptRecord) }
     return undefined
   }
 
@@ -276,23 +261,13 @@ export class NotificationStore implements DeliveryStore {
 
   async #settleScript(settlements: readonly PendingSettlement[]): Promise<boolean[]> {
     const keysAndArgs: Array<string | number> = []
-    for (const { keys } of settlements) keysAndArgs.push(keys.done, keys.claim, keys.status, keys.attempts)
+    for (const { keys } of settlements) keysAndArgs.push(keys.done, keys.claim, keys.status)
     keysAndArgs.push(this.#processedTtlSeconds, MAX_ATTEMPTS_KEPT)
     for (const { settlement: { done, token, status, attempt } } of settlements) {
-      keysAndArgs.push(done ? '1' : '0', token ?? '', JSON.stringify(status), attempt === undefined ? '' : JSON.stringify(attempt))
+      const afterEarlier = status.attempts > (attempt === undefined ? 0 : 1)
+      keysAndArgs.push(done ? '1' : '0', token ?? '', storedStatusJson(status, attempt), afterEarlier ? '1' : '0')
     }
-    const stands = await this.#redis.settleNotifications(4 * settlements.length, ...keysAndArgs)
+    const stands = await this.#redis.settleNotifications(3 * settlements.length, ...keysAndArgs)
     return stands.map((stood) => stood === 1)
-  }
-}
-
-/** A status entry as settled; undefined when there is none, or it is not ours (another writer's key). */
-function parseStatus(text: string | null): NotificationStatus | undefined {
-  if (text === null) return undefined
-  try {
-    const status = JSON.parse(text) as Partial<NotificationStatus> | null
-    return typeof status?.status === 'string' && typeof status.attempts === 'number' && typeof status.updated_at === 'string' ? (status as NotificationStatus) : undefined
-  } catch {
-    return undefined
   }
 }

@@ -183,21 +183,56 @@ describe('dedup store', () => {
     const [odd, fine] = [newProcessingId(), newProcessingId()]
     const tokens: string[] = []
     for (const id of [odd, fine]) {
-      const claim = await store.claim(RESULT, id, 30_000, NONE)
+      const claim = await store.claim(RESULT, id, 30_000, { attempts: 1, deferrals: 0 })
       tokens.push(claim.status === 'claimed' ? claim.token : '')
     }
-    // A hash where the claim is and a string where the attempt list is, for `odd` only.
+    // For `odd` only: a hash where the claim is, and a status that is not our JSON, which its
+    // second attempt's settlement reads for the history so far.
     await redis.del(notificationKeys(RESULT, odd).claim)
     await redis.hset(notificationKeys(RESULT, odd).claim, 'owner', 'someone')
-    await redis.set(notificationKeys(RESULT, odd).attempts, 'not a list')
+    await redis.hset(notificationKeys(RESULT, odd).status, 'written', 'by someone else')
 
     const { status, attempt } = delivered(new Date())
-    await Promise.all([odd, fine].map((id, i) => store.saveSettlement({ kind: RESULT, processingId: id, done: true, token: tokens[i], status, attempt })))
+    const second = { ...status, attempts: 2 }
+    await Promise.all([odd, fine].map((id, i) => store.saveSettlement({ kind: RESULT, processingId: id, done: true, token: tokens[i], status: second, attempt })))
 
     assert.deepEqual(await rival.claim(RESULT, odd, 30_000, NONE), { status: 'done' }, 'the odd one is still marked sent')
     assert.deepEqual(await rival.claim(RESULT, fine, 30_000, NONE), { status: 'done' })
-    assert.deepEqual(await store.status(RESULT, fine), { status, history: [attempt] })
-    assert.equal(await redis.get(notificationKeys(RESULT, odd).attempts), 'not a list', 'foreign key left as it was')
+    assert.deepEqual(await store.status(RESULT, fine), { status: second, history: [attempt] })
+    assert.deepEqual(await store.status(RESULT, odd), { status: second, history: [attempt] }, 'the foreign status replaced, its history lost')
+    assert.equal(await redis.hget(notificationKeys(RESULT, odd).claim, 'owner'), 'someone', 'foreign claim left as it was')
+  })
+
+  test('the history across attempts: each settlement adds its attempt after those kept, the last 20 kept; a deferral keeps it as it is', async () => {
+    const id = newProcessingId()
+    const attempts: AttemptRecord[] = []
+    for (let n = 1; n <= 22; n++) {
+      const claim = await store.claim(RESULT, id, 30_000, { attempts: n - 1, deferrals: 0 })
+      assert.equal(claim.status, 'claimed', `attempt ${n} claimed`)
+      const attempt = { at: new Date(Date.UTC(2026, 11, 5, 0, 0, n)).toISOString(), status_code: 500 + (n % 4), error: `callback answered ${500 + (n % 4)}`, duration_ms: n + 0.25 }
+      attempts.push(attempt)
+      const status: NotificationStatus = { status: 'retrying', attempts: n, last_status_code: attempt.status_code, last_error: attempt.error, next_attempt_at: attempt.at, updated_at: attempt.at, deferrals: 0 }
+      assert.equal(await store.saveSettlement({ kind: RESULT, processingId: id, done: false, token: claim.status === 'claimed' ? claim.token : undefined, status, attempt }), true)
+      if (n === 2) assert.deepEqual((await store.status(RESULT, id))?.history, attempts, 'the first attempt, then the second')
+    }
+    assert.deepEqual((await store.status(RESULT, id))?.history, attempts.slice(-20), 'the last 20, oldest first')
+
+    const deferred: NotificationStatus = { status: 'retrying', attempts: 22, last_status_code: null, last_error: 'origin held', next_attempt_at: new Date().toISOString(), updated_at: new Date().toISOString(), deferrals: 1 }
+    await store.saveSettlement({ kind: RESULT, processingId: id, done: false, token: undefined, status: deferred, attempt: undefined })
+    assert.deepEqual(await store.status(RESULT, id), { status: deferred, history: attempts.slice(-20) }, 'a settlement without an attempt keeps the history')
+  })
+
+  test('a history kept by a version before 2026-12-05 (a list of its own) is read first, then the status\'s own', async () => {
+    const id = newProcessingId()
+    const old = { at: new Date(Date.now() - 60_000).toISOString(), status_code: 503, error: 'callback answered 503', duration_ms: 5 }
+    await redis.rpush(notificationKeys(RESULT, id).attempts, JSON.stringify(old))
+    const written = { status: 'retrying', attempts: 1, last_status_code: 503, last_error: old.error, next_attempt_at: old.at, updated_at: old.at }
+    await redis.set(notificationKeys(RESULT, id).status, JSON.stringify(written))
+    const claim = await store.claim(RESULT, id, 30_000, { attempts: 1, deferrals: 0 })
+    const { attempt } = delivered(new Date())
+    const status = { ...delivered(new Date()).status, attempts: 2 }
+    await store.saveSettlement({ kind: RESULT, processingId: id, done: true, token: claim.status === 'claimed' ? claim.token : undefined, status, attempt })
+    assert.deepEqual(await store.status(RESULT, id), { status, history: [old, attempt] })
   })
 
   test('how a done notification ended, read back for its outcome: kept, gone, or not ours', async () => {
