@@ -74,7 +74,15 @@ async function untilClaimed(ctx: PipelineContext, dispatch: Dispatch): Promise<C
     const at = performance.now()
     const { claimMs } = ctx.timing(dispatch.destination)
     dispatch.waits.stage = 'claim'
-    const claim = await claimOrAbandon(ctx, dispatch, ticket, claimMs)
+    // The gate's ticket is given back unless the notification is now ours to send.
+    let claim: ClaimResult
+    try {
+      claim = await step(ctx, dispatch.signal, () => ctx.store.claim(dispatch.notification.kind, dispatch.notification.processingId, claimMs, dispatch.history))
+    } catch (error) {
+      ctx.admission.abandon(ticket)
+      throw error
+    }
+    if (claim.status !== 'claimed') ctx.admission.abandon(ticket)
     if (claim.status === 'done') return duplicate(ctx, dispatch)
     if (claim.status === 'superseded') return superseded(ctx, dispatch)
     if (claim.status === 'busy') {
@@ -104,21 +112,6 @@ function claimAgain(ctx: PipelineContext, dispatch: Dispatch, stale: Claimed): P
   const { kind, processingId } = dispatch.notification
   ctx.logger.warn({ processingId, kind, claimAgeMs: Math.round(performance.now() - stale.at), claimMs: stale.claimMs }, 'claim too old to send on (process frozen or starved?): claimed again')
   return untilClaimed(ctx, dispatch)
-}
-
-/** The claim; the gate's ticket is given back unless the notification is now ours to send. */
-function claimOrAbandon(ctx: PipelineContext, dispatch: Dispatch, ticket: Ticket, claimMs: number): Promise<ClaimResult> {
-  const { kind, processingId } = dispatch.notification
-  return step(ctx, dispatch.signal, () => ctx.store.claim(kind, processingId, claimMs, dispatch.history)).then(
-    (claim) => {
-      if (claim.status !== 'claimed') ctx.admission.abandon(ticket)
-      return claim
-    },
-    (error: unknown) => {
-      ctx.admission.abandon(ticket)
-      throw error
-    },
-  )
 }
 
 /** The attempt, then its conclusion: from the attempt on, it is settled even if shutdown began meanwhile. */
