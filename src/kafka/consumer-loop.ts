@@ -201,7 +201,6 @@ export class ConsumerLoop {
     const finished = (committable: boolean) => {
       this.#release(record, committable)
       const now = Date.now()
-      waits.end(now) // a wait under way at the end (the outcome record's acknowledgement) ends with the record
       this.#limit.finished(now - waits.startedAt, waits.outsideMs, this.#paused, now)
       this.#tasks.delete(task)
       this.#load.bytesInFlight -= size

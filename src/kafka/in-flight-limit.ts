@@ -10,8 +10,7 @@
 //
 // So, as Little's law and BBR size what is in flight: the loop needs its delivery rate times
 // the time a record must wait on others (the origin's answer, a rate-limit slot, a retry's
-// due time, the brokers' acknowledgement of its outcome record), plus an allowance for our
-// own Redis round trips (the claim and the settlement), with headroom. Time a
+// due time), plus an allowance for our own Redis and Kafka round trips, with headroom. Time a
 // record spends queued inside the process counts against it. Worked out once per period
 // (at least `periodMs`, and two mean stays, so a change shows in what is measured) from the
 // records finished in it, and only when the limit held the loop back: an idle or lightly
@@ -33,7 +32,7 @@ export interface InFlightLimitOptions {
   readonly periodMs: number
   /** Records in flight per record needed, on top of what the measurement says. */
   readonly headroom: number
-  /** Time each record may spend on our own work (the claim and settlement round trips to Redis) before it counts as queueing. */
+  /** Time each record may spend on our own work (claim, settle, outcome record) before it counts as queueing. */
   readonly allowanceMs: number
 }
 

@@ -144,13 +144,8 @@ function publishOutcome(ctx: PipelineContext, dispatch: Dispatch, status: Notifi
   const { kind, processingId } = dispatch.notification
   if (!KIND_TRAITS[kind].publishesOutcome) return undefined
   const outcome = outcomeRecord(processingId, status)
-  const { waits } = dispatch
-  waits.stage = 'outcome'
-  if (outcome === undefined) return undefined
-  // The brokers' acknowledgement is waited for as an HTTP answer is: a wait on others, which
-  // the in-flight limit makes room for. The last step of a record: its wait ends with it.
-  waits.begin(Date.now())
-  return step(ctx, dispatch.signal, () => ctx.publisher.outcome(outcome, dispatch.handling.headers), settling)
+  dispatch.waits.stage = 'outcome'
+  return outcome === undefined ? undefined : step(ctx, dispatch.signal, () => ctx.publisher.outcome(outcome, dispatch.handling.headers), settling)
 }
 
 /**

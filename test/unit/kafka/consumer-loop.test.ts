@@ -99,8 +99,6 @@ class ControlledWork {
   readonly unexpected: number[] = []
   /** Offsets whose work was started, in order. */
   readonly runs: number[] = []
-  /** Each record's waits, by offset. */
-  readonly waits = new Map<number, OutsideWaits>()
   failDeadLetter = false
   /** The stage the records' work says it is at (as src/pipeline does). */
   stage = 'attempt'
@@ -118,7 +116,6 @@ class ControlledWork {
       key: this.keyOf(Number(record.offset)),
       run: (signal: AbortSignal, waits: OutsideWaits) => {
         waits.stage = this.stage
-        this.waits.set(Number(record.offset), waits)
         this.runs.push(Number(record.offset))
         const end = this.end(Number(record.offset))
         signal.addEventListener('abort', () => end.reject(new Interrupted()), { once: true })
@@ -352,23 +349,6 @@ describe('ConsumerLoop (with a fake group member)', () => {
       assert.deepEqual(work.runs, [0, 2, 1])
     } finally {
       for (const offset of [0, 1, 2]) work.end(offset).resolve()
-      await loop.stop()
-    }
-  })
-
-  it('a wait under way when its record ends (the outcome record\'s acknowledgement) ends with it: counted as waited on others', async () => {
-    const { loop, member, work } = startLoop()
-    await loop.start()
-    member().deliver(0)
-    try {
-      const waits = work.waits.get(0)
-      assert.ok(waits !== undefined)
-      waits.begin(Date.now() - 40)
-      work.end(0).resolve()
-      await new Promise((resolve) => setImmediate(resolve))
-      assert.equal(waits.since, undefined, 'no wait left under way')
-      assert.ok(waits.outsideMs >= 40, `counted: ${waits.outsideMs} ms`)
-    } finally {
       await loop.stop()
     }
   })

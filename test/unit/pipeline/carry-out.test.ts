@@ -25,23 +25,6 @@ describe('carryOut', () => {
     assert.equal(log.of('settlement')[0]?.settlement.token, 'token-1')
   })
 
-  it('delivered: the wait for the outcome record\'s acknowledgement is a wait on others (the in-flight limit makes room for it), the settlement is not', async () => {
-    const { ctx } = fixture()
-    const waitsAtOutcome: Array<number | undefined> = []
-    const sent = dispatch()
-    ctx.publisher.outcome = () => {
-      waitsAtOutcome.push(sent.waits.since)
-      return new Promise((resolve) => setTimeout(resolve, 30))
-    }
-    const before = Date.now()
-    await carryOut(ctx, sent, { kind: 'delivered', history: HISTORY, statusCode: 200 }, { ...ATTEMPT, record: { ...ATTEMPT.record, status_code: 200, error: null } })
-    assert.equal(waitsAtOutcome.length, 1)
-    assert.ok(waitsAtOutcome[0] !== undefined && waitsAtOutcome[0] >= before, 'a wait on others under way while the outcome is produced')
-    assert.equal(sent.waits.outsideMs, 0, 'nothing before it counted (the settlement is our own round trip)')
-    sent.waits.end(Date.now()) // as the consumer loop does when the record ends
-    assert.ok(sent.waits.outsideMs >= 25, `the acknowledgement's wait counted: ${sent.waits.outsideMs} ms`)
-  })
-
   it('retry after an attempt: the retry record first; the status is best effort (a refused settlement does not fail it)', async () => {
     const { ctx, log, store } = fixture()
     store.failSettlements = true
