@@ -109,7 +109,7 @@ async function soak(): Promise<number> {
     const load = new Load({ topic: env.KAFKA_TOPIC_FOR_SENDING ?? '', partitions: Number(env.KAFKA_TOPIC_PARTITIONS), rate: options.rate, origins: origins.list.map((o) => o.url), random, signal: loadStop.signal, onEvent: log })
     const loadStart = Date.now()
     const producing = load.run()
-    const status = setInterval(() => log(`sent ${load.sent.size}, lag ${observer.lastLag ?? '?'}, replicas ${fleet.live.length}, faults ${nemesis.faults.length}`), 15_000)
+    const status = setInterval(() => log(`sent ${load.sent.size}, lag ${observer.describeLag(Date.now())}, replicas ${fleet.live.length}, faults ${nemesis.faults.length}`), 15_000)
     try {
       const watches = await chaos(nemesis, observer, loadStart + options.minutes * 60_000)
       await sleep(Math.max(0, loadStart + options.minutes * 60_000 - Date.now()))

@@ -2,7 +2,7 @@
 // takes to fall back under the limit), the replicas' RSS, and their logs read for fatal
 // lines and unhandled errors.
 import { readFileSync } from 'node:fs'
-import { groupLag, withTimeout } from '../faults/kafka.ts'
+import { groupLag, shortError, withTimeout } from '../faults/kafka.ts'
 import type { Fleet } from './fleet.ts'
 import type { Fault } from './nemesis.ts'
 
@@ -14,6 +14,8 @@ export class Observer {
   #timer: NodeJS.Timeout | undefined
   #sampling = false
   #samples = 0
+  /** Why the last lag sample could not be taken, while none has been since (a CI soak once had none for its last 3 minutes). */
+  #lastFailure: string | undefined
   readonly #group: string
   readonly #fleet: Fleet
 
@@ -30,8 +32,12 @@ export class Observer {
     clearInterval(this.#timer)
   }
 
-  get lastLag(): number | undefined {
-    return this.lag.at(-1)?.[1]
+  /** The last lag, and how old it is when it is stale (with why the samples since failed). */
+  describeLag(now: number): string {
+    const last = this.lag.at(-1)
+    if (last === undefined) return `? (${this.#lastFailure ?? 'no sample yet'})`
+    const ageS = Math.round((now - last[0]) / 1000)
+    return ageS <= 10 ? String(last[1]) : `${last[1]} (sampled ${ageS} s ago; since: ${this.#lastFailure ?? 'none taken'})`
   }
 
   /** Sets fault.recoveredAt once a lag sample after its end is under `limit` (gives up after `waitMs`). */
@@ -55,8 +61,10 @@ export class Observer {
       if (this.#samples++ % HEAP_EVERY === 0) await this.#fleet.sampleHeap()
       // bounded: an admin request to a broker killed meanwhile may never answer
       this.lag.push([Date.now(), await withTimeout(groupLag(this.#group), 10_000)])
-    } catch {
+      this.#lastFailure = undefined
+    } catch (error) {
       // a broker down: no sample this time
+      this.#lastFailure = shortError(error)
     } finally {
       this.#sampling = false
     }
