@@ -14,7 +14,7 @@ import { createScriptedClient, type LuaScript } from './lua-scripts.ts'
 import { perSlot } from './per-slot.ts'
 import { closeRedisClient, untilReady, type RedisClient } from './redis-client.ts'
 import { redisCall } from './redis-errors.ts'
-import { MAX_ATTEMPTS_KEPT, parseStatus, statusWithHistory, storedStatusJson, type AttemptRecord, type NotificationStatus } from './status-json.ts'
+import { MAX_ATTEMPTS_KEPT, followsEarlierAttempts, listedHistory, parseStatus, statusWithHistory, storedStatusJson, type AttemptRecord, type NotificationStatus } from './status-json.ts'
 
 export type { AttemptRecord, NotificationStatus } from './status-json.ts'
 
@@ -178,7 +178,7 @@ export class NotificationStore implements DeliveryStore {
       Promise.all([this.#redis.get(keys.status), this.#redis.lrange(keys.attempts, 0, -1), this.#redis.exists(keys.claim)]),
     )
     if (stored !== null) return statusWithHistory(stored, listed)
-    if (claimed === 1) return { status: { status: 'pending' }, history: listed.map((entry) => JSON.parse(entry) as AttemptRecord) }
+    if (claimed === 1) return { status: { status: 'pending' }, history: listedHistory(listed) }
     return undefined
   }
 
@@ -264,8 +264,7 @@ export class NotificationStore implements DeliveryStore {
     for (const { keys } of settlements) keysAndArgs.push(keys.done, keys.claim, keys.status)
     keysAndArgs.push(this.#processedTtlSeconds, MAX_ATTEMPTS_KEPT)
     for (const { settlement: { done, token, status, attempt } } of settlements) {
-      const afterEarlier = status.attempts > (attempt === undefined ? 0 : 1)
-      keysAndArgs.push(done ? '1' : '0', token ?? '', storedStatusJson(status, attempt), afterEarlier ? '1' : '0')
+      keysAndArgs.push(done ? '1' : '0', token ?? '', storedStatusJson(status, attempt), followsEarlierAttempts(status, attempt) ? '1' : '0')
     }
     const stands = await this.#redis.settleNotifications(3 * settlements.length, ...keysAndArgs)
     return stands.map((stood) => stood === 1)

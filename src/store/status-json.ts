@@ -35,11 +35,20 @@ export function storedStatusJson(status: NotificationStatus, attempt: AttemptRec
   return JSON.stringify(stored)
 }
 
-/** A stored status and its history, the entries of the old list (`listed`, JSON each) first. */
+/** Whether attempts came before this settlement's: then the script puts their history before its entry. */
+export function followsEarlierAttempts(status: NotificationStatus, attempt: AttemptRecord | undefined): boolean {
+  return status.attempts > (attempt === undefined ? 0 : 1)
+}
+
+/** The entries of the list versions before 2026-12-05 kept (JSON each). */
+export function listedHistory(listed: readonly string[]): AttemptRecord[] {
+  return listed.map((entry) => JSON.parse(entry) as AttemptRecord)
+}
+
+/** A stored status and its history, the entries of the old list (`listed`) first. */
 export function statusWithHistory(stored: string, listed: readonly string[]): { status: NotificationStatus; history: AttemptRecord[] } {
   const { history, ...status } = JSON.parse(stored) as StoredStatus
-  const earlier = listed.map((entry) => JSON.parse(entry) as AttemptRecord)
-  return { status, history: [...earlier, ...(history ?? [])].slice(-MAX_ATTEMPTS_KEPT) }
+  return { status, history: [...listedHistory(listed), ...(history ?? [])].slice(-MAX_ATTEMPTS_KEPT) }
 }
 
 /** A status entry as settled, without its history; undefined when there is none, or it is not ours (another writer's key). */
