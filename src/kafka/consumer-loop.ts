@@ -87,11 +87,15 @@ export class ConsumerLoop {
   readonly #tasks = new Map<Promise<void>, OutsideWaits>()
   /** What #tasks holds, counted for the room check; `waitingLong`: as of the last recount; `ended`: none while starved. */
   readonly #load: { readonly inFlight: number; waitingLong: number; readonly ended: number; bytesInFlight: number }
-  /** Records in flight whose end is durable; and whether the process is short of CPU (loop-room.ts: then they count against the adaptive limit again). */
+  /** Records in flight whose end is durable. */
   #ended = 0
+  /** Whether the process is short of CPU (loop-room.ts): then its ended records count against the adaptive limit again. */
   readonly #stall = new StallShare(loopStalledMs(), performance.now())
   /** Counts a record whose end became durable (one function for all records: none allocated per record). */
-  readonly #onEnded = (): void => void (this.#ended++, this.#resumeIfRoom())
+  readonly #onEnded = (): void => {
+    this.#ended++
+    this.#resumeIfRoom()
+  }
   /** Records handled at once: adapts between a floor and `Tuning.maxInFlight` (in-flight-limit.ts). */
   readonly #limit: InFlightLimit
   readonly #roomLimits: RoomLimits
@@ -108,8 +112,8 @@ export class ConsumerLoop {
     this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now())
     this.#roomLimits = { adaptive: this.#limit, maxInFlight, maxInFlightBytes }
     const tasks = this.#tasks
-    const endedFree = () => (this.#stall.starved ? 0 : this.#ended)
-    this.#load = { get inFlight() { return tasks.size }, get ended() { return endedFree() }, waitingLong: 0, bytesInFlight: 0 }
+    const counts = { ended: () => (this.#stall.starved ? 0 : this.#ended) }
+    this.#load = { get inFlight() { return tasks.size }, get ended() { return counts.ended() }, waitingLong: 0, bytesInFlight: 0 }
     const membershipOptions: GroupMembershipOptions = {
       ...options,
       logger: this.#logger,
