@@ -6,7 +6,6 @@
 import type { Tuning } from '../config.ts'
 import { Interrupted, describeError } from '../errors.ts'
 import { settleWithin } from '../lib/deadline.ts'
-import { loopStalledMs } from '../lib/loop-stall.ts'
 import type { Logger } from '../log.ts'
 import type { InFlightState } from '../metrics.ts'
 import type { KafkaConnection } from './connection.ts'
@@ -14,7 +13,7 @@ import type { KafkaMessage } from './group-consumer.ts'
 import { GroupMembership, type GroupMembershipOptions, type Membership } from './group-membership.ts'
 import { DEFAULT_IN_FLIGHT_LIMIT, InFlightLimit, OutsideWaits } from './in-flight-limit.ts'
 import { KeyedSerializer } from './keyed-serializer.ts'
-import { RESUME_SHARE, StallShare, hasRoom, type RoomLimits } from './loop-room.ts'
+import { RESUME_SHARE, hasRoom, type RoomLimits } from './loop-room.ts'
 import { OffsetTracker, type CompletionToken } from './offset-tracker.ts'
 import { RecordsInHand } from './records-in-hand.ts'
 import { SkippedRecords } from './skipped-records.ts'
@@ -85,15 +84,11 @@ export class ConsumerLoop {
   readonly #skipped = new SkippedRecords()
   /** Records in flight, and what each is waiting on outside. */
   readonly #tasks = new Map<Promise<void>, OutsideWaits>()
-  /** What #tasks holds, counted for the room check; `waitingLong`: as of the last recount; `ended`: none while starved. */
-  readonly #load: { readonly inFlight: number; waitingLong: number; readonly ended: number; bytesInFlight: number }
-  /** Records in flight whose end is durable. */
-  #ended = 0
-  /** Whether the process is short of CPU (loop-room.ts): then its ended records count against the adaptive limit again. */
-  readonly #stall = new StallShare(loopStalledMs(), performance.now())
+  /** What #tasks holds, counted for the room check; `waitingLong`: as of the last recount. */
+  readonly #load: { readonly inFlight: number; waitingLong: number; ended: number; bytesInFlight: number }
   /** Counts a record whose end became durable (one function for all records: none allocated per record). */
   readonly #onEnded = (): void => {
-    this.#ended++
+    this.#load.ended++
     this.#resumeIfRoom()
   }
   /** Records handled at once: adapts between a floor and `Tuning.maxInFlight` (in-flight-limit.ts). */
@@ -112,8 +107,7 @@ export class ConsumerLoop {
     this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now())
     this.#roomLimits = { adaptive: this.#limit, maxInFlight, maxInFlightBytes }
     const tasks = this.#tasks
-    const counts = { ended: () => (this.#stall.starved ? 0 : this.#ended) }
-    this.#load = { get inFlight() { return tasks.size }, get ended() { return counts.ended() }, waitingLong: 0, bytesInFlight: 0 }
+    this.#load = { get inFlight() { return tasks.size }, waitingLong: 0, ended: 0, bytesInFlight: 0 }
     const membershipOptions: GroupMembershipOptions = {
       ...options,
       logger: this.#logger,
@@ -214,7 +208,7 @@ export class ConsumerLoop {
       const now = Date.now()
       this.#limit.finished(now - waits.startedAt, waits.outsideMs, this.#paused, now)
       this.#tasks.delete(task)
-      if (waits.isEnded) this.#ended--
+      if (waits.isEnded) this.#load.ended--
       this.#load.bytesInFlight -= size
       this.#resumeIfRoom()
     }
@@ -267,7 +261,6 @@ export class ConsumerLoop {
 
   /** Counted every commit interval (a few hundred records looked at, a few times a second); frees room held by long waits. */
   #recountWaitingLong(): void {
-    this.#stall.read(loopStalledMs(), performance.now())
     const now = Date.now()
     let count = 0
     for (const waits of this.#tasks.values()) if (!waits.isEnded && waits.waitingLongerThan(LONG_WAIT_MS, now)) count++

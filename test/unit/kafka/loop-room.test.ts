@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { RESUME_SHARE, STARVED_SHARE, StallShare, hasRoom, type RoomLimits } from '../../../src/kafka/loop-room.ts'
+import { RESUME_SHARE, hasRoom, type RoomLimits } from '../../../src/kafka/loop-room.ts'
 
 const limits: RoomLimits = { adaptive: { value: 100 }, maxInFlight: 1000, maxInFlightBytes: 10_000 }
 const load = (inFlight: number, waitingLong = 0, bytesInFlight = 0, ended = 0) => ({ inFlight, waitingLong, ended, bytesInFlight })
@@ -46,34 +46,5 @@ describe('hasRoom', () => {
     assert.equal(hasRoom(load(80), limits, RESUME_SHARE), false)
     assert.equal(hasRoom(load(74), limits, RESUME_SHARE), true)
     assert.equal(hasRoom(load(10, 0, 7_500), limits, RESUME_SHARE), false)
-  })
-})
-
-describe('StallShare', () => {
-  it('averages the share of time stalled over its readings: starved above STARVED_SHARE', () => {
-    const stall = new StallShare(1000, 0)
-    for (let at = 200; at <= 2000; at += 200) stall.read(1000, at) // not stalled: readings on time
-    assert.equal(stall.value, 0)
-    assert.equal(stall.starved, false)
-    // A second at a sixth of a core: half of each 200 ms stalled.
-    let stalled = 1000
-    for (let at = 2200; at <= 3000; at += 200) stall.read((stalled += 100), at)
-    assert.ok(stall.value > 0.3 && stall.value < 0.5, `${stall.value}`)
-    assert.equal(stall.starved, true)
-    // Then on time again: below the threshold within a second or two.
-    let at = 3000
-    while (stall.starved) stall.read(stalled, (at += 200))
-    assert.ok(at - 3000 <= 2000 && at - 3000 >= 400, `recovered after ${at - 3000} ms`)
-    assert.ok(stall.value <= STARVED_SHARE)
-  })
-
-  it('a busy loop’s few late ticks stay under the threshold; a reading without time passing changes nothing', () => {
-    const stall = new StallShare(0, 0)
-    let stalled = 0
-    for (let at = 200; at <= 10_000; at += 200) stall.read(at % 1000 === 0 ? (stalled += 25) : stalled, at)
-    assert.equal(stall.starved, false, `${stall.value}`)
-    const before = stall.value
-    stall.read(stalled + 500, 10_000)
-    assert.equal(stall.value, before)
   })
 })
