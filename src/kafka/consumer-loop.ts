@@ -85,12 +85,7 @@ export class ConsumerLoop {
   /** Records in flight, and what each is waiting on outside. */
   readonly #tasks = new Map<Promise<void>, OutsideWaits>()
   /** What #tasks holds, counted for the room check; `waitingLong`: as of the last recount. */
-  readonly #load: { readonly inFlight: number; waitingLong: number; ended: number; bytesInFlight: number }
-  /** Counts a record whose end became durable (one function for all records: none allocated per record). */
-  readonly #onEnded = (): void => {
-    this.#load.ended++
-    this.#resumeIfRoom()
-  }
+  readonly #load: { readonly inFlight: number; waitingLong: number; bytesInFlight: number }
   /** Records handled at once: adapts between a floor and `Tuning.maxInFlight` (in-flight-limit.ts). */
   readonly #limit: InFlightLimit
   readonly #roomLimits: RoomLimits
@@ -107,7 +102,7 @@ export class ConsumerLoop {
     this.#limit = new InFlightLimit({ ...DEFAULT_IN_FLIGHT_LIMIT, max: maxInFlight }, Date.now())
     this.#roomLimits = { adaptive: this.#limit, maxInFlight, maxInFlightBytes }
     const tasks = this.#tasks
-    this.#load = { get inFlight() { return tasks.size }, waitingLong: 0, ended: 0, bytesInFlight: 0 }
+    this.#load = { get inFlight() { return tasks.size }, waitingLong: 0, bytesInFlight: 0 }
     const membershipOptions: GroupMembershipOptions = {
       ...options,
       logger: this.#logger,
@@ -197,7 +192,7 @@ export class ConsumerLoop {
     if (typeof token === 'string') return this.#skipped.count(token, topic, partition)
     if (!this.#inHand.take(record.topic, record.partition, record.offset, token)) return
     const signal = this.#shutdown.signal
-    const waits = new OutsideWaits(this.#onEnded)
+    const waits = new OutsideWaits()
     waits.startedAt = Date.now()
     const work = this.#start(this.#options.processor.prepare(record), signal, waits)
 
@@ -208,7 +203,6 @@ export class ConsumerLoop {
       const now = Date.now()
       this.#limit.finished(now - waits.startedAt, waits.outsideMs, this.#paused, now)
       this.#tasks.delete(task)
-      if (waits.isEnded) this.#load.ended--
       this.#load.bytesInFlight -= size
       this.#resumeIfRoom()
     }
@@ -263,7 +257,7 @@ export class ConsumerLoop {
   #recountWaitingLong(): void {
     const now = Date.now()
     let count = 0
-    for (const waits of this.#tasks.values()) if (!waits.isEnded && waits.waitingLongerThan(LONG_WAIT_MS, now)) count++
+    for (const waits of this.#tasks.values()) if (waits.waitingLongerThan(LONG_WAIT_MS, now)) count++
     this.#load.waitingLong = count
     this.#resumeIfRoom()
     this.#skipped.report(this.#logger)

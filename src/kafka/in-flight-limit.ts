@@ -52,13 +52,9 @@ const MAX_SHRINK = 0.8
 
 /**
  * Time a record's handling waits on others (an HTTP attempt, a rate-limit slot, another
- * replica's claim, a retry's due time): the pipeline brackets each such wait. And the moment
- * its end is durable (`ended`): from then on it only publishes a record about it (the
- * outcome), and leaves the adaptive limit's room.
+ * replica's claim, a retry's due time): the pipeline brackets each such wait.
  */
 export class OutsideWaits {
-  /** Told once when its record's end became durable (the loop's count of them); none: nobody counts. */
-  readonly #onEnded: ((waits: OutsideWaits) => void) | undefined
   /** When its record was taken in (Date.now()); 0 when the caller does not say. */
   startedAt = 0
   /** Waits finished so far, ms. */
@@ -67,25 +63,6 @@ export class OutsideWaits {
   since: number | undefined = undefined
   /** Where its record's handling is now (src/pipeline names the stages; 'queued' until it starts): for /metrics. */
   stage = 'queued'
-  /** Its end is durable (`ended()` was called). */
-  isEnded = false
-
-  constructor(onEnded?: (waits: OutsideWaits) => void) {
-    this.#onEnded = onEnded
-  }
-
-  /**
-   * Its end is durable (the done marker written): what is left publishes records about it
-   * (`stage`), which a broker acknowledges. Those waits do not hold the loop's intake back under
-   * the adaptive limit (records past their claims cannot delay another's send);
-   * `Tuning.maxInFlight` still bounds them.
-   */
-  ended(stage: string): void {
-    this.stage = stage
-    if (this.isEnded) return
-    this.isEnded = true
-    this.#onEnded?.(this)
-  }
 
   begin(now: number): void {
     this.since = now

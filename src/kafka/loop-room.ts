@@ -1,6 +1,6 @@
 // Whether a consumer loop has room for more records (pure). Three bounds: the adaptive
-// in-flight limit (in-flight-limit.ts), which records waiting long on others and records
-// whose end is durable (only their outcome record left to acknowledge) do not count against; `Tuning.maxInFlight` for all records; and the bytes of their values (a single
+// in-flight limit (in-flight-limit.ts), which records waiting long on others do not count
+// against; `Tuning.maxInFlight` for all records; and the bytes of their values (a single
 // record always has room, however large). The loop pauses its stream when a record leaves
 // no room, and takes records again once `RESUME_SHARE` of the room is free.
 
@@ -16,8 +16,6 @@ export interface LoopLoad {
   readonly inFlight: number
   /** Of them, those waiting on others for long (not held to the adaptive limit). */
   readonly waitingLong: number
-  /** Of them, those whose end is durable, publishing what it was (not held to the adaptive limit). */
-  readonly ended: number
   readonly bytesInFlight: number
 }
 
@@ -26,8 +24,8 @@ export const RESUME_SHARE = 0.75
 
 /** Whether the load stays under `share` of every bound. */
 export function hasRoom(load: LoopLoad, limits: RoomLimits, share: number): boolean {
-  const { inFlight, waitingLong, ended, bytesInFlight } = load
-  return inFlight - waitingLong - ended < limits.adaptive.value * share &&
+  const { inFlight, waitingLong, bytesInFlight } = load
+  return inFlight - waitingLong < limits.adaptive.value * share &&
     inFlight < limits.maxInFlight * share &&
     (inFlight === 0 || bytesInFlight < limits.maxInFlightBytes * share)
 }

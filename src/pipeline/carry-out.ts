@@ -144,7 +144,7 @@ function publishOutcome(ctx: PipelineContext, dispatch: Dispatch, status: Notifi
   const { kind, processingId } = dispatch.notification
   if (!KIND_TRAITS[kind].publishesOutcome) return undefined
   const outcome = outcomeRecord(processingId, status)
-  dispatch.waits.ended('outcome')
+  dispatch.waits.stage = 'outcome'
   return outcome === undefined ? undefined : step(ctx, dispatch.signal, () => ctx.publisher.outcome(outcome, dispatch.handling.headers), settling)
 }
 

@@ -99,8 +99,6 @@ class ControlledWork {
   readonly unexpected: number[] = []
   /** Offsets whose work was started, in order. */
   readonly runs: number[] = []
-  /** What each started record's work reports through (to say its end is durable). */
-  readonly waits = new Map<number, OutsideWaits>()
   failDeadLetter = false
   /** The stage the records' work says it is at (as src/pipeline does). */
   stage = 'attempt'
@@ -119,7 +117,6 @@ class ControlledWork {
       run: (signal: AbortSignal, waits: OutsideWaits) => {
         waits.stage = this.stage
         this.runs.push(Number(record.offset))
-        this.waits.set(Number(record.offset), waits)
         const end = this.end(Number(record.offset))
         signal.addEventListener('abort', () => end.reject(new Interrupted()), { once: true })
         return end.promise
@@ -314,42 +311,6 @@ describe('ConsumerLoop (with a fake group member)', () => {
     assert.deepEqual(member().calls, ['pause', 'resume'])
     assert.equal(loop.inFlight, 2, 'resumed at 2 in flight (under 3 of 4), not at 3')
     assert.equal(loop.inFlightState(Date.now()).paused, false)
-    work.end(2).resolve()
-    work.end(3).resolve()
-    await loop.stop()
-  })
-
-  it('records whose end is durable (their outcome left to acknowledge) leave the adaptive limit’s room, not maxInFlight’s', { timeout: 5000 }, async () => {
-    const { loop, member, work } = startLoop({ maxInFlight: 1000 })
-    await loop.start()
-    const limit = loop.inFlightLimit
-    for (let offset = 0; offset < limit; offset++) member().deliver(offset)
-    assert.deepEqual(member().calls, ['pause'], `paused at the adaptive limit (${limit}), far below maxInFlight`)
-    const resumed = member().nextResume()
-    for (let offset = 0; offset < limit / 4; offset++) work.waits.get(offset)!.ended('outcome')
-    assert.deepEqual(member().calls, ['pause'], 'a quarter ended: not yet under three quarters of the limit')
-    work.waits.get(limit / 4)!.ended('outcome')
-    work.waits.get(limit / 4)!.ended('outcome')
-    await resumed
-    assert.deepEqual(member().calls, ['pause', 'resume'])
-    assert.equal(loop.inFlight, limit, 'none of them finished: still in flight, still uncommitted')
-    assert.equal(loop.inFlightState(Date.now()).stages.get('outcome'), limit / 4 + 1, 'ended once, however often told')
-    for (let offset = 0; offset < limit; offset++) work.end(offset).resolve()
-    await loop.stop()
-  })
-
-  it('records whose end is durable still count against maxInFlight', { timeout: 5000 }, async () => {
-    const { loop, member, work } = startLoop({ maxInFlight: 4 })
-    await loop.start()
-    for (const offset of [0, 1, 2, 3]) member().deliver(offset)
-    for (const offset of [0, 1, 2, 3]) work.waits.get(offset)!.ended('outcome')
-    await new Promise((resolve) => setImmediate(resolve))
-    assert.deepEqual(member().calls, ['pause'])
-    const resumed = member().nextResume()
-    work.end(0).resolve()
-    work.end(1).resolve()
-    await resumed
-    assert.equal(loop.inFlight, 2)
     work.end(2).resolve()
     work.end(3).resolve()
     await loop.stop()

@@ -107,16 +107,4 @@ describe('OutsideWaits', () => {
     assert.equal(waits.outsideMs, 1070)
     assert.equal(waits.waitingLongerThan(0, 5000), false)
   })
-
-  it('tells whoever counts, once, that its end is durable, and takes the stage it is then at', () => {
-    const told: OutsideWaits[] = []
-    const waits = new OutsideWaits((ended) => told.push(ended))
-    assert.equal(waits.isEnded, false)
-    waits.ended('outcome')
-    waits.ended('outcome')
-    assert.deepEqual(told, [waits])
-    assert.equal(waits.isEnded, true)
-    assert.equal(waits.stage, 'outcome')
-    new OutsideWaits().ended('outcome') // nobody counting: no one to tell
-  })
 })

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { RESUME_SHARE, hasRoom, type RoomLimits } from '../../../src/kafka/loop-room.ts'
 
 const limits: RoomLimits = { adaptive: { value: 100 }, maxInFlight: 1000, maxInFlightBytes: 10_000 }
-const load = (inFlight: number, waitingLong = 0, bytesInFlight = 0, ended = 0) => ({ inFlight, waitingLong, ended, bytesInFlight })
+const load = (inFlight: number, waitingLong = 0, bytesInFlight = 0) => ({ inFlight, waitingLong, bytesInFlight })
 
 describe('hasRoom', () => {
   it('takes records up to the adaptive limit, not one more', () => {
@@ -16,15 +16,8 @@ describe('hasRoom', () => {
     assert.equal(hasRoom(load(150, 50), limits, 1), false)
   })
 
-  it('does not count records whose end is durable (their outcome record left to acknowledge) against the adaptive limit', () => {
-    assert.equal(hasRoom(load(150, 0, 0, 60), limits, 1), true)
-    assert.equal(hasRoom(load(150, 0, 0, 50), limits, 1), false)
-    assert.equal(hasRoom(load(150, 30, 0, 30), limits, 1), true)
-  })
-
-  it('holds every record, waiting, ended or not, to maxInFlight', () => {
+  it('holds every record, waiting or not, to maxInFlight', () => {
     assert.equal(hasRoom(load(1000, 999), limits, 1), false)
-    assert.equal(hasRoom(load(1000, 0, 0, 999), limits, 1), false)
   })
 
   it('follows the adaptive limit as it moves', () => {
