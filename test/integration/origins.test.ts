@@ -234,11 +234,16 @@ async function rateLimitedRun(topics: TestTopics, env: Record<string, string>, l
   const perSecond: number[] = []
   for (const at of times) perSecond[Math.floor((at - first) / 1000)] = (perSecond[Math.floor((at - first) / 1000)] ?? 0) + 1
   console.log(`limited origin, requests per second from its first: ${perSecond.join(', ')}; the other origin had all 1,000 after ${otherDoneAfterMs} ms`)
-  // Every second after the first; the last one is partial.
-  // The limit: at most 100/s + 10 % in every second after the first. And it is used: at least
-  // 90/s once the three replicas have warmed up (their first claims, slow while 3,000 records
-  // arrive at once, make them give up a few slots and take later ones).
-  perSecond.slice(1).forEach((count, i) => assert.ok(count <= 110, `second ${i + 1}: ${count} requests (limit 100/s + 10 %): ${perSecond.join(', ')}`))
+  // The last second is partial.
+  // The limit: never more than 100/s + 10 % from the first request on, counted up to the end of
+  // every second; and at most that in every second after the first two (slots are absolute, so
+  // sends of the first second's slots made late by the warm-up, while 3,000 records arrive at
+  // once, can land in the second: a CI run saw 57 then 113). And it is used: at least 90/s once
+  // the three replicas have warmed up (their slow first claims make them give up a few slots
+  // and take later ones).
+  let sent = 0
+  perSecond.forEach((count, i) => assert.ok((sent += count) <= 110 * (i + 1), `${sent} requests by the end of second ${i} (limit 100/s + 10 %): ${perSecond.join(', ')}`))
+  perSecond.slice(2).forEach((count, i) => assert.ok(count <= 110, `second ${i + 2}: ${count} requests (limit 100/s + 10 %): ${perSecond.join(', ')}`))
   perSecond.slice(2, -1).forEach((count, i) => assert.ok(count >= 90, `second ${i + 2}: ${count} requests, the limit unused: ${perSecond.join(', ')}`))
   assert.ok(perSecond.length >= 20, `2,000 at 100/s take 20 s or more, took ${perSecond.length} s`)
 
