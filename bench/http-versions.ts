@@ -8,11 +8,12 @@
 //   node bench/http-versions.ts [--n 100000] [--rounds 3] [--concurrency 64]
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
+import { createServer as createHttp1Server } from 'node:http'
+import { createServer as createHttp2Server } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import { Agent } from 'undici'
+import { post } from './lib/http-ceiling.ts'
 import { notificationJson } from './lib/messages.ts'
 
 type Version = 'h1' | 'h2c'
@@ -20,16 +21,24 @@ type Version = 'h1' | 'h2c'
 if (process.argv[2] === '--serve') serve(process.argv[3] as Version)
 else await main()
 
+/** What both versions' request and response offer the receiver. */
+interface Exchange {
+  request: { resume(): unknown; on(event: 'end', listener: () => void): unknown }
+  response: { statusCode: number; setHeader(name: string, value: string): unknown; end(): unknown }
+}
+
+/** 200 with an empty body once the request's body has been read. */
+function answer(request: Exchange['request'], response: Exchange['response']): void {
+  request.resume()
+  request.on('end', () => {
+    response.statusCode = 200
+    response.setHeader('content-length', '0')
+    response.end()
+  })
+}
+
 function serve(version: Version): void {
-  const server = version === 'h1'
-    ? createHttp1Server({ keepAliveTimeout: 30_000 }, (request: IncomingMessage, response: ServerResponse) => {
-      request.resume()
-      request.on('end', () => response.writeHead(200, { 'content-length': '0' }).end())
-    })
-    : createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, (request: Http2ServerRequest, response: Http2ServerResponse) => {
-      request.resume()
-      request.on('end', () => response.writeHead(200, { 'content-length': '0' }).end())
-    })
+  const server = version === 'h1' ? createHttp1Server({ keepAliveTimeout: 30_000 }, answer) : createHttp2Server({ settings: { maxConcurrentStreams: 1000 } }, answer)
   server.listen(0, '127.0.0.1', () => process.send?.((server.address() as AddressInfo).port))
 }
 
@@ -68,28 +77,9 @@ async function postMany(agent: Agent, origin: string, n: number, concurrency: nu
   const worker = async (): Promise<void> => {
     while (next < n) {
       const body = notificationJson(next++, Date.now())
-      const status = await post(agent, origin, body)
-      if (status !== 200) throw new Error(`receiver answered ${status}`)
+      const status = await post(agent, { origin, path: '/hook', method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      if (status !== 200) throw new Error(status === 0 ? 'no answer from the receiver' : `receiver answered ${status}`)
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-}
-
-function post(agent: Agent, origin: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let status = 0
-    agent.dispatch({ origin, path: '/hook', method: 'POST', headers: { 'content-type': 'application/json' }, body }, {
-      onRequestStart() {},
-      onResponseStart(_controller, statusCode) {
-        status = statusCode
-      },
-      onResponseData() {},
-      onResponseEnd() {
-        resolve(status)
-      },
-      onResponseError(_controller, error) {
-        reject(error)
-      },
-    })
-  })
 }

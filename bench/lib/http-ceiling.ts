@@ -59,11 +59,11 @@ export async function httpCeiling(options: HttpCeilingOptions): Promise<HttpCeil
   return { sent, failed, seconds: (performance.now() - started) / 1000 }
 }
 
-/** One POST; resolves with the status once the answer has ended, 0 on a transport error. */
-function post(pool: Pool, options: Dispatcher.DispatchOptions): Promise<number> {
+/** One POST through dispatch() (as the service sends); resolves with the status once the answer has ended, 0 on a transport error. */
+export function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<number> {
   return new Promise((resolve) => {
     let statusCode = 0
-    pool.dispatch(options, {
+    dispatcher.dispatch(options, {
       onRequestStart() {},
       onResponseStart(_controller, status) {
         statusCode = status
