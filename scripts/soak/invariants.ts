@@ -247,7 +247,7 @@ function noSendAfterFreeze(e: Evidence): Check {
         const after = requests.filter((r) => r.at > w.contAt && r.at <= w.contAt + 60_000)
         // a crash after the first 2xx explains a resend; only what the woken replica sent counts
         const crashed = [...e.faults.flatMap((f) => f.crashAt), ...e.crashTimes].some((at) => at >= firstOk - e.claimMs && at <= (after[0]?.at ?? 0))
-        if (after.length > 0 && !crashed && !unheard(e, id)) late.push(`${id}: delivered ${w.contAt - firstOk} ms before SIGCONT, sent again ${(after[0]?.at ?? 0) - w.contAt} ms after`)
+        if (after.length > 0 && !crashed && !unheard(e, id)) late.push(`${id}: delivered ${w.contAt - firstOk} ms before SIGCONT, sent again ${(after[0]?.at ?? 0) - w.contAt} ms after${whenSigned(after[0], w.stoppedAt)}`)
       }
     }
   }
@@ -256,6 +256,17 @@ function noSendAfterFreeze(e: Evidence): Check {
     ok: late.length === 0,
     detail: `${windows} freezes longer than a claim (${e.claimMs} ms); ${late.length} ids sent again after the wake-up${late.length ? `: ${late.slice(0, 3).join('; ')}` : ''}`,
   }
+}
+
+/**
+ * When the request sent after a wake-up was built (its webhook-timestamp, whole seconds),
+ * from the SIGSTOP: about 0 or less, it left on the claim the frozen replica held, past the
+ * checks before a send; about the freeze's length, a claim was granted to it after the wake-up
+ * although the id had been delivered.
+ */
+function whenSigned(request: Request | undefined, stoppedAt: number): string {
+  if (!request?.signedAt) return ''
+  return ` (signed ${((request.signedAt - stoppedAt) / 1000).toFixed(0)} s from the SIGSTOP)`
 }
 
 function outcomesAgree(e: Evidence): Check {

@@ -30,7 +30,8 @@ function answer(behaviour: Behaviour, req: IncomingMessage, res: ServerResponse)
     const arrivedAt = Date.now()
     const id = processingIdOf(Buffer.concat(chunks).toString('utf8')) ?? -1
     const webhookId = String(req.headers['webhook-id'] ?? '')
-    const record = (status: number) => rows.push([id, arrivedAt, Date.now(), status, webhookId])
+    const signedAt = 1000 * (Number(req.headers['webhook-timestamp']) || 0)
+    const record = (status: number) => rows.push([id, arrivedAt, Date.now(), status, webhookId, signedAt])
     const reply = (status: number, headers: Record<string, string> = {}) => {
       record(status)
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(status < 300 ? '{"ok":true}' : '{"error":"no"}')

@@ -31,6 +31,8 @@ export interface Request {
   at: number
   status: number
   webhookId: string
+  /** Its `webhook-timestamp` (whole seconds, as ms; 0 if absent): when the service built the request. */
+  signedAt: number
 }
 
 export interface Origin {
@@ -40,8 +42,8 @@ export interface Origin {
 
 /* The messages between this thread and the origins' worker (origin-servers.ts). */
 
-/** One request as sent to the main thread: id (-1: no processing_id), arrivedAt, at, status, webhook-id. */
-export type RequestRow = [id: number, arrivedAt: number, at: number, status: number, webhookId: string]
+/** One request as sent to the main thread: id (-1: no processing_id), arrivedAt, at, status, webhook-id, webhook-timestamp (ms). */
+export type RequestRow = [id: number, arrivedAt: number, at: number, status: number, webhookId: string, signedAt: number]
 
 export type FromOrigins = { type: 'listening'; urls: string[] } | { type: 'requests'; rows: RequestRow[] } | { type: 'closed' }
 export type ToOrigins = { type: 'close' }
@@ -96,12 +98,12 @@ export class Origins {
   }
 
   #receive(rows: RequestRow[]): void {
-    for (const [id, arrivedAt, at, status, webhookId] of rows) {
+    for (const [id, arrivedAt, at, status, webhookId, signedAt] of rows) {
       if (id === -1) {
         this.unattributed++
         continue
       }
-      const request = { arrivedAt, at, status, webhookId }
+      const request = { arrivedAt, at, status, webhookId, signedAt }
       const seen = this.requests.get(id)
       if (seen) seen.push(request)
       else this.requests.set(id, [request])

@@ -37,7 +37,7 @@ function evidence(parts: Partial<Evidence>): Evidence {
   }
 }
 
-const ok = (at: number): Request => ({ arrivedAt: at - 100, at, status: 200, webhookId: 'processing_1' })
+const ok = (at: number): Request => ({ arrivedAt: at - 100, at, status: 200, webhookId: 'processing_1', signedAt: Math.floor((at - 100) / 1000) * 1000 })
 
 function kill(at: number): Fault {
   return { kind: 'replica-kill9', parts: ['replica-kill9'], text: [], startedAt: at, endedAt: at + 5000, freezes: [], crashAt: [at], recoveredAt: at + 6000 }
@@ -168,6 +168,9 @@ describe('soak invariants', () => {
     const freeze: Fault = { kind: 'replica-freeze', parts: ['replica-freeze'], text: [], startedAt: T0 + 1000, endedAt: T0 + 41_000, freezes: [{ stoppedAt: T0 + 1000, contAt: T0 + 41_000 }], crashAt: [], recoveredAt: T0 + 42_000 }
     const requests = new Map([[1, [ok(T0 + 500), { ...ok(T0 + 42_000), status: 503 }]]])
     assert.deepEqual(failed(evidence({ requests, faults: [freeze] })), ['no send started after a freeze for a claim that expired during it'])
+    // when the late request was built (its webhook-timestamp) tells which check it got past: here ~41 s after the SIGSTOP (whole seconds)
+    const check = checkAll(evidence({ requests, faults: [freeze] })).checks.find((c) => c.name === 'no send started after a freeze for a claim that expired during it')
+    assert.match(check?.detail ?? '', /sent again 1000 ms after \(signed 4[01] s from the SIGSTOP\)/)
     // the first 2xx never reached the service (its history: no answer in time): the send after the wake-up is its retry
     const timedOut = { at: '', status_code: null, error: 'no answer within 2000 ms' }
     const retried = new Map([[1, [ok(T0 + 500), ok(T0 + 42_000)]]])
