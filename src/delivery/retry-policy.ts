@@ -45,6 +45,33 @@ export function decideRetry(policy: RetryPolicy, attemptsMade: number, failure: 
   return { retry: true, delayMs: Math.round(delayMs) }
 }
 
+/** Where a notification waits for its next try, and how long. */
+export interface Placement {
+  readonly tier: RetryTier
+  readonly waitMs: number
+}
+
+/**
+ * Where a wait of `waitMs` is held, given the tier the schedule names for this step. A tier's
+ * consumer reads its records in order, each due about the tier's delay after it was written,
+ * so one due much later (a slow-down floor, a long Retry-After, an open circuit) would hold
+ * back every record behind it, every origin's, for as long as it waits (contract §2: a
+ * waiting retry never blocks other notifications). So a wait the scheduled tier does not
+ * cover (its delay plus the jitter) goes to the shortest tier that does; one longer than the
+ * longest tier is cut to that tier's delay, and the notification is looked at again then.
+ */
+export function placeWait(tiers: readonly RetryTier[], scheduled: RetryTier, waitMs: number, jitter: number): Placement {
+  const covers = (tier: RetryTier) => waitMs <= tier.delayMs * (1 + jitter)
+  if (covers(scheduled)) return { tier: scheduled, waitMs }
+  let shortestCovering: RetryTier | undefined
+  let longest = scheduled
+  for (const tier of tiers) {
+    if (tier.delayMs > longest.delayMs) longest = tier
+    if (covers(tier) && (shortestCovering === undefined || tier.delayMs < shortestCovering.delayMs)) shortestCovering = tier
+  }
+  return shortestCovering ? { tier: shortestCovering, waitMs } : { tier: longest, waitMs: longest.delayMs }
+}
+
 /** The tier that holds a notification after `attemptsMade` attempts (undefined: schedule exhausted). */
 export function tierAfter(tiers: readonly RetryTier[], scheduleMs: readonly number[], attemptsMade: number): RetryTier | undefined {
   const delay = scheduleMs[attemptsMade - 1]

@@ -4,14 +4,15 @@
 // so every branch is unit-tested; the stages around it only carry the decision out.
 //
 //   attempted ── 2xx ─────────────────────────────────► Delivered
-//             └─ failed ── retry can help, tier left ──► Retry{tier, dueAt}
+//             └─ failed ── retry can help, tier left ──► Retry{tier, dueAt}   (a wait its tier does not cover goes to a
+//                                                          tier that does, or is cut to the longest: placeWait)
 //                       └─ final (answers.ts) or schedule exhausted ──► GiveUp
 //   refused ──── deferrals left in the schedule ───────► Retry{tier, dueAt} (no attempt used)
 //             └─ refused for the whole schedule ────────► GiveUp{CALLBACK_UNAVAILABLE}
 //   slot later ─────────────────────────────────────────► Retry{the first tier that long, dueAt = the slot}
 //                                                         (neither an attempt nor a deferral: the client is fine)
 import type { AttemptOutcome } from '../delivery/transport.ts'
-import { decideRetry, tierAfter, type RetryPolicy } from '../delivery/retry-policy.ts'
+import { decideRetry, placeWait, tierAfter, type RetryPolicy } from '../delivery/retry-policy.ts'
 import { DeliveryError, ErrorCodes } from '../errors.ts'
 import type { RetryTier } from '../names.ts'
 
@@ -64,8 +65,11 @@ function afterAttempt(attempt: Extract<Happening, { kind: 'attempted' }>, histor
 
   const { error } = outcome
   const retry = decideRetry(schedule.policy, after.attempts, outcome, random)
-  const tier = retry.retry ? tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.attempts) : undefined
-  if (retry.retry && tier) return { kind: 'retry', history: after, tier, dueAt: now + retry.delayMs, error }
+  const scheduled = retry.retry ? tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.attempts) : undefined
+  if (retry.retry && scheduled) {
+    const { tier, waitMs } = placeWait(schedule.tiers, scheduled, retry.delayMs, schedule.policy.jitter)
+    return { kind: 'retry', history: after, tier, dueAt: now + waitMs, error }
+  }
   return { kind: 'give-up', history: after, error, reason: `delivery given up after ${after.attempts} attempt(s): ${error.message}` }
 }
 
@@ -92,11 +96,12 @@ function afterRefusal(refusal: Extract<Happening, { kind: 'refused' }>, history:
   const after: History = { attempts: history.attempts, deferrals: history.deferrals + 1, firstAttemptAt: history.firstAttemptAt ?? now }
   const why = REFUSAL_WHY[refusal.reason]
   const reason = `callback origin ${refusal.destination} ${why}`
-  const tier = tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.deferrals)
-  if (!tier) {
+  const scheduled = tierAfter(schedule.tiers, schedule.policy.scheduleMs, after.deferrals)
+  if (!scheduled) {
     const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, `${reason} for longer than the retry schedule`, false)
     return { kind: 'give-up', history: after, error, reason: `delivery given up: ${error.message}` }
   }
   const error = new DeliveryError(ErrorCodes.CALLBACK_UNAVAILABLE, reason, true)
-  return { kind: 'retry', history: after, tier, dueAt: Math.max(now + tier.delayMs, refusal.retryAt), error }
+  const { tier, waitMs } = placeWait(schedule.tiers, scheduled, Math.max(scheduled.delayMs, refusal.retryAt - now), schedule.policy.jitter)
+  return { kind: 'retry', history: after, tier, dueAt: now + waitMs, error }
 }

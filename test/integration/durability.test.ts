@@ -118,6 +118,40 @@ describe('durable delivery', () => {
     }
   })
 
+  test('retries due long after their tier\'s delay (429s: a 60 s slow-down) do not hold back that tier: another origin\'s retries go on time', async () => {
+    const topics = uniqueTopics('hol')
+    // A tier's loop holds at most 20 records: the 429ed ones alone would fill it three times over, were they kept
+    // waiting in the 1 s tier for their 60 s slow-down floor.
+    const service = await startService(testEnv(topics, { RETRY_SCHEDULE: '1s,2s' }), { tuning: { maxInFlight: 20 } })
+    const throttling = await startReceiver(() => ({ status: 429 }), '127.0.0.4')
+    const answered = new Map<string, number>()
+    const flaky = await startReceiver((request) => {
+      const seen = answered.get(request.path) ?? 0
+      answered.set(request.path, seen + 1)
+      return { status: seen === 0 ? 500 : 200 }
+    }, '127.0.0.5')
+    const send = (url: string, count: number) => {
+      const ids = Array.from({ length: count }, () => newProcessingId())
+      return produce(ids.map((id) => ({ topic: topics.KAFKA_TOPIC_FOR_SENDING, key: 'new_sending', value: JSON.stringify(successResult(id, `${url}/n/${id}`)) })))
+    }
+    try {
+      await send(throttling.url, 60)
+      // each 429ed (a 60 s slow-down) or, once the circuit opened, refused (30 s): all waiting
+      const waiting = async () => (await metricValue(service.app, 'notification_retries_scheduled_total')) + (await metricValue(service.app, 'notifications_deferred_total'))
+      await waitUntil(async () => (await waiting()) >= 60, 20_000, 'the 60 waiting in a tier')
+      await send(flaky.url, 5)
+      const [first] = await flaky.waitFor(5, 20_000)
+      // each answered 500 once: its retry goes to the 1 s tier, behind the 429ed ones
+      const retried = await flaky.waitFor(10, 15_000)
+      const lastAt = Math.max(...retried.map((request) => request.at))
+      assert.ok(lastAt - (first?.at ?? 0) < 10_000, `the other origin's retries came ${lastAt - (first?.at ?? 0)} ms after its first attempts (tier: 1 s)`)
+    } finally {
+      await service.close()
+      await throttling.close()
+      await flaky.close()
+    }
+  })
+
   test('Redis unavailable: not ready, nothing sent unclaimed; resumes by itself and delivers each once', async () => {
     const port = await freePort()
     const startRedis = () => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })

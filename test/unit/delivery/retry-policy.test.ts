@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { decideRetry, DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, parseRetryAfter } from '../../../src/delivery/retry-policy.ts'
+import { decideRetry, DEFAULT_JITTER, DEFAULT_SLOW_DOWN_FLOOR_MS, parseRetryAfter, placeWait } from '../../../src/delivery/retry-policy.ts'
+import { retryTiers, type RetryTier } from '../../../src/names.ts'
 import type { RetryPolicy } from '../../../src/delivery/retry-policy.ts'
 import { DeliveryError, ErrorCodes } from '../../../src/errors.ts'
 
@@ -99,6 +100,25 @@ describe('decideRetry: slow-down floor', () => {
   it('does not apply the floor to other errors', () => {
     const network = { answer: 'reset', error: new DeliveryError(ErrorCodes.DELIVERY_NETWORK, 'ECONNRESET', true) } as const
     assert.equal(delayOf(decideRetry(noJitter, 1, network)), 5_000)
+  })
+})
+
+describe('placeWait: every record in a tier is due within about its delay', () => {
+  const tiers = retryTiers('g', [5000, 30_000, 120_000, 30_000])
+  const [fiveSeconds, thirtySeconds, twoMinutes] = tiers as [RetryTier, RetryTier, RetryTier]
+
+  it('keeps a wait its scheduled tier covers, the jitter included', () => {
+    assert.deepEqual(placeWait(tiers, fiveSeconds, 6000, 0.2), { tier: fiveSeconds, waitMs: 6000 })
+    assert.deepEqual(placeWait(tiers, thirtySeconds, 1000, 0.2), { tier: thirtySeconds, waitMs: 1000 }, 'never a shorter tier than the schedule names')
+  })
+
+  it('moves a longer wait to the shortest tier that covers it, the wait kept', () => {
+    assert.deepEqual(placeWait(tiers, fiveSeconds, 6001, 0.2), { tier: thirtySeconds, waitMs: 6001 })
+    assert.deepEqual(placeWait(tiers, fiveSeconds, 60_000, 0.2), { tier: twoMinutes, waitMs: 60_000 })
+  })
+
+  it('cuts a wait longer than every tier to the longest tier\'s delay', () => {
+    assert.deepEqual(placeWait(tiers, fiveSeconds, 600_000, 0.2), { tier: twoMinutes, waitMs: 120_000 })
   })
 })
 

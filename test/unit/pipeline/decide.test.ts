@@ -54,10 +54,18 @@ describe('decide after an attempt', () => {
     assert.equal(high.dueAt, NOW + 6000)
   })
 
-  it('a 429 waits at least the slow-down floor, still in the tier of its attempt count', () => {
+  it('a 429 waits at least the slow-down floor, in the shortest tier that covers it (not the 5 s tier, where it would hold back the records behind it)', () => {
     const decision = expectKind(decide(attempted(failed(status(429))), FIRST_TIME, schedule, NOW, middle), 'retry')
     assert.equal(decision.dueAt, NOW + 60_000)
-    assert.equal(decision.tier.delayMs, 5000)
+    assert.equal(decision.tier.delayMs, 120_000)
+  })
+
+  it('a wait longer than the longest tier is cut to that tier: no record waits in a tier past its delay', () => {
+    const short: RetrySchedule = { policy: { scheduleMs: [1000, 2000, 4000], jitter: 0.2, slowDownFloorMs: 60_000 }, tiers: retryTiers('g', [1000, 2000, 4000]) }
+    const decision = expectKind(decide(attempted(failed(status(429))), FIRST_TIME, short, NOW, middle), 'retry')
+    assert.equal(decision.tier.delayMs, 4000)
+    assert.equal(decision.dueAt, NOW + 4000)
+    assert.equal(decision.history.attempts, 1)
   })
 
   it('a final failure (410) is given up at once, naming the attempts', () => {
@@ -89,9 +97,11 @@ describe('decide after the origin refused', () => {
     assert.equal(decision.error.message, 'callback origin https://client.example has its circuit open (repeated failures)')
   })
 
-  it('waits until the origin says it may take work again when that is later than the tier', () => {
+  it('waits until the origin says it may take work again when that is later than the tier, in a tier that covers the wait', () => {
     const decision = expectKind(decide(refused('saturated', NOW + 9000), FIRST_TIME, schedule, NOW), 'retry')
     assert.equal(decision.dueAt, NOW + 9000)
+    assert.equal(decision.tier.delayMs, 30_000)
+    assert.equal(decision.history.deferrals, 1, 'one deferral, whichever tier holds it')
     assert.match(decision.error.message, /is saturated \(slow answers\)$/)
     assert.equal(decision.history.firstAttemptAt, NOW, 'a first refusal starts the clock')
   })
@@ -113,6 +123,13 @@ describe('decide after the origin refused', () => {
       tiers.push(decision.tier.delayMs)
       current = decision.history
     }
+  })
+
+  it('a circuit open for longer than the longest tier: due after that tier\'s delay, refused again then (counted)', () => {
+    const decision = expectKind(decide(refused('circuit-open', NOW + 600_000), history(1, 1), schedule, NOW), 'retry')
+    assert.equal(decision.tier.delayMs, 120_000)
+    assert.equal(decision.dueAt, NOW + 120_000)
+    assert.equal(decision.history.deferrals, 2)
   })
 
   it('deferrals and attempts walk the schedule apart', () => {

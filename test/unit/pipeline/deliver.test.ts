@@ -106,13 +106,24 @@ describe('deliver: refused before an attempt', () => {
     assert.match(log.of('retry')[0]?.envelope.last_error ?? '', /saturated/)
   })
 
-  it('held by Retry-After: deferred, due no earlier than the hold', async () => {
+  it('held by Retry-After: deferred, due no earlier than the hold, in the tier that covers it', async () => {
     const { ctx, log, controls } = fixture()
-    const until = Date.now() + 3_600_000
+    const until = Date.now() + 4000
     controls.standingIs = { kind: 'held', until }
     await deliver(ctx, incoming())
     assert.deepEqual(log.kinds(), ['claim', 'retry', 'settlement'])
-    assert.ok((log.of('retry')[0]?.envelope.due_at ?? 0) >= until)
+    const [retry] = log.of('retry')
+    assert.ok((retry?.envelope.due_at ?? 0) >= until)
+    assert.equal(retry?.topic, ctx.schedule.tiers[1]?.topic)
+  })
+
+  it('held for longer than the longest tier: due after that tier\'s delay (looked at again then), not at the hold\'s end', async () => {
+    const { ctx, log, controls } = fixture()
+    const before = Date.now()
+    controls.standingIs = { kind: 'held', until: before + 3_600_000 }
+    await deliver(ctx, incoming())
+    const dueAt = log.of('retry')[0]?.envelope.due_at ?? 0
+    assert.ok(dueAt >= before + 5000 && dueAt <= Date.now() + 5000, `due ${dueAt - before} ms after`)
   })
 
   // A record read twice (a rebalance, a crash before its commit) after one copy's attempt
