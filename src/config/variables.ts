@@ -80,7 +80,10 @@ export const VARIABLE_DOCS: Readonly<Record<VariableName | TracingVariable, Vari
   CALLBACK_TIMEOUT_MS: { group: 'Callbacks', meaning: 'Total time of one callback attempt, in milliseconds.', allowed: 'an integer from 100 to 600000' },
   RETRY_SCHEDULE: {
     group: 'Callbacks',
-    meaning: 'The delay before each retry; its length is the number of retries. ±20 % jitter is added. One retry topic per distinct delay.',
+    meaning:
+      'The delay before each retry; its length is the number of retries. ±20 % jitter is added. One retry topic per distinct delay. ' +
+      'A longer wait (the 60 s after a 429 or a timeout, a `Retry-After`, an open circuit) waits in the shortest topic whose delay covers it; ' +
+      'one longer than the longest delay is cut to it, so with a short schedule (say `1s,2s,4s`) nothing waits more than ~4 s between looks.',
     allowed: 'comma-separated durations (`ms`, `s`, `m`, `h`, `d`; a bare number is seconds)',
   },
   WEBHOOK_SECRET: {
