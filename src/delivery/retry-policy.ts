@@ -55,7 +55,7 @@ export interface Placement {
  * Where a wait of `waitMs` is held, given the tier the schedule names for this step. A tier's
  * consumer reads its records in order, each due about the tier's delay after it was written,
  * so one due much later (a slow-down floor, a long Retry-After, an open circuit) would hold
- * back every record behind it, every origin's, for as long as it waits (contract §2: a
+ * back every record behind it, every origin's, for as long as it waits (contract §3: a
  * waiting retry never blocks other notifications). So a wait the scheduled tier does not
  * cover (its delay plus the jitter) goes to the shortest tier that does; one longer than the
  * longest tier is cut to that tier's delay, and the notification is looked at again then.
