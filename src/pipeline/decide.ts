@@ -85,8 +85,10 @@ const REFUSAL_WHY = {
  */
 function untilSlot(slot: Extract<Happening, { kind: 'slot-later' }>, history: History, schedule: RetrySchedule, now: number): Decision {
   const waitMs = slot.slotAt - now
-  const tier = schedule.tiers.find((candidate) => candidate.delayMs >= waitMs) ?? schedule.tiers.at(-1)
-  if (!tier) throw new Error('no retry tier')
+  const [first] = schedule.tiers
+  if (!first) throw new Error('no retry tier')
+  // The tier only: a reserved slot is not cut to the longest tier, it is due when it is.
+  const { tier } = placeWait(schedule.tiers, first, waitMs, 0)
   const error = new DeliveryError(ErrorCodes.CALLBACK_RATE_LIMITED, `callback origin ${slot.destination} is rate-limited: next send slot in ${waitMs} ms`, true)
   return { kind: 'retry', history, tier, dueAt: slot.slotAt, error, reservedSlot: true }
 }
